@@ -1,0 +1,77 @@
+"""Domain errors and the exit codes they map to.
+
+Every failure gitboard reports is a :class:`BoardError`. Its ``kind`` names the
+class of failure and ``exit_code`` is the process exit status the CLI uses; the
+table is part of the README's contract:
+
+====  ==========  ====================================================
+code  kind        meaning
+====  ==========  ====================================================
+1     error       git failure, unreachable remote, corrupt board file
+2     invalid     usage or invalid value
+3     conflict    claimed by another, not the owner, invalid transition
+4     not_found   no such task / member / request, nothing ready
+====  ==========  ====================================================
+
+Domain errors (:class:`Invalid`, :class:`Conflict`, :class:`NotFound`) are
+answers: the transaction function never retries them.
+"""
+
+from __future__ import annotations
+
+
+class BoardError(Exception):
+    """Base of every gitboard error; ``kind`` and ``exit_code`` as in the module table."""
+
+    kind = "error"
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_json(self) -> dict:
+        """Return ``{"error": {"kind": str, "message": str}}``, the ``--json`` error document."""
+        return {"error": {"kind": self.kind, "message": self.message}}
+
+
+class Invalid(BoardError):
+    """A value is malformed: bad name, empty subject, unknown status, cycle (exit 2)."""
+
+    kind = "invalid"
+    exit_code = 2
+
+
+class Conflict(BoardError):
+    """The board's state forbids the change: owned by another, not the owner, illegal transition (exit 3)."""
+
+    kind = "conflict"
+    exit_code = 3
+
+
+class NotFound(BoardError):
+    """No such task, member or request, or nothing ready to claim (exit 4)."""
+
+    kind = "not_found"
+    exit_code = 4
+
+
+class GitFailure(BoardError):
+    """git failed, the remote is unreachable, or the repository has no board (exit 1)."""
+
+    kind = "git"
+    exit_code = 1
+
+
+class Corrupt(BoardError):
+    """A board file does not parse or does not match its format (exit 1)."""
+
+    kind = "corrupt"
+    exit_code = 1
+
+
+class Busy(BoardError):
+    """The transaction kept losing races until its deadline passed (exit 1)."""
+
+    kind = "busy"
+    exit_code = 1

@@ -1,0 +1,31 @@
+"""The operation that creates a board: its first commit holds ``.team/config.json``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gitboard.board.change import Change, NoChange, trailers
+from gitboard.board.errors import Invalid
+from gitboard.board.names import check_name
+from gitboard.board.snapshot import Board
+from gitboard.board.task import dump_json
+from gitboard.board.team import CONFIG_PATH, Team
+
+
+def init_board(board: Board, now: datetime, *, actor: str, team_name: str) -> Change | NoChange:
+    """Create the board with an empty roster named ``team_name``; an existing board is left as it is.
+
+    Returns NoChange(board.team) when the board already exists, else a Change
+    whose result is the new :class:`Team`.
+
+    Raises:
+        Invalid: empty team name or bad actor name.
+    """
+    check_name(actor)
+    if board.tip is not None:
+        return NoChange(board.team)
+    if not team_name.strip():
+        raise Invalid("team name must not be empty")
+    team = Team(team_name=team_name.strip())
+    return Change({CONFIG_PATH: dump_json(team.to_json())}, f"init board {team.team_name} by {actor}",
+                  trailers("init", actor), result=team)

@@ -1,0 +1,131 @@
+"""The task model and its file format, ``.tasks/task_<id>.json``.
+
+The file is a superset of the seed's task format (id, subject, description,
+status, owner, blockedBy). Keys are written in :data:`TASK_KEYS` order with a
+2-space indent and a trailing newline, so that ``git log -p gitboard`` reads
+well::
+
+    {"id": int, "subject": str, "description": str,
+     "status": "pending"|"in_progress"|"completed"|"failed",
+     "owner": str ("" when unowned), "blockedBy": [int],
+     "created_at": ISO-8601 UTC, "updated_at": ISO-8601 UTC,
+     "claimed_at": ISO-8601 UTC or null, "lease_expires_at": ISO-8601 UTC or null,
+     "run": shell command or null, "role": role a claimer must have, or null,
+     "result": object or null}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Mapping
+
+from gitboard.board.clock import parse_iso
+from gitboard.board.errors import Corrupt
+
+PENDING, IN_PROGRESS, COMPLETED, FAILED = "pending", "in_progress", "completed", "failed"
+STATUSES = (PENDING, IN_PROGRESS, COMPLETED, FAILED)
+
+TASKS_DIR = ".tasks"
+
+TASK_KEYS = (
+    "id", "subject", "description", "status", "owner", "blockedBy",
+    "created_at", "updated_at", "claimed_at", "lease_expires_at",
+    "run", "role", "result",
+)
+
+
+def task_path(task_id: int) -> str:
+    """Return the board path of a task's file: ``.tasks/task_<id>.json``."""
+    return f"{TASKS_DIR}/task_{task_id}.json"
+
+
+def dump_json(obj: Any) -> bytes:
+    """Serialise a board document: 2-space indent, key order kept, UTF-8, trailing newline."""
+    return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One task on the board. Field meanings follow the module docstring; times are ISO-8601 UTC strings."""
+
+    id: int
+    subject: str
+    description: str = ""
+    status: str = PENDING
+    owner: str = ""
+    blockedBy: tuple[int, ...] = ()
+    created_at: str = ""
+    updated_at: str = ""
+    claimed_at: str | None = None
+    lease_expires_at: str | None = None
+    run: str | None = None
+    role: str | None = None
+    result: Any = None
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict:
+        """Return the task as a JSON object with keys in file order (unknown keys kept, last)."""
+        d = {
+            "id": self.id, "subject": self.subject, "description": self.description,
+            "status": self.status, "owner": self.owner, "blockedBy": list(self.blockedBy),
+            "created_at": self.created_at, "updated_at": self.updated_at,
+            "claimed_at": self.claimed_at, "lease_expires_at": self.lease_expires_at,
+            "run": self.run, "role": self.role, "result": self.result,
+        }
+        d.update(self.extra)
+        return d
+
+    def to_bytes(self) -> bytes:
+        """Return the task file's exact bytes (see :func:`dump_json`)."""
+        return dump_json(self.to_json())
+
+    @classmethod
+    def from_json(cls, d: Any) -> "Task":
+        """Build a task from a parsed task file.
+
+        Raises:
+            Corrupt: if ``d`` is not an object with the required keys and types.
+        """
+        if not isinstance(d, dict):
+            raise Corrupt("task file is not a JSON object")
+        try:
+            tid = d["id"]
+            subject = d["subject"]
+            status = d.get("status", PENDING)
+            blocked = d.get("blockedBy") or []
+            if not isinstance(tid, int) or isinstance(tid, bool) or tid < 1:
+                raise Corrupt(f"bad id {tid!r}")
+            if not isinstance(subject, str):
+                raise Corrupt("subject is not a string")
+            if status not in STATUSES:
+                raise Corrupt(f"unknown status {status!r}")
+            if not isinstance(blocked, list) or not all(isinstance(b, int) and not isinstance(b, bool) for b in blocked):
+                raise Corrupt("blockedBy is not a list of ids")
+            owner = d.get("owner") or ""
+            if not isinstance(owner, str):
+                raise Corrupt("owner is not a string")
+            lease = d.get("lease_expires_at")
+            if lease is not None:
+                parse_iso(lease)
+            extra = {k: v for k, v in d.items() if k not in TASK_KEYS}
+            return cls(
+                id=tid, subject=subject, description=d.get("description") or "",
+                status=status, owner=owner, blockedBy=tuple(blocked),
+                created_at=d.get("created_at") or "", updated_at=d.get("updated_at") or "",
+                claimed_at=d.get("claimed_at"), lease_expires_at=lease,
+                run=d.get("run"), role=d.get("role"), result=d.get("result"), extra=extra,
+            )
+        except Corrupt:
+            raise
+        except (KeyError, TypeError, ValueError) as e:
+            raise Corrupt(f"malformed task: {e!s}") from None
+
+    def lease_expired(self, now: datetime) -> bool:
+        """True if the task has a lease and it ended at or before ``now``."""
+        return self.lease_expires_at is not None and parse_iso(self.lease_expires_at) <= now
+
+    def evolve(self, **changes: Any) -> "Task":
+        """Return a copy with ``changes`` applied (dataclasses.replace)."""
+        return replace(self, **changes)

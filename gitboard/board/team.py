@@ -1,0 +1,93 @@
+"""The team roster, ``.team/config.json``::
+
+    {"team_name": str,
+     "members": [{"name", "role", "status": "working"|"idle"|"shutdown",
+                  "task": id or null, "host": str, "pid": int or null,
+                  "updated_at": ISO-8601 UTC}]}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gitboard.board.errors import Corrupt
+
+CONFIG_PATH = ".team/config.json"
+MEMBER_STATUSES = ("working", "idle", "shutdown")
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One roster entry; ``pid`` is the teammate process on ``host``, ``task`` the id it works on."""
+
+    name: str
+    role: str | None = None
+    status: str = "idle"
+    task: int | None = None
+    host: str = ""
+    pid: int | None = None
+    updated_at: str = ""
+
+    def to_json(self) -> dict:
+        """Return the member object in file key order."""
+        return {"name": self.name, "role": self.role, "status": self.status, "task": self.task,
+                "host": self.host, "pid": self.pid, "updated_at": self.updated_at}
+
+    @classmethod
+    def from_json(cls, d: Any) -> "Member":
+        """Build a member from its JSON object. Raises Corrupt on a malformed entry."""
+        if not isinstance(d, dict) or not isinstance(d.get("name"), str):
+            raise Corrupt("malformed member entry")
+        return cls(name=d["name"], role=d.get("role"), status=d.get("status") or "idle",
+                   task=d.get("task"), host=d.get("host") or "", pid=d.get("pid"),
+                   updated_at=d.get("updated_at") or "")
+
+    def evolve(self, **changes: Any) -> "Member":
+        """Return a copy with ``changes`` applied."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    """The roster: team name and members in file order."""
+
+    team_name: str
+    members: tuple[Member, ...] = field(default=())
+
+    def member(self, name: str) -> Member | None:
+        """Return the member called ``name``, or None."""
+        for m in self.members:
+            if m.name == name:
+                return m
+        return None
+
+    def role_of(self, name: str) -> str | None:
+        """Return the roster role of ``name``, or None if absent or role-less."""
+        m = self.member(name)
+        return m.role if m else None
+
+    def with_member(self, member: Member) -> "Team":
+        """Return a roster with ``member`` added, or replacing the entry of the same name."""
+        out = [m for m in self.members if m.name != member.name]
+        if len(out) == len(self.members):
+            return replace(self, members=(*self.members, member))
+        return replace(self, members=tuple(member if m.name == member.name else m for m in self.members))
+
+    def without_member(self, name: str) -> "Team":
+        """Return a roster without ``name``."""
+        return replace(self, members=tuple(m for m in self.members if m.name != name))
+
+    def to_json(self) -> dict:
+        """Return the config.json object."""
+        return {"team_name": self.team_name, "members": [m.to_json() for m in self.members]}
+
+    @classmethod
+    def from_json(cls, d: Any) -> "Team":
+        """Build the roster from config.json. Raises Corrupt if malformed."""
+        if not isinstance(d, dict) or not isinstance(d.get("team_name"), str):
+            raise Corrupt("team config is not an object with a team_name")
+        members = d.get("members") or []
+        if not isinstance(members, list):
+            raise Corrupt("members is not a list")
+        return cls(team_name=d["team_name"], members=tuple(Member.from_json(m) for m in members))

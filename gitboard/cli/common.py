@@ -1,0 +1,68 @@
+"""What every command shares: the global options, the actor, opening the board, output."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import typer
+
+from gitboard.board.errors import BoardError
+from gitboard.board.names import LEAD, check_name
+
+
+@dataclass
+class Globals:
+    """Options given before the command: ``-C DIR``."""
+
+    repo_dir: str = "."
+
+
+GLOBALS = Globals()
+
+JSON_OPT = typer.Option(False, "--json", help="Print exactly one JSON document on stdout.")
+OFFLINE_OPT = typer.Option(False, "--offline", help="Read the local copy of the board; do not fetch (also GITBOARD_OFFLINE=1).")
+AS_OPT = typer.Option(None, "--as", metavar="NAME", help="Who acts. Default: $GITBOARD_ACTOR, else lead.")
+
+
+def actor_name(value: str | None) -> str:
+    """Return the acting name: ``value``, else ``$GITBOARD_ACTOR``, else ``lead``.
+
+    Raises:
+        Invalid: the name does not match ``[a-z][a-z0-9_-]{0,31}``.
+    """
+    return check_name(value or os.environ.get("GITBOARD_ACTOR") or LEAD, "name")
+
+
+def open_repo(offline: bool = False):
+    """Open the repository at ``-C DIR`` (default: the current directory).
+
+    Returns a :class:`~gitboard.store.repo.BoardRepo`; close it after use.
+    """
+    from gitboard.store.repo import BoardRepo
+
+    return BoardRepo(GLOBALS.repo_dir, offline=offline or None)
+
+
+def emit(json_mode: bool, document: Any, human: Callable[[], None]) -> None:
+    """Print ``document`` as JSON (``json_mode``) or call ``human`` to render it for people."""
+    if json_mode:
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+    else:
+        human()
+
+
+def warn(message: str) -> None:
+    """Print ``gitboard: warning: <message>`` on stderr."""
+    sys.stderr.write(f"gitboard: warning: {message}\n")
+
+
+def fail(error: BoardError, json_mode: bool) -> int:
+    """Report ``error`` as one line on stderr (and a JSON error document in ``json_mode``); return its exit code."""
+    if json_mode:
+        sys.stdout.write(json.dumps(error.to_json(), ensure_ascii=False) + "\n")
+    sys.stderr.write(f"gitboard: error: {error.message}\n")
+    return error.exit_code

@@ -1,0 +1,66 @@
+"""The ``gitboard`` application and its entry point, :func:`main`.
+
+:func:`main` turns every failure into one line on stderr, ``gitboard: error:
+...``, and the exit codes of :mod:`gitboard.board.errors`; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional, Sequence
+
+import typer
+
+from gitboard import __version__
+from gitboard.board.errors import BoardError, Invalid
+from gitboard.cli import board_cmds, task_cmds
+from gitboard.cli.common import GLOBALS, fail
+
+app = typer.Typer(
+    name="gitboard",
+    help="A git-backed task board and team runtime for AI coding agents and the people who lead them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"gitboard {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    repo_dir: str = typer.Option(".", "-C", metavar="DIR", help="Run as if started in DIR (like git -C)."),
+    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    GLOBALS.repo_dir = repo_dir
+
+
+app.command("init")(board_cmds.init)
+app.add_typer(task_cmds.app, name="task")
+app.command("log")(board_cmds.log)
+app.command("sync")(board_cmds.sync)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``) and exit with its status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    json_mode = "--json" in args
+    try:
+        rv = app(args=args, standalone_mode=False, prog_name="gitboard")
+        code = rv if isinstance(rv, int) else 0
+    except BoardError as e:
+        code = fail(e, json_mode)
+    except typer.TyperException as e:  # usage errors from the parser
+        code = fail(Invalid(e.format_message()), json_mode) if getattr(e, "exit_code", 1) == 2 else \
+            fail(BoardError(e.format_message()), json_mode)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.stderr.write("gitboard: error: interrupted\n")
+        code = 130
+    except typer.Exit as e:
+        code = e.exit_code
+    sys.stdout.flush()
+    sys.exit(code)

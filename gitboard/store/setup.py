@@ -1,0 +1,57 @@
+"""``gitboard init``: create the board branch, or adopt a remote's board."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from gitboard.board.errors import Conflict, GitFailure, Invalid
+from gitboard.board.setup_ops import init_board
+from gitboard.board.team import Team
+from gitboard.store import remote as remote_ops
+from gitboard.store.read import mirror
+from gitboard.store.repo import BoardRepo
+from gitboard.store.transact import Stats, transact
+
+
+def init(repo: BoardRepo, *, actor: str, team_name: str, remote: str | None = None,
+         branch: str | None = None) -> tuple[Team, bool]:
+    """Create the board (idempotent) and return ``(team, created)``.
+
+    ``branch`` and ``remote`` are saved as ``gitboard.branch`` and
+    ``gitboard.remote``. Against a remote that already has a board, that board
+    is adopted; a local board the remote lacks is pushed to it.
+
+    Raises:
+        GitFailure: no such git remote, or it is unreachable.
+        Conflict: the local board and the remote's board have diverged.
+    """
+    if branch:
+        if repo.git("check-ref-format", "--branch", branch, check=False).status != 0 or "/" in branch:
+            raise Invalid(f"invalid board branch name {branch!r}")
+        head = repo.git("symbolic-ref", "-q", "HEAD", check=False).stdout.decode().strip()
+        if head == f"refs/heads/{branch}":
+            raise Invalid(f"branch {branch!r} is checked out; the board branch must never be")
+        repo.branch = branch
+    if remote:
+        if remote not in [r.name for r in repo.repo.remotes]:
+            raise GitFailure(f"no git remote named {remote!r}")
+        repo.remote = remote
+        remote_tip = remote_ops.fetch(repo)  # unreachable: fails here, before anything changes
+        local_tip = repo.tip()
+        if remote_tip is None and local_tip is not None:
+            if not remote_ops.push(repo, local_tip):
+                remote_tip = remote_ops.fetch(repo)
+        if remote_tip is not None and local_tip is not None and remote_tip != local_tip:
+            merged = repo.git("merge-base", "--is-ancestor", local_tip, remote_tip, check=False)
+            if merged.status != 0:
+                raise Conflict(f"the local board ({local_tip[:12]}) and {remote}'s board ({remote_tip[:12]}) "
+                               f"have diverged; pick another board branch with --branch")
+        if remote_tip is not None:
+            mirror(repo, remote_tip, "adopt remote board")
+    stats = Stats()
+    team = transact(repo, partial(init_board, actor=actor, team_name=team_name), create=True, stats=stats)
+    if branch:
+        repo.set_config("gitboard.branch", branch)
+    if remote:
+        repo.set_config("gitboard.remote", remote)
+    return team, stats.commit is not None

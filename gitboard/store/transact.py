@@ -1,0 +1,117 @@
+"""The one transaction function: every write to the board goes through :func:`transact`.
+
+A claim is a commit that fails on conflict:
+
+1. read the board at the current tip (in remote mode, after fetching it);
+2. apply a pure operation, which returns a :class:`~gitboard.board.change.Change`
+   (files and commit message) or raises a domain error;
+3. write the commit with the old tip as its parent;
+4. compare-and-swap the ref (``git update-ref <ref> <new> <old>``), or in
+   remote mode push without force;
+5. on a lost race, re-read and re-apply after a jittered backoff, until a deadline.
+
+Domain errors are answers and are never retried. Writers in one clone queue on
+``<git-common-dir>/gitboard/board.lock`` first, so they seldom race on the ref;
+the compare-and-swap (or the remote's refusal of a non-fast-forward push) is
+what guarantees correctness.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from datetime import datetime
+from typing import Any, Callable
+
+from gitboard.board.change import ACTOR, Change, NoChange
+from gitboard.board.clock import utcnow
+from gitboard.board.errors import Busy, GitFailure
+from gitboard.board.snapshot import Board
+from gitboard.store import remote as remote_ops
+from gitboard.store.objects import blob_id, blob_ids, remember_writes, write_commit
+from gitboard.store.read import load_board, mirror, no_board_error
+from gitboard.store.repo import BoardRepo
+
+#: An operation: (board, now) -> Change | NoChange, raising a domain error to refuse.
+Operation = Callable[[Board, datetime], "Change | NoChange"]
+
+#: Seconds a transaction keeps retrying lost races; ``GITBOARD_DEADLINE`` overrides.
+DEFAULT_DEADLINE = 60.0
+
+
+def _deadline() -> float:
+    try:
+        return float(os.environ.get("GITBOARD_DEADLINE", DEFAULT_DEADLINE))
+    except ValueError:
+        return DEFAULT_DEADLINE
+
+
+def _actor_of(change: Change) -> str:
+    for k, v in change.trailers:
+        if k == ACTOR:
+            return v
+    return "gitboard"
+
+
+class Stats:
+    """Counters of one :func:`transact` call: ``attempts`` made and ``commit`` written (or None)."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.commit: str | None = None
+
+
+def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = None,
+             stats: Stats | None = None, create: bool = False) -> Any:
+    """Apply ``operation`` to the board as exactly one commit and return its ``result``.
+
+    Args:
+        repo: the open repository.
+        operation: a pure function of (board snapshot, now) -> Change or NoChange.
+        deadline: seconds to keep retrying lost races (default ``GITBOARD_DEADLINE`` or 60).
+        stats: filled with the number of attempts and the commit written.
+        create: allow a missing board branch (``gitboard init``): the operation
+            then sees an empty board and its commit becomes the root.
+
+    Raises:
+        Invalid, Conflict, NotFound: the operation's answer, never retried.
+        GitFailure: no board, git failed, or the remote is unreachable; the ref does not move.
+        Busy: every attempt lost its race until the deadline.
+    """
+    stats = stats or Stats()
+    limit = time.monotonic() + (_deadline() if deadline is None else deadline)
+    backoff = 0.005
+    while True:
+        stats.attempts += 1
+        with repo.board_lock(timeout=limit - time.monotonic()):
+            if repo.remote:
+                base = remote_ops.fetch(repo)
+                if base is not None and base != repo.tip():
+                    mirror(repo, base, "sync")
+            else:
+                base = repo.tip()
+            if base is None and not create:
+                raise no_board_error(repo)
+            board, listing, cache = load_board(repo, base)
+            change = operation(board, utcnow())
+            if isinstance(change, NoChange):
+                cache.save(keep=blob_ids(listing))
+                return change.result
+            commit = write_commit(repo, base, listing, change.writes, change.message(),
+                                  repo.identity_env(_actor_of(change)))
+            if repo.remote:
+                won = remote_ops.push(repo, commit)
+                if won:  # the local branch and tracking ref mirror the remote
+                    mirror(repo, commit, change.subject)
+            else:
+                won = repo.compare_and_swap(commit, base, change.subject)
+            if won:
+                remember_writes(cache, change.writes)
+                cache.save(keep=blob_ids(listing) | {blob_id(d) for d in change.writes.values() if d is not None})
+                stats.commit = commit
+                return change.result
+        if time.monotonic() >= limit:
+            raise Busy(f"gave up after {stats.attempts} attempts: the board kept moving")
+        time.sleep(min(backoff * (0.5 + random.random()), max(0.0, limit - time.monotonic())))
+        backoff = min(backoff * 2, 0.5)
