@@ -20,6 +20,12 @@ from gitboard.board.team import CONFIG_PATH, Team
 _TASK_FILE = re.compile(re.escape(TASKS_DIR) + r"/task_([1-9][0-9]*)\.json")
 
 
+def task_file_id(path: str) -> int | None:
+    """Return the task id a board path names (``.tasks/task_<id>.json``), or None if it is no task file."""
+    m = _TASK_FILE.fullmatch(path)
+    return int(m.group(1)) if m else None
+
+
 class ParseError:
     """Marker for a board file that is not valid JSON; ``message`` says why."""
 
@@ -104,22 +110,24 @@ class Board:
 def build(tip: str | None, files: Mapping[str, Any]) -> Board:
     """Build a :class:`Board` from ``files``: board path -> parsed JSON, or :class:`ParseError`.
 
-    Task files that fail validation go to ``corrupt``. A missing or corrupt
-    ``.team/config.json`` yields an empty roster and a ``corrupt`` entry for it
-    (when corrupt).
+    A task file's value may also be the :class:`Task` already built from it (the
+    store's parse cache keeps validated tasks). Task files that fail validation
+    go to ``corrupt``. A missing or corrupt ``.team/config.json`` yields an empty
+    roster and a ``corrupt`` entry for it (when corrupt).
     """
     tasks: dict[int, Task] = {}
     docs: dict[str, Any] = {}
     corrupt: dict[str, str] = {}
     team = Team(team_name="")
+    fullmatch = _TASK_FILE.fullmatch
     for path, value in files.items():
         if isinstance(value, ParseError):
             corrupt[path] = value.message
             continue
-        m = _TASK_FILE.fullmatch(path)
+        m = fullmatch(path)
         if m:
             try:
-                t = Task.from_json(value)
+                t = value if type(value) is Task else Task.from_json(value)
                 if t.id != int(m.group(1)):
                     raise Corrupt(f"id {t.id} does not match file name")
                 tasks[t.id] = t

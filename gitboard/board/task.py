@@ -46,8 +46,14 @@ def dump_json(obj: Any) -> bytes:
     return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode()
 
 
+class _Memo:
+    """A private slot, not a field: the task's JSON text once :meth:`Task.to_json_text` made it."""
+
+    __slots__ = ("_json_text",)
+
+
 @dataclass(frozen=True, slots=True)
-class Task:
+class Task(_Memo):
     """One task on the board. Field meanings follow the module docstring; times are ISO-8601 UTC strings."""
 
     id: int
@@ -76,6 +82,19 @@ class Task:
         }
         d.update(self.extra)
         return d
+
+    def to_json_text(self) -> str:
+        """Return ``json.dumps(self.to_json(), ensure_ascii=False)``, computed once per task.
+
+        ``task list --json`` joins these instead of encoding 10,000 objects on every run;
+        the parse cache keeps the text next to the task.
+        """
+        try:
+            return self._json_text
+        except AttributeError:
+            text = json.dumps(self.to_json(), ensure_ascii=False)
+            object.__setattr__(self, "_json_text", text)
+            return text
 
     def to_bytes(self) -> bytes:
         """Return the task file's exact bytes (see :func:`dump_json`)."""
@@ -129,3 +148,30 @@ class Task:
     def evolve(self, **changes: Any) -> "Task":
         """Return a copy with ``changes`` applied (dataclasses.replace)."""
         return replace(self, **changes)
+
+
+#: Task's dataclass fields, in order: the layout of :func:`task_record`.
+TASK_FIELDS = TASK_KEYS + ("extra",)
+_SETTERS = tuple(Task.__dict__[name].__set__ for name in TASK_FIELDS)
+_TEXT_SETTER = _Memo.__dict__["_json_text"].__set__
+
+
+def task_record(task: Task) -> tuple:
+    """Return ``task``'s field values in :data:`TASK_FIELDS` order, as plain data (for the parse cache)."""
+    return (task.id, task.subject, task.description, task.status, task.owner, task.blockedBy,
+            task.created_at, task.updated_at, task.claimed_at, task.lease_expires_at,
+            task.run, task.role, task.result, dict(task.extra))
+
+
+def task_from_record(record: tuple, json_text: str | None = None) -> Task:
+    """Rebuild a task from :func:`task_record` without validating it again (about 2 µs, a
+    third of ``Task(...)``); ``json_text``, if given, must be its :meth:`Task.to_json_text`.
+
+    Only for records made from a validated task (the parse cache).
+    """
+    task = object.__new__(Task)
+    for setter, value in zip(_SETTERS, record, strict=True):
+        setter(task, value)
+    if json_text is not None:
+        _TEXT_SETTER(task, json_text)
+    return task

@@ -31,10 +31,14 @@ AS_OPT = typer.Option(None, "--as", metavar="NAME", help="Who acts. Default: $GI
 def actor_name(value: str | None) -> str:
     """Return the acting name: ``value``, else ``$GITBOARD_ACTOR``, else ``lead``.
 
+    An explicit ``--as ""`` is an invalid name, not a request for the default.
+
     Raises:
         Invalid: the name does not match ``[a-z][a-z0-9_-]{0,31}``.
     """
-    return check_name(value or os.environ.get("GITBOARD_ACTOR") or LEAD, "name")
+    if value is None:
+        value = os.environ.get("GITBOARD_ACTOR") or LEAD
+    return check_name(value, "name")
 
 
 def open_repo(offline: bool = False):

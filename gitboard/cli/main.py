@@ -14,6 +14,8 @@ import typer
 from gitboard import __version__
 from gitboard.board.errors import BoardError, Invalid
 from gitboard.cli import board_cmds, task_cmds
+from gitboard.cli import inbox_cmds, protocol_cmds, team_cmds
+from gitboard.cli import team_runtime_cmds
 from gitboard.cli.common import GLOBALS, fail
 
 app = typer.Typer(
@@ -43,6 +45,16 @@ app.command("init")(board_cmds.init)
 app.add_typer(task_cmds.app, name="task")
 app.command("log")(board_cmds.log)
 app.command("sync")(board_cmds.sync)
+app.add_typer(team_cmds.app, name="team")
+app.command("send")(inbox_cmds.send)
+app.command("broadcast")(inbox_cmds.broadcast)
+app.command("inbox")(inbox_cmds.inbox)
+app.command("stop")(protocol_cmds.stop)
+app.add_typer(protocol_cmds.plan_app, name="plan")
+app.command("spawn")(team_runtime_cmds.spawn)
+app.command("work")(team_runtime_cmds.work)
+app.command("logs")(team_runtime_cmds.logs)
+app.command("demo")(team_runtime_cmds.demo)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -55,8 +67,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except BoardError as e:
         code = fail(e, json_mode)
     except typer.TyperException as e:  # usage errors from the parser
-        code = fail(Invalid(e.format_message()), json_mode) if getattr(e, "exit_code", 1) == 2 else \
-            fail(BoardError(e.format_message()), json_mode)
+        # a missing command prints the help (to stdout) and has no message of its own
+        message = e.format_message().strip() or "missing command (see the help above)"
+        code = fail(Invalid(message), json_mode) if getattr(e, "exit_code", 1) == 2 else \
+            fail(BoardError(message), json_mode)
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("gitboard: error: interrupted\n")
         code = 130

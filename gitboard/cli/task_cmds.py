@@ -89,7 +89,8 @@ def import_(
     def human() -> None:
         from gitboard.cli import render
 
-        render.line(f"imported {len(tasks)} task{'s' if len(tasks) != 1 else ''}: #{tasks[0].id}-#{tasks[-1].id}")
+        span = f"#{tasks[0].id}" if len(tasks) == 1 else f"#{tasks[0].id}-#{tasks[-1].id}"
+        render.line(f"imported {len(tasks)} task{'s' if len(tasks) != 1 else ''}: {span}")
 
     emit(json_, [t.to_json() for t in tasks], human)
 

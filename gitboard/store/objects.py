@@ -1,27 +1,33 @@
 """Reading board files at a commit and writing the commit of a change.
 
-Reads list the whole tree once (``git ls-tree -r -t -z``) and take parsed files
-from the :class:`~gitboard.store.cache.BlobCache`; the blobs it lacks are read
-in one ``git cat-file --batch``. Writes of a few files go straight into the
-object database through GitPython (loose objects, no subprocess): only the
-trees on the changed paths are rebuilt. Writes of many files (bulk imports) go
-through ``git fast-import``, which writes a pack.
+Reads go through the :class:`~gitboard.store.cache.BoardCache`: commit -> tree
+-> listing -> parsed files, each keyed by object id. What it lacks comes from
+git in as few commands as possible: the tree of a loose commit is read from its
+object file, a listing from one ``git ls-tree -r -t -z``, and every missing
+blob from one ``git cat-file --batch``.
+
+Writes of a few files go straight into the object database as loose objects
+(zlib, written to a temporary file and renamed, as git does; no subprocess):
+only the trees on the changed paths are rebuilt, and the writer records the new
+commit's tree, listing and files in the cache. Writes of many files (bulk
+imports) go through ``git fast-import``, which writes a pack.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 import uuid
+import zlib
 from io import BytesIO
 from typing import Any, Mapping
 
-from git.objects.fun import tree_to_stream
-from gitdb.base import IStream
-
-from gitboard.board.snapshot import ParseError
-from gitboard.store.cache import MISSING, BlobCache
+from gitboard.board.errors import BoardError
+from gitboard.board.snapshot import ParseError, task_file_id
+from gitboard.board.task import Task
+from gitboard.store.cache import MISSING, BoardCache, Listing
 from gitboard.store.repo import BoardRepo
 
 #: Number of changed files from which a commit is written as a pack by fast-import.
@@ -29,9 +35,11 @@ PACK_THRESHOLD = 64
 
 TREE_MODE = "040000"
 BLOB_MODE = "100644"
+#: zlib level of loose objects: git's default ``core.looseCompression`` (best speed).
+LOOSE_COMPRESSION = 1
 
-#: A tree listing: path -> (mode, type, object id), blobs and trees alike.
-Listing = dict[str, tuple[str, str, str]]
+__all__ = ["Listing", "blob_id", "list_tree", "tree_id", "listing_at", "cat_blobs", "parse_json",
+           "read_files", "write_object", "write_tree", "write_commit", "blob_ids", "remember_writes"]
 
 
 def blob_id(data: bytes) -> str:
@@ -39,10 +47,12 @@ def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def list_tree(repo: BoardRepo, commit: str) -> Listing:
-    """Return every path in ``commit``'s tree, recursively, trees included."""
+# -- reading ---------------------------------------------------------------------
+
+def list_tree(repo: BoardRepo, treeish: str) -> Listing:
+    """Return every path in the tree of ``treeish`` (a commit or tree id), recursively, trees included."""
     out: Listing = {}
-    raw = repo.git("ls-tree", "-r", "-t", "-z", "--full-tree", commit).stdout
+    raw = repo.git("ls-tree", "-r", "-t", "-z", "--full-tree", treeish).stdout
     for rec in raw.split(b"\0"):
         if not rec:
             continue
@@ -50,6 +60,44 @@ def list_tree(repo: BoardRepo, commit: str) -> Listing:
         mode, typ, sha = meta.decode().split(" ")
         out[path.decode()] = (mode, typ, sha)
     return out
+
+
+def read_loose(repo: BoardRepo, oid: str) -> tuple[bytes, bytes] | None:
+    """Return ``(type, content)`` of object ``oid`` if it is a loose object, else None
+    (packed, missing or unreadable: ask git)."""
+    try:
+        with open(os.path.join(repo.objects_dir, oid[:2], oid[2:]), "rb") as f:
+            raw = zlib.decompress(f.read())
+    except (OSError, zlib.error):
+        return None
+    header, _, body = raw.partition(b"\0")
+    kind, _, size = header.partition(b" ")
+    return (kind, body) if size.isdigit() and int(size) == len(body) else None
+
+
+def tree_id(repo: BoardRepo, commit: str) -> str:
+    """Return the id of ``commit``'s tree: from its loose object file, else ``git rev-parse``.
+
+    Raises:
+        GitFailure: there is no such commit.
+    """
+    obj = read_loose(repo, commit)
+    if obj is not None and obj[0] == b"commit" and obj[1].startswith(b"tree "):
+        return obj[1][5:obj[1].index(b"\n")].decode()
+    return repo.git("rev-parse", "--verify", "-q", commit + "^{tree}").stdout.decode().strip()
+
+
+def listing_at(repo: BoardRepo, commit: str, cache: BoardCache) -> Listing:
+    """Return the recursive listing of ``commit``'s tree, through ``cache`` (do not modify it)."""
+    tree = cache.tree_of(commit)
+    if tree is None:
+        tree = tree_id(repo, commit)
+        cache.put_commit(commit, tree)
+    listing = cache.listing(tree)
+    if listing is None:
+        listing = list_tree(repo, tree)
+        cache.put_tree(tree, listing)
+    return listing
 
 
 def cat_blobs(repo: BoardRepo, ids: list[str]) -> dict[str, bytes]:
@@ -79,43 +127,109 @@ def parse_json(data: bytes) -> Any:
         return ParseError(f"not valid JSON: {e}")
 
 
-def read_files(repo: BoardRepo, listing: Listing, cache: BlobCache) -> dict[str, Any]:
-    """Return path -> parsed JSON for every ``*.json`` blob in ``listing``, via ``cache``."""
+def parse_task(data: bytes) -> Task | ParseError:
+    """Parse and validate a task file's bytes; a :class:`ParseError` says why it is no valid task."""
+    value = parse_json(data)
+    if isinstance(value, ParseError):
+        return value
+    try:
+        return Task.from_json(value)
+    except BoardError as e:
+        return ParseError(e.message)
+
+
+def _is_board_file(path: str, typ: str) -> bool:
+    return typ == "blob" and path.endswith(".json")
+
+
+def read_files(repo: BoardRepo, listing: Listing, cache: BoardCache) -> dict[str, Any]:
+    """Return path -> value for every ``*.json`` blob in ``listing``, via ``cache``.
+
+    A task file's value is its :class:`Task`; any other file's is its parsed
+    JSON; a file that does not parse or validate gives a :class:`ParseError`.
+    Blobs missing from the cache are read in one ``git cat-file --batch``.
+    """
     files: dict[str, Any] = {}
     missing: dict[str, list[str]] = {}
+    get, get_task = cache.get, cache.get_task
     for path, (_, typ, sha) in listing.items():
         if typ != "blob" or not path.endswith(".json"):
             continue
-        value = cache.get(sha)
+        value = get_task(sha) if task_file_id(path) is not None else get(sha)
         if value is MISSING:
             missing.setdefault(sha, []).append(path)
         else:
             files[path] = value
     if missing:
         for sha, data in cat_blobs(repo, list(missing)).items():
-            value = parse_json(data)
-            cache.put(sha, value)
             for path in missing[sha]:
-                files[path] = value
+                files[path] = _remember(cache, path, sha, data)
     return files
 
 
-def _store(repo: BoardRepo, kind: bytes, data: bytes) -> str:
-    hexsha = repo.repo.odb.store(IStream(kind, len(data), BytesIO(data))).hexsha
-    return hexsha.decode() if isinstance(hexsha, bytes) else hexsha
+def _remember(cache: BoardCache, path: str, sha: str, data: bytes) -> Any:
+    """Parse the file at ``path`` with blob ``sha`` and content ``data`` into ``cache``; return its value."""
+    if task_file_id(path) is not None:
+        value = cache.get_task(sha)
+        if value is MISSING:
+            value = parse_task(data)
+            cache.put_task(sha, value)
+    else:
+        value = cache.get(sha)
+        if value is MISSING:
+            value = parse_json(data)
+            cache.put(sha, value)
+    return value
 
 
-def _tree_key(entry: tuple[bytes, int, str]) -> bytes:
+# -- writing ---------------------------------------------------------------------
+
+def write_object(repo: BoardRepo, kind: bytes, data: bytes) -> str:
+    """Write a loose object of type ``kind`` (b"blob", b"tree", b"commit") and return its id.
+
+    Like git: the compressed object goes to a temporary file in its fan-out
+    directory and is renamed into place, so readers never see half an object;
+    an object that already exists is left as it is (its time refreshed, so that
+    ``git gc`` does not prune it as old garbage before the ref names it).
+    """
+    raw = b"%s %d\0" % (kind, len(data)) + data
+    oid = hashlib.sha1(raw).hexdigest()
+    directory = os.path.join(repo.objects_dir, oid[:2])
+    path = os.path.join(directory, oid[2:])
+    try:
+        os.utime(path)
+        return oid
+    except OSError:
+        pass
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f"tmp_obj_{os.getpid()}_{uuid.uuid4().hex[:12]}")
+    with open(tmp, "xb") as f:
+        f.write(zlib.compress(raw, LOOSE_COMPRESSION))
+    os.chmod(tmp, 0o444)
+    os.replace(tmp, path)
+    return oid
+
+
+def _tree_key(entry: tuple[str, int, str]) -> bytes:
     # git orders tree entries by name, comparing a tree's name as if it ended in "/"
-    binsha, mode, name = entry
+    name, mode, _ = entry
     return name.encode() + (b"/" if mode == 0o040000 else b"")
 
 
-def write_tree(repo: BoardRepo, listing: Listing, writes: Mapping[str, bytes | None]) -> str:
-    """Write the tree of ``listing`` with ``writes`` applied (None deletes) and return its id.
+def _serialize_tree(repo: BoardRepo, entries: Mapping[str, tuple[int, str]]) -> str:
+    items = sorted(((name, mode, sha) for name, (mode, sha) in entries.items()), key=_tree_key)
+    body = b"".join(b"%o %s\0" % (mode, name.encode()) + bytes.fromhex(sha) for name, mode, sha in items)
+    return write_object(repo, b"tree", body)
 
-    Only the trees on the changed paths are rebuilt; an emptied tree is dropped.
-    """
+
+def _listing_order(item: tuple[str, tuple[str, str, str]]) -> str:
+    # ``git ls-tree -r -t`` order: a tree's path sorts as if it ended in "/"
+    path, (_, typ, _) = item
+    return path + "/" if typ == "tree" else path
+
+
+def _write_trees(repo: BoardRepo, listing: Listing, writes: Mapping[str, bytes | None]) -> tuple[str, Listing]:
+    """Write the trees of ``listing`` with ``writes`` applied; return (root tree id, new listing)."""
     dirs: set[str] = {""}
     for path in writes:
         parts = path.split("/")
@@ -126,30 +240,42 @@ def write_tree(repo: BoardRepo, listing: Listing, writes: Mapping[str, bytes | N
         parent, _, name = path.rpartition("/")
         if parent in children:
             children[parent][name] = (int(mode, 8), sha)
+    new = dict(listing)
+    added = False
     for path, data in writes.items():
         parent, _, name = path.rpartition("/")
         if data is None:
             children[parent].pop(name, None)
+            new.pop(path, None)
         else:
-            children[parent][name] = (int(BLOB_MODE, 8), _store(repo, b"blob", data))
-    root = ""
+            sha = write_object(repo, b"blob", data)
+            children[parent][name] = (int(BLOB_MODE, 8), sha)
+            added = added or path not in new
+            new[path] = (BLOB_MODE, "blob", sha)
     for d in sorted(dirs, key=lambda p: -p.count("/") if p else 1):
         if d == "":
             continue
         entries = children[d]
         parent, _, name = d.rpartition("/")
         if entries:
-            children[parent][name] = (int(TREE_MODE, 8), _serialize_tree(repo, entries))
+            sha = _serialize_tree(repo, entries)
+            children[parent][name] = (int(TREE_MODE, 8), sha)
+            added = added or d not in new
+            new[d] = (TREE_MODE, "tree", sha)
         else:
             children[parent].pop(name, None)
-    return _serialize_tree(repo, children[root])
+            new.pop(d, None)
+    if added:
+        new = dict(sorted(new.items(), key=_listing_order))
+    return _serialize_tree(repo, children[""]), new
 
 
-def _serialize_tree(repo: BoardRepo, entries: Mapping[str, tuple[int, str]]) -> str:
-    items = sorted(((bytes.fromhex(sha), mode, name) for name, (mode, sha) in entries.items()), key=_tree_key)
-    buf = BytesIO()
-    tree_to_stream(items, buf.write)
-    return _store(repo, b"tree", buf.getvalue())
+def write_tree(repo: BoardRepo, listing: Listing, writes: Mapping[str, bytes | None]) -> str:
+    """Write the tree of ``listing`` with ``writes`` applied (None deletes) and return its id.
+
+    Only the trees on the changed paths are rebuilt; an emptied tree is dropped.
+    """
+    return _write_trees(repo, listing, writes)[0]
 
 
 def _signature(env: Mapping[str, str], who: str, when: int) -> str:
@@ -163,18 +289,26 @@ def write_commit(repo: BoardRepo, parent: str | None, listing: Listing,
     ``identity`` is an environment from :meth:`BoardRepo.identity_env`. Returns
     the new commit id; no ref is moved. With :data:`PACK_THRESHOLD` or more
     changed files the objects are written as a pack by ``git fast-import``.
+    Otherwise the commit's tree, listing and files are recorded in the
+    repository's parse cache (:attr:`BoardRepo.cache`), whether or not the
+    commit ever lands: they are facts about objects, true either way.
     """
     now = int(time.time())
     if len(writes) >= PACK_THRESHOLD:
         return _fast_import(repo, parent, writes, message, identity, now)
-    tree = write_tree(repo, listing, writes)
+    tree, new_listing = _write_trees(repo, listing, writes)
     lines = [f"tree {tree}"]
     if parent:
         lines.append(f"parent {parent}")
     lines.append("author " + _signature(identity, "AUTHOR", now))
     lines.append("committer " + _signature(identity, "COMMITTER", now))
     body = ("\n".join(lines) + "\n\n" + message).encode()
-    return _store(repo, b"commit", body)
+    commit = write_object(repo, b"commit", body)
+    cache = repo.cache
+    cache.put_commit(commit, tree)
+    cache.put_tree(tree, new_listing)
+    remember_writes(cache, writes)
+    return commit
 
 
 def _fast_import(repo: BoardRepo, parent: str | None, writes: Mapping[str, bytes | None],
@@ -210,8 +344,8 @@ def blob_ids(listing: Listing) -> set[str]:
     return {sha for _, typ, sha in listing.values() if typ == "blob"}
 
 
-def remember_writes(cache: BlobCache, writes: Mapping[str, bytes | None]) -> None:
+def remember_writes(cache: BoardCache, writes: Mapping[str, bytes | None]) -> None:
     """Put the parsed content of written files into ``cache`` under their blob ids."""
-    for data in writes.values():
-        if data is not None:
-            cache.put(blob_id(data), parse_json(data))
+    for path, data in writes.items():
+        if data is not None and path.endswith(".json"):
+            _remember(cache, path, blob_id(data), data)

@@ -1,12 +1,16 @@
-"""Reading the board: a snapshot at a tip, fresh from the remote in remote mode."""
+"""Reading the board: a snapshot at a tip, fresh from the remote in remote mode.
+
+A warm local read runs no git command: the tip is read from the ref file, and
+the tree listing and every parsed file come from the parse cache
+(:mod:`gitboard.store.cache`). GitPython is imported only in remote mode.
+"""
 
 from __future__ import annotations
 
 from gitboard.board.errors import GitFailure
 from gitboard.board.snapshot import Board, build
-from gitboard.store import remote as remote_ops
-from gitboard.store.cache import BlobCache
-from gitboard.store.objects import Listing, blob_ids, list_tree, read_files
+from gitboard.store.cache import BoardCache
+from gitboard.store.objects import Listing, blob_ids, listing_at, read_files
 from gitboard.store.repo import BoardRepo
 
 
@@ -16,13 +20,15 @@ def no_board_error(repo: BoardRepo) -> GitFailure:
     return GitFailure(f"no board: {where}branch {repo.branch!r} does not exist (run 'gitboard init')")
 
 
-def load_board(repo: BoardRepo, tip: str | None) -> tuple[Board, Listing, BlobCache]:
+def load_board(repo: BoardRepo, tip: str | None) -> tuple[Board, Listing, BoardCache]:
     """Read the board at commit ``tip`` (None: the empty board before ``init``).
 
-    Returns the snapshot, the tree listing and the blob cache used.
+    Returns the snapshot, the tree listing (do not modify it) and the parse
+    cache used, :attr:`BoardRepo.cache`, refreshed from its file first.
     """
-    cache = BlobCache(repo.state_dir("cache"))
-    listing = list_tree(repo, tip) if tip else {}
+    cache = repo.cache
+    cache.refresh()
+    listing = listing_at(repo, tip, cache) if tip else {}
     board = build(tip, read_files(repo, listing, cache))
     return board, listing, cache
 
@@ -41,6 +47,8 @@ def current_tip(repo: BoardRepo, fresh: bool = True) -> str:
         GitFailure: no board, or the remote is unreachable.
     """
     if repo.remote and fresh and not repo.offline:
+        from gitboard.store import remote as remote_ops
+
         tip = remote_ops.fetch(repo)
         if tip is None:
             raise no_board_error(repo)

@@ -2,13 +2,12 @@
 
 With ``git config gitboard.remote`` set, the remote's board branch is the
 board: every write is fetched, applied and pushed without force, and a rejected
-push is a lost race. GitPython reports rejected pushes as
-:class:`git.PushInfo` flags, not exceptions.
+push is a lost race. Pushes run ``git push --porcelain`` and read its status
+line for the board ref: GitPython's push parsing drops the status of a push
+whose source is a commit id, so it cannot tell a landed push from a rejected one.
 """
 
 from __future__ import annotations
-
-import logging
 
 import git
 
@@ -16,10 +15,6 @@ from gitboard.board.errors import GitFailure
 from gitboard.store.git import last_line
 from gitboard.store.repo import BoardRepo
 
-# GitPython logs rejected pushes as warnings; a rejected push is an answer here, not noise.
-logging.getLogger("git.remote").setLevel(logging.ERROR)
-
-_LOST_RACE = git.PushInfo.REJECTED | git.PushInfo.REMOTE_REJECTED | git.PushInfo.REMOTE_FAILURE
 #: remote rejections that mean another writer got there first ("cannot lock ref", "failed to update ref")
 _RACE_WORDS = ("lock", "failed to update", "fetch first", "non-fast-forward", "stale info", "incorrect old value")
 
@@ -61,20 +56,18 @@ def push(repo: BoardRepo, commit: str, ref: str | None = None) -> bool:
     Raises:
         GitFailure: the remote is unreachable, or refused the push for another reason.
     """
-    remote = _remote(repo)
+    _remote(repo)  # a clear error for a missing remote
     target = ref or repo.ref
-    try:
-        infos = remote.push(f"{commit}:{target}")
-    except git.GitCommandError as e:
-        raise GitFailure(f"cannot push to {repo.remote}: {last_line(str(e.stderr or '')) or e}") from None
-    if not infos:
-        raise GitFailure(f"cannot push to {repo.remote}: no answer")
-    info = infos[0]
-    if info.flags & _LOST_RACE:
-        summary = (info.summary or "").lower()
-        if info.flags & git.PushInfo.REJECTED or any(w in summary for w in _RACE_WORDS):
+    res = repo.git("push", "--porcelain", repo.remote, f"{commit}:{target}", check=False)
+    # porcelain status line: "<flag>\t<from>:<to>\t<summary>"; flag "!" is a rejection
+    for line in res.stdout.decode(errors="replace").splitlines():
+        fields = line.split("\t")
+        if len(fields) < 3 or not fields[1].endswith(":" + target):
+            continue
+        flag, summary = fields[0], fields[2].strip()
+        if flag != "!":
+            return True
+        if summary.startswith("[rejected]") or any(w in summary.lower() for w in _RACE_WORDS):
             return False
-        raise GitFailure(f"{repo.remote} refused the push: {info.summary.strip()}")
-    if info.flags & git.PushInfo.ERROR:
-        raise GitFailure(f"cannot push to {repo.remote}: {info.summary.strip()}")
-    return True
+        raise GitFailure(f"{repo.remote} refused the push: {summary}")
+    raise GitFailure(f"cannot push to {repo.remote}: {last_line(res.stderr) or f'git push exited {res.status}'}")

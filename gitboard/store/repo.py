@@ -8,18 +8,29 @@ Settings (``git config``):
 
 State local to one clone (lock, cache, logs, pids, worktrees) lives under
 ``<git-common-dir>/gitboard/``, shared by all of the clone's worktrees.
+
+Opening a repository costs two concurrent git commands (``rev-parse`` and
+``config``, about 2 ms) and reading the board tip a file read. GitPython
+(about 60 ms to import) and filelock are imported only by what needs them:
+:attr:`BoardRepo.repo`, remotes and the writer lock.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 from pathlib import Path
-
-import git
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING
 
 from gitboard.board.errors import Busy, GitFailure
 from gitboard.store import git as gitcmd
+
+if TYPE_CHECKING:
+    import git
+    from filelock import FileLock
+
+    from gitboard.store.cache import BoardCache
 
 DEFAULT_BRANCH = "gitboard"
 #: Commit identity used when git has none configured: ``<actor> <actor@gitboard.invalid>``.
@@ -47,27 +58,50 @@ class BoardRepo:
     """
 
     def __init__(self, path: str | os.PathLike = ".", *, offline: bool | None = None) -> None:
-        try:
-            self.repo = git.Repo(path, search_parent_directories=True)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise GitFailure(f"not a git repository: {os.path.abspath(path)}") from None
+        where = os.path.abspath(path)
+        dirs, config = _discover(where)
+        if dirs is None:
+            raise GitFailure(f"not a git repository: {where}")
         self.offline = offline_from_env() if offline is None else offline
-        self.git_dir = self.repo.git_dir
-        self.common_dir = self.repo.common_dir
-        self.work_dir = self.repo.working_tree_dir
+        self.git_dir, self.common_dir, self.work_dir = dirs
         self.cwd = self.work_dir or self.git_dir
-        reader = self.repo.config_reader()
-        self.branch = str(reader.get_value("gitboard", "branch", DEFAULT_BRANCH))
-        self.remote = str(reader.get_value("gitboard", "remote", "")) or None
-        self.base = str(reader.get_value("gitboard", "base", "")) or None
-        self._user_name = str(reader.get_value("user", "name", "")) or None
-        self._user_email = str(reader.get_value("user", "email", "")) or None
+        self.branch = config.get("gitboard.branch") or DEFAULT_BRANCH
+        self.remote = config.get("gitboard.remote") or None
+        self.base = config.get("gitboard.base") or None
+        self._user_name = config.get("user.name") or None
+        self._user_email = config.get("user.email") or None
         self._lock: FileLock | None = None
+        self._repo: git.Repo | None = None
+        self._cache: BoardCache | None = None
+
+    @property
+    def repo(self) -> "git.Repo":
+        """The GitPython Repo (opened, and GitPython imported, on first use)."""
+        if self._repo is None:
+            import git
+
+            self._repo = git.Repo(self.cwd)
+        return self._repo
+
+    @property
+    def cache(self) -> "BoardCache":
+        """This clone's parse cache (:mod:`gitboard.store.cache`), kept for the life of this object."""
+        if self._cache is None:
+            from gitboard.store.cache import BoardCache
+
+            self._cache = BoardCache(self.state_dir("cache"))
+        return self._cache
+
+    @property
+    def objects_dir(self) -> str:
+        """The object database directory: ``$GIT_OBJECT_DIRECTORY``, else ``<git-common-dir>/objects``."""
+        return os.environ.get("GIT_OBJECT_DIRECTORY") or os.path.join(self.common_dir, "objects")
 
     # -- lifecycle ---------------------------------------------------------
     def close(self) -> None:
-        """Release the GitPython Repo and its ``git cat-file`` children."""
-        self.repo.close()
+        """Release the GitPython Repo, if one was opened, and its ``git cat-file`` children."""
+        if self._repo is not None:
+            self._repo.close()
 
     def __enter__(self) -> "BoardRepo":
         return self
@@ -106,11 +140,33 @@ class BoardRepo:
         return res.stdout.decode().strip() or None
 
     def tip(self) -> str | None:
-        """Return the local board tip, or None if the board branch does not exist."""
+        """Return the local board tip, or None if the board branch does not exist.
+
+        Reads the loose ref, else ``packed-refs``, like git; anything unusual (a
+        symbolic ref, the reftable format) is left to ``git rev-parse``.
+        """
+        return self.read_ref(self.ref)
+
+    def read_ref(self, ref: str) -> str | None:
+        """Return the object id a shared ref (``refs/heads/...``, ``refs/remotes/...``) holds, or None."""
         try:
-            return git.SymbolicReference.dereference_recursive(self.repo, self.ref)
-        except (ValueError, OSError):
+            with open(os.path.join(self.common_dir, ref), "rb") as f:
+                value = f.read().strip()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            value = None
+        except OSError:
+            return self.resolve(ref)
+        if value is not None:
+            return value.decode() if _OID.fullmatch(value) else self.resolve(ref)
+        if os.path.isdir(os.path.join(self.common_dir, "reftable")):
+            return self.resolve(ref)
+        try:
+            with open(os.path.join(self.common_dir, "packed-refs"), "rb") as f:
+                packed = f.read()
+        except OSError:
             return None
+        m = re.search(rb"^([0-9a-f]{40,64}) " + re.escape(ref.encode()) + rb"$", packed, re.MULTILINE)
+        return m.group(1).decode() if m else None
 
     def compare_and_swap(self, new: str, old: str | None, message: str, ref: str | None = None) -> bool:
         """Move ``ref`` (the board ref by default) from ``old`` (None: must not exist) to ``new``.
@@ -150,9 +206,50 @@ class BoardRepo:
         Raises:
             Busy: it could not be taken within ``timeout`` seconds.
         """
+        from filelock import FileLock, Timeout
+
         lock = FileLock(str(self.state_dir() / "board.lock"))
         try:
             lock.acquire(timeout=max(timeout, 0.0))
         except Timeout:
             raise Busy(f"board lock busy for {timeout:.0f} s: {lock.lock_file}") from None
         return lock
+
+
+_OID = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _discover(path: str) -> tuple[tuple[str, str, str | None] | None, dict[str, str]]:
+    """Find the repository around ``path`` and read gitboard's settings, with two git commands
+    run side by side: ``rev-parse`` and ``config --get-regexp``.
+
+    Returns ``((git_dir, common_dir, work_dir or None), config)``, or ``(None, {})``
+    when ``path`` is not inside a git repository. ``config`` maps lower-case keys
+    (``gitboard.branch``, ``user.name``, ...) to their last value.
+    """
+    if not os.path.isdir(path):
+        return None, {}
+    env = {**os.environ, **gitcmd._QUIET_ENV}
+    try:
+        where = subprocess.Popen(
+            ["git", "rev-parse", "--absolute-git-dir", "--git-common-dir", "--is-inside-work-tree", "--show-toplevel"],
+            cwd=path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        conf = subprocess.Popen(["git", "config", "-z", "--get-regexp", r"^(gitboard|user)\."],
+                                cwd=path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    except OSError as e:
+        raise GitFailure(f"cannot run git: {e}") from None
+    out, _ = where.communicate()
+    raw, _ = conf.communicate()
+    lines = out.decode(errors="surrogateescape").splitlines()
+    # outside a work tree (a bare repository) --show-toplevel fails after printing the rest
+    if len(lines) < 3 or (where.returncode != 0 and lines[2] != "false"):
+        return None, {}
+    git_dir = lines[0]
+    common_dir = os.path.normpath(os.path.join(path, lines[1]))
+    work_dir = lines[3] if lines[2] == "true" and len(lines) > 3 else None
+    config: dict[str, str] = {}
+    for rec in raw.decode(errors="surrogateescape").split("\0"):
+        if rec:
+            key, _, value = rec.partition("\n")
+            config[key] = value
+    return (git_dir, common_dir, work_dir), config

@@ -54,4 +54,21 @@ def init(repo: BoardRepo, *, actor: str, team_name: str, remote: str | None = No
         repo.set_config("gitboard.branch", branch)
     if remote:
         repo.set_config("gitboard.remote", remote)
+    if not repo.base:
+        base = default_base(repo)
+        if base:
+            repo.set_config("gitboard.base", base)
     return team, stats.commit is not None
+
+
+def default_base(repo: BoardRepo) -> str | None:
+    """The base branch task worktrees start from (``gitboard.base``, set once by init): the branch
+    checked out now, else the remote's HEAD branch (``refs/remotes/<remote>/HEAD``) when known."""
+    head = repo.git("symbolic-ref", "-q", "--short", "HEAD", check=False).stdout.decode().strip()
+    if head and head != repo.branch:
+        return head
+    remote = repo.remote or "origin"
+    ref = repo.git("symbolic-ref", "-q", "--short", f"refs/remotes/{remote}/HEAD", check=False).stdout.decode().strip()
+    if ref.startswith(remote + "/") and ref[len(remote) + 1:] != repo.branch:
+        return ref[len(remote) + 1:]
+    return None

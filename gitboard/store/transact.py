@@ -28,7 +28,6 @@ from gitboard.board.change import ACTOR, Change, NoChange
 from gitboard.board.clock import utcnow
 from gitboard.board.errors import Busy, GitFailure
 from gitboard.board.snapshot import Board
-from gitboard.store import remote as remote_ops
 from gitboard.store.objects import blob_id, blob_ids, remember_writes, write_commit
 from gitboard.store.read import load_board, mirror, no_board_error
 from gitboard.store.repo import BoardRepo
@@ -86,6 +85,8 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
         stats.attempts += 1
         with repo.board_lock(timeout=limit - time.monotonic()):
             if repo.remote:
+                from gitboard.store import remote as remote_ops  # GitPython: remote mode only
+
                 base = remote_ops.fetch(repo)
                 if base is not None and base != repo.tip():
                     mirror(repo, base, "sync")

@@ -1,0 +1,138 @@
+"""Inbox messages and their file format, ``.team/inbox/<name>/<time>-<id>.json``.
+
+A message is one JSON object (the seed's message format, one object per file)::
+
+    {"id": str, "type": one of MESSAGE_TYPES, "from": str, "to": str,
+     "content": str, "timestamp": epoch seconds (float),
+     "request_id": str,        # shutdown_* and plan_approval_* only
+     "approve": bool,          # shutdown_response, plan_approval_response
+     "feedback": str,          # plan_approval_response
+     "plan": str}              # plan_approval_request
+
+The optional keys are written only when set. Each message is its own file under
+its recipient's inbox directory; the file name starts with the send time in
+microseconds since the epoch, zero-padded, so the names sort oldest first
+(see :func:`message_path`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from gitboard.board.errors import Corrupt, Invalid
+
+MESSAGE, BROADCAST = "message", "broadcast"
+SHUTDOWN_REQUEST, SHUTDOWN_RESPONSE = "shutdown_request", "shutdown_response"
+PLAN_REQUEST, PLAN_RESPONSE = "plan_approval_request", "plan_approval_response"
+
+#: Every message type, in the issue's order.
+MESSAGE_TYPES = (MESSAGE, BROADCAST, SHUTDOWN_REQUEST, SHUTDOWN_RESPONSE, PLAN_REQUEST, PLAN_RESPONSE)
+
+#: Types that belong to a protocol request and must carry its ``request_id``.
+PROTOCOL_TYPES = (SHUTDOWN_REQUEST, SHUTDOWN_RESPONSE, PLAN_REQUEST, PLAN_RESPONSE)
+
+#: Types that answer a request and must carry ``approve``.
+RESPONSE_TYPES = (SHUTDOWN_RESPONSE, PLAN_RESPONSE)
+
+INBOX_DIR = ".team/inbox"
+
+#: Message and request ids: file-name safe, at most 100 characters (a uuid4 hex is 32).
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+
+_OPTIONAL = ("request_id", "approve", "feedback", "plan")
+
+
+def check_id(value: Any, what: str = "message id") -> str:
+    """Return ``value`` if it is a file-name-safe id (``[A-Za-z0-9][A-Za-z0-9_-]{0,99}``).
+
+    Raises:
+        Invalid: naming ``what`` and the value.
+    """
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
+        raise Invalid(f"invalid {what} {value!r}: must match [A-Za-z0-9][A-Za-z0-9_-]{{0,99}}")
+    return value
+
+
+def check_type(value: Any) -> str:
+    """Return ``value`` if it is one of :data:`MESSAGE_TYPES`; else raise Invalid (exit 2)."""
+    if value not in MESSAGE_TYPES:
+        raise Invalid(f"invalid message type {value!r}: expected one of {', '.join(MESSAGE_TYPES)}")
+    return value
+
+
+def inbox_dir(name: str) -> str:
+    """Return the board directory of ``name``'s inbox: ``.team/inbox/<name>``."""
+    return f"{INBOX_DIR}/{name}"
+
+
+def message_path(to: str, timestamp: float, msg_id: str) -> str:
+    """Return the board path of a message file: ``.team/inbox/<to>/<usec>-<msg_id>.json``.
+
+    ``<usec>`` is ``timestamp`` (epoch seconds) in whole microseconds, zero-padded
+    to 16 digits, so that a byte-wise sort of the names is oldest first (ties
+    broken by id).
+    """
+    return f"{inbox_dir(to)}/{int(round(timestamp * 1_000_000)):016d}-{msg_id}.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One inbox message (see the module docstring for the file format).
+
+    Attributes:
+        id: unique id, chosen by the sender (a uuid4 hex; a broadcast appends ``-<recipient>``).
+        type: one of :data:`MESSAGE_TYPES`.
+        from_: the sender's name (JSON key ``"from"``).
+        to: the recipient's name.
+        content: the text.
+        timestamp: when it was sent, epoch seconds.
+        request_id: the protocol request it belongs to (protocol types only).
+        approve: the answer of a shutdown_response or plan_approval_response.
+        feedback: the lead's feedback in a plan_approval_response.
+        plan: the plan text of a plan_approval_request.
+    """
+
+    id: str
+    type: str
+    from_: str
+    to: str
+    content: str
+    timestamp: float
+    request_id: str | None = None
+    approve: bool | None = None
+    feedback: str | None = None
+    plan: str | None = None
+
+    def to_json(self) -> dict:
+        """Return the message object: id, type, from, to, content, timestamp, then the optional keys that are set."""
+        d: dict[str, Any] = {"id": self.id, "type": self.type, "from": self.from_, "to": self.to,
+                             "content": self.content, "timestamp": self.timestamp}
+        for key in _OPTIONAL:
+            value = getattr(self, key)
+            if value is not None:
+                d[key] = value
+        return d
+
+    @classmethod
+    def from_json(cls, d: Any) -> "Message":
+        """Build a message from its parsed file.
+
+        Raises:
+            Corrupt: ``d`` is not an object with string id/type/from/to/content and a numeric timestamp.
+        """
+        if not isinstance(d, dict):
+            raise Corrupt("message is not a JSON object")
+        for key in ("id", "type", "from", "to", "content"):
+            if not isinstance(d.get(key), str):
+                raise Corrupt(f"message {key} is not a string")
+        ts = d.get("timestamp")
+        if not isinstance(ts, (int, float)) or isinstance(ts, bool):
+            raise Corrupt("message timestamp is not a number")
+        approve = d.get("approve")
+        if approve is not None and not isinstance(approve, bool):
+            raise Corrupt("message approve is not a boolean")
+        return cls(id=d["id"], type=d["type"], from_=d["from"], to=d["to"], content=d["content"],
+                   timestamp=float(ts), request_id=d.get("request_id"), approve=approve,
+                   feedback=d.get("feedback"), plan=d.get("plan"))

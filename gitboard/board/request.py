@@ -1,0 +1,156 @@
+"""Protocol requests and their file format, ``.team/requests/<request_id>.json``.
+
+A request is the board's record of one shutdown or plan-approval exchange
+(the seed's request_id pattern, kept on the board so every machine sees it)::
+
+    shutdown: {"request_id", "kind": "shutdown", "from", "to",
+               "status": "pending"|"approved"|"rejected",
+               "created_at", "updated_at", "reason"}
+    plan:     {"request_id", "kind": "plan", "from", "to", "status",
+               "created_at", "updated_at", "feedback", "plan"}
+
+Times are ISO-8601 UTC. ``reason`` is the teammate's reason for its answer
+(the requester's reason travels in the shutdown_request message); ``feedback``
+is the lead's answer to a plan. Both are "" while the request is pending. The
+only legal transition is pending -> approved or rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gitboard.board.errors import BoardError, Corrupt
+from gitboard.board.snapshot import Board
+
+REQUESTS_DIR = ".team/requests"
+SHUTDOWN, PLAN = "shutdown", "plan"
+KINDS = (SHUTDOWN, PLAN)
+PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+REQUEST_STATUSES = (PENDING, APPROVED, REJECTED)
+
+
+def request_path(request_id: str) -> str:
+    """Return the board path of a request: ``.team/requests/<request_id>.json``."""
+    return f"{REQUESTS_DIR}/{request_id}.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One protocol request (see the module docstring for the file format).
+
+    Attributes:
+        request_id: unique id, chosen by the requester (a uuid4 hex).
+        kind: ``shutdown`` or ``plan``.
+        from_: who asked (JSON key ``"from"``): the lead for a shutdown, the teammate for a plan.
+        to: who must answer.
+        status: ``pending``, ``approved`` or ``rejected``.
+        created_at, updated_at: ISO-8601 UTC.
+        reason: a shutdown answer's reason ("" while pending).
+        feedback: the answer to a plan ("" while pending).
+        plan: the plan text (plan requests).
+    """
+
+    request_id: str
+    kind: str
+    from_: str
+    to: str
+    status: str = PENDING
+    created_at: str = ""
+    updated_at: str = ""
+    reason: str = ""
+    feedback: str = ""
+    plan: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        """True once the request is approved or rejected."""
+        return self.status != PENDING
+
+    def to_json(self) -> dict:
+        """Return the request object in file key order (``reason`` for shutdown; ``feedback``, ``plan`` for plan)."""
+        d: dict[str, Any] = {"request_id": self.request_id, "kind": self.kind, "from": self.from_, "to": self.to,
+                             "status": self.status, "created_at": self.created_at, "updated_at": self.updated_at}
+        if self.kind == SHUTDOWN:
+            d["reason"] = self.reason
+        else:
+            d["feedback"] = self.feedback
+            d["plan"] = self.plan
+        return d
+
+    @classmethod
+    def from_json(cls, d: Any) -> "Request":
+        """Build a request from its parsed file.
+
+        Raises:
+            Corrupt: not an object, or a missing/ill-typed id, kind, from, to or status.
+        """
+        if not isinstance(d, dict):
+            raise Corrupt("request is not a JSON object")
+        for key in ("request_id", "from", "to"):
+            if not isinstance(d.get(key), str):
+                raise Corrupt(f"request {key} is not a string")
+        if d.get("kind") not in KINDS:
+            raise Corrupt(f"unknown request kind {d.get('kind')!r}")
+        if d.get("status") not in REQUEST_STATUSES:
+            raise Corrupt(f"unknown request status {d.get('status')!r}")
+        plan = d.get("plan")
+        return cls(request_id=d["request_id"], kind=d["kind"], from_=d["from"], to=d["to"], status=d["status"],
+                   created_at=str(d.get("created_at") or ""), updated_at=str(d.get("updated_at") or ""),
+                   reason=str(d.get("reason") or ""), feedback=str(d.get("feedback") or ""),
+                   plan=plan if isinstance(plan, str) else None)
+
+    def evolve(self, **changes: Any) -> "Request":
+        """Return a copy with ``changes`` applied."""
+        return replace(self, **changes)
+
+
+def request_of(board: Board, request_id: str) -> Request | None:
+    """Return request ``request_id`` from ``board``, or None.
+
+    Raises:
+        Corrupt: its file exists but is not a valid request.
+    """
+    path = request_path(request_id)
+    if path in board.corrupt:
+        raise Corrupt(f"{path} is corrupt: {board.corrupt[path]}")
+    value = board.docs.get(path)
+    if value is None:
+        return None
+    req = Request.from_json(value)
+    if req.request_id != request_id:
+        raise Corrupt(f"{path}: request_id {req.request_id!r} does not match the file name")
+    return req
+
+
+def requests_of(board: Board, kind: str | None = None) -> list[Request]:
+    """Return every valid request on ``board`` (of ``kind`` if given), oldest first (created_at, then id).
+
+    Corrupt request files are skipped (see :func:`corrupt_requests`).
+    """
+    prefix = REQUESTS_DIR + "/"
+    out: list[Request] = []
+    for path, value in board.docs.items():
+        if not (path.startswith(prefix) and path.endswith(".json")):
+            continue
+        try:
+            req = Request.from_json(value)
+        except BoardError:
+            continue
+        if kind is None or req.kind == kind:
+            out.append(req)
+    out.sort(key=lambda r: (r.created_at, r.request_id))
+    return out
+
+
+def corrupt_requests(board: Board) -> dict[str, str]:
+    """Return path -> reason for request files that do not parse or validate."""
+    prefix = REQUESTS_DIR + "/"
+    out = {p: why for p, why in board.corrupt.items() if p.startswith(prefix)}
+    for path, value in board.docs.items():
+        if path.startswith(prefix):
+            try:
+                Request.from_json(value)
+            except BoardError as e:
+                out[path] = e.message
+    return out

@@ -1,0 +1,189 @@
+"""``gitboard spawn``, ``work``, ``logs`` and ``demo``: the teammate runtime's commands.
+
+Heavy modules (the runtime, rich, and never anthropic unless the anthropic
+agent runs) are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+import typer
+
+from gitboard.board.errors import Invalid
+from gitboard.board.names import check_name, check_role
+from gitboard.cli.common import JSON_OPT, emit, open_repo
+
+NAME_ARG = typer.Argument(..., metavar="NAME", help="The teammate's name ([a-z][a-z0-9_-]{0,31}).")
+ROLE_OPT = typer.Option(None, "--role", metavar="R", help="The member's role: it claims only tasks with no role or this one.")
+PROMPT_OPT = typer.Option(None, "--prompt", metavar="TEXT", help="Standing instructions added to the teammate's system prompt.")
+AGENT_OPT = typer.Option(None, "--agent", metavar="anthropic|shell|exec",
+                         help="How the teammate works. Default: anthropic when ANTHROPIC_API_KEY or "
+                              "ANTHROPIC_AUTH_TOKEN is set, else shell.")
+AGENT_CMD_OPT = typer.Option(None, "--agent-cmd", metavar="CMD", help="Command line for the exec agent (the task prompt goes on its stdin).")
+MODEL_OPT = typer.Option(None, "--model", metavar="M",
+                         help="Model for the anthropic agent. Default: git config gitboard.model, else $GITBOARD_MODEL, else the README's default.")
+POLL_OPT = typer.Option(5.0, "--poll", metavar="SECONDS", help="Idle poll interval (also how often the inbox is read while a command runs).")
+IDLE_OPT = typer.Option(60.0, "--idle-timeout", metavar="SECONDS", help="Idle time before the teammate shuts down.")
+LEASE_OPT = typer.Option(600.0, "--lease", metavar="SECONDS", help="Claim lease; renewed every third of it while working.")
+TURNS_OPT = typer.Option(None, "--max-turns", metavar="N", help="Model turns per task (anthropic agent).")
+
+
+def _check(name: str, role: str | None, poll: float, idle_timeout: float, lease: float,
+           max_turns: int | None) -> None:
+    check_name(name)
+    check_role(role)
+    for flag, value in (("--poll", poll), ("--idle-timeout", idle_timeout), ("--lease", lease)):
+        if not value > 0:
+            raise Invalid(f"{flag} must be a positive number of seconds, not {value:g}")
+    if max_turns is not None and max_turns < 1:
+        raise Invalid(f"--max-turns must be at least 1, not {max_turns}")
+
+
+def _note(note: str | None) -> None:
+    if note:
+        sys.stderr.write(f"gitboard: note: {note}\n")
+
+
+def _work_options(kind: str, agent_cmd: str | None, role: str | None, prompt: str | None, model: str | None,
+                  poll: float, idle_timeout: float, lease: float, max_turns: int | None) -> list[str]:
+    opts = ["--agent", kind, "--poll", repr(poll), "--idle-timeout", repr(idle_timeout), "--lease", repr(lease)]
+    for flag, value in (("--agent-cmd", agent_cmd), ("--role", role), ("--prompt", prompt), ("--model", model)):
+        if value:
+            opts += [flag, value]
+    if max_turns is not None:
+        opts += ["--max-turns", str(max_turns)]
+    return opts
+
+
+def spawn(
+    name: str = NAME_ARG,
+    role: Optional[str] = ROLE_OPT,
+    prompt: Optional[str] = PROMPT_OPT,
+    agent: Optional[str] = AGENT_OPT,
+    agent_cmd: Optional[str] = AGENT_CMD_OPT,
+    model: Optional[str] = MODEL_OPT,
+    poll: float = POLL_OPT,
+    idle_timeout: float = IDLE_OPT,
+    lease: float = LEASE_OPT,
+    max_turns: Optional[int] = TURNS_OPT,
+    json_: bool = JSON_OPT,
+) -> None:
+    """Start teammate NAME as a detached process ('gitboard work NAME') and return at once.
+
+    It registers on the board as working, logs to <git-common-dir>/gitboard/logs/NAME.log
+    ('gitboard logs NAME') and acts as NAME (GITBOARD_ACTOR). A working NAME exits 3; an
+    idle or shut-down NAME is restarted.
+    """
+    from gitboard.team import agents
+    from gitboard.team.process import spawn as start
+
+    _check(name, role, poll, idle_timeout, lease, max_turns)
+    kind, note = agents.choose(agent, agent_cmd)
+    options = _work_options(kind, agent_cmd, role, prompt, model, poll, idle_timeout, lease, max_turns)
+    with open_repo() as repo:
+        spawned = start(repo, name, options, role=role)
+        host_dir = repo.work_dir or repo.git_dir
+    _note(note)
+    doc = {"name": name, "pid": spawned.pid, "agent": kind, "log": str(spawned.log), "repo": host_dir}
+
+    def human() -> None:
+        from gitboard.cli import render
+
+        render.line(f"spawned {name} (pid {spawned.pid}, {kind} agent); log: gitboard logs {name}")
+
+    emit(json_, doc, human)
+
+
+def work(
+    name: str = NAME_ARG,
+    role: Optional[str] = ROLE_OPT,
+    prompt: Optional[str] = PROMPT_OPT,
+    agent: Optional[str] = AGENT_OPT,
+    agent_cmd: Optional[str] = AGENT_CMD_OPT,
+    model: Optional[str] = MODEL_OPT,
+    poll: float = POLL_OPT,
+    idle_timeout: float = IDLE_OPT,
+    lease: float = LEASE_OPT,
+    max_turns: Optional[int] = TURNS_OPT,
+    json_: bool = JSON_OPT,
+) -> None:
+    """Run teammate NAME in the foreground until it shuts down (how a clone on another machine joins).
+
+    The log goes to stdout (to stderr with --json, which prints {"name", "exit"} at the end).
+    Ctrl-C stops it cleanly: its command is stopped and its task released.
+    """
+    from gitboard.team import agents
+    from gitboard.team.loop import Settings, Teammate, install_signal_handlers
+    from gitboard.team.port import Logger
+    from gitboard.team.process import check_can_start, clear_pid, write_pid
+
+    _check(name, role, poll, idle_timeout, lease, max_turns)
+    kind, note = agents.choose(agent, agent_cmd)
+    _note(note)
+    with open_repo() as repo:
+        check_can_start(repo, name, restart_idle=False)
+        root = repo.work_dir or repo.git_dir
+        write_pid(repo, name, os.getpid())
+    os.environ["GITBOARD_ACTOR"] = name
+    try:
+        if kind == "anthropic":
+            from gitboard.team.models import resolve_model
+
+            model = resolve_model(model, cwd=root)
+        teammate = Teammate(
+            Settings(name=name, repo_path=root, role=role, prompt=prompt, model=model, poll=poll,
+                     idle_timeout=idle_timeout, lease=lease, max_turns=max_turns),
+            agents.make(kind, agent_cmd), log=Logger(name, sys.stderr if json_ else sys.stdout))
+        install_signal_handlers(teammate)
+        code = teammate.run()
+    finally:
+        with open_repo() as repo:
+            clear_pid(repo, name, os.getpid())
+    if json_:
+        emit(True, {"name": name, "exit": code}, lambda: None)
+    raise typer.Exit(code)
+
+
+def logs(
+    name: str = NAME_ARG,
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until the teammate exits."),
+    json_: bool = JSON_OPT,
+) -> None:
+    """Show teammate NAME's log from this clone: one line per tool call or state change."""
+    from gitboard.team.process import log_path, show_log
+
+    if json_ and follow:
+        raise Invalid("--follow cannot be combined with --json")
+    with open_repo() as repo:
+        if json_:
+            import io
+
+            buf = io.StringIO()
+            show_log(repo, name, buf)
+            emit(True, {"name": name, "path": str(log_path(repo, name)), "text": buf.getvalue()}, lambda: None)
+            return
+        try:
+            show_log(repo, name, sys.stdout, follow=follow)
+        except KeyboardInterrupt:
+            pass
+
+
+def demo(
+    directory: Optional[str] = typer.Option(None, "--dir", metavar="DIR", help="Make the demo's directory under DIR (default: the system's temp directory)."),
+    json_: bool = JSON_OPT,
+) -> None:
+    """Run the demo offline, with no key: two shell teammates work a board of dependent tasks.
+
+    In a new temporary directory: a small project, a bare repository as the shared remote,
+    and a board whose tasks have real run commands. The last line printed is the project's path.
+    """
+    from gitboard.demo import run_demo
+
+    doc = run_demo(parent=directory, json_mode=json_)
+    if json_:
+        emit(True, doc, lambda: None)
+    if not doc.get("ok"):
+        raise typer.Exit(1)

@@ -1,0 +1,235 @@
+"""Running a shell command in a task worktree while still listening to the inbox.
+
+Used by the shell agent (the task's ``run`` command) and the exec agent (an
+external agent CLI). The command:
+
+- runs as ``/bin/sh -c COMMAND`` in the worktree, with the teammate's
+  environment plus ``ctx.env`` (``GITBOARD_ACTOR``, ``GITBOARD_TASK`` ...);
+- leads its own process group, recorded in
+  ``<git-common-dir>/gitboard/worktrees/task-<id>.pgid``, so that stopping it
+  stops its children too, and a teammate that takes the worktree over after a
+  crash can kill what was left running (:func:`gitboard.team.worktree.kill_leftover`);
+- gets SIGKILL if the teammate process dies (Linux ``PR_SET_PDEATHSIG``);
+- has its output copied to the teammate's log (``| line``) and its tail kept.
+
+Every ``ctx.poll`` seconds the runner drains the inbox: a shutdown_request is
+approved at once and the command is stopped; any other message is logged and
+held for the teammate's next piece of work (see :meth:`BoardPort.hold`).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+
+from gitboard.board.errors import BoardError
+from gitboard.team.agent import AgentContext
+from gitboard.team.worktree import pgid_file
+
+#: Characters of output kept as the tail reported in a task's result.
+TAIL_CHARS = 2000
+#: Default seconds a task's command may run; ``GITBOARD_COMMAND_TIMEOUT`` overrides.
+DEFAULT_TIMEOUT = 3600.0
+
+
+def command_timeout() -> float:
+    """Return the command timeout in seconds: ``$GITBOARD_COMMAND_TIMEOUT``, else :data:`DEFAULT_TIMEOUT`."""
+    try:
+        value = float(os.environ.get("GITBOARD_COMMAND_TIMEOUT", DEFAULT_TIMEOUT))
+        return value if value > 0 else DEFAULT_TIMEOUT
+    except ValueError:
+        return DEFAULT_TIMEOUT
+
+
+@dataclass
+class CommandResult:
+    """How a command ended.
+
+    Attributes:
+        exit_code: the exit status (negative: killed by that signal); None if it never started.
+        tail: the last :data:`TAIL_CHARS` characters of its output (stdout and stderr).
+        timed_out: it ran past its timeout and was stopped.
+        shutdown: a shutdown_request was approved while it ran, and it was stopped.
+        stopped: the teammate was told to stop (signal, lost lease) and stopped it.
+        error: why it could not start ("" if it did).
+    """
+
+    exit_code: int | None
+    tail: str = ""
+    timed_out: bool = False
+    shutdown: bool = False
+    stopped: bool = False
+    error: str = ""
+
+
+def _child_setup() -> None:  # runs in the child between fork and exec
+    os.setpgid(0, 0)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the teammate
+    except Exception:
+        pass
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 2.0) -> None:
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except OSError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_command(ctx: AgentContext, command: str, *, stdin_text: str | None = None,
+                timeout: float | None = None, label: str = "run") -> CommandResult:
+    """Run ``command`` in ``ctx.worktree`` and return how it ended; never raises for the command's failure.
+
+    Args:
+        ctx: the task's context (worktree, env, poll interval, port for the inbox and the log).
+        command: a shell command line.
+        stdin_text: text written to the command's standard input (then closed); None gives it /dev/null.
+        timeout: seconds before the command is stopped (default :func:`command_timeout`).
+        label: the word that introduces the command in the log (``run``, ``exec``).
+    """
+    timeout = command_timeout() if timeout is None else timeout
+    port = ctx.port
+    log = port.log
+    log(f"{label}: {command}")
+    env = {**os.environ, **ctx.env}
+    try:
+        proc = subprocess.Popen(["/bin/sh", "-c", command], cwd=str(ctx.worktree), env=env,
+                                stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_child_setup)
+    except OSError as e:
+        return CommandResult(None, error=f"cannot start {command!r}: {e}")
+    task_id = ctx.task.get("id") if ctx.task else None
+    record = pgid_file(ctx.state_dir, task_id) if task_id is not None else None
+    if record is not None:
+        try:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text(f"{proc.pid}\n")
+        except OSError:
+            record = None
+
+    tail: collections.deque[str] = collections.deque()
+    size = [0]
+
+    def read_output() -> None:
+        assert proc.stdout is not None
+        for raw in iter(proc.stdout.readline, b""):
+            text = raw.decode(errors="replace")
+            tail.append(text)
+            size[0] += len(text)
+            while size[0] > TAIL_CHARS and len(tail) > 1:
+                size[0] -= len(tail.popleft())
+            log("| " + text.rstrip("\n"))
+
+    def write_input() -> None:
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(stdin_text.encode())
+        except (BrokenPipeError, OSError):
+            pass
+        finally:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+
+    reader = threading.Thread(target=read_output, daemon=True)
+    reader.start()
+    if stdin_text is not None:
+        threading.Thread(target=write_input, daemon=True).start()
+
+    result = CommandResult(None)
+    started = time.monotonic()
+    stop = getattr(port, "cancel", None)
+    while True:
+        remaining = timeout - (time.monotonic() - started)
+        try:
+            proc.wait(timeout=max(0.0, min(ctx.poll, remaining)))
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if remaining <= 0:
+            log(f"{label}: timed out after {timeout:g} s; stopping it")
+            result.timed_out = True
+            _stop_group(proc)
+            break
+        if stop is not None and stop.is_set():
+            log(f"{label}: stopping it")
+            result.stopped = True
+            _stop_group(proc)
+            break
+        if _shutdown_requested(ctx):
+            result.shutdown = True
+            _stop_group(proc)
+            break
+    reader.join(timeout=5)
+    result.exit_code = proc.returncode
+    text = "".join(tail)
+    result.tail = text[-TAIL_CHARS:]
+    if record is not None:
+        try:
+            record.unlink()
+        except OSError:
+            pass
+    return result
+
+
+def _shutdown_requested(ctx: AgentContext) -> bool:
+    """Drain the inbox; approve a shutdown_request (True). Other messages are held for later."""
+    port = ctx.port
+    drain = getattr(port, "drain_new", None) or port.read_inbox  # held messages are not re-read
+    try:
+        messages = drain()
+    except BoardError as e:
+        port.log(f"cannot read the inbox ({e.message}); will try again")
+        return False
+    asked = None
+    for m in messages:
+        if m.get("type") == "shutdown_request" and asked is None:
+            asked = m
+            continue
+        hold = getattr(port, "hold", None)
+        if hold is not None:
+            hold(m)
+    if asked is None:
+        return False
+    port.log(f"shutdown requested by {asked.get('from')}: approving and stopping the command")
+    try:
+        port.respond_shutdown(asked["request_id"], True, "stopping my command and releasing the task")
+    except BoardError as e:
+        port.log(f"cannot answer the shutdown request: {e.message}")
+    return True
+
+
+def describe_exit(result: CommandResult) -> str:
+    """Return a short phrase for how a command ended: ``exit 3``, ``killed by signal 9``, ``timed out after ...``."""
+    if result.error:
+        return result.error
+    if result.timed_out:
+        return "timed out"
+    code = result.exit_code
+    if code is None:
+        return "did not finish"
+    if code < 0:
+        return f"killed by signal {-code}"
+    return f"exit {code}"
+
+
+def tail_lines(text: str, lines: int = 20) -> str:
+    """Return the last ``lines`` lines of ``text``."""
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+

@@ -1,0 +1,494 @@
+"""The teammate loop: the seed's WORK / IDLE lifecycle, made durable on the board.
+
+::
+
+    start -> resume the tasks the board says it owns (crash recovery)
+          -> IDLE: every --poll seconds
+               1. inbox: shutdown_request -> approve, exit;
+                         other messages   -> WORK on them (agents that can; the shell agent logs them)
+               2. tasks it owns (an agent may claim with its claim_task tool) -> WORK
+               3. the lowest-id ready task matching its role (and agent) -> claim -> WORK
+                  (a lost race moves on to the next ready task)
+               nothing for --idle-timeout seconds -> status shutdown, exit
+          -> WORK on a task: worktree (task/<id>), lease renewed every lease/3,
+             agent.run(ctx), then the harness commits, pushes, marks done/failed,
+             removes the worktree (the branch stays) -> IDLE
+
+The member's status on the board follows: ``working`` (with its task) in the
+same commit as the claim, ``idle`` in the same commit as ``done``/``fail``,
+``shutdown`` at the end. An approved shutdown_request while working with the
+shell or exec agent stops the command, commits the work so far, pushes it and
+releases the task for someone else (a takeover continues from that branch).
+A lease lost while working (the teammate could not renew it in time and
+someone took the task over) stops the command and leaves the branch and
+worktree to the new owner. Board writes that must not be lost retry through
+remote outages (:meth:`BoardPort.persist`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from gitboard.board.clock import utcnow
+from gitboard.board.errors import BoardError, Busy, Conflict, GitFailure, NotFound
+from gitboard.board.message import SHUTDOWN_REQUEST
+from gitboard.board.snapshot import Board
+from gitboard.board.task import IN_PROGRESS, Task
+from gitboard.board.team_ops import IDLE, SHUTDOWN, WORKING
+from gitboard.team import harness
+from gitboard.team.agent import Agent, AgentContext, Outcome
+from gitboard.team.port import BoardPort
+from gitboard.team.worktree import MergeConflict, Worktree, WorktreeError, base_commit, prepare, remove
+
+#: The pseudo-task of a session started by messages while idle: no board task,
+#: a scratch worktree whose changes are discarded.
+MESSAGE_TASK = {"id": 0, "subject": "Answer the messages in your inbox (no task claimed)",
+                "description": "Messages arrived while you were idle. Answer them with send_message if they need "
+                               "an answer; create tasks with task_create or claim one with claim_task. This "
+                               "worktree is a scratch checkout of the base branch: nothing in it is kept.",
+                "status": "in_progress", "owner": "", "blockedBy": [], "run": None, "role": None}
+
+
+@dataclass
+class Settings:
+    """A teammate's options (``gitboard spawn``/``work``).
+
+    Attributes:
+        name: the teammate's name.
+        repo_path: a directory of its clone.
+        role: its role (claims only tasks with no role or this one).
+        prompt: standing instructions (``--prompt``).
+        model: model id for the anthropic agent.
+        poll: seconds between idle polls, and between inbox reads while a command runs.
+        idle_timeout: seconds of idleness before it shuts down.
+        lease: seconds of every claim's lease; renewed every third of it.
+        max_turns: model turns per task (anthropic agent).
+    """
+
+    name: str
+    repo_path: str
+    role: str | None = None
+    prompt: str | None = None
+    model: str | None = None
+    poll: float = 5.0
+    idle_timeout: float = 60.0
+    lease: float = 600.0
+    max_turns: int | None = None
+
+
+class Renewer:
+    """Renews this teammate's lease on ``task_id`` (and on tasks its agent claimed) every ``lease/3`` seconds,
+    on a thread of its own.
+
+    Attributes:
+        lost: why the task stopped being ours (set, with ``port.cancel``, when a renewal is refused).
+    """
+
+    def __init__(self, port: BoardPort, task_id: int, lease: float) -> None:
+        self.port = port
+        self.task_id = task_id
+        self.interval = max(lease / 3.0, 0.05)
+        self.lost: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"renew-{task_id}", daemon=True)
+
+    def start(self) -> "Renewer":
+        """Start renewing; returns self."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop renewing (waits for a renewal in flight)."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        wait = self.interval
+        while not self._stop.wait(wait):
+            wait = self.interval
+            for tid in sorted({self.task_id} | set(self.port.claimed)):
+                try:
+                    self.port.renew(tid)
+                except (Conflict, NotFound) as e:
+                    if tid == self.task_id:
+                        self.lost = e.message
+                        self.port.log(f"lost #{tid}: {e.message}")
+                        self.port.cancel.set()
+                        return
+                    self.port.claimed.discard(tid)
+                except (GitFailure, Busy) as e:
+                    self.port.log(f"cannot renew the lease on #{tid} ({e.message}); retrying")
+                    wait = min(self.interval, 2.0)
+                except BoardError as e:
+                    self.port.log(f"cannot renew the lease on #{tid}: {e.message}")
+
+
+class Teammate:
+    """One teammate: runs the loop of the module docstring until it shuts down.
+
+    Args:
+        settings: its options.
+        agent: how it does a task's work (shell, exec, anthropic).
+        port: the board (default: a :class:`BoardPort` for ``settings``).
+        log: where log lines go (default: stdout, ``HH:MM:SS [name] line``).
+    """
+
+    def __init__(self, settings: Settings, agent: Agent, *, port: BoardPort | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.s = settings
+        self.agent = agent
+        self.port = port or BoardPort(settings.repo_path, settings.name, role=settings.role,
+                                      lease=settings.lease, poll=settings.poll, log=log)
+        self.stopping = False
+        self._read_failed = False
+        self.state_dir = self._state_dir()
+
+    # -- small helpers -------------------------------------------------------------
+    def log(self, line: str) -> None:
+        """Write one line to the teammate's log."""
+        self.port.log(line)
+
+    def _state_dir(self) -> Path:
+        with self.port.open() as repo:
+            return repo.state_dir()
+
+    def stop(self) -> None:
+        """Ask the loop to stop: the current command is stopped, its task released, and ``run`` returns.
+        Safe to call from a signal handler."""
+        self.port.cancel.set()
+        self.port.abort.set()
+
+    def _read(self) -> Board | None:
+        try:
+            board = self.port.board()
+        except (GitFailure, Busy) as e:
+            if not self._read_failed:
+                self.log(f"cannot read the board ({e.message}); will keep trying")
+            self._read_failed = True
+            return None
+        if self._read_failed:
+            self.log("the board is reachable again")
+        self._read_failed = False
+        return board
+
+    def _owned(self, board: Board) -> list[Task]:
+        return [board.tasks[i] for i in sorted(board.tasks)
+                if board.tasks[i].status == IN_PROGRESS and board.tasks[i].owner == self.s.name]
+
+    def _role(self, board: Board) -> str | None:
+        return self.s.role or board.team.role_of(self.s.name)
+
+    # -- the loop ------------------------------------------------------------------
+    def run(self) -> int:
+        """Run until shutdown (idle timeout, an approved shutdown_request, or :meth:`stop`); returns 0."""
+        s = self.s
+        self.log(f"started: {self.agent.name} agent, pid {os.getpid()} on {self.port.host}; "
+                 f"poll {s.poll:g} s, idle timeout {s.idle_timeout:g} s, lease {s.lease:g} s")
+        try:
+            board = self.port.persist("reading the board", self.port.board)
+        except (GitFailure, Busy):
+            return self._exit("stopped")
+        owned = self._owned(board)
+        if not owned:
+            self._status(IDLE, None)
+        for task in owned:  # crash recovery: what the board says is ours comes first
+            self.log(f"resuming #{task.id}, which the board says is mine: {task.subject}")
+            self._take_up(task, resumed=True)
+            if self.stopping or self.port.abort.is_set():
+                return self._exit("stopped")
+        idle_since = time.monotonic()
+        while not (self.stopping or self.port.abort.is_set()):
+            if self._inbox():
+                idle_since = time.monotonic()
+                continue
+            if self.stopping:
+                break
+            board = self._read()
+            if board is not None:
+                owned = self._owned(board)
+                if owned:
+                    self._take_up(owned[0], resumed=True)
+                    idle_since = time.monotonic()
+                    continue
+                task = self._claim_next(board)
+                if task is not None:
+                    self._work(task)
+                    idle_since = time.monotonic()
+                    continue
+            if time.monotonic() - idle_since >= s.idle_timeout:
+                self.log(f"idle for {s.idle_timeout:g} s: shutting down")
+                self._status(SHUTDOWN, None, persist=True)
+                return 0
+            self.port.abort.wait(s.poll)
+        return self._exit("stopped" if self.port.abort.is_set() else "shut down")
+
+    def _exit(self, why: str) -> int:
+        if not self.port.shutdown_approved:
+            self._status(SHUTDOWN, None)
+        self.log(why)
+        return 0
+
+    def _status(self, status: str, task: Any, persist: bool = False) -> None:
+        try:
+            if persist:
+                self.port.persist(f"status {status}", lambda: self.port.set_status(status, task))
+            else:
+                self.port.set_status(status, task)
+        except BoardError as e:
+            self.log(f"cannot set my status to {status}: {e.message}")
+
+    # -- IDLE: inbox ---------------------------------------------------------------
+    def _inbox(self) -> bool:
+        """Read the inbox. Returns True if it did some work (messages worked on).
+        An approved shutdown_request sets :attr:`stopping`."""
+        try:
+            messages = self.port.read_inbox()
+        except (GitFailure, Busy) as e:
+            if not self._read_failed:
+                self.log(f"cannot read my inbox ({e.message}); will keep trying")
+            self._read_failed = True
+            return False
+        if not messages:
+            return False
+        asks = [m for m in messages if m.get("type") == SHUTDOWN_REQUEST]
+        others = [m for m in messages if m.get("type") != SHUTDOWN_REQUEST]
+        if asks:
+            for m in others:
+                self.log(f"message from {m.get('from')} ({m.get('type')}), unanswered as I shut down: "
+                         f"{m.get('content', '')}")
+            for m in asks:
+                self.log(f"shutdown requested by {m.get('from')}: approving (idle)")
+                try:
+                    self.port.respond_shutdown(m["request_id"], True, "idle: shutting down")
+                except BoardError as e:
+                    self.log(f"cannot answer shutdown request {m.get('request_id')}: {e.message}")
+            self.stopping = True
+            return False
+        if not getattr(self.agent, "handles_messages", self.agent.name != "shell"):
+            for m in others:
+                self.log(f"message from {m.get('from')} ({m.get('type')}): {m.get('content', '')} "
+                         f"(the {self.agent.name} agent only runs tasks' commands; not acted on)")
+            return False
+        self._message_session(others)
+        return True
+
+    def _message_session(self, messages: list[dict]) -> None:
+        """WORK on messages that arrived while idle: the agent runs with them in context, in a scratch
+        checkout of the base branch (nothing in it is kept), with no task."""
+        self.log(f"{len(messages)} message(s) while idle: working on them")
+        scratch = Path(tempfile.mkdtemp(prefix=f"gitboard-{self.s.name}-inbox-"))
+        made_worktree = False
+        try:
+            with self.port.open() as repo:
+                try:
+                    _, start = base_commit(repo)
+                    shutil.rmtree(scratch)
+                    made_worktree = repo.git("worktree", "add", "-q", "--detach", str(scratch), start,
+                                             check=False).status == 0
+                    if not made_worktree:
+                        scratch.mkdir(exist_ok=True)
+                except BoardError:
+                    pass
+                team_name = self._team_name()
+            self._status(WORKING, None)
+            ctx = self._context(dict(MESSAGE_TASK), scratch, team_name, messages)
+            outcome = self._run_agent(ctx)
+            if outcome.shutdown or self.port.shutdown_approved:
+                self.stopping = True
+            elif not self.port.abort.is_set():
+                self._status(IDLE, None)
+        finally:
+            if made_worktree:
+                with self.port.open() as repo:
+                    remove(repo, scratch)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    # -- IDLE: the board -----------------------------------------------------------
+    def _claim_next(self, board: Board) -> Task | None:
+        """Claim the lowest-id ready task this teammate can do; a lost race moves on to the next."""
+        need_run = self.agent.name == "shell"
+        for t in board.ready(utcnow(), self._role(board), need_run=need_run):
+            if not self.agent.accepts(t.to_json()):
+                continue
+            try:
+                task = self.port.claim(t.id)
+            except (Conflict, NotFound):
+                continue  # lost the race: try the next ready task
+            except (GitFailure, Busy) as e:
+                self.log(f"cannot claim #{t.id} ({e.message}); will try again")
+                return None
+            if t.status == IN_PROGRESS and t.owner and t.owner != self.s.name:
+                self.log(f"took over #{task.id} from {t.owner} (its lease expired): {task.subject}")
+            else:
+                self.log(f"claimed #{task.id}: {task.subject}")
+            return task
+        return None
+
+    def _take_up(self, task: Task, resumed: bool) -> None:
+        """Work on a task the board says is already ours (restart, or claimed by the agent's tool)."""
+        if not self.agent.accepts(task.to_json()):
+            self.log(f"#{task.id} has no run command, which the {self.agent.name} agent needs: releasing it")
+            try:
+                self.port.release(task.id)
+            except BoardError as e:
+                self.log(f"cannot release #{task.id}: {e.message}")
+            return
+        try:
+            task = self.port.renew(task.id)
+            self._status(WORKING, task.id)
+        except (Conflict, NotFound) as e:
+            self.log(f"#{task.id} is no longer mine: {e.message}")
+            return
+        except (GitFailure, Busy) as e:
+            self.log(f"cannot renew #{task.id} ({e.message}); will try again")
+            return
+        self._work(task)
+
+    # -- WORK ----------------------------------------------------------------------
+    def _team_name(self) -> str:
+        board = self._read()
+        return board.team.team_name if board is not None else ""
+
+    def _context(self, task: dict, worktree: Path, team_name: str, messages: list[dict]) -> AgentContext:
+        s = self.s
+        env = {"GITBOARD_ACTOR": s.name, "GITBOARD_TASK": str(task.get("id") or ""),
+               "GITBOARD_TASK_SUBJECT": str(task.get("subject", "")), "GITBOARD_WORKTREE": str(worktree),
+               "GITBOARD_TEAM": team_name}
+        if task.get("id"):
+            env["GITBOARD_BRANCH"] = f"task/{task['id']}"
+        if s.role:
+            env["GITBOARD_ROLE"] = s.role
+        return AgentContext(name=s.name, role=s.role, team_name=team_name, task=task, worktree=worktree,
+                            state_dir=self.state_dir, port=self.port, prompt=s.prompt, model=s.model,
+                            max_turns=s.max_turns, poll=s.poll, messages=messages, env=env)
+
+    def _run_agent(self, ctx: AgentContext) -> Outcome:
+        try:
+            return self.agent.run(ctx)
+        except Exception as e:  # an agent must not raise; if it does, the task fails, not the teammate
+            return Outcome(ok=False, reason=f"agent error: {type(e).__name__}: {e}")
+
+    def _work(self, task: Task) -> None:
+        """Work on a claimed task: worktree, lease renewal, agent, then the harness."""
+        self.port.cancel.clear()
+        board = self._read() or self.port.persist("reading the board", self.port.board)
+
+        def make() -> Worktree:
+            with self.port.open() as repo:
+                return prepare(repo, task, board, actor=self.s.name, log=self.log)
+
+        try:
+            wt = self.port.persist(f"worktree of #{task.id}", make)
+        except MergeConflict as e:
+            self.log(e.message)
+            self._finish(task, None, Outcome(ok=False, reason=e.message, details={"conflicts": e.files}))
+            return
+        except WorktreeError as e:
+            self.log(e.message)
+            self._finish(task, None, Outcome(ok=False, reason=e.message))
+            return
+        except (GitFailure, Busy):
+            self.log(f"stopped while the remote was unreachable; #{task.id} stays claimed until its lease expires")
+            self.stopping = True
+            return
+        renewer = Renewer(self.port, task.id, self.s.lease).start()
+        try:
+            ctx = self._context(task.to_json(), wt.path, board.team.team_name, self.port.take_held())
+            outcome = self._run_agent(ctx)
+        finally:
+            renewer.stop()
+        if renewer.lost:
+            self.log(f"leaving {wt.branch} and its worktree to #{task.id}'s new owner")
+            self.port.cancel.clear()
+            return
+        if self.port.shutdown_approved:
+            outcome.shutdown = True
+        if (outcome.shutdown or self.port.abort.is_set()) and not outcome.ok:
+            self._release(task, wt, outcome)
+        else:
+            self._finish(task, wt, outcome)
+
+    def _commit_and_push(self, task: Task, wt: Worktree, body: str) -> str | None:
+        try:
+            with self.port.open() as repo:
+                commit = harness.commit_work(repo, wt, task, self.s.name, body)
+        except GitFailure as e:
+            self.log(f"cannot commit the work of #{task.id}: {e.message}")
+            return None
+        self.log(f"committed {wt.branch} ({commit[:12]})")
+        try:
+            harness.push_branch(self.port, wt.branch, commit)
+        except GitFailure as e:
+            self.log(f"gave up pushing {wt.branch} ({e.message}); {commit[:12]} stays local")
+        return commit
+
+    def _release(self, task: Task, wt: Worktree, outcome: Outcome) -> None:
+        """Stopping mid-task: commit the work so far, push it, release the task for someone else."""
+        self._commit_and_push(task, wt, f"Work in progress, released by {self.s.name}: {outcome.reason}")
+        status = SHUTDOWN
+        try:
+            self.port.release(task.id, status=status)
+            self.log(f"released #{task.id} for someone else")
+        except (Conflict, NotFound) as e:
+            self.log(f"cannot release #{task.id}: {e.message}")
+        except (GitFailure, Busy) as e:
+            self.log(f"gave up releasing #{task.id} ({e.message}); it stays claimed until its lease expires")
+        with self.port.open() as repo:
+            remove(repo, wt.path)
+        self.stopping = True
+
+    def _finish(self, task: Task, wt: Worktree | None, outcome: Outcome) -> None:
+        """The harness: commit, push, done/fail with the result, remove the worktree (the branch stays)."""
+        stopping = outcome.shutdown or self.port.abort.is_set()
+        commit = None
+        if wt is not None:
+            body = outcome.summary if outcome.ok else f"Failed: {outcome.reason}"
+            commit = self._commit_and_push(task, wt, body)
+        result = harness.task_result(wt, commit, outcome)
+        try:
+            self.port.finish(task.id, outcome.ok, result, status=SHUTDOWN if stopping else IDLE)
+        except (Conflict, NotFound) as e:
+            self.log(f"#{task.id} is no longer mine ({e.message}); my work stays on "
+                     f"{wt.branch if wt else 'no branch'}" + (f" at {commit[:12]}" if commit else ""))
+        except (GitFailure, Busy) as e:
+            self.log(f"gave up marking #{task.id} ({e.message}); it stays claimed until its lease expires, "
+                     f"and the work is on {wt.branch if wt else 'no branch'}")
+            self.stopping = True
+            return
+        else:
+            if outcome.ok:
+                self.log(f"done #{task.id}: {task.subject}")
+            else:
+                self.log(f"failed #{task.id}: {outcome.reason}")
+        if wt is not None:
+            with self.port.open() as repo:
+                remove(repo, wt.path)
+        if stopping:
+            self.stopping = True
+
+
+def install_signal_handlers(teammate: Teammate) -> None:
+    """SIGTERM, SIGINT and SIGHUP stop the teammate cleanly (its command stopped, its task released);
+    a second one exits at once (KeyboardInterrupt). Call from the main thread."""
+    count = [0]
+
+    def handler(signum: int, frame: Any) -> None:
+        count[0] += 1
+        if count[0] > 1:
+            raise KeyboardInterrupt
+        teammate.log(f"got signal {signal.Signals(signum).name}: stopping")
+        teammate.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        try:
+            signal.signal(sig, handler)
+        except (ValueError, OSError):
+            pass

@@ -1,0 +1,331 @@
+"""Task worktrees: one git worktree per claimed task, on branch ``task/<id>``.
+
+A worktree lives under ``<git-common-dir>/gitboard/worktrees/task-<id>``,
+outside the user's working tree (``git clean`` cannot reach it), and every
+agent tool runs inside it. :func:`prepare` makes it:
+
+- **New work** (no ``task/<id>`` branch here or on the remote): a new branch
+  from the base branch (``git config gitboard.base``; the remote's copy of it
+  in remote mode), with the work of each completed blocker merged in, in id
+  order -- the commit named in the blocker's result, else its ``task/<b>``
+  branch. A merge conflict raises :class:`MergeConflict` listing the files.
+- **Continued work** (the branch exists: a takeover, a released task, a
+  restart): the worktree checks out the existing branch, fast-forwarded to the
+  remote's copy when that is ahead, so the work so far is kept.
+- **A stale worktree** at the path (left by a teammate that died in this
+  clone) is reused when it is a healthy checkout of the task's branch -- its
+  uncommitted files are the dead teammate's work so far -- and replaced
+  otherwise; never an error. A command the dead teammate left running there is
+  killed first (:func:`kill_leftover`).
+
+Every git command that commits (merges) runs with the repository's identity
+environment (:meth:`BoardRepo.identity_env`), so no git identity is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from gitboard.board.errors import BoardError, GitFailure
+from gitboard.board.snapshot import Board
+from gitboard.board.task import COMPLETED, Task
+from gitboard.store import git as gitcmd
+from gitboard.store.repo import BoardRepo
+
+#: Options that keep gitboard's own commits and merges independent of user settings (signing).
+NO_SIGN = ("-c", "commit.gpgsign=false", "-c", "merge.autoStash=false")
+
+
+class WorktreeError(BoardError):
+    """The task's worktree cannot be made (no base branch, git refused ...). Fails the task (exit 1)."""
+
+
+class MergeConflict(WorktreeError):
+    """Merging a completed blocker's work into the task's branch conflicted.
+
+    Attributes:
+        blocker: the blocker's task id.
+        files: the conflicting paths, relative to the worktree.
+    """
+
+    def __init__(self, task_id: int, blocker: int, files: list[str]) -> None:
+        self.blocker = blocker
+        self.files = files
+        super().__init__(f"merge conflict bringing task #{blocker}'s work into task/{task_id}: "
+                         + (", ".join(files) or "(no file named)"))
+
+
+@dataclass(frozen=True)
+class Worktree:
+    """A prepared task worktree.
+
+    Attributes:
+        path: the worktree directory.
+        branch: ``task/<id>``.
+        continued: True if the branch existed already (takeover, release, restart).
+        reused: True if an existing worktree directory was reused as it was.
+        merged: blocker ids whose work was merged in.
+    """
+
+    path: Path
+    branch: str
+    continued: bool = False
+    reused: bool = False
+    merged: tuple[int, ...] = ()
+
+
+def branch_name(task_id: int) -> str:
+    """Return the branch of a task: ``task/<id>``."""
+    return f"task/{task_id}"
+
+
+def worktree_path(repo: BoardRepo, task_id: int) -> Path:
+    """Return ``<git-common-dir>/gitboard/worktrees/task-<id>`` (its parent is created)."""
+    return repo.state_dir("worktrees") / f"task-{task_id}"
+
+
+def pgid_file(repo_state: Path, task_id: int) -> Path:
+    """Return the file recording the process group of the command running in task ``task_id``'s
+    worktree: ``<state_dir>/worktrees/task-<id>.pgid`` (``repo_state`` is ``<git-common-dir>/gitboard``)."""
+    return Path(repo_state) / "worktrees" / f"task-{task_id}.pgid"
+
+
+def _git(cwd: Path | str, *args: str, env: dict[str, str] | None = None, check: bool = True) -> gitcmd.Result:
+    return gitcmd.run(str(cwd), args, env=env, check=check)
+
+
+def _out(res: gitcmd.Result) -> str:
+    return res.stdout.decode(errors="replace").strip()
+
+
+def _processes_in_group(pgid: int) -> list[int]:
+    out = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return out
+    for n in names:
+        if not n.isdigit():
+            continue
+        try:
+            with open(f"/proc/{n}/stat", "rb") as f:
+                stat = f.read()
+            fields = stat[stat.rindex(b")") + 2:].split()
+            if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+                out.append(int(n))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def kill_leftover(state_dir: Path, task_id: int, worktree: Path) -> bool:
+    """Kill a command a dead teammate left running in task ``task_id``'s worktree.
+
+    The command runner records its process group in :func:`pgid_file`. If
+    processes of that group still run with their working directory inside
+    ``worktree``, the group gets SIGKILL. Returns True if something was killed.
+    """
+    record = pgid_file(state_dir, task_id)
+    try:
+        pgid = int(record.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    killed = False
+    root = os.path.realpath(worktree)
+    for pid in _processes_in_group(pgid):
+        try:
+            cwd = os.path.realpath(os.readlink(f"/proc/{pid}/cwd"))
+        except OSError:
+            continue
+        if cwd == root or cwd.startswith(root + os.sep):
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+                killed = True
+            except OSError:
+                pass
+            break
+    try:
+        record.unlink()
+    except OSError:
+        pass
+    return killed
+
+
+def _fetch_branch(repo: BoardRepo, branch: str) -> str | None:
+    """Fetch ``branch`` from the remote into ``refs/remotes/<remote>/<branch>``; return its tip or None.
+
+    Raises:
+        GitFailure: the remote is unreachable.
+    """
+    if not repo.remote:
+        return None
+    res = repo.git("fetch", "-q", "--no-tags", repo.remote, f"+refs/heads/{branch}:refs/remotes/{repo.remote}/{branch}",
+                   check=False)
+    if res.status != 0:
+        if "couldn't find remote ref" in res.stderr or "could not find remote ref" in res.stderr.lower():
+            return None
+        raise GitFailure(f"cannot fetch {branch} from {repo.remote}: {gitcmd.last_line(res.stderr)}")
+    return repo.resolve(f"refs/remotes/{repo.remote}/{branch}")
+
+
+def base_commit(repo: BoardRepo) -> tuple[str, str]:
+    """Return ``(name, commit)`` of the base that new task branches start from.
+
+    The base branch is ``git config gitboard.base``, else the branch checked out
+    here. In remote mode the remote's copy is fetched and preferred.
+
+    Raises:
+        WorktreeError: there is no base branch with a commit.
+        GitFailure: the remote is unreachable.
+    """
+    name = repo.base
+    if not name:
+        head = _out(repo.git("symbolic-ref", "-q", "--short", "HEAD", check=False))
+        name = head or None
+    if name:
+        if repo.remote:
+            tip = _fetch_branch(repo, name)
+            if tip:
+                return f"{repo.remote}/{name}", tip
+        tip = repo.resolve(f"refs/heads/{name}")
+        if tip:
+            return name, tip
+        raise WorktreeError(f"the base branch {name!r} has no commit yet: commit something to it first "
+                            f"(or set git config gitboard.base)")
+    tip = repo.resolve("HEAD")
+    if tip:
+        return "HEAD", tip
+    raise WorktreeError("no base branch: set git config gitboard.base to the branch tasks start from")
+
+
+def _blocker_commit(repo: BoardRepo, blocker: Task) -> str | None:
+    """The commit that holds a completed blocker's work: its result's commit, else its branch."""
+    result = blocker.result if isinstance(blocker.result, dict) else {}
+    branch = result.get("branch") if isinstance(result.get("branch"), str) else branch_name(blocker.id)
+    commit = result.get("commit") if isinstance(result.get("commit"), str) else None
+    if commit and repo.resolve(commit):
+        return repo.resolve(commit)
+    fetched = _fetch_branch(repo, branch) if repo.remote else None
+    if commit and repo.resolve(commit):
+        return repo.resolve(commit)
+    return fetched or repo.resolve(f"refs/heads/{branch}")
+
+
+def _healthy_checkout(repo: BoardRepo, path: Path, branch: str) -> bool:
+    """True if ``path`` is a worktree of this repository with ``branch`` checked out."""
+    if not (path / ".git").exists():
+        return False
+    common = _git(path, "rev-parse", "--git-common-dir", check=False)
+    head = _git(path, "symbolic-ref", "-q", "HEAD", check=False)
+    if common.status != 0 or head.status != 0:
+        return False
+    mine = os.path.realpath(repo.common_dir)
+    theirs = os.path.realpath(os.path.join(path, _out(common)))
+    if mine != theirs or _out(head) != f"refs/heads/{branch}":
+        return False
+    # a merge or rebase left half-way is not worth keeping
+    git_dir = Path(os.path.realpath(os.path.join(path, _out(_git(path, "rev-parse", "--git-dir")))))
+    return not any((git_dir / f).exists() for f in ("MERGE_HEAD", "rebase-merge", "rebase-apply"))
+
+
+def remove(repo: BoardRepo, path: Path) -> None:
+    """Remove the worktree at ``path`` (forcefully: its work is committed or abandoned); the branch stays.
+
+    Never raises for a worktree that is already gone.
+    """
+    repo.git("worktree", "remove", "--force", "--force", str(path), check=False)
+    if path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+    repo.git("worktree", "prune", check=False)
+
+
+def prepare(repo: BoardRepo, task: Task, board: Board, *, actor: str,
+            log: Callable[[str], None] = lambda s: None) -> Worktree:
+    """Make (or reuse) the worktree of ``task`` on branch ``task/<id>`` and return it.
+
+    Args:
+        repo: the teammate's repository (any worktree of the clone).
+        task: the task just claimed.
+        board: the board it was claimed on (blockers' results are read from it).
+        actor: the teammate, for the identity of merge commits.
+        log: where to report what was done (one line each).
+
+    Raises:
+        MergeConflict: a blocker's work conflicts; the branch is deleted again
+            unless it existed before, and the worktree removed.
+        WorktreeError: no base branch, or git refused to make the worktree.
+        GitFailure: the remote is unreachable (retry later).
+    """
+    path = worktree_path(repo, task.id)
+    branch = branch_name(task.id)
+    ref = f"refs/heads/{branch}"
+    env = repo.identity_env(actor)
+    kill_leftover(Path(repo.common_dir) / "gitboard", task.id, path)
+    repo.git("worktree", "prune", check=False)
+
+    remote_tip = _fetch_branch(repo, branch) if repo.remote else None
+    local_tip = repo.resolve(ref)
+
+    def remote_ahead(tip: str | None) -> bool:
+        if not remote_tip or remote_tip == tip:
+            return False
+        if tip is None:
+            return True
+        return repo.git("merge-base", "--is-ancestor", tip, remote_tip, check=False).status == 0
+
+    # 1. a stale worktree at our path: reuse it if healthy, else replace it
+    if path.exists():
+        if local_tip and _healthy_checkout(repo, path, branch):
+            if remote_ahead(local_tip):
+                ff = _git(path, "merge", "-q", "--ff-only", remote_tip, env=env, check=False)
+                if ff.status != 0:
+                    log(f"kept the local {branch}: cannot fast-forward it to {repo.remote}'s copy")
+            log(f"reusing the worktree left at {path}")
+            return Worktree(path, branch, continued=True, reused=True)
+        log(f"replacing a stale worktree at {path}")
+        remove(repo, path)
+
+    # 2. the branch exists (here or on the remote): continue from it
+    if local_tip or remote_tip:
+        if remote_ahead(local_tip):
+            repo.git("update-ref", "-m", f"gitboard: {actor} continues {branch}", ref, remote_tip,
+                     local_tip or "0" * 40)
+        res = repo.git("worktree", "add", "-q", str(path), branch, check=False)
+        if res.status != 0:
+            raise WorktreeError(f"cannot make the worktree of {branch}: {gitcmd.last_line(res.stderr)}")
+        log(f"continuing from the existing branch {branch}")
+        return Worktree(path, branch, continued=True)
+
+    # 3. new work: a branch from the base, with the completed blockers' work merged in
+    base_name, start = base_commit(repo)
+    res = repo.git("worktree", "add", "-q", "-b", branch, str(path), start, check=False)
+    if res.status != 0:
+        raise WorktreeError(f"cannot make the worktree of {branch}: {gitcmd.last_line(res.stderr)}")
+    merged: list[int] = []
+    for b in sorted(set(task.blockedBy)):
+        blocker = board.tasks.get(b)
+        if blocker is None or blocker.status != COMPLETED:
+            continue
+        commit = _blocker_commit(repo, blocker)
+        if commit is None:
+            log(f"task #{b} left no branch; nothing of it to merge")
+            continue
+        m = _git(path, *NO_SIGN, "merge", "-q", "--no-ff", "--no-edit", "-m",
+                 f"merge task/{b} into {branch}", commit, env=env, check=False)
+        if m.status != 0:
+            files = [f for f in _out(_git(path, "diff", "--name-only", "--diff-filter=U", check=False)).splitlines() if f]
+            _git(path, "merge", "--abort", check=False)
+            remove(repo, path)
+            repo.git("branch", "-D", branch, check=False)
+            if not files:
+                raise WorktreeError(f"cannot merge task #{b}'s work into {branch}: {gitcmd.last_line(m.stderr)}")
+            raise MergeConflict(task.id, b, files)
+        merged.append(b)
+    log(f"worktree {path} on {branch} from {base_name}"
+        + (f", merged {', '.join(f'task/{b}' for b in merged)}" if merged else ""))
+    return Worktree(path, branch, merged=tuple(merged))

@@ -1,0 +1,163 @@
+"""Remote mode: a bare remote's board branch is the board, shared by clones."""
+
+from __future__ import annotations
+
+import subprocess
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from gitboard.board import task_ops
+from gitboard.board.errors import Conflict, GitFailure
+from gitboard.store.read import read_board
+from gitboard.store.repo import BoardRepo
+from gitboard.store.setup import init
+from gitboard.store.transact import Stats, transact
+
+
+def do(path: Path, op, stats: Stats | None = None):
+    with BoardRepo(path) as r:
+        return transact(r, op, stats=stats)
+
+
+def add(path: Path, subject: str):
+    return do(path, partial(task_ops.add, actor="lead", subject=subject))
+
+
+def board(path: Path, offline: bool | None = None):
+    with BoardRepo(path, offline=offline) as r:
+        return read_board(r)
+
+
+def test_init_against_an_empty_remote_pushes_the_board(clone, bare_remote, git, board_tip):
+    c1 = clone("c1", init=False)
+    with BoardRepo(c1) as r:
+        team, created = init(r, actor="lead", team_name="crew", remote="origin")
+    assert created and team.team_name == "crew"
+    assert board_tip(bare_remote) == board_tip(c1) is not None
+    assert git(c1, "config", "gitboard.remote") == "origin"
+    assert git(c1, "rev-parse", "refs/remotes/origin/gitboard") == board_tip(c1)
+    assert git(bare_remote, "log", "--format=%(trailers:key=Gitboard-Action,valueonly)", "gitboard").strip() == "init"
+
+
+def test_second_clone_adopts_the_board(clone, bare_remote, board_tip, git):
+    c1 = clone("c1")
+    add(c1, "one")
+    tip = board_tip(bare_remote)
+    c2 = clone("c2", init=False)
+    with BoardRepo(c2) as r:
+        team, created = init(r, actor="lead", team_name="ignored", remote="origin")
+    assert not created and team.team_name == "test"
+    assert board_tip(c2) == board_tip(bare_remote) == tip
+    assert git(bare_remote, "rev-list", "--count", "gitboard") == "2"
+    assert board(c2).tasks[1].subject == "one"
+
+
+def test_writes_from_two_clones_interleave(clone, bare_remote, board_tip, git):
+    c1, c2 = clone("c1"), clone("c2")
+    assert add(c1, "from c1").id == 1
+    assert add(c2, "from c2").id == 2            # c2 fetched c1's add before writing
+    assert add(c1, "again c1").id == 3
+    assert do(c2, partial(task_ops.claim, actor="bob", task_id=1)).owner == "bob"
+    with pytest.raises(Conflict, match="claimed by bob"):
+        do(c1, partial(task_ops.claim, actor="alice", task_id=1))
+    assert do(c1, partial(task_ops.claim, actor="alice", task_id=None)).id == 2
+    remote_tip = board_tip(bare_remote)
+    assert board_tip(c1) == remote_tip           # c1 wrote last
+    assert git(bare_remote, "rev-list", "--count", "--merges", "gitboard") == "0"
+    assert git(bare_remote, "log", "--format=%s", "gitboard").splitlines() == [
+        "claim #2 by alice", "claim #1 by bob", "add #3 by lead: again c1", "add #2 by lead: from c2",
+        "add #1 by lead: from c1", "init board test by lead"]
+    # reads are fresh: c2 sees c1's last claim without an explicit sync
+    assert board(c2).tasks[2].owner == "alice"
+    assert board_tip(c2) == remote_tip
+    for path in (bare_remote, c1, c2):
+        git(path, "fsck", "--strict", "--no-dangling")
+
+
+def test_offline_reads_the_local_copy(clone, monkeypatch):
+    c1, c2 = clone("c1"), clone("c2")
+    add(c1, "one")
+    assert board(c2, offline=True).tasks == {}
+    monkeypatch.setenv("GITBOARD_OFFLINE", "1")
+    assert board(c2).tasks == {}
+    monkeypatch.delenv("GITBOARD_OFFLINE")
+    assert list(board(c2).tasks) == [1]
+
+
+def test_rejected_push_is_a_lost_race_and_is_retried(clone, bare_remote, git, gitboard_exe):
+    c1, c2 = clone("c1"), clone("c2")
+    seen = []
+
+    def op(b, now):
+        seen.append(b.tip)
+        if len(seen) == 1:  # another clone writes between our fetch and our push
+            p = subprocess.run([str(gitboard_exe), "task", "add", "interloper"], cwd=c2, capture_output=True)
+            assert p.returncode == 0, p.stderr
+        return task_ops.add(b, now, actor="lead", subject="mine")
+
+    stats = Stats()
+    task = do(c1, op, stats)
+    assert stats.attempts == 2 and seen[0] != seen[1]
+    assert task.id == 2
+    assert git(bare_remote, "log", "--format=%s", "-2", "gitboard").splitlines() == [
+        "add #2 by lead: mine", "add #1 by lead: interloper"]
+
+
+def test_unreachable_remote_fails_and_the_local_branch_does_not_move(clone, git, board_tip, tmp_path):
+    c1 = clone("c1")
+    add(c1, "one")
+    tip = board_tip(c1)
+    tracking = git(c1, "rev-parse", "refs/remotes/origin/gitboard")
+    git(c1, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    with pytest.raises(GitFailure, match="origin") as e:
+        add(c1, "two")
+    assert e.value.exit_code == 1
+    with pytest.raises(GitFailure):
+        board(c1)
+    assert board_tip(c1) == tip
+    assert git(c1, "rev-parse", "refs/remotes/origin/gitboard") == tracking
+    assert list(board(c1, offline=True).tasks) == [1]
+
+
+def test_init_with_unknown_or_unreachable_remote(git_repo, git, tmp_path):
+    with BoardRepo(git_repo) as r, pytest.raises(GitFailure, match="no git remote"):
+        init(r, actor="lead", team_name="t", remote="nope")
+    git(git_repo, "remote", "add", "origin", str(tmp_path / "missing.git"))
+    with BoardRepo(git_repo) as r, pytest.raises(GitFailure):
+        init(r, actor="lead", team_name="t", remote="origin")
+    assert git(git_repo, "for-each-ref") == ""
+    assert git(git_repo, "config", "gitboard.remote", check=False) == ""
+
+
+def test_local_board_is_pushed_to_a_remote_without_one(repo, bare_remote, git, board_tip):
+    add(repo, "local task")
+    git(repo, "remote", "add", "origin", str(bare_remote))
+    with BoardRepo(repo) as r:
+        _, created = init(r, actor="lead", team_name="t", remote="origin")
+    assert not created
+    assert board_tip(bare_remote) == board_tip(repo)
+    assert add(repo, "shared").id == 2
+    assert board_tip(bare_remote) == board_tip(repo)
+
+
+def test_diverged_local_and_remote_boards_are_a_conflict(repo, clone, bare_remote, git, board_tip):
+    c1 = clone("c1")
+    add(c1, "remote task")
+    add(repo, "local task")
+    local = board_tip(repo)
+    git(repo, "remote", "add", "origin", str(bare_remote))
+    with BoardRepo(repo) as r, pytest.raises(Conflict, match="diverged"):
+        init(r, actor="lead", team_name="t", remote="origin")
+    assert board_tip(repo) == local
+    assert git(repo, "config", "gitboard.remote", check=False) == ""
+
+
+def test_remote_without_a_board_is_reported(clone, bare_remote, git):
+    c1 = clone("c1")
+    git(bare_remote, "update-ref", "-d", "refs/heads/gitboard")
+    with pytest.raises(GitFailure, match="no board"):
+        board(c1)
+    with pytest.raises(GitFailure, match="no board"):
+        add(c1, "x")
