@@ -10,6 +10,7 @@ workers' own outputs, and by the ``Gitboard-Action: claim`` commits in
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections import Counter
 from functools import partial
@@ -47,13 +48,15 @@ echo "$rc" >"$OUT.rc"
 
 def run_workers(script: str, jobs: list[tuple[Path, str]], out_dir: Path, exe: Path, **env: str) -> dict[str, Path]:
     """Start one ``bash`` per (cwd, name) in ``jobs`` at once; wait for all; return name -> output file."""
-    import os
-
     procs, outs = [], {}
+    base = dict(os.environ)
+    # byte-compile gitboard once, not in each of the hundreds of processes (some sandboxes disable .pyc writing)
+    base.pop("PYTHONDONTWRITEBYTECODE", None)
+    base["PYTHONPYCACHEPREFIX"] = str(out_dir / "pycache")
     for cwd, name in jobs:
         out = out_dir / f"{name}.jsonl"
         outs[name] = out
-        penv = {**os.environ, "GB": str(exe), "W": name, "OUT": str(out), **env}
+        penv = {**base, "GB": str(exe), "W": name, "OUT": str(out), **env}
         procs.append(subprocess.Popen(["bash", "-c", script], cwd=cwd, env=penv))
     try:
         for p in procs:
@@ -65,8 +68,13 @@ def run_workers(script: str, jobs: list[tuple[Path, str]], out_dir: Path, exe: P
     return outs
 
 
-def records(out: Path) -> list[dict]:
+def documents(out: Path) -> list[dict]:
     return [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+
+
+def records(out: Path) -> list[dict]:
+    """The task objects a worker printed (its last document may be an ``{"error": ...}``)."""
+    return [d for d in documents(out) if "error" not in d]
 
 
 def claim_trailers(git, path: Path, ref: str = "gitboard") -> list[tuple[int, str]]:
@@ -97,6 +105,8 @@ def check_exactly_once(outs: dict[str, Path], tasks: list[dict], claims: list[tu
     for name, out in outs.items():
         assert Path(f"{out}.rc").read_text().strip() == "4", f"{name}: {Path(f'{out}.err').read_text()}"
         assert Path(f"{out}.err").read_text() == "gitboard: error: nothing ready to claim\n", name
+        assert documents(out)[-1] == {"error": {"kind": "not_found", "message": "nothing ready to claim"}}
+        assert all("error" not in d for d in documents(out)[:-1])
     # the workers' own view: each task came back to exactly one worker, as in_progress and theirs
     got = [(r["id"], name) for name, out in outs.items() for r in records(out)]
     for name, out in outs.items():

@@ -152,8 +152,11 @@ class Task(_Memo):
 
 #: Task's dataclass fields, in order: the layout of :func:`task_record`.
 TASK_FIELDS = TASK_KEYS + ("extra",)
-_SETTERS = tuple(Task.__dict__[name].__set__ for name in TASK_FIELDS)
-_TEXT_SETTER = _Memo.__dict__["_json_text"].__set__
+# the slots' own setters: they fill a new, still empty task without the frozen __setattr__
+(_set_id, _set_subject, _set_description, _set_status, _set_owner, _set_blocked_by, _set_created_at,
+ _set_updated_at, _set_claimed_at, _set_lease, _set_run, _set_role, _set_result, _set_extra) = (
+    Task.__dict__[name].__set__ for name in TASK_FIELDS)
+_set_json_text = _Memo.__dict__["_json_text"].__set__
 
 
 def task_record(task: Task) -> tuple:
@@ -169,9 +172,23 @@ def task_from_record(record: tuple, json_text: str | None = None) -> Task:
 
     Only for records made from a validated task (the parse cache).
     """
+    (id_, subject, description, status, owner, blocked_by, created_at, updated_at,
+     claimed_at, lease, run, role, result, extra) = record
     task = object.__new__(Task)
-    for setter, value in zip(_SETTERS, record, strict=True):
-        setter(task, value)
+    _set_id(task, id_)
+    _set_subject(task, subject)
+    _set_description(task, description)
+    _set_status(task, status)
+    _set_owner(task, owner)
+    _set_blocked_by(task, blocked_by)
+    _set_created_at(task, created_at)
+    _set_updated_at(task, updated_at)
+    _set_claimed_at(task, claimed_at)
+    _set_lease(task, lease)
+    _set_run(task, run)
+    _set_role(task, role)
+    _set_result(task, result)
+    _set_extra(task, extra)
     if json_text is not None:
-        _TEXT_SETTER(task, json_text)
+        _set_json_text(task, json_text)
     return task

@@ -17,6 +17,9 @@ from gitboard.cli import board_cmds, task_cmds
 from gitboard.cli import inbox_cmds, protocol_cmds, team_cmds
 from gitboard.cli import team_runtime_cmds
 from gitboard.cli.common import GLOBALS, fail
+from gitboard.cli.coercion import install as _convert_plain_values_without_pydantic
+
+_convert_plain_values_without_pydantic()  # about 100 ms off every command; see gitboard.cli.coercion
 
 app = typer.Typer(
     name="gitboard",

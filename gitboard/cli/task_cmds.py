@@ -14,7 +14,7 @@ from gitboard.board.clock import utcnow
 from gitboard.board.errors import Invalid
 from gitboard.board.names import LEAD
 from gitboard.board.task import STATUSES, Task
-from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, emit, open_repo, warn
+from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, emit, open_repo, task_array, warn
 
 app = typer.Typer(help="Add, list, claim and finish tasks.", no_args_is_help=True)
 
@@ -92,7 +92,7 @@ def import_(
         span = f"#{tasks[0].id}" if len(tasks) == 1 else f"#{tasks[0].id}-#{tasks[-1].id}"
         render.line(f"imported {len(tasks)} task{'s' if len(tasks) != 1 else ''}: {span}")
 
-    emit(json_, [t.to_json() for t in tasks], human)
+    emit(json_, task_array(tasks), human)
 
 
 @app.command("list")
@@ -127,7 +127,7 @@ def list_(
 
         render.task_table(board, tasks, now)
 
-    emit(json_, [t.to_json() for t in tasks], human)
+    emit(json_, task_array(tasks), human)
 
 
 @app.command("show")

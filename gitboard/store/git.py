@@ -55,6 +55,9 @@ def run(cwd: str, args: Sequence[str], *, input: bytes | None = None,
 
 
 def last_line(text: str) -> str:
-    """Return the last non-empty line of ``text``, stripped (git's error is usually there)."""
+    """Return git's error line from ``text``: the last ``fatal:``/``error:`` line if any, else the
+    last non-empty line, stripped (so "Please make sure you have the correct access rights / and the
+    repository exists." gives the ``fatal:`` line before it)."""
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
+    errors = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
+    return errors[-1] if errors else (lines[-1] if lines else "")

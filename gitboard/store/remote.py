@@ -9,6 +9,9 @@ whose source is a commit id, so it cannot tell a landed push from a rejected one
 
 from __future__ import annotations
 
+import random
+import time
+
 import git
 
 from gitboard.board.errors import GitFailure
@@ -36,18 +39,31 @@ def fetch(repo: BoardRepo) -> str | None:
         GitFailure: the remote is unreachable or the fetch failed.
     """
     remote = _remote(repo)
-    try:
-        remote.fetch(f"+{repo.ref}:{repo.tracking_ref}")
-    except git.GitCommandError as e:
-        err = str(e.stderr or "")
-        if "couldn't find remote ref" in err:
-            return None
-        raise GitFailure(f"cannot fetch the board from {repo.remote}: {last_line(err) or e}") from None
+    for attempt in range(8):
+        try:
+            remote.fetch(f"+{repo.ref}:{repo.tracking_ref}")
+            break
+        except git.GitCommandError as e:
+            err = str(e.stderr or "")
+            if "couldn't find remote ref" in err:
+                return None
+            if "cannot lock ref" in err and attempt < 7:
+                # another process of this clone (a reader does not take the board lock) fetched
+                # the same tracking ref at the same moment: a lost race, not an outage
+                time.sleep(0.01 * (attempt + 1) * (0.5 + random.random()))
+                continue
+            raise GitFailure(f"cannot fetch the board from {repo.remote}: {last_line(err) or e}") from None
     return repo.resolve(repo.tracking_ref)
 
 
-def push(repo: BoardRepo, commit: str, ref: str | None = None) -> bool:
+def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: bool = False) -> bool:
     """Push ``commit`` to ``ref`` (the board ref by default) on the remote, without force.
+
+    ``exclusive`` (board transactions): a remote that already has ``commit``
+    ("up to date") counts as a lost race, not a win. Two writers that apply the
+    same operation to the same tip in the same second write byte-identical
+    commits; only the first push landed it, and the second writer must re-read
+    (else two drains would both return the same messages).
 
     Returns:
         True if the remote took it; False if it was rejected because the remote
@@ -65,6 +81,8 @@ def push(repo: BoardRepo, commit: str, ref: str | None = None) -> bool:
         if len(fields) < 3 or not fields[1].endswith(":" + target):
             continue
         flag, summary = fields[0], fields[2].strip()
+        if flag == "=" and exclusive:
+            return False
         if flag != "!":
             return True
         if summary.startswith("[rejected]") or any(w in summary.lower() for w in _RACE_WORDS):

@@ -36,6 +36,10 @@ DEFAULT_BRANCH = "gitboard"
 #: Commit identity used when git has none configured: ``<actor> <actor@gitboard.invalid>``.
 FALLBACK_EMAIL_DOMAIN = "gitboard.invalid"
 ZERO_OID = "0" * 40
+#: Seconds between a waiting writer's attempts at the board lock. filelock polls; at its
+#: default 0.05 s the lock sat idle between holders for longer than a claim holds it
+#: (16 contending processes: 40 claims/s, against 60/s at 0.005 s).
+LOCK_POLL_INTERVAL = 0.005
 
 
 def offline_from_env() -> bool:
@@ -208,7 +212,7 @@ class BoardRepo:
         """
         from filelock import FileLock, Timeout
 
-        lock = FileLock(str(self.state_dir() / "board.lock"))
+        lock = FileLock(str(self.state_dir() / "board.lock"), poll_interval=LOCK_POLL_INTERVAL)
         try:
             lock.acquire(timeout=max(timeout, 0.0))
         except Timeout:

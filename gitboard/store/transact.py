@@ -102,7 +102,7 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
             commit = write_commit(repo, base, listing, change.writes, change.message(),
                                   repo.identity_env(_actor_of(change)))
             if repo.remote:
-                won = remote_ops.push(repo, commit)
+                won = remote_ops.push(repo, commit, exclusive=True)  # "up to date": another writer's identical commit
                 if won:  # the local branch and tracking ref mirror the remote
                     mirror(repo, commit, change.subject)
             else:

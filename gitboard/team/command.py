@@ -114,7 +114,7 @@ def run_command(ctx: AgentContext, command: str, *, stdin_text: str | None = Non
     except OSError as e:
         return CommandResult(None, error=f"cannot start {command!r}: {e}")
     task_id = ctx.task.get("id") if ctx.task else None
-    record = pgid_file(ctx.state_dir, task_id) if task_id is not None else None
+    record = pgid_file(ctx.state_dir, task_id) if task_id else None
     if record is not None:
         try:
             record.parent.mkdir(parents=True, exist_ok=True)

@@ -379,7 +379,13 @@ class Teammate:
     def _work(self, task: Task) -> None:
         """Work on a claimed task: worktree, lease renewal, agent, then the harness."""
         self.port.cancel.clear()
-        board = self._read() or self.port.persist("reading the board", self.port.board)
+        board = self._read()
+        if board is None:
+            try:
+                board = self.port.persist("reading the board", self.port.board)
+            except (GitFailure, Busy):
+                self.stopping = True
+                return
 
         def make() -> Worktree:
             with self.port.open() as repo:
@@ -408,6 +414,7 @@ class Teammate:
         if renewer.lost:
             self.log(f"leaving {wt.branch} and its worktree to #{task.id}'s new owner")
             self.port.cancel.clear()
+            self._status(IDLE, None)
             return
         if self.port.shutdown_approved:
             outcome.shutdown = True
@@ -458,6 +465,7 @@ class Teammate:
         except (Conflict, NotFound) as e:
             self.log(f"#{task.id} is no longer mine ({e.message}); my work stays on "
                      f"{wt.branch if wt else 'no branch'}" + (f" at {commit[:12]}" if commit else ""))
+            self._status(SHUTDOWN if stopping else IDLE, None)
         except (GitFailure, Busy) as e:
             self.log(f"gave up marking #{task.id} ({e.message}); it stays claimed until its lease expires, "
                      f"and the work is on {wt.branch if wt else 'no branch'}")

@@ -69,17 +69,19 @@ def clear_pid(repo: BoardRepo, name: str, pid: int) -> None:
             pass
 
 
-def live_pid(repo: BoardRepo, name: str, member: Member | None) -> int | None:
-    """Return the pid of ``name``'s live process on this host (pid file or roster), or None."""
+def live_pid(repo: BoardRepo, name: str, member: Member | None, me: int | None = None) -> int | None:
+    """Return the pid of ``name``'s live process on this host (pid file or roster), or None;
+    ``me`` (the calling teammate's own pid) does not count."""
     for pid in (read_pid(repo, name), member.pid if member and member.host == this_host() else None):
-        if pid and pid != os.getpid() and pid_alive(pid):
+        if pid and pid != me and pid_alive(pid):
             return pid
     return None
 
 
-def check_can_start(repo: BoardRepo, name: str, *, restart_idle: bool) -> Member | None:
+def check_can_start(repo: BoardRepo, name: str, *, restart_idle: bool, me: int | None = None) -> Member | None:
     """Refuse to start ``name`` if it is working; end a live idle process of it when ``restart_idle``.
 
+    ``me`` is the pid of the process that will be ``name`` (``gitboard work`` passes its own).
     Returns the member's roster entry (None if not on the roster).
 
     Raises:
@@ -87,7 +89,7 @@ def check_can_start(repo: BoardRepo, name: str, *, restart_idle: bool) -> Member
     """
     board = read_board(repo)
     member = board.team.member(name)
-    pid = live_pid(repo, name, member)
+    pid = live_pid(repo, name, member, me)
     if pid is not None:
         if member is not None and member.status == WORKING:
             raise Conflict(f"{name} is working (pid {pid} on {this_host()}); stop it first with 'gitboard stop {name}'")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -164,8 +165,12 @@ def _fetch_branch(repo: BoardRepo, branch: str) -> str | None:
     """
     if not repo.remote:
         return None
-    res = repo.git("fetch", "-q", "--no-tags", repo.remote, f"+refs/heads/{branch}:refs/remotes/{repo.remote}/{branch}",
-                   check=False)
+    for attempt in range(8):
+        res = repo.git("fetch", "-q", "--no-tags", "--no-write-fetch-head", repo.remote,
+                       f"+refs/heads/{branch}:refs/remotes/{repo.remote}/{branch}", check=False)
+        if res.status == 0 or "cannot lock ref" not in res.stderr:
+            break
+        time.sleep(0.02 * (attempt + 1))  # another teammate of this clone fetched it at the same moment
     if res.status != 0:
         if "couldn't find remote ref" in res.stderr or "could not find remote ref" in res.stderr.lower():
             return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from functools import partial
 
 from gitboard.board import inbox_ops, protocol_ops, team_ops
@@ -69,3 +70,26 @@ def test_a_drain_that_loses_its_race_to_a_send_reads_that_send_too(clone, bare_r
     assert calls == [["early"], ["early", "late"]] and stats.attempts == 2
     assert [m.id for m in got] == ["early", "late"]
     assert inbox_ops.peek(read(b), "alice") == []
+
+
+def test_two_identical_drains_from_two_clones_return_the_messages_once(clone, monkeypatch):
+    """Two clones drain the same inbox from the same tip in the same second: their commits are
+    byte-identical, so the second push finds the remote "up to date". That must count as a
+    lost race (re-read, nothing left), not as a second delivery of the same messages."""
+    a, b = clone("a"), clone("b")
+    run_op(a, team_ops.add_member, actor="lead", name="alice")
+    run_op(a, inbox_ops.send, sender="lead", to="alice", content="once", msg_id="once")
+    read(b)  # b has fetched the same tip
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)  # both commits in the same second
+    seen_by_b = []
+
+    def drain_racing_with_b(board, now):
+        if not seen_by_b:
+            seen_by_b.append(run_op(b, inbox_ops.drain, name="alice"))  # b commits first
+        return inbox_ops.drain(board, now, name="alice")
+
+    stats = Stats()
+    with BoardRepo(a) as r:
+        got_by_a = transact(r, drain_racing_with_b, stats=stats)
+    assert [m.id for m in seen_by_b[0]] == ["once"]
+    assert got_by_a == [] and stats.attempts == 2

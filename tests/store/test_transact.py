@@ -13,6 +13,7 @@ import pytest
 from gitboard.board import task_ops
 from gitboard.board.errors import Busy, Conflict, GitFailure, Invalid, NotFound
 from gitboard.board.task import Task
+from gitboard.store.cache import FILE_NAME
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.setup import init
@@ -310,6 +311,6 @@ def test_linked_worktree_shares_the_board_lock_and_cache(repo, git, tmp_path):
     with BoardRepo(repo) as r:
         assert read_board(r).tasks[1].subject == "from the worktree"
     assert (repo / ".git" / "gitboard" / "board.lock").exists()
-    assert (repo / ".git" / "gitboard" / "cache" / "blobs.pickle").exists()
+    assert (repo / ".git" / "gitboard" / "cache" / FILE_NAME).exists()
     assert not (repo / ".git" / "worktrees" / "wt" / "gitboard").exists()
     assert not list(wt.glob(".tasks*"))

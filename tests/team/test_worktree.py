@@ -188,6 +188,7 @@ def test_init_sets_the_base_branch(tmp_path, git_repo):
         init(r, actor="lead", team_name="t")
     assert git(git_repo, "config", "gitboard.base") == "trunk"
     # a clone in detached HEAD falls back to origin's HEAD
+    (tmp_path / "r").mkdir()
     _, (c,) = make_remote_project(tmp_path / "r", ["c"])
     assert git(c, "config", "gitboard.base") == "main"
     git(c, "config", "--unset", "gitboard.base")
