@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from gitboard.board import protocol_ops, task_ops
+from gitboard.board.errors import Invalid
 from gitboard.board.task import COMPLETED, FAILED
 from gitboard.store import git as gitcmd
 from gitboard.store.host import end_process_group, pid_alive
@@ -238,13 +239,18 @@ def run_demo(parent: str | None = None, json_mode: bool = False) -> dict:
     Human output goes to stdout (stderr in ``json_mode``); its last line is the project's path.
 
     Raises:
+        Invalid: ``parent`` is not a directory one can write in.
         GitFailure: git is missing or failed while setting up.
     """
     from gitboard.team.process import spawn
 
     started = time.monotonic()
     out = _Out(json_mode)
-    root = Path(tempfile.mkdtemp(prefix="gitboard-demo-", dir=parent)).resolve()
+    try:
+        root = Path(tempfile.mkdtemp(prefix="gitboard-demo-", dir=parent)).resolve()
+    except OSError as e:
+        raise Invalid(f"cannot make the demo's directory under {parent or tempfile.gettempdir()}: "
+                      f"{e.strerror}") from None
     out.say(f"gitboard demo in {root}", "bold")
     project, remote = _make_project(root, out)
     with BoardRepo(project) as repo:
@@ -253,23 +259,27 @@ def run_demo(parent: str | None = None, json_mode: bool = False) -> dict:
     out.say(f"board      {len(tasks)} tasks with dependencies and run commands, on branch gitboard")
 
     pids: dict[str, int] = {}
-    for name in TEAMMATES:
-        clone = root / name
-        _git(root, "clone", "-q", str(remote), str(clone))
-        with BoardRepo(clone) as repo:
-            init_board(repo, actor=name, team_name="demo", remote="origin")
-            spawned = spawn(repo, name, ["--agent", "shell", "--poll", "0.3", "--idle-timeout", "30",
-                                         "--lease", "60"])
-        pids[name] = spawned.pid
-        out.say(f"teammate   {name}: clone {clone}, pid {spawned.pid}, shell agent")
-    out.say()
-
-    live = not json_mode and out.console.is_terminal
-    board = _watch(project, out, started, live)
-    if not live and not json_mode:
-        out.console.print(_render(board, time.monotonic() - started))
-    ok = bool(board.tasks) and all(t.status == COMPLETED for t in board.tasks.values())
-    _stop_teammates(project, pids, out)
+    try:
+        for name in TEAMMATES:
+            clone = root / name
+            _git(root, "clone", "-q", str(remote), str(clone))
+            with BoardRepo(clone) as repo:
+                init_board(repo, actor=name, team_name="demo", remote="origin")
+                spawned = spawn(repo, name, ["--agent", "shell", "--poll", "0.3", "--idle-timeout", "30",
+                                             "--lease", "60"])
+            pids[name] = spawned.pid
+            out.say(f"teammate   {name}: clone {clone}, pid {spawned.pid}, shell agent")
+        out.say()
+        live = not json_mode and out.console.is_terminal
+        board = _watch(project, out, started, live)
+        if not live and not json_mode:
+            out.console.print(_render(board, time.monotonic() - started))
+        ok = bool(board.tasks) and all(t.status == COMPLETED for t in board.tasks.values())
+        _stop_teammates(project, pids, out)
+    finally:  # an error or Ctrl-C must not leave teammates running
+        for pid in pids.values():
+            if pid_alive(pid):
+                end_process_group(pid)
     seconds = time.monotonic() - started
 
     _git(project, "fetch", "-q", "origin")

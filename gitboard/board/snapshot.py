@@ -20,10 +20,9 @@ from gitboard.board.team import CONFIG_PATH, Team
 _TASK_FILE = re.compile(re.escape(TASKS_DIR) + r"/task_([1-9][0-9]*)\.json")
 
 
-def task_file_id(path: str) -> int | None:
-    """Return the task id a board path names (``.tasks/task_<id>.json``), or None if it is no task file."""
-    m = _TASK_FILE.fullmatch(path)
-    return int(m.group(1)) if m else None
+def is_task_file(path: str) -> bool:
+    """True if ``path`` is a task file's board path, ``.tasks/task_<id>.json``."""
+    return _TASK_FILE.fullmatch(path) is not None
 
 
 class ParseError:
@@ -121,6 +120,9 @@ def build(tip: str | None, files: Mapping[str, Any]) -> Board:
     team = Team(team_name="")
     fullmatch = _TASK_FILE.fullmatch
     for path, value in files.items():
+        if type(value) is Task and path == f"{TASKS_DIR}/task_{value.id}.json":
+            tasks[value.id] = value  # built from this very file (the store's cache)
+            continue
         if isinstance(value, ParseError):
             corrupt[path] = value.message
             continue

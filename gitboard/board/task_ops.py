@@ -41,10 +41,14 @@ def check_status(status: str) -> str:
     return status
 
 
+#: Longest lease (seconds, about 31 years); for longer, claim with no lease.
+MAX_LEASE = 1e9
+
+
 def check_lease(lease: float | None) -> float | None:
-    """Return a lease length in seconds (None for no lease). Raises Invalid unless it is > 0."""
-    if lease is not None and not lease > 0:
-        raise Invalid(f"lease must be a positive number of seconds, not {lease!r}")
+    """Return a lease length in seconds (None for no lease). Raises Invalid unless 0 < lease <= MAX_LEASE."""
+    if lease is not None and not 0 < lease <= MAX_LEASE:
+        raise Invalid(f"lease must be a positive number of seconds up to {MAX_LEASE:.0f}, not {lease!r}")
     return lease
 
 
@@ -103,11 +107,13 @@ def add(board: Board, now: datetime, *, actor: str, subject: str, description: s
                   trailers("add", actor, task.id), result=task)
 
 
-def import_tasks(board: Board, now: datetime, *, actor: str, items: Sequence[Any]) -> Change:
+def import_tasks(board: Board, now: datetime, *, actor: str, items: Sequence[Any],
+                 lines: Sequence[int] | None = None) -> Change:
     """Add many tasks in one commit. Item k (from 1) gets id max+k.
 
     Each item is a task object without an id, with keys from :data:`IMPORT_KEYS`;
-    a blockedBy may name a task on the board or an earlier item.
+    a blockedBy may name a task on the board or an earlier item. ``lines`` gives
+    each item's line number in its file, for error messages (default: k).
 
     Raises:
         Invalid: an item that is not an object, has an id or an unknown key,
@@ -121,7 +127,7 @@ def import_tasks(board: Board, now: datetime, *, actor: str, items: Sequence[Any
     writes: dict[str, bytes | None] = {}
     tasks: list[Task] = []
     for k, item in enumerate(items, start=1):
-        where = f"line {k}"
+        where = f"line {lines[k - 1] if lines else k}"
         if not isinstance(item, dict):
             raise Invalid(f"{where}: not a JSON object")
         if "id" in item:
@@ -178,8 +184,8 @@ def claim(board: Board, now: datetime, *, actor: str, task_id: int | None = None
         task = board.task(task_id)
         if task.status in (COMPLETED, FAILED):
             raise Conflict(f"task #{task.id} is {task.status}")
-        if task.status == IN_PROGRESS and task.owner == actor:
-            return NoChange(task)
+        if task.status == IN_PROGRESS and task.owner == actor and not task.lease_expired(now):
+            return NoChange(task)  # a repeat of one's own live claim
         if task.status == IN_PROGRESS and not task.lease_expired(now):
             raise Conflict(f"task #{task.id} is claimed by {task.owner}")
         if not board.unblocked(task):
@@ -187,7 +193,7 @@ def claim(board: Board, now: datetime, *, actor: str, task_id: int | None = None
             raise Conflict(f"task #{task.id} is blocked by {', '.join(waiting)}")
         if task.role is not None and task.role != role:
             raise Conflict(f"task #{task.id} needs role {task.role}, and {actor} has {'role ' + role if role else 'none'}")
-    previous = task.owner if task.status == IN_PROGRESS else ""
+    previous = task.owner if task.status == IN_PROGRESS and task.owner != actor else ""
     ts = iso(now)
     claimed = task.evolve(status=IN_PROGRESS, owner=actor, claimed_at=ts, updated_at=ts,
                           lease_expires_at=after(now, lease) if lease is not None else None)

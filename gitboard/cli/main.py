@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Optional, Sequence
 
@@ -79,5 +80,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = 130
     except typer.Exit as e:
         code = e.exit_code
+    except Exception as e:  # a bug: still one line, never a traceback (GITBOARD_DEBUG=1 shows it)
+        if os.environ.get("GITBOARD_DEBUG"):
+            raise
+        code = fail(BoardError(f"internal error: {type(e).__name__}: {e} (set GITBOARD_DEBUG=1 for a traceback)"),
+                    json_mode)
     sys.stdout.flush()
     sys.exit(code)

@@ -75,7 +75,7 @@ def import_(
         raise Invalid(f"cannot read {file}: {e.strerror}") from None
     except UnicodeDecodeError:
         raise Invalid(f"{file} is not UTF-8 text") from None
-    items = []
+    items, lines = [], []
     for n, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
@@ -83,8 +83,9 @@ def import_(
             items.append(json.loads(raw))
         except ValueError as e:
             raise Invalid(f"line {n}: not valid JSON: {e}") from None
+        lines.append(n)
     with open_repo() as repo:
-        tasks = transact(repo, partial(task_ops.import_tasks, actor=actor, items=items))
+        tasks = transact(repo, partial(task_ops.import_tasks, actor=actor, items=items, lines=lines))
 
     def human() -> None:
         from gitboard.cli import render

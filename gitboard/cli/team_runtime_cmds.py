@@ -16,7 +16,7 @@ from gitboard.board.errors import Invalid
 from gitboard.board.names import check_name, check_role
 from gitboard.cli.common import JSON_OPT, emit, open_repo
 
-NAME_ARG = typer.Argument(..., metavar="NAME", help="The teammate's name ([a-z][a-z0-9_-]{0,31}).")
+NAME_ARG = typer.Argument(..., metavar="NAME", help="The teammate's name: a lowercase letter, then up to 31 lowercase letters, digits, - or _.")
 ROLE_OPT = typer.Option(None, "--role", metavar="R", help="The member's role: it claims only tasks with no role or this one.")
 PROMPT_OPT = typer.Option(None, "--prompt", metavar="TEXT", help="Standing instructions added to the teammate's system prompt.")
 AGENT_OPT = typer.Option(None, "--agent", metavar="anthropic|shell|exec",
@@ -83,7 +83,10 @@ def spawn(
     _check(name, role, poll, idle_timeout, lease, max_turns)
     kind, note = agents.choose(agent, agent_cmd)
     options = _work_options(kind, agent_cmd, role, prompt, model, poll, idle_timeout, lease, max_turns)
+    from gitboard.team.worktree import base_commit
+
     with open_repo() as repo:
+        base_commit(repo)  # no base branch with a commit: refuse now rather than fail every task
         spawned = start(repo, name, options, role=role)
         host_dir = repo.work_dir or repo.git_dir
     _note(note)
@@ -123,8 +126,11 @@ def work(
     _check(name, role, poll, idle_timeout, lease, max_turns)
     kind, note = agents.choose(agent, agent_cmd)
     _note(note)
+    from gitboard.team.worktree import base_commit
+
     with open_repo() as repo:
         check_can_start(repo, name, restart_idle=False, me=os.getpid())
+        base_commit(repo)  # no base branch with a commit: refuse now rather than fail every task
         root = repo.work_dir or repo.git_dir
         write_pid(repo, name, os.getpid())
     os.environ["GITBOARD_ACTOR"] = name

@@ -15,7 +15,6 @@ imports) go through ``git fast-import``, which writes a pack.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -26,7 +25,7 @@ from io import BytesIO
 from typing import Any, Mapping
 
 from gitboard.board.errors import BoardError
-from gitboard.board.snapshot import ParseError, task_file_id
+from gitboard.board.snapshot import ParseError, is_task_file
 from gitboard.board.task import Task
 from gitboard.store.cache import MISSING, BoardCache, Listing
 from gitboard.store.repo import BoardRepo
@@ -45,6 +44,8 @@ __all__ = ["Listing", "blob_id", "list_tree", "tree_id", "listing_at", "cat_blob
 
 def blob_id(data: bytes) -> str:
     """Return the git object id (SHA-1 hex) of a blob with content ``data``."""
+    import hashlib  # loads OpenSSL: only writers pay for it
+
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
@@ -157,7 +158,7 @@ def read_files(repo: BoardRepo, listing: Listing, cache: BoardCache) -> dict[str
     for path, (_, typ, sha) in listing.items():
         if typ != "blob" or not path.endswith(".json"):
             continue
-        value = get_task(sha) if task_file_id(path) is not None else get(sha)
+        value = get_task(sha) if is_task_file(path) else get(sha)
         if value is MISSING:
             missing.setdefault(sha, []).append(path)
         else:
@@ -171,7 +172,7 @@ def read_files(repo: BoardRepo, listing: Listing, cache: BoardCache) -> dict[str
 
 def _remember(cache: BoardCache, path: str, sha: str, data: bytes) -> Any:
     """Parse the file at ``path`` with blob ``sha`` and content ``data`` into ``cache``; return its value."""
-    if task_file_id(path) is not None:
+    if is_task_file(path):
         value = cache.get_task(sha)
         if value is MISSING:
             value = parse_task(data)
@@ -194,6 +195,8 @@ def write_object(repo: BoardRepo, kind: bytes, data: bytes) -> str:
     an object that already exists is left as it is (its time refreshed, so that
     ``git gc`` does not prune it as old garbage before the ref names it).
     """
+    import hashlib  # loads OpenSSL: only writers pay for it
+
     raw = b"%s %d\0" % (kind, len(data)) + data
     oid = hashlib.sha1(raw).hexdigest()
     directory = os.path.join(repo.objects_dir, oid[:2])

@@ -74,7 +74,8 @@ def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: boo
     """
     _remote(repo)  # a clear error for a missing remote
     target = ref or repo.ref
-    res = repo.git("push", "--porcelain", repo.remote, f"{commit}:{target}", check=False)
+    # --no-verify: the user's pre-push hooks guard their code, not board bookkeeping
+    res = repo.git("push", "--porcelain", "--no-verify", repo.remote, f"{commit}:{target}", check=False)
     # porcelain status line: "<flag>\t<from>:<to>\t<summary>"; flag "!" is a rejection
     for line in res.stdout.decode(errors="replace").splitlines():
         fields = line.split("\t")

@@ -42,8 +42,12 @@ def init(repo: BoardRepo, *, actor: str, team_name: str, remote: str | None = No
             if not remote_ops.push(repo, local_tip):
                 remote_tip = remote_ops.fetch(repo)
         if remote_tip is not None and local_tip is not None and remote_tip != local_tip:
-            merged = repo.git("merge-base", "--is-ancestor", local_tip, remote_tip, check=False)
-            if merged.status != 0:
+            behind = repo.git("merge-base", "--is-ancestor", local_tip, remote_tip, check=False).status == 0
+            ahead = not behind and repo.git("merge-base", "--is-ancestor", remote_tip, local_tip,
+                                            check=False).status == 0
+            if ahead and remote_ops.push(repo, local_tip, exclusive=True):  # a fast-forward of the remote
+                remote_tip = local_tip
+            elif not behind:
                 raise Conflict(f"the local board ({local_tip[:12]}) and {remote}'s board ({remote_tip[:12]}) "
                                f"have diverged; pick another board branch with --branch")
         if remote_tip is not None:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from gitboard.board import inbox_ops
 from gitboard.board.clock import utcnow
 from gitboard.board.errors import BoardError, Busy, Conflict, GitFailure, NotFound
 from gitboard.board.message import SHUTDOWN_REQUEST
@@ -149,6 +150,7 @@ class Teammate:
                                       lease=settings.lease, poll=settings.poll, log=log)
         self.stopping = False
         self._read_failed = False
+        self._idle_logged = False
         self.state_dir = self._state_dir()
 
     # -- small helpers -------------------------------------------------------------
@@ -201,21 +203,20 @@ class Teammate:
             self._status(IDLE, None)
         for task in owned:  # crash recovery: what the board says is ours comes first
             self.log(f"resuming #{task.id}, which the board says is mine: {task.subject}")
-            self._take_up(task, resumed=True)
+            self._take_up(task)
             if self.stopping or self.port.abort.is_set():
                 return self._exit("stopped")
         idle_since = time.monotonic()
         while not (self.stopping or self.port.abort.is_set()):
-            if self._inbox():
+            board = self._read()
+            if self._inbox(board):
                 idle_since = time.monotonic()
                 continue
             if self.stopping:
                 break
-            board = self._read()
             if board is not None:
                 owned = self._owned(board)
-                if owned:
-                    self._take_up(owned[0], resumed=True)
+                if owned and self._take_up(owned[0]):
                     idle_since = time.monotonic()
                     continue
                 task = self._claim_next(board)
@@ -223,6 +224,9 @@ class Teammate:
                     self._work(task)
                     idle_since = time.monotonic()
                     continue
+            if not self._idle_logged:
+                self.log(f"idle: polling every {s.poll:g} s, shutting down after {s.idle_timeout:g} s idle")
+                self._idle_logged = True
             if time.monotonic() - idle_since >= s.idle_timeout:
                 self.log(f"idle for {s.idle_timeout:g} s: shutting down")
                 self._status(SHUTDOWN, None, persist=True)
@@ -246,9 +250,12 @@ class Teammate:
             self.log(f"cannot set my status to {status}: {e.message}")
 
     # -- IDLE: inbox ---------------------------------------------------------------
-    def _inbox(self) -> bool:
-        """Read the inbox. Returns True if it did some work (messages worked on).
-        An approved shutdown_request sets :attr:`stopping`."""
+    def _inbox(self, board: Board | None) -> bool:
+        """Read the inbox (drained only when ``board`` shows messages in it, or some are held).
+        Returns True if it did some work (messages worked on). An approved shutdown_request
+        sets :attr:`stopping`."""
+        if board is None or (not inbox_ops.peek(board, self.s.name) and not self.port.has_held()):
+            return False
         try:
             messages = self.port.read_inbox()
         except (GitFailure, Busy) as e:
@@ -284,6 +291,7 @@ class Teammate:
         """WORK on messages that arrived while idle: the agent runs with them in context, in a scratch
         checkout of the base branch (nothing in it is kept), with no task."""
         self.log(f"{len(messages)} message(s) while idle: working on them")
+        self._idle_logged = False
         scratch = Path(tempfile.mkdtemp(prefix=f"gitboard-{self.s.name}-inbox-"))
         made_worktree = False
         try:
@@ -332,25 +340,27 @@ class Teammate:
             return task
         return None
 
-    def _take_up(self, task: Task, resumed: bool) -> None:
-        """Work on a task the board says is already ours (restart, or claimed by the agent's tool)."""
+    def _take_up(self, task: Task) -> bool:
+        """Work on a task the board says is already ours (restart, or claimed by the agent's tool).
+        Returns True if something changed (worked on it, or released it)."""
         if not self.agent.accepts(task.to_json()):
             self.log(f"#{task.id} has no run command, which the {self.agent.name} agent needs: releasing it")
             try:
                 self.port.release(task.id)
+                return True
             except BoardError as e:
                 self.log(f"cannot release #{task.id}: {e.message}")
-            return
+                return False
         try:
-            task = self.port.renew(task.id)
-            self._status(WORKING, task.id)
+            task = self.port.resume(task.id)
         except (Conflict, NotFound) as e:
             self.log(f"#{task.id} is no longer mine: {e.message}")
-            return
+            return True
         except (GitFailure, Busy) as e:
             self.log(f"cannot renew #{task.id} ({e.message}); will try again")
-            return
+            return False
         self._work(task)
+        return True
 
     # -- WORK ----------------------------------------------------------------------
     def _team_name(self) -> str:
@@ -378,6 +388,7 @@ class Teammate:
 
     def _work(self, task: Task) -> None:
         """Work on a claimed task: worktree, lease renewal, agent, then the harness."""
+        self._idle_logged = False
         self.port.cancel.clear()
         board = self._read()
         if board is None:

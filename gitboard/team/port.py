@@ -173,6 +173,11 @@ class BoardPort:
         self.log(f"message from {message.get('from')} ({message.get('type')}): "
                  f"{_one_line(message.get('content', ''))}")
 
+    def has_held(self) -> bool:
+        """True if messages are held for the next :meth:`read_inbox`."""
+        with self._lock:
+            return bool(self._held)
+
     def take_held(self) -> list[dict]:
         """Return and forget the messages held by :meth:`hold`, oldest first."""
         with self._lock:
@@ -276,6 +281,16 @@ class BoardPort:
             Conflict: the task is no longer ours (taken over, released, finished).
         """
         return self.transact(partial(task_ops.renew, actor=self.name, task_id=task_id, lease=self.lease))
+
+    def resume(self, task_id: int) -> Task:
+        """Renew the lease on a task this teammate already owns and set itself working on it, in one commit.
+
+        Raises:
+            Conflict, NotFound: the task is no longer ours.
+        """
+        renew = partial(task_ops.renew, actor=self.name, task_id=task_id, lease=self.lease)
+        task, _member = self.transact(partial(sequence, ops=(renew, self._member(team_ops.WORKING, task_id))))
+        return task
 
     def finish(self, task_id: int, ok: bool, result: dict, status: str = team_ops.IDLE) -> Task:
         """Mark ``task_id`` completed (``ok``) or failed with ``result`` and set this member's status

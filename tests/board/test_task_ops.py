@@ -135,6 +135,19 @@ def test_import_ids_are_max_plus_k_and_blockers_may_name_board_or_earlier_lines(
     assert sorted(after.tasks) == [1, 4, 5, 6, 7]
 
 
+def test_import_errors_name_the_file_line_when_given():
+    items = [{"subject": "a"}, {"subject": ""}]
+    with pytest.raises(Invalid, match="^line 7: subject"):
+        task_ops.import_tasks(make_board(), NOW, actor="lead", items=items, lines=[3, 7])
+
+
+def test_longest_lease_is_accepted():
+    t = task_ops.claim(make_board(task(1)), NOW, actor="alice", task_id=1, lease=task_ops.MAX_LEASE).result
+    assert t.lease_expires_at.startswith("2057-")
+    r = task_ops.renew(make_board(owned(1, "alice", lease=5)), NOW, actor="alice", task_id=1, lease=task_ops.MAX_LEASE)
+    assert r.result.lease_expires_at == t.lease_expires_at
+
+
 def test_import_single_item_subject():
     ch = task_ops.import_tasks(make_board(), NOW, actor="lead", items=[{"subject": "a"}])
     assert ch.subject == "import 1 task #1 by lead"
@@ -179,8 +192,8 @@ def test_claim_with_lease_sets_expiry():
     assert t.lease_expires_at == "2026-03-01T12:01:30Z"
 
 
-@pytest.mark.parametrize("lease", [0, -1, -0.5])
-def test_claim_rejects_non_positive_lease(lease):
+@pytest.mark.parametrize("lease", [0, -1, -0.5, float("nan"), float("inf"), 1e12, task_ops.MAX_LEASE + 1])
+def test_claim_rejects_non_positive_or_unbounded_lease(lease):
     with pytest.raises(Invalid, match="lease"):
         task_ops.claim(make_board(task(1)), NOW, actor="alice", task_id=1, lease=lease)
 
@@ -190,6 +203,15 @@ def test_claiming_own_task_again_changes_nothing():
     res = task_ops.claim(b, NOW, actor="alice", task_id=1)
     assert isinstance(res, NoChange)
     assert res.result == b.tasks[1]
+
+
+def test_reclaiming_own_task_after_its_lease_expired_takes_a_new_lease_without_takeover():
+    b = make_board(owned(1, "alice", lease=-1))
+    ch = task_ops.claim(b, NOW, actor="alice", task_id=1, lease=60)
+    assert isinstance(ch, Change)
+    assert (ch.result.owner, ch.result.lease_expires_at) == ("alice", "2026-03-01T12:01:00Z")
+    assert ch.subject == "claim #1 by alice"
+    assert TAKEOVER not in trailer_dict(ch)
 
 
 def test_claim_of_task_owned_by_another_is_a_conflict():
@@ -373,8 +395,9 @@ def test_renew_rules():
         task_ops.renew(b, NOW, actor="bob", task_id=1)
     with pytest.raises(Conflict):
         task_ops.renew(b, NOW, actor="alice", task_id=2)
-    with pytest.raises(Invalid):
-        task_ops.renew(b, NOW, actor="alice", task_id=1, lease=0)
+    for bad in (0, float("inf"), 1e12):
+        with pytest.raises(Invalid):
+            task_ops.renew(b, NOW, actor="alice", task_id=1, lease=bad)
     with pytest.raises(NotFound):
         task_ops.renew(b, NOW, actor="alice", task_id=3)
 

@@ -112,6 +112,10 @@ CASES = [
     (["task", "claim", "4", "--as", "bob", "--lease", "0"], 2, "lease"),
     (["task", "claim", "4", "--as", "bob", "--lease", "-3"], 2, "lease"),
     (["task", "renew", "1", "--as", "alice", "--lease", "0"], 2, "lease"),
+    (["task", "renew", "1", "--as", "alice", "--lease", "inf"], 2, "lease"),
+    (["task", "claim", "4", "--as", "bob", "--lease", "inf"], 2, "lease"),
+    (["task", "claim", "4", "--as", "bob", "--lease", "nan"], 2, "lease"),
+    (["task", "claim", "4", "--as", "bob", "--lease", "1e12"], 2, "lease"),
     (["task", "release", "1", "--force", "--as", "bob"], 2, "lead"),
     (["task", "import", "missing.jsonl"], 2, "cannot read"),
     # usage errors: 2
@@ -191,6 +195,17 @@ def test_missing_command_prints_help_and_one_error_line(run_cli, board, args):
     assert res.stderr == "gitboard: error: missing command (see the help above)\n"
 
 
+@pytest.mark.parametrize("actor", ["A B", "../x", "Lead"])
+def test_invalid_gitboard_actor_from_the_environment(run_cli, board, git, monkeypatch, actor):
+    monkeypatch.setenv("GITBOARD_ACTOR", actor)
+    before = snapshot(git, board)
+    check_error(run_cli(["task", "claim", "4"], cwd=board), 2, False, "invalid name")
+    check_error(run_cli(["task", "add", "x", "--json"], cwd=board), 2, True, "invalid name")
+    assert snapshot(git, board) == before
+    # an explicit --as wins over the environment
+    assert run_cli(["task", "claim", "4", "--as", "carol"], cwd=board).exit_code == 0
+
+
 def test_dash_c_to_a_missing_directory(run_cli, tmp_path):
     check_error(run_cli(["-C", str(tmp_path / "missing"), "task", "list"]), 1, False, "not a git repository")
 
@@ -199,6 +214,9 @@ def test_dash_c_to_a_missing_directory(run_cli, tmp_path):
     ('{"subject": "a"}\n{not json}\n', "line 2"),
     ('{"subject": "a", "id": 5}\n', "line 1"),
     ('{"subject": "a"}\n{"subject": ""}\n', "line 2"),
+    ('\n{"subject": "a"}\n\n{"subject": ""}\n', "line 4"),  # blank lines count
+    ('{"subject": "a"}\n\n{"subject": "b", "blockedBy": [99]}\n', "line 3"),
+    ('{"subject": "a"}\n\n{"subject": "b", "owner": "x"}\n', "line 3"),
     ('{"subject": "a", "blockedBy": [9]}\n', "line 1"),
     ('{"subject": "a", "blockedBy": [6]}\n{"subject": "b"}\n', "line 1"),
     ('{"subject": "a", "color": "red"}\n', "unknown key"),

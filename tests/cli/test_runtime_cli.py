@@ -128,3 +128,14 @@ def test_demo_runs_end_to_end_offline(tmp_path, gitboard_exe):
     assert len(tasks) == 5 and all(t["status"] == "completed" for t in tasks)
     assert {t["owner"] for t in tasks} <= {"alice", "bob"}
     assert "checked: 500 numbers" in git(project, "show", "origin/task/5:REPORT.md")
+
+
+def test_spawn_needs_a_base_commit(repo, run_cli):
+    before = tip(repo)
+    one_error_line(run_cli(["spawn", "alice", "--agent", "shell"], cwd=repo), 1, "has no commit yet")
+    one_error_line(run_cli(["work", "alice", "--agent", "shell"], cwd=repo), 1, "has no commit yet")
+    assert tip(repo) == before
+
+
+def test_demo_into_a_missing_directory_is_a_clean_error(tmp_path, run_cli):
+    one_error_line(run_cli(["demo", "--dir", str(tmp_path / "nope")]), 2, "cannot make the demo's directory")

@@ -253,15 +253,22 @@ def test_dash_c_runs_in_another_directory(run_cli, repo, tmp_path):
     assert run_cli(["task", "show", "1", "--json"], cwd=sub).json()["subject"] == "elsewhere"
 
 
-def test_remote_mode_through_the_cli(run_cli, clone, bare_remote, git):
+def test_remote_mode_through_the_cli(run_cli, clone, bare_remote, git, monkeypatch):
     c1 = clone("c1", init=False)
     res = run_cli(["init", "--remote", "origin", "--team", "crew", "--json"], cwd=c1)
     assert res.exit_code == 0 and res.json()["remote"] == "origin" and res.json()["created"]
     c2 = clone("c2", init=False)
     res = run_cli(["init", "--remote", "origin", "--json"], cwd=c2)
     assert res.json()["created"] is False and res.json()["team_name"] == "crew"
+    tip = git(bare_remote, "rev-parse", "gitboard")
+    assert run_cli(["init", "--remote", "origin", "--json"], cwd=c2).json()["created"] is False
+    assert run_cli(["init", "--json"], cwd=c1).json()["remote"] == "origin"  # the setting stays
+    assert git(bare_remote, "rev-parse", "gitboard") == tip
     assert run_cli(["task", "add", "shared"], cwd=c1).exit_code == 0
     assert run_cli(["task", "list", "--offline", "--json"], cwd=c2).json() == []
+    monkeypatch.setenv("GITBOARD_OFFLINE", "1")
+    assert run_cli(["task", "show", "1"], cwd=c2).exit_code == 4  # the local copy has no task 1 yet
+    monkeypatch.delenv("GITBOARD_OFFLINE")
     assert [t["subject"] for t in run_cli(["task", "list", "--json"], cwd=c2).json()] == ["shared"]
     assert run_cli(["task", "claim", "1", "--as", "bob"], cwd=c2).exit_code == 0
     res = run_cli(["task", "claim", "1", "--as", "alice"], cwd=c1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from functools import partial
 
 from gitboard.board import inbox_ops, protocol_ops, team_ops
 from gitboard.board.request import request_of

@@ -142,6 +142,19 @@ def test_local_board_is_pushed_to_a_remote_without_one(repo, bare_remote, git, b
     assert board_tip(bare_remote) == board_tip(repo)
 
 
+def test_a_local_board_ahead_of_the_remote_fast_forwards_it(clone, bare_remote, git, board_tip):
+    c1 = clone("c1")
+    add(c1, "shared task")
+    git(c1, "config", "--unset", "gitboard.remote")   # work offline in local mode for a while
+    add(c1, "made while offline")
+    ahead = board_tip(c1)
+    assert board_tip(bare_remote) != ahead
+    with BoardRepo(c1) as r:
+        init(r, actor="lead", team_name="t", remote="origin")
+    assert board_tip(bare_remote) == board_tip(c1) == ahead
+    assert [t.subject for t in board(c1).tasks.values()] == ["shared task", "made while offline"]
+
+
 def test_diverged_local_and_remote_boards_are_a_conflict(repo, clone, bare_remote, git, board_tip):
     c1 = clone("c1")
     add(c1, "remote task")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -120,12 +119,12 @@ class Spawner:
         return pid
 
     def cleanup(self) -> None:
+        """End every teammate still running: SIGTERM (it stops its command), then SIGKILL."""
+        from gitboard.store.host import end_process_group
+
         for pid in self.pids:
             if pid_alive(pid):
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+                end_process_group(pid, grace=5)
 
 
 def claims_in_log(path: Path, ref: str = "gitboard") -> list[str]:

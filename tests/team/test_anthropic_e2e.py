@@ -55,3 +55,33 @@ def test_spawned_anthropic_teammate_does_a_task_end_to_end(tmp_path, fake_api, g
         assert line in log, log
     assert board(clone).team.member("alice").status == "shutdown"
     assert git(clone, "worktree", "list").count("\n") == 0
+
+
+def test_message_while_idle_resumes_work_with_the_anthropic_agent(tmp_path, fake_api, anthropic_env):
+    from functools import partial
+
+    from gitboard.board import inbox_ops, team_ops
+    from gitboard.store.repo import BoardRepo
+    from gitboard.store.transact import transact
+    from gitboard.team.anthropic_agent import AnthropicAgent
+    from gitboard.team.loop import Settings, Teammate
+    from tests.team.runtime_helpers import make_project
+
+    path = make_project(tmp_path)
+    with BoardRepo(path) as r:
+        transact(r, partial(team_ops.add_member, actor="lead", name="alice"))
+        transact(r, partial(inbox_ops.send, sender="lead", to="alice", content="what is the status?", msg_id="m1"))
+    fake_api.script(reply(tool_use("send_message", {"to": "lead", "content": "nothing to report"})),
+                    reply(text("Answered the lead.")))
+    lines: list[str] = []
+    t = Teammate(Settings(name="alice", repo_path=str(path), model="claude-test-model", poll=0.1,
+                          idle_timeout=0.5, lease=30), AnthropicAgent(), log=lines.append)
+    assert t.run() == 0
+    assert "what is the status?" in fake_api.message_requests[0].all_text()
+    with BoardRepo(path) as r:
+        from gitboard.store.read import read_board
+
+        inbox = inbox_ops.peek(read_board(r), "lead")
+    assert [m.content for m in inbox] == ["nothing to report"]
+    assert any("1 message(s) while idle" in ln for ln in lines)
+    assert git(path, "worktree", "list").count("\n") == 0 and not board(path).tasks

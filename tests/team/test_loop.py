@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import threading
 import time
 from functools import partial
@@ -162,3 +160,17 @@ def test_remote_outage_is_retried_until_the_work_lands(tmp_path):
     assert board(a).tasks[1].status == "completed"
     assert git(remote, "rev-parse", "refs/heads/task/1") == board(a).tasks[1].result["commit"]
     assert any("retrying in" in ln for ln in lines)
+
+
+def test_merge_conflict_between_blockers_fails_the_dependent_task(tmp_path):
+    path = make_project(tmp_path, files={"shared.txt": "base\n"})
+    add_tasks(path, [{"subject": "one", "run": "echo one > shared.txt"},
+                     {"subject": "two", "run": "echo two > shared.txt"},
+                     {"subject": "both", "blockedBy": [1, 2], "run": "cat shared.txt"}])
+    t, lines = teammate(path)
+    t.run()
+    task = board(path).tasks[3]
+    assert task.status == "failed"
+    assert "merge conflict" in task.result["reason"] and "shared.txt" in task.result["reason"]
+    assert task.result["conflicts"] == ["shared.txt"] and task.result["branch"] is None
+    assert git(path, "branch", "--list", "task/3") == ""

@@ -157,7 +157,9 @@ def test_spawning_a_working_name_exits_3(tmp_path, spawner, run_gitboard):
     res = run_gitboard(["spawn", "alice", "--agent", "shell"], cwd=path)
     assert res.exit_code == 3 and res.stderr.startswith("gitboard: error: alice is working")
     assert res.stderr.count("\n") == 1
-    os.killpg(pid, signal.SIGKILL)
+    os.kill(pid, signal.SIGTERM)  # stops its command, releases the task
+    wait_for(lambda: not pid_alive(pid), 15, what="alice to stop")
+    assert board(path).tasks[1].status == "pending"
 
 
 def test_stop_wait_ends_an_idle_teammate_through_the_protocol(tmp_path, spawner, run_gitboard):
