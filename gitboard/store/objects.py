@@ -215,15 +215,16 @@ def write_object(repo: BoardRepo, kind: bytes, data: bytes) -> str:
     return oid
 
 
-def _tree_key(entry: tuple[str, int, str]) -> bytes:
-    # git orders tree entries by name, comparing a tree's name as if it ended in "/"
+def _tree_key(entry: tuple[str, int, str]) -> str:
+    # git orders tree entries by their UTF-8 bytes (code point order is the same), comparing a
+    # tree's name as if it ended in "/"
     name, mode, _ = entry
-    return name.encode() + (b"/" if mode == 0o040000 else b"")
+    return name + "/" if mode == 0o040000 else name
 
 
 def _serialize_tree(repo: BoardRepo, entries: Mapping[str, tuple[int, str]]) -> str:
     items = sorted(((name, mode, sha) for name, (mode, sha) in entries.items()), key=_tree_key)
-    body = b"".join(b"%o %s\0" % (mode, name.encode()) + bytes.fromhex(sha) for name, mode, sha in items)
+    body = b"".join([b"%o %s\0%s" % (mode, name.encode(), bytes.fromhex(sha)) for name, mode, sha in items])
     return write_object(repo, b"tree", body)
 
 

@@ -62,10 +62,7 @@ class BoardRepo:
     """
 
     def __init__(self, path: str | os.PathLike = ".", *, offline: bool | None = None) -> None:
-        where = os.path.abspath(path)
-        dirs, config = _discover(where)
-        if dirs is None:
-            raise GitFailure(f"not a git repository: {where}")
+        dirs, config = _discover(os.path.abspath(path))
         self.offline = offline_from_env() if offline is None else offline
         self.git_dir, self.common_dir, self.work_dir = dirs
         self.cwd = self.work_dir or self.git_dir
@@ -223,31 +220,36 @@ class BoardRepo:
 _OID = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
-def _discover(path: str) -> tuple[tuple[str, str, str | None] | None, dict[str, str]]:
+def _discover(path: str) -> tuple[tuple[str, str, str | None], dict[str, str]]:
     """Find the repository around ``path`` and read gitboard's settings, with two git commands
     run side by side: ``rev-parse`` and ``config --get-regexp``.
 
-    Returns ``((git_dir, common_dir, work_dir or None), config)``, or ``(None, {})``
-    when ``path`` is not inside a git repository. ``config`` maps lower-case keys
-    (``gitboard.branch``, ``user.name``, ...) to their last value.
+    Returns ``((git_dir, common_dir, work_dir or None), config)``; ``config`` maps
+    lower-case keys (``gitboard.branch``, ``user.name``, ...) to their last value.
+
+    Raises:
+        GitFailure: ``path`` is not inside a git repository (or git refuses it, as
+            one owned by another user), or git cannot be run.
     """
     if not os.path.isdir(path):
-        return None, {}
+        raise GitFailure(f"not a git repository: {path}")
     env = {**os.environ, **gitcmd._QUIET_ENV}
     try:
         where = subprocess.Popen(
             ["git", "rev-parse", "--absolute-git-dir", "--git-common-dir", "--is-inside-work-tree", "--show-toplevel"],
-            cwd=path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+            cwd=path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         conf = subprocess.Popen(["git", "config", "-z", "--get-regexp", r"^(gitboard|user)\."],
                                 cwd=path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     except OSError as e:
         raise GitFailure(f"cannot run git: {e}") from None
-    out, _ = where.communicate()
+    out, err = where.communicate()
     raw, _ = conf.communicate()
     lines = out.decode(errors="surrogateescape").splitlines()
     # outside a work tree (a bare repository) --show-toplevel fails after printing the rest
     if len(lines) < 3 or (where.returncode != 0 and lines[2] != "false"):
-        return None, {}
+        why = gitcmd.last_line(err.decode(errors="replace"))
+        detail = f" ({why})" if why and "not a git repository" not in why else ""
+        raise GitFailure(f"not a git repository: {path}{detail}")
     git_dir = lines[0]
     common_dir = os.path.normpath(os.path.join(path, lines[1]))
     work_dir = lines[3] if lines[2] == "true" and len(lines) > 3 else None

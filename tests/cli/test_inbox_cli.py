@@ -3,26 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tests.cli.helpers import ok, one_error_line
 
 MESSAGE_KEYS = ["id", "type", "from", "to", "content", "timestamp"]
-
-
-@pytest.fixture
-def team(run_cli, repo):
-    for name in ("alice", "bob"):
-        assert run_cli(["team", "add", name], cwd=repo).exit_code == 0
-    return repo
-
-
-def ok(res):
-    assert res.exit_code == 0, (res.stdout, res.stderr)
-    return res
-
-
-def one_error_line(res) -> str:
-    lines = res.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gitboard: error: "), res.stderr
-    return lines[0]
 
 
 def commits(git, repo) -> int:

@@ -14,26 +14,9 @@ from gitboard.board import inbox_ops, protocol_ops, team_ops
 from gitboard.board.request import request_of
 from gitboard.store.host import pid_alive, this_host
 from tests.inbox_helpers import finish, new_id, read, run_op, spawn_worker
+from tests.cli.helpers import ok, one_error_line
 
 REQUEST_KEYS = ["request_id", "kind", "from", "to", "status", "created_at", "updated_at"]
-
-
-@pytest.fixture
-def team(run_cli, repo):
-    for name in ("alice", "bob"):
-        assert run_cli(["team", "add", name], cwd=repo).exit_code == 0
-    return repo
-
-
-def ok(res):
-    assert res.exit_code == 0, (res.stdout, res.stderr)
-    return res
-
-
-def one_error_line(res) -> str:
-    lines = res.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gitboard: error: "), res.stderr
-    return lines[0]
 
 
 # -- shutdown ------------------------------------------------------------------

@@ -11,14 +11,9 @@ import pytest
 from gitboard.board import team_ops
 from gitboard.store.host import this_host
 from tests.inbox_helpers import read, run_op
+from tests.cli.helpers import one_error_line
 
 MEMBER_KEYS = ["name", "role", "status", "task", "host", "pid", "updated_at"]
-
-
-def one_error_line(res) -> str:
-    lines = res.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gitboard: error: "), res.stderr
-    return lines[0]
 
 
 def test_add_show_remove(run_cli, repo):

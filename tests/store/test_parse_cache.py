@@ -57,7 +57,7 @@ def git_calls(monkeypatch):
     return calls
 
 
-def test_a_writer_records_its_commit_tree_and_listing_exactly_as_git_lists_them(repo):
+def test_a_writer_records_its_commit_tree_and_listing_exactly_as_git_lists_them(repo, git):
     steps = [
         partial(task_ops.add, actor="lead", subject="one"),
         partial(task_ops.add, actor="lead", subject="two"),
@@ -65,6 +65,8 @@ def test_a_writer_records_its_commit_tree_and_listing_exactly_as_git_lists_them(
         write_files({".team/inbox/bob/1-a.json": b'{"text": "hi"}\n', ".team/inbox/lead/2-b.json": b"{}\n"}),
         write_files({".team/inbox/bob/1-a.json": None}),  # an emptied directory disappears
         write_files({".tasks/notes.txt": b"not a board file\n", "a.json": b"[1]\n"}),
+        write_files({".team/z.json": b"{}\n", ".team/\u00e9t\u00e9.json": b"{}\n", ".team/a-b/c.json": b"{}\n",
+                     ".team/a.json": b"{}\n", ".team/a/x.json": b"{}\n"}),  # git's order: "a-b/" < "a.json" < "a/"
         partial(task_ops.add, actor="lead", subject="three"),
     ]
     for step in steps:
@@ -75,6 +77,7 @@ def test_a_writer_records_its_commit_tree_and_listing_exactly_as_git_lists_them(
             real = list_tree(r, r.tip())
         assert listing == real
         assert list(listing) == list(real)  # in git's order too
+    git(repo, "fsck", "--strict", "--no-dangling")  # and every tree written is well-formed
 
 
 def test_a_warm_read_runs_no_git_command(repo, git_calls):
