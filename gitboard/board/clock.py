@@ -34,5 +34,9 @@ def parse_iso(s: str) -> datetime:
 
 
 def after(now: datetime, seconds: float) -> str:
-    """Return ``iso(now + seconds)``; used for lease expiry times."""
-    return iso(now + timedelta(seconds=seconds))
+    """Return ``iso(now + seconds)`` rounded up to the next whole second; used for lease
+    expiry times, so a lease is never shorter than asked."""
+    t = now + timedelta(seconds=seconds)
+    if t.microsecond:
+        t += timedelta(microseconds=1_000_000 - t.microsecond)
+    return iso(t)

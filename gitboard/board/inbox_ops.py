@@ -193,23 +193,27 @@ def broadcast(board: Board, now: datetime, *, sender: str, content: str, msg_id:
     return Change(writes, f"broadcast to {len(sent)} by {sender}", trailers("broadcast", sender), result=sent)
 
 
-def drain(board: Board, now: datetime, *, name: str) -> Change | NoChange:
+def drain(board: Board, now: datetime, *, name: str, actor: str | None = None) -> Change | NoChange:
     """Read and remove every message in ``name``'s inbox: a commit deleting exactly those files (action ``drain``).
 
+    ``actor`` is who drains it, named in the ``Gitboard-Actor`` trailer (and so the
+    commit's fallback author); None means ``name`` itself (a teammate draining its
+    own inbox). Whether ``actor`` may drain ``name``'s inbox is the caller's concern.
     The result is the list of messages removed, oldest first; an empty inbox is
     ``NoChange([])``. Files that are not valid messages are left in place.
 
     Raises:
-        Invalid: a malformed name.
+        Invalid: a malformed ``name`` or ``actor``.
     """
     check_name(name)
+    actor = name if actor is None else check_name(actor, "actor")
     found = _inbox(board, name)[0]
     if not found:
         return NoChange([])
     writes: dict[str, bytes | None] = {path: None for path, _ in found}
     n = len(found)
-    return Change(writes, f"drain {n} message{'s' if n != 1 else ''} of {name}", trailers("drain", name),
-                  result=[m for _, m in found])
+    subject = f"drain {n} message{'s' if n != 1 else ''} of {name}" + (f" by {actor}" if actor != name else "")
+    return Change(writes, subject, trailers("drain", actor), result=[m for _, m in found])
 
 
 def message_json(messages: list[Message]) -> list[dict[str, Any]]:

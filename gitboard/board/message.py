@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from gitboard.board.errors import Corrupt, Invalid
@@ -117,10 +118,15 @@ class Message:
 
     @classmethod
     def from_json(cls, d: Any) -> "Message":
-        """Build a message from its parsed file.
+        """Build a message from its parsed file, checking the type of every field.
+
+        ``d`` must be an object with str ``id``, ``type``, ``from``, ``to`` and
+        ``content``, and a finite numeric ``timestamp`` that names a date;
+        ``request_id``, ``feedback`` and ``plan`` must be str or null (or missing),
+        ``approve`` a bool or null.
 
         Raises:
-            Corrupt: ``d`` is not an object with string id/type/from/to/content and a numeric timestamp.
+            Corrupt: ``d`` is not such an object (the message names the field).
         """
         if not isinstance(d, dict):
             raise Corrupt("message is not a JSON object")
@@ -130,6 +136,14 @@ class Message:
         ts = d.get("timestamp")
         if not isinstance(ts, (int, float)) or isinstance(ts, bool):
             raise Corrupt("message timestamp is not a number")
+        try:  # NaN, infinities and times past year 9999 cannot be shown or sorted
+            datetime.fromtimestamp(ts, timezone.utc)
+        except (OverflowError, ValueError, OSError):
+            raise Corrupt(f"message timestamp {ts!r:.40} is not a time") from None
+        for key in ("request_id", "feedback", "plan"):
+            value = d.get(key)
+            if value is not None and not isinstance(value, str):
+                raise Corrupt(f"message {key} is not a string or null")
         approve = d.get("approve")
         if approve is not None and not isinstance(approve, bool):
             raise Corrupt("message approve is not a boolean")

@@ -80,25 +80,33 @@ class Request:
 
     @classmethod
     def from_json(cls, d: Any) -> "Request":
-        """Build a request from its parsed file.
+        """Build a request from its parsed file, checking the type of every field.
+
+        ``d`` must be an object with str ``request_id``, ``from`` and ``to``, a
+        ``kind`` in :data:`KINDS` and a ``status`` in :data:`REQUEST_STATUSES`;
+        ``created_at``, ``updated_at``, ``reason``, ``feedback`` and ``plan`` must
+        be str or null (or missing: "" for the first four, None for ``plan``).
 
         Raises:
-            Corrupt: not an object, or a missing/ill-typed id, kind, from, to or status.
+            Corrupt: not an object, or a missing/ill-typed field (the message names it).
         """
         if not isinstance(d, dict):
             raise Corrupt("request is not a JSON object")
         for key in ("request_id", "from", "to"):
             if not isinstance(d.get(key), str):
                 raise Corrupt(f"request {key} is not a string")
-        if d.get("kind") not in KINDS:
-            raise Corrupt(f"unknown request kind {d.get('kind')!r}")
-        if d.get("status") not in REQUEST_STATUSES:
-            raise Corrupt(f"unknown request status {d.get('status')!r}")
-        plan = d.get("plan")
-        return cls(request_id=d["request_id"], kind=d["kind"], from_=d["from"], to=d["to"], status=d["status"],
-                   created_at=str(d.get("created_at") or ""), updated_at=str(d.get("updated_at") or ""),
-                   reason=str(d.get("reason") or ""), feedback=str(d.get("feedback") or ""),
-                   plan=plan if isinstance(plan, str) else None)
+        kind, status = d.get("kind"), d.get("status")
+        if not isinstance(kind, str) or kind not in KINDS:
+            raise Corrupt(f"unknown request kind {kind!r:.40}")
+        if not isinstance(status, str) or status not in REQUEST_STATUSES:
+            raise Corrupt(f"unknown request status {status!r:.40}")
+        for key in ("created_at", "updated_at", "reason", "feedback", "plan"):
+            value = d.get(key)
+            if value is not None and not isinstance(value, str):
+                raise Corrupt(f"request {key} is not a string or null")
+        return cls(request_id=d["request_id"], kind=kind, from_=d["from"], to=d["to"], status=status,
+                   created_at=d.get("created_at") or "", updated_at=d.get("updated_at") or "",
+                   reason=d.get("reason") or "", feedback=d.get("feedback") or "", plan=d.get("plan"))
 
     def evolve(self, **changes: Any) -> "Request":
         """Return a copy with ``changes`` applied."""

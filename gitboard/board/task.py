@@ -46,6 +46,47 @@ def dump_json(obj: Any) -> bytes:
     return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode()
 
 
+def _is_int(value: Any) -> bool:
+    """True for a JSON integer (a Python int that is not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _show(value: Any) -> str:
+    """``repr(value)``, cut to 40 characters: a bad field's value in a one-line error."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _get(d: dict, key: str, default: Any) -> Any:
+    """``d[key]``, or ``default`` when the key is missing or null."""
+    value = d.get(key)
+    return default if value is None else value
+
+
+def _str_field(d: dict, key: str) -> str:
+    """``d[key]`` if it is a str; "" when missing or null.
+
+    Raises:
+        Corrupt: any other type.
+    """
+    value = _get(d, key, "")
+    if not isinstance(value, str):
+        raise Corrupt(f"{key} is not a string: {_show(value)}")
+    return value
+
+
+def _optional_str_field(d: dict, key: str) -> str | None:
+    """``d[key]`` if it is a str, None when missing or null.
+
+    Raises:
+        Corrupt: any other type.
+    """
+    value = d.get(key)
+    if value is not None and not isinstance(value, str):
+        raise Corrupt(f"{key} is not a string or null: {_show(value)}")
+    return value
+
+
 class _Memo:
     """A private slot, not a field: the task's JSON text once :meth:`Task.to_json_text` made it."""
 
@@ -102,44 +143,54 @@ class Task(_Memo):
 
     @classmethod
     def from_json(cls, d: Any) -> "Task":
-        """Build a task from a parsed task file.
+        """Build a task from a parsed task file, checking the type of every field.
+
+        ``d`` must be a JSON object with ``id`` (int >= 1) and ``subject`` (str).
+        The other keys may be missing or null, which gives their defaults; when
+        present they must be: ``description``, ``owner``, ``created_at``,
+        ``updated_at`` str; ``status`` one of :data:`STATUSES`; ``blockedBy`` a
+        list of ints; ``claimed_at``, ``run``, ``role`` str or null;
+        ``lease_expires_at`` an ISO-8601 str or null. ``result`` and unknown
+        keys may hold any JSON.
 
         Raises:
-            Corrupt: if ``d`` is not an object with the required keys and types.
+            Corrupt: ``d`` is not an object, a required key is missing, or a
+                field has the wrong type or value (the message names the field).
         """
         if not isinstance(d, dict):
             raise Corrupt("task file is not a JSON object")
         try:
             tid = d["id"]
             subject = d["subject"]
-            status = d.get("status", PENDING)
-            blocked = d.get("blockedBy") or []
-            if not isinstance(tid, int) or isinstance(tid, bool) or tid < 1:
-                raise Corrupt(f"bad id {tid!r}")
-            if not isinstance(subject, str):
-                raise Corrupt("subject is not a string")
-            if status not in STATUSES:
-                raise Corrupt(f"unknown status {status!r}")
-            if not isinstance(blocked, list) or not all(isinstance(b, int) and not isinstance(b, bool) for b in blocked):
-                raise Corrupt("blockedBy is not a list of ids")
-            owner = d.get("owner") or ""
-            if not isinstance(owner, str):
-                raise Corrupt("owner is not a string")
-            lease = d.get("lease_expires_at")
-            if lease is not None:
+        except KeyError as e:
+            raise Corrupt(f"malformed task: missing key {e!s}") from None
+        if not _is_int(tid) or tid < 1:
+            raise Corrupt(f"bad id {_show(tid)}")
+        if not isinstance(subject, str):
+            raise Corrupt("subject is not a string")
+        status = _get(d, "status", PENDING)
+        if not isinstance(status, str) or status not in STATUSES:
+            raise Corrupt(f"unknown status {_show(status)}")
+        blocked = _get(d, "blockedBy", [])
+        if not isinstance(blocked, list) or not all(_is_int(b) for b in blocked):
+            raise Corrupt("blockedBy is not a list of ids")
+        description, owner, created_at, updated_at = (
+            _str_field(d, key) for key in ("description", "owner", "created_at", "updated_at"))
+        claimed_at, lease, run, role = (
+            _optional_str_field(d, key) for key in ("claimed_at", "lease_expires_at", "run", "role"))
+        if lease is not None:
+            try:
                 parse_iso(lease)
-            extra = {k: v for k, v in d.items() if k not in TASK_KEYS}
-            return cls(
-                id=tid, subject=subject, description=d.get("description") or "",
-                status=status, owner=owner, blockedBy=tuple(blocked),
-                created_at=d.get("created_at") or "", updated_at=d.get("updated_at") or "",
-                claimed_at=d.get("claimed_at"), lease_expires_at=lease,
-                run=d.get("run"), role=d.get("role"), result=d.get("result"), extra=extra,
-            )
-        except Corrupt:
-            raise
-        except (KeyError, TypeError, ValueError) as e:
-            raise Corrupt(f"malformed task: {e!s}") from None
+            except ValueError as e:
+                raise Corrupt(f"malformed task: lease_expires_at {_show(lease)} is not ISO-8601") from None
+        extra = {k: v for k, v in d.items() if k not in TASK_KEYS}
+        return cls(
+            id=tid, subject=subject, description=description,
+            status=status, owner=owner, blockedBy=tuple(blocked),
+            created_at=created_at, updated_at=updated_at,
+            claimed_at=claimed_at, lease_expires_at=lease,
+            run=run, role=role, result=d.get("result"), extra=extra,
+        )
 
     def lease_expired(self, now: datetime) -> bool:
         """True if the task has a lease and it ended at or before ``now``."""

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from gitboard.board.change import TAKEOVER, Change, NoChange, trailers
 from gitboard.board.clock import after, iso
 from gitboard.board.errors import Conflict, Invalid, NotFound
-from gitboard.board.names import check_name, check_role
+from gitboard.board.names import LEAD, check_name, check_role
 from gitboard.board.snapshot import Board
 from gitboard.board.task import COMPLETED, FAILED, IN_PROGRESS, PENDING, STATUSES, Task, task_path
 
@@ -272,8 +272,10 @@ def update(board: Board, now: datetime, *, actor: str, task_id: int, subject: st
 
     Raises:
         NotFound: no such task, or a blocker that names no task.
-        Invalid: empty subject, unknown status, status in_progress, bad role,
-            a task blocking itself or a blockedBy cycle.
+        Invalid: empty subject, unknown status, bad role, a task blocking itself
+            or a blockedBy cycle.
+        Conflict: status in_progress (claim instead), or a status change of a task
+            owned by another, unless ``actor`` is the lead.
     """
     check_name(actor)
     task = board.task(task_id)
@@ -301,7 +303,9 @@ def update(board: Board, now: datetime, *, actor: str, task_id: int, subject: st
     if status is not None:
         check_status(status)
         if status == IN_PROGRESS and task.status != IN_PROGRESS:
-            raise Invalid("status in_progress needs an owner: use 'gitboard task claim'")
+            raise Conflict("status in_progress needs an owner: use 'gitboard task claim'")
+        if status != task.status and task.status == IN_PROGRESS and actor not in (task.owner, LEAD):
+            raise Conflict(f"task #{task.id} is owned by {task.owner}: only its owner or the lead may change its status")
         changes["status"] = status
         if status == PENDING:
             changes.update(owner="", claimed_at=None, lease_expires_at=None)

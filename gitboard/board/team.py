@@ -36,12 +36,37 @@ class Member:
 
     @classmethod
     def from_json(cls, d: Any) -> "Member":
-        """Build a member from its JSON object. Raises Corrupt on a malformed entry."""
+        """Build a member from its JSON object, checking the type of every field.
+
+        ``d`` must be an object with a str ``name``; when present and not null,
+        ``role`` must be a str, ``status`` one of :data:`MEMBER_STATUSES`
+        (default ``idle``), ``task`` and ``pid`` ints, ``host`` and
+        ``updated_at`` strs (default "").
+
+        Raises:
+            Corrupt: ``d`` is not such an object (the message names the member and field).
+        """
         if not isinstance(d, dict) or not isinstance(d.get("name"), str):
             raise Corrupt("malformed member entry")
-        return cls(name=d["name"], role=d.get("role"), status=d.get("status") or "idle",
-                   task=d.get("task"), host=d.get("host") or "", pid=d.get("pid"),
-                   updated_at=d.get("updated_at") or "")
+        name = d["name"]
+        role = d.get("role")
+        if role is not None and not isinstance(role, str):
+            raise Corrupt(f"member {name!r}: role is not a string or null")
+        status = d.get("status")
+        if status is None:
+            status = "idle"
+        elif not isinstance(status, str) or status not in MEMBER_STATUSES:
+            raise Corrupt(f"member {name!r}: status is not one of {', '.join(MEMBER_STATUSES)}")
+        for key in ("task", "pid"):
+            value = d.get(key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise Corrupt(f"member {name!r}: {key} is not an integer or null")
+        for key in ("host", "updated_at"):
+            value = d.get(key)
+            if value is not None and not isinstance(value, str):
+                raise Corrupt(f"member {name!r}: {key} is not a string")
+        return cls(name=name, role=role, status=status, task=d.get("task"), host=d.get("host") or "",
+                   pid=d.get("pid"), updated_at=d.get("updated_at") or "")
 
     def evolve(self, **changes: Any) -> "Member":
         """Return a copy with ``changes`` applied."""
@@ -84,10 +109,18 @@ class Team:
 
     @classmethod
     def from_json(cls, d: Any) -> "Team":
-        """Build the roster from config.json. Raises Corrupt if malformed."""
+        """Build the roster from config.json: an object with a str ``team_name`` and
+        ``members``, a list of member objects (see :meth:`Member.from_json`; missing or
+        null means none).
+
+        Raises:
+            Corrupt: ``d`` or any member entry is malformed or ill-typed.
+        """
         if not isinstance(d, dict) or not isinstance(d.get("team_name"), str):
             raise Corrupt("team config is not an object with a team_name")
-        members = d.get("members") or []
+        members = d.get("members")
+        if members is None:
+            members = []
         if not isinstance(members, list):
             raise Corrupt("members is not a list")
         return cls(team_name=d["team_name"], members=tuple(Member.from_json(m) for m in members))

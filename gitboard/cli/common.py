@@ -78,6 +78,19 @@ def warn(message: str) -> None:
 def fail(error: BoardError, json_mode: bool) -> int:
     """Report ``error`` as one line on stderr (and a JSON error document in ``json_mode``); return its exit code."""
     if json_mode:
-        sys.stdout.write(json.dumps(error.to_json(), ensure_ascii=False) + "\n")
+        try:
+            sys.stdout.write(json.dumps(error.to_json(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        except OSError:  # stdout itself is what failed (a closed pipe, a full disk)
+            silence_stdout()
     sys.stderr.write(f"gitboard: error: {error.message}\n")
     return error.exit_code
+
+
+def silence_stdout() -> None:
+    """Point stdout at the null device, so that a stdout that cannot be written (a closed pipe,
+    a full disk) raises no second error when Python flushes it at exit."""
+    try:
+        sys.stdout = open(os.devnull, "w")
+    except OSError:
+        pass

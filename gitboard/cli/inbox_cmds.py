@@ -100,7 +100,8 @@ def inbox(
 ) -> None:
     """Read an inbox, oldest first, and drain it (one commit deleting exactly the messages shown).
 
-    With --peek nothing changes. --json prints an array of message objects.
+    The drain's commit is made by the actor (--as), whoever's inbox it is. With
+    --peek nothing changes. --json prints an array of message objects.
     """
     who = check_name(name, "name") if name is not None else actor_name(as_)
     if peek:
@@ -115,12 +116,13 @@ def inbox(
     else:
         from gitboard.store.transact import transact
 
+        actor = actor_name(as_)  # who drains: the commit's actor, whoever's inbox it is
         corrupt = {}
 
         def op(board: Board, now: datetime) -> Any:
             corrupt.clear()
             corrupt.update(inbox_ops.corrupt_messages(board, who))
-            change = inbox_ops.drain(board, now, name=who)
+            change = inbox_ops.drain(board, now, name=who, actor=actor)
             if not change.result:
                 check_known(board, who, "inbox")
             return change

@@ -17,7 +17,7 @@ from gitboard.board.errors import BoardError, Invalid
 from gitboard.cli import board_cmds, task_cmds
 from gitboard.cli import inbox_cmds, protocol_cmds, team_cmds
 from gitboard.cli import team_runtime_cmds
-from gitboard.cli.common import GLOBALS, fail
+from gitboard.cli.common import GLOBALS, fail, silence_stdout
 from gitboard.cli.coercion import install as _convert_plain_values_without_pydantic
 
 _convert_plain_values_without_pydantic()  # about 100 ms off every command; see gitboard.cli.coercion
@@ -80,10 +80,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = 130
     except typer.Exit as e:
         code = e.exit_code
+    except OSError as e:  # writing the output failed: a closed pipe, a full disk
+        silence_stdout()
+        code = fail(BoardError(f"cannot write the output: {e.strerror or e}"), False)
     except Exception as e:  # a bug: still one line, never a traceback (GITBOARD_DEBUG=1 shows it)
         if os.environ.get("GITBOARD_DEBUG"):
             raise
         code = fail(BoardError(f"internal error: {type(e).__name__}: {e} (set GITBOARD_DEBUG=1 for a traceback)"),
                     json_mode)
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except OSError as e:
+        silence_stdout()
+        code = fail(BoardError(f"cannot write the output: {e.strerror or e}"), False)
     sys.exit(code)

@@ -41,7 +41,7 @@ def show(ctx: typer.Context, offline: bool = OFFLINE_OPT, json_: bool = JSON_OPT
 
 @app.command("add")
 def add(
-    name: str = typer.Argument(..., help="Member name ([a-z][a-z0-9_-]{0,31})."),
+    name: str = typer.Argument(..., help=r"Member name (\[a-z]\[a-z0-9_-]{0,31})."),
     role: Optional[str] = typer.Option(None, "--role", help="The member's role (tasks with a role go to members with it)."),
     as_: Optional[str] = AS_OPT,
     json_: bool = JSON_OPT,

@@ -1,6 +1,8 @@
 """Rendering of the roster, inbox messages and protocol requests for people, with rich.
 
 Imported only on the human (non ``--json``) path, like :mod:`gitboard.cli.render`.
+Every board value (names, team name, content, plan, reason, feedback, hosts,
+times) goes to rich as :class:`rich.text.Text`, never parsed as markup.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from rich.text import Text
 
 from gitboard.board.message import Message
 from gitboard.board.request import Request
-from gitboard.cli.render import console, line
+from gitboard.cli.render import console, line, plain
 
 _MEMBER_STYLE = {"working": "cyan", "idle": "yellow", "shutdown": "dim", "dead": "bold red"}
 _REQUEST_STYLE = {"pending": "yellow", "approved": "green", "rejected": "red"}
@@ -30,16 +32,16 @@ def _table(*cols: str) -> Table:
 
 def roster_table(doc: dict, inbox_counts: Mapping[str, int]) -> None:
     """Print the ``gitboard team --json`` document as a table: name, role, status, task, host, pid, inbox, updated."""
-    console.print(Text(f"team {doc['team_name']}", style="bold"))
+    console.print(plain(f"team {doc['team_name']}", "bold"))
     if not doc["members"]:
         console.print("no members (add one with 'gitboard team add NAME')")
         return
     table = _table("name", "role", "status", "task", "host", "pid", "inbox", "updated")
     for m in doc["members"]:
-        table.add_row(m["name"], m["role"] or "-", Text(m["status"], style=_MEMBER_STYLE.get(m["status"], "")),
-                      "-" if m["task"] is None else f"#{m['task']}", m["host"] or "-",
-                      "-" if m["pid"] is None else str(m["pid"]), str(inbox_counts.get(m["name"], 0)),
-                      m["updated_at"] or "-")
+        table.add_row(plain(m["name"]), plain(m["role"] or "-"), plain(m["status"], _MEMBER_STYLE.get(m["status"], "")),
+                      plain("-" if m["task"] is None else f"#{m['task']}"), plain(m["host"] or "-"),
+                      plain("-" if m["pid"] is None else m["pid"]), str(inbox_counts.get(m["name"], 0)),
+                      plain(m["updated_at"] or "-"))
     console.print(table)
 
 
@@ -64,7 +66,7 @@ def messages(msgs: Iterable[Message], *, empty: str) -> None:
         for ln in (m.content or "").splitlines() or [""]:
             console.print(Text("  " + ln))
     if not n:
-        console.print(empty)
+        console.print(plain(empty))
 
 
 def request_table(reqs: Iterable[Request]) -> None:
@@ -76,8 +78,8 @@ def request_table(reqs: Iterable[Request]) -> None:
     table = _table("request_id", "status", "from", "to", "created", "plan")
     for r in rows:
         text = (r.plan or "").strip().splitlines()[0] if (r.plan or "").strip() else r.reason
-        table.add_row(r.request_id, Text(r.status, style=_REQUEST_STYLE.get(r.status, "")), r.from_, r.to,
-                      r.created_at, text)
+        table.add_row(plain(r.request_id), plain(r.status, _REQUEST_STYLE.get(r.status, "")), plain(r.from_),
+                      plain(r.to), plain(r.created_at), plain(text))
     console.print(table)
 
 

@@ -7,8 +7,9 @@ the tree listing and every parsed file come from the parse cache
 
 from __future__ import annotations
 
-from gitboard.board.errors import GitFailure
+from gitboard.board.errors import Conflict, GitFailure
 from gitboard.board.snapshot import Board, build
+from gitboard.board.team import CONFIG_PATH
 from gitboard.store.cache import BoardCache
 from gitboard.store.objects import Listing, blob_ids, listing_at, read_files
 from gitboard.store.repo import BoardRepo
@@ -29,14 +30,33 @@ def load_board(repo: BoardRepo, tip: str | None) -> tuple[Board, Listing, BoardC
     cache = repo.cache
     cache.refresh()
     listing = listing_at(repo, tip, cache) if tip else {}
+    if tip and CONFIG_PATH not in listing:
+        raise GitFailure(f"branch {repo.branch!r} is not a gitboard board (its tree has no {CONFIG_PATH}); "
+                         f"name the board branch with 'git config gitboard.branch'")
     board = build(tip, read_files(repo, listing, cache))
     return board, listing, cache
 
 
-def mirror(repo: BoardRepo, commit: str, reason: str) -> None:
-    """Point the local board branch and the remote-tracking ref at ``commit`` (remote mode)."""
+def mirror(repo: BoardRepo, commit: str, reason: str, parent: str | None = None) -> None:
+    """Point the remote-tracking ref at ``commit`` and fast-forward the local board branch to it
+    (remote mode). ``parent``: a commit known to be an ancestor of ``commit`` (saves a check).
+
+    The local branch only ever fast-forwards, so no local commit is dropped; a
+    lost compare-and-swap (another process of this clone moved it first) is left
+    to that process.
+
+    Raises:
+        Conflict: the local board branch has commits the remote's board lacks.
+    """
     repo.git("update-ref", repo.tracking_ref, commit, check=False)
-    repo.git("update-ref", "-m", f"gitboard: {reason}", repo.ref, commit, check=False)
+    local = repo.tip()
+    if local == commit:
+        return
+    if local is not None and local != parent and not repo.is_ancestor(local, commit):
+        raise Conflict(f"the local board branch {repo.branch!r} ({local[:12]}) has commits that "
+                       f"{repo.remote}'s board ({commit[:12]}) lacks; keep them under another name "
+                       f"(git branch -m {repo.branch} {repo.branch}-local) and run 'gitboard sync'")
+    repo.compare_and_swap(commit, local, f"gitboard: {reason}")
 
 
 def current_tip(repo: BoardRepo, fresh: bool = True) -> str:

@@ -29,6 +29,16 @@ def _remote(repo: BoardRepo) -> git.Remote:
         raise GitFailure(f"no git remote named {repo.remote!r} (git config gitboard.remote)") from None
 
 
+def _stderr_text(e: "git.GitCommandError") -> str:
+    """git's own stderr from a GitPython error, without GitPython's ``stderr: '...'`` wrapping."""
+    err = str(e.stderr or "").strip()
+    if err.startswith("stderr:"):
+        err = err[len("stderr:"):].strip()
+    if len(err) >= 2 and err[0] == err[-1] == "'":
+        err = err[1:-1]
+    return err
+
+
 def fetch(repo: BoardRepo) -> str | None:
     """Fetch the board branch into ``refs/remotes/<remote>/<branch>``.
 
@@ -44,7 +54,7 @@ def fetch(repo: BoardRepo) -> str | None:
             remote.fetch(f"+{repo.ref}:{repo.tracking_ref}")
             break
         except git.GitCommandError as e:
-            err = str(e.stderr or "")
+            err = _stderr_text(e)
             if "couldn't find remote ref" in err:
                 return None
             if "cannot lock ref" in err and attempt < 7:

@@ -63,6 +63,9 @@ class BoardRepo:
 
     def __init__(self, path: str | os.PathLike = ".", *, offline: bool | None = None) -> None:
         dirs, config = _discover(os.path.abspath(path))
+        if config.get("extensions.objectformat", "sha1").lower() != "sha1":
+            raise GitFailure(f"{os.path.abspath(path)}: SHA-256 repositories are not supported yet "
+                             "(gitboard writes SHA-1 objects); nothing was changed")
         self.offline = offline_from_env() if offline is None else offline
         self.git_dir, self.common_dir, self.work_dir = dirs
         self.cwd = self.work_dir or self.git_dir
@@ -74,6 +77,8 @@ class BoardRepo:
         self._lock: FileLock | None = None
         self._repo: git.Repo | None = None
         self._cache: BoardCache | None = None
+        #: git's error line from the last failed :meth:`compare_and_swap` ("" if none)
+        self.last_cas_error = ""
 
     @property
     def repo(self) -> "git.Repo":
@@ -177,7 +182,39 @@ class BoardRepo:
         ref"): a lost race, for the caller to retry.
         """
         res = self.git("update-ref", "-m", message, ref or self.ref, new, old or ZERO_OID, check=False)
+        self.last_cas_error = "" if res.status == 0 else gitcmd.last_line(res.stderr)
         return res.status == 0
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        """True if commit ``older`` is ``newer`` or one of its ancestors (``git merge-base --is-ancestor``)."""
+        return older == newer or self.git("merge-base", "--is-ancestor", older, newer, check=False).status == 0
+
+    def board_checked_out(self) -> str | None:
+        """Return the path of a worktree that has the board branch checked out, or None.
+
+        Reads ``HEAD`` of the main worktree and of every linked one
+        (``<git-common-dir>/worktrees/*/HEAD``); gitboard never writes a checked-out branch.
+        """
+        wanted = f"ref: {self.ref}".encode()
+        heads = [(Path(self.common_dir, "HEAD"), None)]
+        linked = Path(self.common_dir, "worktrees")
+        if linked.is_dir():
+            heads += [(d / "HEAD", d / "gitdir") for d in linked.iterdir()]
+        for head, gitdir in heads:
+            try:
+                if head.read_bytes().strip() != wanted:
+                    continue
+            except OSError:
+                continue
+            if gitdir is None:  # the main worktree (none in a bare repository)
+                if self.common_dir == self.git_dir and self.work_dir is None:
+                    continue
+                return str(Path(self.common_dir).parent)
+            try:
+                return str(Path(gitdir.read_text().strip()).parent)
+            except OSError:
+                return str(gitdir.parent)
+        return None
 
     # -- identity, config, locking -----------------------------------------
     def identity_env(self, actor: str) -> dict[str, str]:
@@ -238,7 +275,7 @@ def _discover(path: str) -> tuple[tuple[str, str, str | None], dict[str, str]]:
         where = subprocess.Popen(
             ["git", "rev-parse", "--absolute-git-dir", "--git-common-dir", "--is-inside-work-tree", "--show-toplevel"],
             cwd=path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        conf = subprocess.Popen(["git", "config", "-z", "--get-regexp", r"^(gitboard|user)\."],
+        conf = subprocess.Popen(["git", "config", "-z", "--get-regexp", r"^(gitboard|user|extensions)\."],
                                 cwd=path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     except OSError as e:
         raise GitFailure(f"cannot run git: {e}") from None

@@ -35,6 +35,10 @@ from gitboard.store.repo import BoardRepo
 #: An operation: (board, now) -> Change | NoChange, raising a domain error to refuse.
 Operation = Callable[[Board, datetime], "Change | NoChange"]
 
+#: Seconds a local compare-and-swap may keep failing while the ref stays put (a stale
+#: ``.lock`` file) before the transaction reports git's error instead of retrying.
+STUCK_SECONDS = 5.0
+
 #: Seconds a transaction keeps retrying lost races; ``GITBOARD_DEADLINE`` overrides.
 DEFAULT_DEADLINE = 60.0
 
@@ -81,6 +85,12 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
     stats = stats or Stats()
     limit = time.monotonic() + (_deadline() if deadline is None else deadline)
     backoff = 0.005
+    holder = repo.board_checked_out()
+    if holder:
+        raise GitFailure(f"the board branch {repo.branch!r} is checked out in {holder}; "
+                         f"gitboard never writes a checked-out branch (switch that worktree away from it)")
+    last_base: str | None = None
+    stuck_since: float | None = None
     while True:
         stats.attempts += 1
         with repo.board_lock(timeout=limit - time.monotonic()):
@@ -104,15 +114,25 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
             if repo.remote:
                 won = remote_ops.push(repo, commit, exclusive=True)  # "up to date": another writer's identical commit
                 if won:  # the local branch and tracking ref mirror the remote
-                    mirror(repo, commit, change.subject)
+                    mirror(repo, commit, change.subject, parent=base)
             else:
                 won = repo.compare_and_swap(commit, base, change.subject)
+                if not won and base == last_base and repo.tip() == base:
+                    # the ref did not move, yet it cannot be updated: a lock nobody releases
+                    stuck_since = stuck_since or time.monotonic()
+                    if time.monotonic() - stuck_since > STUCK_SECONDS:
+                        raise GitFailure(f"cannot update {repo.ref}: {repo.last_cas_error or 'git update-ref failed'}"
+                                         f" (a stale lock file? remove it if no git process is running)")
+                else:
+                    stuck_since = None
+                last_base = base
             if won:
                 remember_writes(cache, change.writes)
                 cache.save(keep=blob_ids(listing) | {blob_id(d) for d in change.writes.values() if d is not None})
                 stats.commit = commit
                 return change.result
         if time.monotonic() >= limit:
-            raise Busy(f"gave up after {stats.attempts} attempts: the board kept moving")
+            last = f" (last: {repo.last_cas_error})" if repo.last_cas_error else ""
+            raise Busy(f"gave up after {stats.attempts} attempts: the board kept moving{last}")
         time.sleep(min(backoff * (0.5 + random.random()), max(0.0, limit - time.monotonic())))
         backoff = min(backoff * 2, 0.5)

@@ -502,10 +502,22 @@ def test_update_status_finished_is_the_leads_override(status):
 
 def test_update_status_in_progress_is_refused_and_unknown_status_invalid():
     b = make_board(task(1))
-    with pytest.raises(Invalid, match="claim"):
+    with pytest.raises(Conflict, match="claim"):  # an invalid transition: exit 3
         task_ops.update(b, NOW, actor="lead", task_id=1, status="in_progress")
     with pytest.raises(Invalid, match="unknown status"):
         task_ops.update(b, NOW, actor="lead", task_id=1, status="done")
+
+
+@pytest.mark.parametrize("status", ["completed", "failed", "pending"])
+def test_only_the_owner_or_the_lead_may_change_the_status_of_an_owned_task(status):
+    b = make_board(owned(1, "alice", lease=60))
+    with pytest.raises(Conflict, match="owned by alice") as e:
+        task_ops.update(b, NOW, actor="bob", task_id=1, status=status)
+    assert e.value.exit_code == 3
+    assert task_ops.update(b, NOW, actor="alice", task_id=1, status=status).result.status == status
+    assert task_ops.update(b, NOW, actor="lead", task_id=1, status=status).result.status == status
+    # other edits of an owned task stay open to anyone
+    assert task_ops.update(b, NOW, actor="bob", task_id=1, subject="renamed").result.subject == "renamed"
 
 
 def test_update_rejects_empty_subject_and_missing_task():

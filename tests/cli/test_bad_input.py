@@ -108,7 +108,7 @@ CASES = [
     (["task", "update", "4", "--subject", ""], 2, "subject"),
     (["task", "list", "--status", "bogus"], 2, "unknown status"),
     (["task", "update", "4", "--status", "bogus"], 2, "unknown status"),
-    (["task", "update", "4", "--status", "in_progress"], 2, "claim"),
+    (["task", "update", "4", "--status", "in_progress"], 3, "claim"),
     (["task", "claim", "4", "--as", "bob", "--lease", "0"], 2, "lease"),
     (["task", "claim", "4", "--as", "bob", "--lease", "-3"], 2, "lease"),
     (["task", "renew", "1", "--as", "alice", "--lease", "0"], 2, "lease"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import json
 from pathlib import Path
 
@@ -193,6 +195,7 @@ def test_force_release_by_lead(gb):
 def test_takeover_after_lease_expiry_shows_in_log(gb):
     gb("task", "add", "a")
     gb("task", "claim", "1", "--as", "alice", "--lease", "0.001")
+    time.sleep(1.05)  # lease expiry times are whole seconds, rounded up
     t = gb("task", "claim", "--next", "--as", "bob", "--json")
     assert (t["id"], t["owner"]) == (1, "bob")
     entry = gb("log", "-n", "1", "--json")[0]

@@ -1,0 +1,101 @@
+"""The store refuses what would damage a checkout or drop board commits, with git's reason."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from gitboard.board import task_ops
+from gitboard.board.errors import Conflict, GitFailure
+from gitboard.store import transact as transact_mod
+from gitboard.store.read import read_board
+from gitboard.store.repo import BoardRepo
+from gitboard.store.transact import transact
+
+
+def add(path: Path, subject: str, offline: bool | None = None):
+    with BoardRepo(path, offline=offline) as r:
+        return transact(r, partial(task_ops.add, actor="lead", subject=subject))
+
+
+def test_a_checked_out_board_branch_is_never_written(repo, git, board_tip, tmp_path):
+    wt = tmp_path / "wt"
+    git(repo, "worktree", "add", "-q", str(wt), "gitboard")
+    before = board_tip(repo)
+    with pytest.raises(GitFailure, match="checked out in .*wt"):
+        add(repo, "x")
+    assert board_tip(repo) == before
+    assert git(wt, "status", "--porcelain") == ""
+    git(repo, "worktree", "remove", str(wt))
+    assert add(repo, "x").id == 1
+
+
+def test_a_branch_that_is_not_a_board_is_refused(repo, git, board_tip, run_cli):
+    git(repo, "commit", "-q", "--allow-empty", "-m", "code", ident=True)
+    git(repo, "branch", "develop")
+    code_tip = board_tip(repo, "develop")
+    res = run_cli(["init", "--branch", "develop"], cwd=repo)
+    assert res.exit_code == 1 and "not a gitboard board" in res.stderr
+    assert git(repo, "config", "gitboard.branch", check=False) == ""
+    git(repo, "config", "gitboard.branch", "develop")
+    res = run_cli(["task", "add", "oops"], cwd=repo)
+    assert res.exit_code == 1 and "not a gitboard board" in res.stderr
+    assert board_tip(repo, "develop") == code_tip
+
+
+def test_sha256_repositories_are_refused_before_anything_is_written(tmp_path, git, run_cli):
+    path = tmp_path / "s256"
+    git(tmp_path, "init", "-q", "--object-format=sha256", str(path))
+    res = run_cli(["init"], cwd=path)
+    assert res.exit_code == 1 and "SHA-256" in res.stderr
+    assert git(path, "for-each-ref") == ""
+    assert not (path / ".git" / "gitboard").exists()
+
+
+def test_a_stale_ref_lock_is_reported_with_gits_reason(repo, board_tip, monkeypatch):
+    monkeypatch.setattr(transact_mod, "STUCK_SECONDS", 0.3)
+    before = board_tip(repo)
+    lock = repo / ".git" / "refs" / "heads" / "gitboard.lock"
+    lock.write_text("")
+    with pytest.raises(GitFailure, match="gitboard.lock.*File exists.*stale lock"):
+        add(repo, "x")
+    assert board_tip(repo) == before
+    lock.unlink()
+    assert add(repo, "x").id == 1
+
+
+def test_remote_mode_never_drops_local_board_commits(clone, git, board_tip):
+    c1 = clone("c1")
+    add(c1, "shared")
+    git(c1, "config", "--unset", "gitboard.remote")
+    add(c1, "local only")                      # a commit origin does not have
+    add(clone("c2"), "remote only")            # ... while origin moves on
+    git(c1, "config", "gitboard.remote", "origin")
+    local = board_tip(c1)
+    with BoardRepo(c1) as r, pytest.raises(Conflict, match="has commits that origin's board"):
+        read_board(r)
+    with pytest.raises(Conflict):
+        add(c1, "more")
+    assert board_tip(c1) == local
+    with BoardRepo(c1, offline=True) as r:     # the local copy is still readable
+        assert [t.subject for t in read_board(r).tasks.values()] == ["shared", "local only"]
+
+
+def test_remote_reads_fast_forward_the_local_branch(clone, board_tip):
+    c1, c2 = clone("c1"), clone("c2")
+    add(c2, "from c2")
+    with BoardRepo(c1) as r:
+        assert [t.subject for t in read_board(r).tasks.values()] == ["from c2"]
+    assert board_tip(c1) == board_tip(c2)
+
+
+def test_output_that_cannot_be_written_is_one_error_line(repo, gitboard_exe, tmp_path):
+    import subprocess
+
+    with open("/dev/full", "w") as full:
+        p = subprocess.run([gitboard_exe, "task", "list", "--json"], cwd=repo, stdout=full,
+                           stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 1
+    assert p.stderr.splitlines() == ["gitboard: error: cannot write the output: No space left on device"]
