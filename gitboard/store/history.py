@@ -27,6 +27,9 @@ def history(repo: BoardRepo, tip: str, *, task: int | None = None, actor: str | 
     (``time`` ISO-8601 UTC; ``task`` an int, an import's ``"first-last"`` range,
     or None), plus ``"request"`` and ``"takeover_from"`` when the commit has them.
     ``limit`` caps the number of entries after filtering.
+
+    Raises:
+        GitFailure: ``git log`` failed.
     """
     fmt = _SEP.join(["%H", "%ct", "%s", "%(trailers:only,unfold)"]) + _REC
     raw = repo.git("log", f"--format={fmt}", tip).stdout.decode(errors="replace")

@@ -52,7 +52,11 @@ def blob_id(data: bytes) -> str:
 # -- reading ---------------------------------------------------------------------
 
 def list_tree(repo: BoardRepo, treeish: str) -> Listing:
-    """Return every path in the tree of ``treeish`` (a commit or tree id), recursively, trees included."""
+    """Return every path in the tree of ``treeish`` (a commit or tree id), recursively, trees included.
+
+    Raises:
+        GitFailure: ``git ls-tree`` failed (no such object).
+    """
     out: Listing = {}
     raw = repo.git("ls-tree", "-r", "-t", "-z", "--full-tree", treeish).stdout
     intern = sys.intern  # one shared "100644" and "blob": smaller and faster in the cache file
@@ -91,7 +95,11 @@ def tree_id(repo: BoardRepo, commit: str) -> str:
 
 
 def listing_at(repo: BoardRepo, commit: str, cache: BoardCache) -> Listing:
-    """Return the recursive listing of ``commit``'s tree, through ``cache`` (do not modify it)."""
+    """Return the recursive listing of ``commit``'s tree, through ``cache`` (do not modify it).
+
+    Raises:
+        GitFailure: git could not read the commit or its tree.
+    """
     tree = cache.tree_of(commit)
     if tree is None:
         tree = tree_id(repo, commit)
@@ -104,7 +112,11 @@ def listing_at(repo: BoardRepo, commit: str, cache: BoardCache) -> Listing:
 
 
 def cat_blobs(repo: BoardRepo, ids: list[str]) -> dict[str, bytes]:
-    """Read many blobs in one ``git cat-file --batch``: object id -> content bytes."""
+    """Read many blobs in one ``git cat-file --batch``: object id -> content bytes (missing ids are left out).
+
+    Raises:
+        GitFailure: ``git cat-file`` failed.
+    """
     if not ids:
         return {}
     raw = repo.git("cat-file", "--batch", input=("\n".join(ids) + "\n").encode()).stdout

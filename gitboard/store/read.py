@@ -26,6 +26,10 @@ def load_board(repo: BoardRepo, tip: str | None) -> tuple[Board, Listing, BoardC
 
     Returns the snapshot, the tree listing (do not modify it) and the parse
     cache used, :attr:`BoardRepo.cache`, refreshed from its file first.
+
+    Raises:
+        GitFailure: git could not read the commit, or the branch is not a board
+            (its tree has no ``.team/config.json``).
     """
     cache = repo.cache
     cache.refresh()
