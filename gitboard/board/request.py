@@ -125,7 +125,10 @@ def request_of(board: Board, request_id: str) -> Request | None:
     value = board.docs.get(path)
     if value is None:
         return None
-    req = Request.from_json(value)
+    try:
+        req = Request.from_json(value)
+    except Corrupt as e:
+        raise Corrupt(f"{path} is corrupt: {e.message}") from None
     if req.request_id != request_id:
         raise Corrupt(f"{path}: request_id {req.request_id!r} does not match the file name")
     return req

@@ -146,12 +146,12 @@ class Task(_Memo):
         """Build a task from a parsed task file, checking the type of every field.
 
         ``d`` must be a JSON object with ``id`` (int >= 1) and ``subject`` (str).
-        The other keys may be missing or null, which gives their defaults; when
-        present they must be: ``description``, ``owner``, ``created_at``,
-        ``updated_at`` str; ``status`` one of :data:`STATUSES`; ``blockedBy`` a
-        list of ints; ``claimed_at``, ``run``, ``role`` str or null;
-        ``lease_expires_at`` an ISO-8601 str or null. ``result`` and unknown
-        keys may hold any JSON.
+        ``status``, if present, must be one of :data:`STATUSES` (missing means
+        pending). The other keys may be missing or null, which gives their
+        defaults; when set they must be: ``description``, ``owner``,
+        ``created_at``, ``updated_at`` str; ``blockedBy`` a list of ints;
+        ``claimed_at``, ``run``, ``role`` str; ``lease_expires_at`` an ISO-8601
+        str. ``result`` and unknown keys may hold any JSON.
 
         Raises:
             Corrupt: ``d`` is not an object, a required key is missing, or a
@@ -168,7 +168,7 @@ class Task(_Memo):
             raise Corrupt(f"bad id {_show(tid)}")
         if not isinstance(subject, str):
             raise Corrupt("subject is not a string")
-        status = _get(d, "status", PENDING)
+        status = d.get("status", PENDING)
         if not isinstance(status, str) or status not in STATUSES:
             raise Corrupt(f"unknown status {_show(status)}")
         blocked = _get(d, "blockedBy", [])
@@ -181,7 +181,7 @@ class Task(_Memo):
         if lease is not None:
             try:
                 parse_iso(lease)
-            except ValueError as e:
+            except ValueError:
                 raise Corrupt(f"malformed task: lease_expires_at {_show(lease)} is not ISO-8601") from None
         extra = {k: v for k, v in d.items() if k not in TASK_KEYS}
         return cls(

@@ -56,9 +56,11 @@ def stop(
 
     The teammate answers with a shutdown_response; approving marks it shutdown.
     With --force the process group is ended after the answer is not an approval
-    (right away without --wait). --json prints {"request", "member", "killed"}.
+    (right away without --wait) -- only if the recorded pid (roster or pid file) is
+    still NAME's teammate process. --json prints {"request", "member", "killed"}.
     """
-    from gitboard.store.host import end_process_group, pid_alive, this_host
+    from gitboard.store.host import end_process_group, this_host
+    from gitboard.team.process import live_process
     from gitboard.store.read import read_board
     from gitboard.store.transact import transact
 
@@ -85,8 +87,9 @@ def stop(
                 req = wait_for_answer(repo, req.request_id, wait)
         if force and (req is None or req.status != APPROVED):
             member = read_board(repo).team.member(name) or member
-            if member.pid is not None and member.host == host and pid_alive(member.pid):
-                killed = end_process_group(member.pid, grace=KILL_GRACE)
+            found = live_process(repo, name, member) if member.host == host else None
+            if found is not None:  # identity checked: a stale pid now used by another program is left alone
+                killed = end_process_group(found[0], grace=KILL_GRACE, start=found[1])
             member = transact(repo, partial(set_member, actor=actor, name=name, status=SHUTDOWN, task=None))
         else:
             member = read_board(repo).team.member(name) or member

@@ -21,14 +21,21 @@ def show(ctx: typer.Context, offline: bool = OFFLINE_OPT, json_: bool = JSON_OPT
     if ctx.invoked_subcommand is not None:
         return
     from gitboard.board.inbox_ops import peek
-    from gitboard.store.host import pid_alive, this_host
+    from gitboard.store.host import this_host
     from gitboard.store.read import read_board
+    from gitboard.team.process import member_alive
 
     with open_repo(offline) as repo:
         board = read_board(repo)
+        # a pid is alive only if it is still that teammate's process (pids are reused)
+        by_pid: dict[int, list] = {}
+        for m in board.team.members:
+            if isinstance(m.pid, int):
+                by_pid.setdefault(m.pid, []).append(m)
+        alive_pids = {pid for pid, ms in by_pid.items() if any(member_alive(repo, m) for m in ms)}
     if CONFIG_PATH in board.corrupt:
         warn(f"{CONFIG_PATH} is corrupt: {board.corrupt[CONFIG_PATH]}")
-    doc = team_ops.roster_json(board.team, host=this_host(), alive=pid_alive)
+    doc = team_ops.roster_json(board.team, host=this_host(), alive=lambda pid: pid in alive_pids)
 
     def human() -> None:
         from gitboard.cli import team_render

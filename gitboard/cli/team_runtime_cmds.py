@@ -31,13 +31,36 @@ LEASE_OPT = typer.Option(600.0, "--lease", metavar="SECONDS", help="Claim lease;
 TURNS_OPT = typer.Option(None, "--max-turns", metavar="N", help="Model turns per task (anthropic agent).")
 
 
+#: Largest --poll and --idle-timeout accepted (seconds, about 11.6 days): larger values
+#: overflow the waits they feed (threading's timeouts) and mean "never" anyway.
+MAX_INTERVAL = 1e6
+
+
 def _check(name: str, role: str | None, poll: float, idle_timeout: float, lease: float,
            max_turns: int | None) -> None:
-    check_name(name)
+    """Validate ``spawn``/``work`` options before anything starts or changes.
+
+    Args:
+        name: the teammate; a valid name, not ``lead`` (the human lead's).
+        role: a valid role or None.
+        poll, idle_timeout: seconds, finite, in (0, :data:`MAX_INTERVAL`].
+        lease: seconds, finite, in (0, ``task_ops.MAX_LEASE``] (what the board accepts for a claim).
+        max_turns: None or at least 1.
+
+    Raises:
+        Invalid: the first bad value (exit 2).
+    """
+    import math
+
+    from gitboard.board.task_ops import MAX_LEASE
+    from gitboard.team.process import check_name_for_teammate
+
+    check_name_for_teammate(name)
     check_role(role)
-    for flag, value in (("--poll", poll), ("--idle-timeout", idle_timeout), ("--lease", lease)):
-        if not value > 0:
-            raise Invalid(f"{flag} must be a positive number of seconds, not {value:g}")
+    for flag, value, limit in (("--poll", poll, MAX_INTERVAL), ("--idle-timeout", idle_timeout, MAX_INTERVAL),
+                               ("--lease", lease, MAX_LEASE)):
+        if not (math.isfinite(value) and 0 < value <= limit):
+            raise Invalid(f"{flag} must be a positive number of seconds up to {limit:.0f}, not {value:g}")
     if max_turns is not None and max_turns < 1:
         raise Invalid(f"--max-turns must be at least 1, not {max_turns}")
 

@@ -10,7 +10,15 @@ One task, one loop::
         ^                                                                  |
         +------------------------------------------------------------------+
     ends: stop_reason end_turn, the idle tool, an approved shutdown_request,
-          max_turns, or an API error that outlived the SDK's retries.
+          max_turns, an API error that outlived the SDK's retries, or a stop.
+
+**Stopping.** The runtime asks for a stop by setting ``ctx.port.cancel`` (a
+``threading.Event``; SIGTERM/Ctrl-C, or a lost lease). The session checks it before
+each model turn and before each tool call, and while it waits for a model response
+or a bash command (the command's process group is killed). It then returns
+``Outcome(ok=False, reason="stopped ...")`` at once, as the shell agent does: after a
+signal the runtime commits the work so far and releases the task; after a lost lease
+it leaves the worktree to the new owner, untouched from then on.
 
 Requests are non-streaming with ``max_tokens`` of at most :data:`MAX_TOKENS` (the SDK
 refuses larger non-streaming requests). The SDK reads the key and base URL from the
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,7 +205,9 @@ class AnthropicAgent:
             Outcome(ok=False, reason="max turns (N) reached") when ``ctx.max_turns`` model
             turns did not finish it; Outcome(ok=False, reason="API error: ...") when a
             request failed after the SDK's retries; Outcome(shutdown=True) after the model
-            approved a shutdown_request (``ok`` only if it also called idle in that turn).
+            approved a shutdown_request (``ok`` only if it also called idle in that turn);
+            Outcome(ok=False, reason="stopped: ...") when ``ctx.port.cancel`` was set (see
+            the module docstring).
             ``usage`` sums every response, the compaction summaries included; ``summary``
             is the model's last text; ``details`` is ``{"model", "turns"}`` (model turns,
             summary calls not counted).
@@ -206,6 +217,17 @@ class AnthropicAgent:
             return session.run()
         except Exception as e:  # a bug or an unexpected failure: fail the task, not the teammate
             return session.finish(False, reason=f"agent error: {type(e).__name__}: {_one_line(str(e), 300)}")
+
+
+#: Seconds between checks of the cancel event while a model request is in flight.
+CANCEL_POLL = 0.1
+
+#: The Outcome reason of a session ended by ``ctx.port.cancel``.
+STOPPED_REASON = "stopped: the teammate was told to stop (a signal, or its lease on the task was lost)"
+
+
+class _Stopped(Exception):
+    """Raised inside a session when ``ctx.port.cancel`` is set; ends it with a stopped Outcome."""
 
 
 @dataclass
@@ -277,6 +299,7 @@ class _Session:
             if not any(getattr(self.client, k, None) for k in ("api_key", "auth_token", "credentials")):
                 return self.finish(False, reason="no API credentials: set ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN")
             while True:
+                self._check_cancel()
                 self._deliver_inbox()
                 compaction.micro_compact(self.messages, keep=self.agent.keep_tool_results)
                 estimate = compaction.estimate_tokens(self.messages, self.last_usage)
@@ -284,6 +307,7 @@ class _Session:
                     self._compact("automatic", reason_detail=f"estimated {estimate} tokens")
                 if max_turns is not None and self.turns >= max_turns:
                     return self.finish(False, reason=f"max turns ({max_turns}) reached without finishing")
+                self._check_cancel()
                 response = self._create()
                 self.turns += 1
                 content = [_block_to_param(b) for b in response.content]
@@ -317,14 +341,69 @@ class _Session:
                 if stop == "refusal":
                     return self.finish(False, reason="the model declined the task (stop_reason refusal)")
                 return self.finish(True)  # end_turn, stop_sequence
+        except _Stopped:
+            self._log("stopping: no more model turns or tool calls")
+            return self.finish(False, reason=STOPPED_REASON)
         except anthropic.AnthropicError as e:
+            if self._cancelled():
+                return self.finish(False, reason=STOPPED_REASON)
             return self.finish(False, reason=f"API error: {_describe_api_error(e)}")
 
+    # -- cancellation ------------------------------------------------------------------
+
+    def _cancel_event(self) -> threading.Event | None:
+        """The runtime's stop signal (``ctx.port.cancel``), or None if the port has none."""
+        event = getattr(self.ctx.port, "cancel", None)
+        return event if isinstance(event, threading.Event) else None
+
+    def _cancelled(self) -> bool:
+        event = self._cancel_event()
+        return event is not None and event.is_set()
+
+    def _check_cancel(self) -> None:
+        """Raise :class:`_Stopped` if the runtime asked the agent to stop."""
+        if self._cancelled():
+            raise _Stopped()
+
+    def _call(self, fn: Any, /, **kwargs: Any) -> Any:
+        """Call ``fn(**kwargs)`` (a model request), giving up on it if the cancel event is set.
+
+        The request runs on a daemon thread, checked every :data:`CANCEL_POLL` seconds; after a
+        stop its response, when it comes, is dropped (its tokens are not counted).
+
+        Raises:
+            _Stopped: the cancel event was set first. Whatever ``fn`` raised, otherwise.
+        """
+        event = self._cancel_event()
+        if event is None:
+            return fn(**kwargs)
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["value"] = fn(**kwargs)
+            except BaseException as e:  # handed over to the session's thread
+                box["error"] = e
+
+        worker = threading.Thread(target=target, name="model-request", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(CANCEL_POLL)
+            if event.is_set() and worker.is_alive():
+                raise _Stopped()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
     def _create(self) -> Any:
-        """One model turn: a non-streaming messages.create; the usage is added to the total."""
-        response = self.client.messages.create(
-            model=self.model, max_tokens=self.max_tokens, system=self.system, tools=self.tools,
-            messages=self._request_messages())
+        """One model turn: a non-streaming messages.create; the usage is added to the total.
+
+        Raises:
+            _Stopped: the runtime asked for a stop while the request was in flight.
+        """
+        response = self._call(self.client.messages.create,
+                              model=self.model, max_tokens=self.max_tokens, system=self.system, tools=self.tools,
+                              messages=self._request_messages())
         self.usage.add(response.usage)
         self.last_usage = response.usage
         return response
@@ -381,7 +460,8 @@ class _Session:
 
     def _compact(self, why: str, focus: str | None = None, reason_detail: str = "") -> None:
         c = self.ctx
-        result = compaction.compact(self.messages, create=self.client.messages.create, model=self.model,
+        result = compaction.compact(self.messages, create=lambda **kw: self._call(self.client.messages.create, **kw),
+                                    model=self.model,
                                     identity=self._identity(), state_dir=c.state_dir, name=c.name,
                                     task_id=c.task.get("id"), focus=focus, reason=why)
         self.usage.add(result.usage)
@@ -396,12 +476,15 @@ class _Session:
         flags = _TurnFlags()
         results = []
         for block in tool_uses:
+            self._check_cancel()  # no tool call after a stop: the worktree may be someone else's now
             name, args = block.get("name", ""), block.get("input") or {}
             self._log(f"{name}: {short_input(name, args)}".rstrip())
             try:
                 if not isinstance(args, dict):
                     raise tools.ToolError("tool input must be an object")
                 text, is_error = self._dispatch(name, args, flags)
+            except _Stopped:
+                raise
             except tools.ToolError as e:
                 text, is_error = f"Error: {e}", True
             except KeyError as e:
@@ -420,7 +503,10 @@ class _Session:
     def _dispatch(self, name: str, a: dict, flags: _TurnFlags) -> tuple[str, bool]:
         c, port = self.ctx, self.ctx.port
         if name == "bash":
-            r = tools.run_bash(c.worktree, a["command"], timeout=self.agent.bash_timeout, env=self.env)
+            r = tools.run_bash(c.worktree, a["command"], timeout=self.agent.bash_timeout, env=self.env,
+                               cancel=self._cancel_event())
+            if r.cancelled:
+                raise _Stopped()
             return r.to_text(), r.timed_out
         if name == "read_file":
             return tools.read_file(c.worktree, a["path"], a.get("limit")), False

@@ -153,6 +153,7 @@ def run_command(ctx: AgentContext, command: str, *, stdin_text: str | None = Non
         threading.Thread(target=write_input, daemon=True).start()
 
     result = CommandResult(None)
+    inbox_state = {"failing": False}
     started = time.monotonic()
     stop = getattr(port, "cancel", None)
     while True:
@@ -172,7 +173,7 @@ def run_command(ctx: AgentContext, command: str, *, stdin_text: str | None = Non
             result.stopped = True
             _stop_group(proc)
             break
-        if _shutdown_requested(ctx):
+        if _shutdown_requested(ctx, inbox_state):
             result.shutdown = True
             _stop_group(proc)
             break
@@ -188,15 +189,26 @@ def run_command(ctx: AgentContext, command: str, *, stdin_text: str | None = Non
     return result
 
 
-def _shutdown_requested(ctx: AgentContext) -> bool:
-    """Drain the inbox; approve a shutdown_request (True). Other messages are held for later."""
+def _shutdown_requested(ctx: AgentContext, state: dict | None = None) -> bool:
+    """Drain the inbox; approve a shutdown_request (True). Other messages are held for later.
+
+    ``state`` (``{"failing": bool}``, kept by the caller across polls) makes a failing read
+    log "cannot read the inbox" once per outage, and "the inbox is readable again" after it,
+    rather than once per poll.
+    """
     port = ctx.port
+    state = {"failing": False} if state is None else state
     drain = getattr(port, "drain_new", None) or port.read_inbox  # held messages are not re-read
     try:
         messages = drain()
     except BoardError as e:
-        port.log(f"cannot read the inbox ({e.message}); will try again")
+        if not state.get("failing"):
+            port.log(f"cannot read the inbox ({e.message}); will keep trying")
+        state["failing"] = True
         return False
+    if state.get("failing"):
+        port.log("the inbox is readable again")
+        state["failing"] = False
     asked = None
     for m in messages:
         if m.get("type") == "shutdown_request" and asked is None:

@@ -3,7 +3,10 @@
 1. :func:`commit_work` commits everything in the worktree as
    ``task #<id>: <subject>`` with the trailers ``Gitboard-Task`` and
    ``Gitboard-Actor`` (an empty commit if nothing changed, so every finished
-   task has its commit);
+   task has its commit); a stale ``index.lock`` left by the agent is worked
+   around with a private index. If no commit can be made, the task is *not*
+   completed: the loop fails it with the reason and keeps the worktree, with
+   the work in it, for inspection;
 2. :func:`push_branch` pushes ``task/<id>`` when a remote is configured,
    retrying through outages;
 3. :func:`task_result` builds the result the ``done`` (or ``fail``) commit
@@ -16,7 +19,9 @@ removes the worktree; the branch stays.
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import tempfile
+from typing import Any, Callable
 
 from gitboard.board.errors import GitFailure
 from gitboard.board.task import Task
@@ -43,22 +48,84 @@ def commit_message(task: Task, actor: str, body: str = "") -> str:
     return "\n".join(parts) + "\n"
 
 
-def commit_work(repo: BoardRepo, wt: Worktree, task: Task, actor: str, body: str = "") -> str:
+def commit_work(repo: BoardRepo, wt: Worktree, task: Task, actor: str, body: str = "",
+                log: Callable[[str], None] | None = None) -> str:
     """Commit all changes in the worktree (``git add -A``) on its branch; return the commit id.
 
     The commit is made even when nothing changed (``--allow-empty``), with the
     repository's identity environment (no git identity needed), without hooks
     or signing.
 
+    If the ordinary commit fails -- typically the worktree's ``index.lock`` was
+    left behind by the agent (a killed ``git``, or a command that created it) --
+    the same snapshot is committed through a private index instead
+    (:func:`_commit_snapshot`): nobody's lock is deleted, and the worktree's own
+    index is left as it was. Only if that fails too does it raise.
+
+    Args:
+        log: where to say that the fallback was used (one line), if anywhere.
+
     Raises:
-        GitFailure: git refused (a corrupt worktree ...).
+        GitFailure: git refused both ways (the message gives both reasons); the
+            work stays, uncommitted, in the worktree.
     """
     env = repo.identity_env(actor)
     cwd = str(wt.path)
-    gitcmd.run(cwd, ["add", "-A"], env=env)
-    gitcmd.run(cwd, [*NO_SIGN, "commit", "-q", "--allow-empty", "--no-verify", "-F", "-"],
-               input=commit_message(task, actor, body).encode(), env=env)
-    return gitcmd.run(cwd, ["rev-parse", "HEAD"]).stdout.decode().strip()
+    message = commit_message(task, actor, body).encode()
+    try:
+        gitcmd.run(cwd, ["add", "-A"], env=env)
+        gitcmd.run(cwd, [*NO_SIGN, "commit", "-q", "--allow-empty", "--no-verify", "-F", "-"],
+                   input=message, env=env)
+        return gitcmd.run(cwd, ["rev-parse", "HEAD"]).stdout.decode().strip()
+    except GitFailure as first:
+        try:
+            commit = _commit_snapshot(repo, wt, message, env)
+        except GitFailure as second:
+            raise GitFailure(f"{first.message}; committing through a private index failed too: "
+                             f"{second.message}") from None
+        if log is not None:
+            log(f"the ordinary commit failed ({first.message}); committed through a private index instead")
+        return commit
+
+
+def _commit_snapshot(repo: BoardRepo, wt: Worktree, message: bytes, env: dict[str, str]) -> str:
+    """Commit the worktree's files as they are, without touching its index or its ``index.lock``.
+
+    A private index (under ``<git-common-dir>/gitboard/tmp/``) is loaded from ``HEAD``,
+    ``git add -A`` fills it from the worktree (``.gitignore`` honoured), and the tree is
+    committed with ``HEAD`` as parent. The branch ``HEAD`` names is then moved by
+    compare-and-swap (``git update-ref <ref> <new> <old>``), so a branch that moved
+    meanwhile is never overwritten. Returns the new commit id.
+
+    Raises:
+        GitFailure: git refused (the ref is locked or moved, the worktree is broken ...).
+    """
+    cwd = str(wt.path)
+    head = gitcmd.run(cwd, ["rev-parse", "--verify", "-q", "HEAD"], check=False)
+    old = head.stdout.decode().strip() if head.status == 0 else ""
+    sym = gitcmd.run(cwd, ["symbolic-ref", "-q", "HEAD"], check=False)
+    ref = sym.stdout.decode().strip() if sym.status == 0 else "HEAD"
+    fd, index = tempfile.mkstemp(prefix=f"index-{wt.path.name}-", dir=repo.state_dir("tmp"))
+    os.close(fd)
+    os.unlink(index)  # git wants to create it itself
+    ienv = {**env, "GIT_INDEX_FILE": index}
+    try:
+        if old:
+            gitcmd.run(cwd, ["read-tree", old], env=ienv)
+        gitcmd.run(cwd, ["add", "-A"], env=ienv)
+        tree = gitcmd.run(cwd, ["write-tree"], env=ienv).stdout.decode().strip()
+        parents = ["-p", old] if old else []
+        commit = gitcmd.run(cwd, [*NO_SIGN, "commit-tree", tree, *parents, "-F", "-"], input=message,
+                            env=env).stdout.decode().strip()
+        first_line = message.decode(errors="replace").splitlines()[0]
+        gitcmd.run(cwd, ["update-ref", "-m", f"commit: {first_line}", ref, commit, old or "0" * 40], env=env)
+        return commit
+    finally:
+        for leftover in (index, index + ".lock"):
+            try:
+                os.unlink(leftover)
+            except OSError:
+                pass
 
 
 def push_branch(port: BoardPort, branch: str, commit: str) -> bool | None:

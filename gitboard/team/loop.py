@@ -28,9 +28,7 @@ remote outages (:meth:`BoardPort.persist`).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -44,10 +42,12 @@ from gitboard.board.message import SHUTDOWN_REQUEST
 from gitboard.board.snapshot import Board
 from gitboard.board.task import IN_PROGRESS, Task
 from gitboard.board.team_ops import IDLE, SHUTDOWN, WORKING
+from gitboard.store.git import last_line
 from gitboard.team import harness
 from gitboard.team.agent import Agent, AgentContext, Outcome
 from gitboard.team.port import BoardPort
-from gitboard.team.worktree import MergeConflict, Worktree, WorktreeError, base_commit, prepare, remove
+from gitboard.team.worktree import (BranchCheckedOut, MergeConflict, Worktree, WorktreeError, base_commit,
+                                    checked_out_elsewhere, checkouts, inbox_worktree_path, prepare, remove)
 
 #: The pseudo-task of a session started by messages while idle: no board task,
 #: a scratch worktree whose changes are discarded.
@@ -151,6 +151,13 @@ class Teammate:
         self.stopping = False
         self._read_failed = False
         self._idle_logged = False
+        self._last_error: str | None = None
+        #: the task being worked on and its worktree (for giving it back after an internal error)
+        self._current: tuple[Task, Worktree | None] | None = None
+        #: (task id, updated_at) of claims the board refused with an error other than a lost race
+        self._refused: set[tuple[int, str]] = set()
+        #: task id -> the checkouts of its branch last logged as the reason to skip it
+        self._skipped: dict[int, tuple[str, ...]] = {}
         self.state_dir = self._state_dir()
 
     # -- small helpers -------------------------------------------------------------
@@ -190,7 +197,39 @@ class Teammate:
 
     # -- the loop ------------------------------------------------------------------
     def run(self) -> int:
-        """Run until shutdown (idle timeout, an approved shutdown_request, or :meth:`stop`); returns 0."""
+        """Run until shutdown (idle timeout, an approved shutdown_request, or :meth:`stop`).
+
+        Returns 0; or 1 after an unexpected internal error, which is logged (one line, no
+        traceback) after the task in hand, if any, was given back (work so far committed and
+        the task released, see :meth:`_release`) and the member marked shutdown. A board error
+        in one poll (a corrupt file, a refused claim ...) is logged and the loop carries on.
+        """
+        try:
+            return self._run()
+        except Exception as e:  # a bug: never a traceback, never a dead teammate holding a claim
+            self.log(f"internal error: {type(e).__name__}: {e}; shutting down")
+            current, self._current = self._current, None
+            if current is not None:
+                task, wt = current
+                try:
+                    if wt is not None:
+                        self._release(task, wt, Outcome(ok=False, reason=f"internal error: {type(e).__name__}"))
+                    else:
+                        self.port.release(task.id, status=SHUTDOWN)
+                        self.log(f"released #{task.id} for someone else")
+                except Exception as e2:
+                    self.log(f"cannot give #{task.id} back ({type(e2).__name__}: {e2}); it stays claimed "
+                             f"until its lease expires")
+            self._status(SHUTDOWN, None)
+            return 1
+
+    def _board_error(self, e: BoardError) -> None:
+        """Log a board error met while polling, once until a different one (or none) happens."""
+        if e.message != self._last_error:
+            self.log(f"board error ({e.message}); carrying on")
+        self._last_error = e.message
+
+    def _run(self) -> int:
         s = self.s
         self.log(f"started: {self.agent.name} agent, pid {os.getpid()} on {self.port.host}; "
                  f"poll {s.poll:g} s, idle timeout {s.idle_timeout:g} s, lease {s.lease:g} s")
@@ -198,32 +237,33 @@ class Teammate:
             board = self.port.persist("reading the board", self.port.board)
         except (GitFailure, Busy):
             return self._exit("stopped")
-        owned = self._owned(board)
+        except BoardError as e:
+            self._board_error(e)
+            board = None
+        owned = self._owned(board) if board is not None else []
         if not owned:
             self._status(IDLE, None)
         for task in owned:  # crash recovery: what the board says is ours comes first
             self.log(f"resuming #{task.id}, which the board says is mine: {task.subject}")
-            self._take_up(task)
+            try:
+                self._take_up(task)
+            except BoardError as e:
+                self._board_error(e)
             if self.stopping or self.port.abort.is_set():
                 return self._exit("stopped")
         idle_since = time.monotonic()
         while not (self.stopping or self.port.abort.is_set()):
-            board = self._read()
-            if self._inbox(board):
+            try:
+                worked = self._poll_once()
+                self._last_error = None
+            except BoardError as e:
+                self._board_error(e)
+                worked = False
+            if worked:
                 idle_since = time.monotonic()
                 continue
-            if self.stopping:
+            if self.stopping or self.port.abort.is_set():
                 break
-            if board is not None:
-                owned = self._owned(board)
-                if owned and self._take_up(owned[0]):
-                    idle_since = time.monotonic()
-                    continue
-                task = self._claim_next(board)
-                if task is not None:
-                    self._work(task)
-                    idle_since = time.monotonic()
-                    continue
             if not self._idle_logged:
                 self.log(f"idle: polling every {s.poll:g} s, shutting down after {s.idle_timeout:g} s idle")
                 self._idle_logged = True
@@ -233,6 +273,23 @@ class Teammate:
                 return 0
             self.port.abort.wait(s.poll)
         return self._exit("stopped" if self.port.abort.is_set() else "shut down")
+
+    def _poll_once(self) -> bool:
+        """One IDLE poll: the inbox, then tasks the board says are mine, then a ready task.
+        Returns True if it did some work."""
+        board = self._read()
+        if self._inbox(board):
+            return True
+        if self.stopping or board is None:
+            return False
+        owned = self._owned(board)
+        if owned and self._take_up(owned[0]):
+            return True
+        task = self._claim_next(board)
+        if task is not None:
+            self._work(task)
+            return True
+        return False
 
     def _exit(self, why: str) -> int:
         if not self.port.shutdown_approved:
@@ -289,23 +346,30 @@ class Teammate:
 
     def _message_session(self, messages: list[dict]) -> None:
         """WORK on messages that arrived while idle: the agent runs with them in context, in a scratch
-        checkout of the base branch (nothing in it is kept), with no task."""
+        checkout of the base branch (nothing in it is kept), with no task.
+
+        The scratch worktree is ``<git-common-dir>/gitboard/worktrees/inbox-<name>`` (detached at
+        the base commit; an empty directory there if it cannot be made): inside the clone's git
+        directory, so a ``kill -9`` leaks nothing outside it. One left by a killed session is
+        replaced, and it is removed when the session ends.
+        """
         self.log(f"{len(messages)} message(s) while idle: working on them")
         self._idle_logged = False
-        scratch = Path(tempfile.mkdtemp(prefix=f"gitboard-{self.s.name}-inbox-"))
-        made_worktree = False
+        with self.port.open() as repo:
+            scratch = inbox_worktree_path(repo, self.s.name)
+            if scratch.exists() or scratch.is_symlink():
+                self.log(f"replacing a stale scratch worktree at {scratch}")
+            remove(repo, scratch)
+            try:
+                _, start = base_commit(repo)
+                made = repo.git("worktree", "add", "-q", "--detach", str(scratch), start, check=False)
+                if made.status != 0:
+                    self.log(f"cannot make a scratch worktree ({last_line(made.stderr)}); using an empty directory")
+            except BoardError as e:
+                self.log(f"no base to check out for the scratch worktree ({e.message}); using an empty directory")
+            scratch.mkdir(parents=True, exist_ok=True)
+            team_name = self._team_name()
         try:
-            with self.port.open() as repo:
-                try:
-                    _, start = base_commit(repo)
-                    shutil.rmtree(scratch)
-                    made_worktree = repo.git("worktree", "add", "-q", "--detach", str(scratch), start,
-                                             check=False).status == 0
-                    if not made_worktree:
-                        scratch.mkdir(exist_ok=True)
-                except BoardError:
-                    pass
-                team_name = self._team_name()
             self._status(WORKING, None)
             ctx = self._context(dict(MESSAGE_TASK), scratch, team_name, messages)
             outcome = self._run_agent(ctx)
@@ -314,31 +378,57 @@ class Teammate:
             elif not self.port.abort.is_set():
                 self._status(IDLE, None)
         finally:
-            if made_worktree:
-                with self.port.open() as repo:
-                    remove(repo, scratch)
-            shutil.rmtree(scratch, ignore_errors=True)
+            with self.port.open() as repo:
+                remove(repo, scratch)
 
     # -- IDLE: the board -----------------------------------------------------------
     def _claim_next(self, board: Board) -> Task | None:
-        """Claim the lowest-id ready task this teammate can do; a lost race moves on to the next."""
+        """Claim the lowest-id ready task this teammate can do; a lost race moves on to the next.
+
+        Skipped: a task whose branch ``task/<id>`` is checked out in another worktree of
+        this clone (the user's own checkout: git cannot check it out twice; logged once),
+        and a task whose claim the board refused with another error (Invalid, Corrupt ...:
+        logged once, tried again when the task changes). Returns the claimed task, or None.
+        """
         need_run = self.agent.name == "shell"
-        for t in board.ready(utcnow(), self._role(board), need_run=need_run):
-            if not self.agent.accepts(t.to_json()):
-                continue
-            try:
-                task = self.port.claim(t.id)
-            except (Conflict, NotFound):
-                continue  # lost the race: try the next ready task
-            except (GitFailure, Busy) as e:
-                self.log(f"cannot claim #{t.id} ({e.message}); will try again")
-                return None
-            if t.status == IN_PROGRESS and t.owner and t.owner != self.s.name:
-                self.log(f"took over #{task.id} from {t.owner} (its lease expired): {task.subject}")
-            else:
-                self.log(f"claimed #{task.id}: {task.subject}")
-            return task
-        return None
+        listing: dict[str, list[Path]] | None = None
+        skipped: dict[int, tuple[str, ...]] = {}
+        visited: set[int] = set()
+        try:
+            for t in board.ready(utcnow(), self._role(board), need_run=need_run):
+                if not self.agent.accepts(t.to_json()) or (t.id, t.updated_at or "") in self._refused:
+                    continue
+                if listing is None:
+                    with self.port.open() as repo:
+                        listing = checkouts(repo)
+                mine = self.state_dir / "worktrees" / f"task-{t.id}"
+                visited.add(t.id)
+                elsewhere = checked_out_elsewhere(listing, f"task/{t.id}", mine=mine)
+                if elsewhere:
+                    skipped[t.id] = tuple(str(p) for p in elsewhere)
+                    if self._skipped.get(t.id) != skipped[t.id]:
+                        self.log(f"skipping #{t.id}: its branch task/{t.id} is checked out in "
+                                 f"{', '.join(skipped[t.id])}")
+                    continue
+                try:
+                    task = self.port.claim(t.id)
+                except (Conflict, NotFound):
+                    continue  # lost the race: try the next ready task
+                except (GitFailure, Busy) as e:
+                    self.log(f"cannot claim #{t.id} ({e.message}); will try again")
+                    return None
+                except BoardError as e:
+                    self.log(f"cannot claim #{t.id}: {e.message}; skipping it until it changes")
+                    self._refused.add((t.id, t.updated_at or ""))
+                    continue
+                if t.status == IN_PROGRESS and t.owner and t.owner != self.s.name:
+                    self.log(f"took over #{task.id} from {t.owner} (its lease expired): {task.subject}")
+                else:
+                    self.log(f"claimed #{task.id}: {task.subject}")
+                return task
+            return None
+        finally:
+            self._skipped = {**{k: v for k, v in self._skipped.items() if k not in visited}, **skipped}
 
     def _take_up(self, task: Task) -> bool:
         """Work on a task the board says is already ours (restart, or claimed by the agent's tool).
@@ -387,9 +477,22 @@ class Teammate:
             return Outcome(ok=False, reason=f"agent error: {type(e).__name__}: {e}")
 
     def _work(self, task: Task) -> None:
-        """Work on a claimed task: worktree, lease renewal, agent, then the harness."""
+        """Work on a claimed task: worktree, lease renewal, agent, then the harness.
+
+        Its branch checked out elsewhere in this clone (:class:`BranchCheckedOut`) releases
+        the task rather than failing it: the task is fine, and a teammate of another clone, or
+        this one once the user checks out another branch, can do it.
+        """
         self._idle_logged = False
-        self.port.cancel.clear()
+        if not self.port.abort.is_set():  # a stop that came during the claim still stops the work
+            self.port.cancel.clear()
+        self._current = (task, None)
+        try:
+            self._work_on(task)
+        finally:
+            self._current = None
+
+    def _work_on(self, task: Task) -> None:
         board = self._read()
         if board is None:
             try:
@@ -404,6 +507,15 @@ class Teammate:
 
         try:
             wt = self.port.persist(f"worktree of #{task.id}", make)
+        except BranchCheckedOut as e:
+            self.log(f"cannot work on #{task.id}: {e.message}")
+            try:
+                self.port.release(task.id)
+                self.log(f"released #{task.id}; not claiming it here while {e.branch} stays checked out")
+            except BoardError as e2:
+                self.log(f"cannot release #{task.id}: {e2.message}; it stays claimed until its lease expires")
+                self._status(IDLE, None)
+            return
         except MergeConflict as e:
             self.log(e.message)
             self._finish(task, None, Outcome(ok=False, reason=e.message, details={"conflicts": e.files}))
@@ -416,6 +528,7 @@ class Teammate:
             self.log(f"stopped while the remote was unreachable; #{task.id} stays claimed until its lease expires")
             self.stopping = True
             return
+        self._current = (task, wt)
         renewer = Renewer(self.port, task.id, self.s.lease).start()
         try:
             ctx = self._context(task.to_json(), wt.path, board.team.team_name, self.port.take_held())
@@ -424,7 +537,8 @@ class Teammate:
             renewer.stop()
         if renewer.lost:
             self.log(f"leaving {wt.branch} and its worktree to #{task.id}'s new owner")
-            self.port.cancel.clear()
+            if not self.port.abort.is_set():
+                self.port.cancel.clear()
             self._status(IDLE, None)
             return
         if self.port.shutdown_approved:
@@ -434,42 +548,82 @@ class Teammate:
         else:
             self._finish(task, wt, outcome)
 
-    def _commit_and_push(self, task: Task, wt: Worktree, body: str) -> str | None:
+    def _commit_and_push(self, task: Task, wt: Worktree, body: str) -> tuple[str | None, str]:
+        """Commit the worktree's work (:func:`harness.commit_work`) and push the branch.
+
+        Returns ``(commit, "")``, or ``(None, why)`` when no commit could be made (the work
+        then stays, uncommitted, in the worktree). A push that cannot be made is logged; the
+        commit stays local and still counts.
+        """
         try:
             with self.port.open() as repo:
-                commit = harness.commit_work(repo, wt, task, self.s.name, body)
+                commit = harness.commit_work(repo, wt, task, self.s.name, body, log=self.log)
         except GitFailure as e:
             self.log(f"cannot commit the work of #{task.id}: {e.message}")
-            return None
+            return None, e.message
         self.log(f"committed {wt.branch} ({commit[:12]})")
         try:
             harness.push_branch(self.port, wt.branch, commit)
         except GitFailure as e:
             self.log(f"gave up pushing {wt.branch} ({e.message}); {commit[:12]} stays local")
-        return commit
+        return commit, ""
+
+    def _uncommitted(self, task: Task, wt: Worktree, outcome: Outcome, why: str) -> Outcome:
+        """The Outcome of work that could not be committed: failed, naming the worktree that holds it."""
+        reason = (f"cannot commit the work: {why}; the work is kept, uncommitted, in the worktree {wt.path} "
+                  f"(branch {wt.branch})")
+        if not outcome.ok and outcome.reason:
+            reason += f"; before that: {outcome.reason}"
+        details = {**(outcome.details or {}), "worktree": str(wt.path)}
+        return Outcome(ok=False, summary=outcome.summary, usage=outcome.usage, reason=reason,
+                       shutdown=outcome.shutdown, details=details)
 
     def _release(self, task: Task, wt: Worktree, outcome: Outcome) -> None:
-        """Stopping mid-task: commit the work so far, push it, release the task for someone else."""
-        self._commit_and_push(task, wt, f"Work in progress, released by {self.s.name}: {outcome.reason}")
-        status = SHUTDOWN
+        """Stopping mid-task: commit the work so far, push it, release the task for someone else.
+
+        If the work so far cannot be committed the task is failed instead (a takeover
+        elsewhere would start without it), with the reason, and the worktree is kept.
+        """
+        commit, why = self._commit_and_push(task, wt, f"Work in progress, released by {self.s.name}: "
+                                                      f"{outcome.reason}")
+        if commit is None:
+            self._finish(task, wt, self._uncommitted(task, wt, outcome, why), committed=(None, why))
+            self.stopping = True
+            return
         try:
-            self.port.release(task.id, status=status)
+            self.port.release(task.id, status=SHUTDOWN)
             self.log(f"released #{task.id} for someone else")
         except (Conflict, NotFound) as e:
             self.log(f"cannot release #{task.id}: {e.message}")
         except (GitFailure, Busy) as e:
             self.log(f"gave up releasing #{task.id} ({e.message}); it stays claimed until its lease expires")
+        except BoardError as e:
+            self.log(f"cannot release #{task.id}: {e.message}; it stays claimed until its lease expires")
         with self.port.open() as repo:
             remove(repo, wt.path)
         self.stopping = True
 
-    def _finish(self, task: Task, wt: Worktree | None, outcome: Outcome) -> None:
-        """The harness: commit, push, done/fail with the result, remove the worktree (the branch stays)."""
+    def _finish(self, task: Task, wt: Worktree | None, outcome: Outcome,
+                committed: tuple[str | None, str] | None = None) -> None:
+        """The harness: commit, push, done/fail with the result, remove the worktree (the branch stays).
+
+        A task is completed only with a commit: if the work cannot be committed, the task
+        is failed with the reason, and the worktree -- holding the uncommitted work -- is
+        kept (its path is in the log and in the result's ``worktree``).
+
+        Args:
+            committed: ``(commit, why)`` when the caller already tried to commit.
+        """
         stopping = outcome.shutdown or self.port.abort.is_set()
         commit = None
         if wt is not None:
-            body = outcome.summary if outcome.ok else f"Failed: {outcome.reason}"
-            commit = self._commit_and_push(task, wt, body)
+            if committed is None:
+                body = outcome.summary if outcome.ok else f"Failed: {outcome.reason}"
+                committed = self._commit_and_push(task, wt, body)
+                if committed[0] is None:
+                    outcome = self._uncommitted(task, wt, outcome, committed[1])
+            commit = committed[0]
+        keep = wt is not None and commit is None
         result = harness.task_result(wt, commit, outcome)
         try:
             self.port.finish(task.id, outcome.ok, result, status=SHUTDOWN if stopping else IDLE)
@@ -482,12 +636,18 @@ class Teammate:
                      f"and the work is on {wt.branch if wt else 'no branch'}")
             self.stopping = True
             return
+        except BoardError as e:
+            self.log(f"cannot mark #{task.id} {'done' if outcome.ok else 'failed'} ({e.message}); it stays "
+                     f"claimed until its lease expires, and the work is on {wt.branch if wt else 'no branch'}")
+            self._status(SHUTDOWN if stopping else IDLE, None)
         else:
             if outcome.ok:
                 self.log(f"done #{task.id}: {task.subject}")
             else:
                 self.log(f"failed #{task.id}: {outcome.reason}")
-        if wt is not None:
+        if keep:
+            self.log(f"kept the worktree {wt.path}: it holds work that is not committed")
+        elif wt is not None:
             with self.port.open() as repo:
                 remove(repo, wt.path)
         if stopping:
@@ -495,15 +655,20 @@ class Teammate:
 
 
 def install_signal_handlers(teammate: Teammate) -> None:
-    """SIGTERM, SIGINT and SIGHUP stop the teammate cleanly (its command stopped, its task released);
-    a second one exits at once (KeyboardInterrupt). Call from the main thread."""
+    """SIGTERM, SIGINT and SIGHUP stop the teammate cleanly: its command stopped, the work so far
+    committed and the task released. A repeated signal does the same (it is logged and changes
+    nothing), so an impatient second Ctrl-C never leaves a command running or a task claimed;
+    ``kill -9`` ends the process at once. Call from the main thread."""
     count = [0]
 
     def handler(signum: int, frame: Any) -> None:
         count[0] += 1
+        name = signal.Signals(signum).name
         if count[0] > 1:
-            raise KeyboardInterrupt
-        teammate.log(f"got signal {signal.Signals(signum).name}: stopping")
+            teammate.log(f"got signal {name} again: already stopping (stopping the command, giving the task "
+                         f"back); kill -9 {os.getpid()} ends me at once")
+        else:
+            teammate.log(f"got signal {name}: stopping")
         teammate.stop()
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -32,7 +32,7 @@ from gitboard.board.compose import sequence
 from gitboard.board.errors import Busy, GitFailure
 from gitboard.board.request import request_of
 from gitboard.board.snapshot import Board
-from gitboard.board.task import Task
+from gitboard.board.task import IN_PROGRESS, Task
 from gitboard.store.host import this_host
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
@@ -50,7 +50,7 @@ class Logger:
     def __init__(self, name: str, stream: Any = None) -> None:
         self.name = name
         self.stream = stream
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a signal handler may log while a line is being written
 
     def __call__(self, line: str) -> None:
         stream = self.stream or sys.stdout
@@ -81,7 +81,9 @@ class BoardPort:
         log: where log lines go (default: a :class:`Logger` on stdout).
 
     Attributes:
-        cancel: set to stop the current piece of work (a signal, a lost lease).
+        cancel: set to stop the current piece of work (a signal, a lost lease). Agents check it:
+            the command runner while its command runs, the anthropic agent before each model
+            turn and each tool call (and while either waits).
         abort: set to stop retrying writes and exit (a signal).
         shutdown_approved: a shutdown_request was approved through this port.
         claimed: ids claimed through :meth:`claim_task` (the agent's own claims), renewed too.
@@ -267,12 +269,30 @@ class BoardPort:
     def claim(self, task_id: int) -> Task:
         """Claim ``task_id`` with the lease and set this member working on it, in one commit.
 
+        A takeover (the task was in progress under another owner whose lease expired) also
+        clears that previous owner's roster ``task`` when it still names this task, so the
+        roster does not show two members on it; the previous owner's status is left alone.
+
         Raises:
             Conflict, NotFound: lost the race, or the task is no longer claimable.
+            Invalid: the board refused the claim's values (bad lease ...).
         """
         claim = partial(task_ops.claim, actor=self.name, task_id=task_id, role=self.role, lease=self.lease)
-        task, _member = self.transact(partial(sequence, ops=(claim, self._member(team_ops.WORKING, task_id))))
-        return task
+        working = self._member(team_ops.WORKING, task_id)
+        actor = self.name
+
+        def claim_op(board: Board, now: datetime) -> Any:
+            ops = [claim, working]
+            before = board.tasks.get(task_id)
+            previous = before.owner if before is not None and before.status == IN_PROGRESS else ""
+            if previous and previous != actor:
+                member = board.team.member(previous)
+                if member is not None and member.task == task_id:
+                    ops.append(partial(team_ops.set_member, actor=actor, name=previous, task=None))
+            return sequence(board, now, ops=ops)
+
+        results = self.transact(claim_op)
+        return results[0]
 
     def renew(self, task_id: int) -> Task:
         """Extend this teammate's lease on ``task_id`` by :attr:`lease` seconds.

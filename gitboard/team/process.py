@@ -5,12 +5,18 @@ A spawned teammate is ``python -m gitboard -C <repo> work NAME [options]``:
 - in its own session (``start_new_session``), so it leads its process group
   and outlives the shell that spawned it;
 - stdout and stderr appended to ``<git-common-dir>/gitboard/logs/<name>.log``;
-- its pid in ``<git-common-dir>/gitboard/pids/<name>.pid`` and on the board
-  (the member's ``host`` and ``pid``, status ``working``);
+- its pid in ``<git-common-dir>/gitboard/pids/<name>.pid`` (``"<pid> <start>\n"``,
+  ``start`` being the process start time, :func:`gitboard.store.host.process_start`)
+  and on the board (the member's ``host`` and ``pid``, status ``working``);
 - with ``GITBOARD_ACTOR=NAME``, so any ``gitboard`` command it runs acts as it.
 
 Spawning a name whose process is alive and working exits 3 (Conflict); a name
 that is idle or shut down is restarted (a live idle process is ended first).
+
+A recorded pid is trusted, and signalled, only after its identity is checked
+(:func:`gitboard.store.host.teammate_alive`: the start time recorded in the pid
+file, else the command line ``gitboard ... work ... NAME``), so a stale pid file
+or roster entry whose pid now belongs to another program is ignored.
 """
 
 from __future__ import annotations
@@ -24,11 +30,11 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Sequence
 
-from gitboard.board.errors import Conflict, NotFound
-from gitboard.board.names import check_name
+from gitboard.board.errors import Conflict, Invalid, NotFound
+from gitboard.board.names import LEAD, check_name
 from gitboard.board.team import Member
 from gitboard.board.team_ops import WORKING, set_member
-from gitboard.store.host import end_process_group, pid_alive, this_host
+from gitboard.store.host import end_process_group, process_start, teammate_alive, this_host
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
@@ -44,19 +50,30 @@ def pid_path(repo: BoardRepo, name: str) -> Path:
     return repo.state_dir("pids") / f"{name}.pid"
 
 
+def read_pid_record(repo: BoardRepo, name: str) -> tuple[int, int | None] | None:
+    """Return ``(pid, start)`` recorded for ``name`` in this clone (``start``: the process start
+    time, None in a file written before it was recorded), or None if there is no readable record."""
+    try:
+        fields = pid_path(repo, name).read_text().split()
+        pid = int(fields[0])
+        start = int(fields[1]) if len(fields) > 1 else None
+    except (OSError, ValueError, IndexError):
+        return None
+    return (pid, start) if pid > 0 else None
+
+
 def read_pid(repo: BoardRepo, name: str) -> int | None:
     """Return the pid recorded for ``name`` in this clone, or None."""
-    try:
-        return int(pid_path(repo, name).read_text().strip())
-    except (OSError, ValueError):
-        return None
+    record = read_pid_record(repo, name)
+    return record[0] if record else None
 
 
 def write_pid(repo: BoardRepo, name: str, pid: int) -> None:
-    """Record ``pid`` for ``name`` (atomically)."""
+    """Record ``pid`` and its start time (:func:`process_start`, if known) for ``name``, atomically."""
     path = pid_path(repo, name)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(f"{pid}\n")
+    start = process_start(pid)
+    tmp.write_text(f"{pid}\n" if start is None else f"{pid} {start}\n")
     os.replace(tmp, path)
 
 
@@ -69,33 +86,77 @@ def clear_pid(repo: BoardRepo, name: str, pid: int) -> None:
             pass
 
 
-def live_pid(repo: BoardRepo, name: str, member: Member | None, me: int | None = None) -> int | None:
-    """Return the pid of ``name``'s live process on this host (pid file or roster), or None;
-    ``me`` (the calling teammate's own pid) does not count."""
-    for pid in (read_pid(repo, name), member.pid if member and member.host == this_host() else None):
-        if pid and pid != me and pid_alive(pid):
-            return pid
+def live_process(repo: BoardRepo, name: str, member: Member | None,
+                 me: int | None = None) -> tuple[int, int | None] | None:
+    """Return ``(pid, start)`` of ``name``'s live process on this host, or None.
+
+    Candidates are the pid file's pid (checked against its recorded start time) and the
+    roster's pid when the member's host is this one (checked against the pid file's start
+    time if the file records the same pid, else by its command line); see
+    :func:`gitboard.store.host.teammate_alive`. ``me`` (the calling teammate's own pid)
+    does not count. ``start`` is the process's start time (None where unknown).
+    """
+    record = read_pid_record(repo, name)
+    candidates: list[tuple[int, int | None]] = []
+    if record is not None:
+        candidates.append(record)
+    if member is not None and member.host == this_host() and isinstance(member.pid, int) and member.pid > 0:
+        if record is None or record[0] != member.pid:
+            candidates.append((member.pid, None))
+    for pid, start in candidates:
+        if pid != me and teammate_alive(pid, name, start):
+            return pid, start if start is not None else process_start(pid)
     return None
+
+
+def live_pid(repo: BoardRepo, name: str, member: Member | None, me: int | None = None) -> int | None:
+    """Return the pid of ``name``'s live process on this host (see :func:`live_process`), or None."""
+    found = live_process(repo, name, member, me)
+    return found[0] if found else None
+
+
+def member_alive(repo: BoardRepo, member: Member) -> bool:
+    """True if ``member``'s roster pid is, on this host, a live process of that teammate
+    (identity checked as in :func:`live_process`). False for a member of another host."""
+    if member.host != this_host() or not isinstance(member.pid, int) or member.pid <= 0:
+        return False
+    record = read_pid_record(repo, member.name)
+    start = record[1] if record is not None and record[0] == member.pid else None
+    return teammate_alive(member.pid, member.name, start)
+
+
+def check_name_for_teammate(name: str) -> str:
+    """Return ``name`` if it may be a teammate: a valid name other than ``lead`` (the human's).
+
+    Raises:
+        Invalid: a bad name, or ``lead``.
+    """
+    check_name(name)
+    if name == LEAD:
+        raise Invalid(f"{LEAD!r} is the human lead's name and cannot be a teammate's; pick another name")
+    return name
 
 
 def check_can_start(repo: BoardRepo, name: str, *, restart_idle: bool, me: int | None = None) -> Member | None:
     """Refuse to start ``name`` if it is working; end a live idle process of it when ``restart_idle``.
 
     ``me`` is the pid of the process that will be ``name`` (``gitboard work`` passes its own).
-    Returns the member's roster entry (None if not on the roster).
+    A recorded pid whose process is gone, or is now another program, is ignored (and
+    never signalled). Returns the member's roster entry (None if not on the roster).
 
     Raises:
         Conflict: ``name`` is working -- a live process here, or status working on another host.
     """
     board = read_board(repo)
     member = board.team.member(name)
-    pid = live_pid(repo, name, member, me)
-    if pid is not None:
+    found = live_process(repo, name, member, me)
+    if found is not None:
+        pid, start = found
         if member is not None and member.status == WORKING:
             raise Conflict(f"{name} is working (pid {pid} on {this_host()}); stop it first with 'gitboard stop {name}'")
         if not restart_idle:
             raise Conflict(f"{name} is already running (pid {pid}); stop it first with 'gitboard stop {name}'")
-        end_process_group(pid)
+        end_process_group(pid, start=start)
     elif member is not None and member.status == WORKING and member.host and member.host != this_host():
         raise Conflict(f"{name} is working on {member.host} (pid {member.pid}); "
                        f"stop it there, or 'gitboard stop {name}'")
@@ -137,11 +198,15 @@ def spawn(repo: BoardRepo, name: str, options: Sequence[str], *, role: str | Non
         role: recorded on the roster with the member.
         env: extra environment for the process.
 
+    If registering fails (the remote rejects the board push, is unreachable, or the
+    spawner is interrupted), the new process group is ended and its pid file cleared
+    before the error propagates: an error from ``spawn`` never leaves a teammate running.
+
     Raises:
-        Invalid: a bad name. Conflict: the name is working.
-        GitFailure: no board, or the remote is unreachable.
+        Invalid: a bad name, or ``lead``. Conflict: the name is working.
+        GitFailure, Busy: no board, or the remote is unreachable or refused the registration.
     """
-    check_name(name)
+    check_name_for_teammate(name)
     check_can_start(repo, name, restart_idle=True)
     log = log_path(repo, name)
     root = repo.work_dir or repo.git_dir
@@ -152,14 +217,33 @@ def spawn(repo: BoardRepo, name: str, options: Sequence[str], *, role: str | Non
         out.flush()
         proc = subprocess.Popen(argv, cwd=root, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 env=child_env, start_new_session=True, close_fds=True)
-    write_pid(repo, name, proc.pid)
-    transact(repo, partial(_register, name=name, pid=proc.pid, host=this_host(), role=role))
+    try:
+        write_pid(repo, name, proc.pid)
+        transact(repo, partial(_register, name=name, pid=proc.pid, host=this_host(), role=role))
+    except BaseException:
+        _undo_spawn(repo, name, proc)
+        raise
     return Spawned(proc.pid, log, argv)
+
+
+def _undo_spawn(repo: BoardRepo, name: str, proc: subprocess.Popen) -> None:
+    """End a just-started teammate whose registration failed: its process group (SIGTERM, then
+    SIGKILL), its pid file, and the zombie it leaves (it is our child)."""
+    try:
+        end_process_group(proc.pid, grace=5.0)
+    finally:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        clear_pid(repo, name, proc.pid)
 
 
 def show_log(repo: BoardRepo, name: str, out: IO[str], follow: bool = False, interval: float = 0.2) -> None:
     """Copy ``name``'s log to ``out``; with ``follow``, keep copying new lines until the
-    teammate's process has exited (or the reader is interrupted).
+    teammate's process has exited (or the reader is interrupted). The process is the pid
+    file's, identity checked (:func:`gitboard.store.host.teammate_alive`): a stale pid
+    file whose pid now belongs to another program ends the follow.
 
     Raises:
         Invalid: a bad name. NotFound: no log for ``name`` in this clone.
@@ -176,8 +260,8 @@ def show_log(repo: BoardRepo, name: str, out: IO[str], follow: bool = False, int
                 out.flush()
             if not follow:
                 return
-            pid = read_pid(repo, name)
-            if not chunk and (pid is None or not pid_alive(pid)):
+            record = read_pid_record(repo, name)
+            if not chunk and (record is None or not teammate_alive(record[0], name, record[1])):
                 rest = f.read()
                 if rest:
                     out.write(rest)

@@ -207,16 +207,20 @@ class BashResult:
         output: merged stdout and stderr, decoded as UTF-8 with replacement, capped.
         timed_out: the command ran past its timeout and its process group was killed.
         seconds: wall time.
+        cancelled: the teammate was told to stop (``cancel`` was set) and the process group was killed.
     """
 
     exit_code: int | None
     output: str
     timed_out: bool = False
     seconds: float = 0.0
+    cancelled: bool = False
 
     def to_text(self) -> str:
         """Return the tool_result text: the output (or ``(no output)``) plus a status line unless it exited 0."""
         text = self.output.strip("\n") or "(no output)"
+        if self.cancelled:
+            return f"{text}\n[stopped after {self.seconds:.0f} s: the teammate is stopping; the command was killed]"
         if self.timed_out:
             return f"{text}\n[timed out after {self.seconds:.0f} s; the command was killed]"
         if self.exit_code:
@@ -278,7 +282,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def run_bash(worktree: str | Path, command: str, timeout: float = BASH_TIMEOUT,
-             env: Mapping[str, str] | None = None, max_output: int = MAX_OUTPUT_CHARS) -> BashResult:
+             env: Mapping[str, str] | None = None, max_output: int = MAX_OUTPUT_CHARS,
+             cancel: threading.Event | None = None) -> BashResult:
     """Run ``command`` with ``bash -c`` (``/bin/sh -c`` without bash) in ``worktree``.
 
     The command runs in its own session with stdin from /dev/null; on timeout its
@@ -293,6 +298,8 @@ def run_bash(worktree: str | Path, command: str, timeout: float = BASH_TIMEOUT,
         timeout: seconds before the command is killed.
         env: the complete environment for the command; defaults to ``os.environ``.
         max_output: cap in characters (bytes before decoding) for each of head and tail.
+        cancel: when set while the command runs (checked every 0.1 s), its process group is
+            killed and the result is marked ``cancelled``.
 
     Raises:
         ToolError: an empty command, or the shell could not be started.
@@ -308,20 +315,30 @@ def run_bash(worktree: str | Path, command: str, timeout: float = BASH_TIMEOUT,
     except OSError as e:
         raise ToolError(f"cannot start {shell}: {e}") from None
     cap = _Capture(proc.stdout, max(1, max_output // 2))
-    timed_out = False
+    timed_out = cancelled = False
     try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(proc)
-        proc.wait()
+        while True:
+            left = timeout - (time.monotonic() - start)
+            try:
+                proc.wait(timeout=max(0.0, min(left, 0.1) if cancel is not None else left))
+                break
+            except subprocess.TimeoutExpired:
+                if cancel is not None and cancel.is_set():
+                    cancelled = True
+                elif time.monotonic() - start >= timeout:
+                    timed_out = True
+                else:
+                    continue
+                _kill_group(proc)
+                proc.wait()
+                break
     except BaseException:
         _kill_group(proc)
         proc.wait()
         raise
-    cap.thread.join(_DRAIN_GRACE if not timed_out else 5.0)
+    cap.thread.join(_DRAIN_GRACE if not (timed_out or cancelled) else 5.0)
     text = cap.text()
     if cap.thread.is_alive():
         text += "\n[background processes still hold the output open; their later output is not captured]"
     return BashResult(exit_code=None if timed_out else proc.returncode, output=cap_text(text, max_output),
-                      timed_out=timed_out, seconds=time.monotonic() - start)
+                      timed_out=timed_out, seconds=time.monotonic() - start, cancelled=cancelled)

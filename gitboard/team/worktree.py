@@ -46,6 +46,25 @@ class WorktreeError(BoardError):
     """The task's worktree cannot be made (no base branch, git refused ...). Fails the task (exit 1)."""
 
 
+class BranchCheckedOut(WorktreeError):
+    """The task's branch is checked out in another worktree of this clone (typically the user's
+    own checkout: ``git checkout task/3``), so git cannot check it out for the teammate.
+
+    Not the task's fault: the runtime releases the task instead of failing it, and does not
+    claim it in this clone while the branch stays checked out there (see :func:`prepare`).
+
+    Attributes:
+        branch: ``task/<id>``.
+        where: the worktree directories that have it checked out.
+    """
+
+    def __init__(self, branch: str, where: list[Path]) -> None:
+        self.branch = branch
+        self.where = where
+        super().__init__(f"{branch} is checked out in {', '.join(str(p) for p in where)}; check out another "
+                         f"branch there so that a teammate can work on it")
+
+
 class MergeConflict(WorktreeError):
     """Merging a completed blocker's work into the task's branch conflicted.
 
@@ -88,6 +107,42 @@ def branch_name(task_id: int) -> str:
 def worktree_path(repo: BoardRepo, task_id: int) -> Path:
     """Return ``<git-common-dir>/gitboard/worktrees/task-<id>`` (its parent is created)."""
     return repo.state_dir("worktrees") / f"task-{task_id}"
+
+
+def inbox_worktree_path(repo: BoardRepo, name: str) -> Path:
+    """Return ``<git-common-dir>/gitboard/worktrees/inbox-<name>``, the scratch worktree of teammate
+    ``name``'s message sessions (its parent is created)."""
+    return repo.state_dir("worktrees") / f"inbox-{name}"
+
+
+def checkouts(repo: BoardRepo) -> dict[str, list[Path]]:
+    """Return which branches the worktrees of this clone have checked out: branch name
+    (``main``, ``task/3`` ...) -> worktree directories, from ``git worktree list --porcelain``.
+
+    Entries whose directory is gone (what ``git worktree prune`` drops) are left out.
+    Returns {} when git cannot tell.
+    """
+    res = repo.git("worktree", "list", "--porcelain", check=False)
+    if res.status != 0:
+        return {}
+    out: dict[str, list[Path]] = {}
+    path: str | None = None
+    for line in res.stdout.decode(errors="replace").splitlines():
+        if line.startswith("worktree "):
+            path = line[len("worktree "):]
+        elif line.startswith("branch refs/heads/") and path is not None:
+            if os.path.isdir(path):
+                out.setdefault(line[len("branch refs/heads/"):], []).append(Path(path))
+        elif not line:
+            path = None
+    return out
+
+
+def checked_out_elsewhere(listing: dict[str, list[Path]], branch: str, mine: Path | None = None) -> list[Path]:
+    """Return the worktrees in ``listing`` (a :func:`checkouts` result) that have ``branch``
+    checked out, other than ``mine`` (the task's own worktree path)."""
+    mine_real = os.path.realpath(mine) if mine is not None else None
+    return [p for p in listing.get(branch, []) if os.path.realpath(p) != mine_real]
 
 
 def pgid_file(repo_state: Path, task_id: int) -> Path:
@@ -260,7 +315,15 @@ def prepare(repo: BoardRepo, task: Task, board: Board, *, actor: str,
         actor: the teammate, for the identity of merge commits.
         log: where to report what was done (one line each).
 
+    The branch checked out elsewhere in this clone (the user ran ``git checkout task/<id>``)
+    raises :class:`BranchCheckedOut`, and nothing is changed. The alternatives are unsafe:
+    a detached worktree whose commits then move ``task/<id>`` would change the branch under
+    the user's checkout (their index and files would no longer match ``HEAD`` -- what
+    ``receive.denyCurrentBranch`` guards against), and ``--force`` would have two checkouts
+    of one branch. So the runtime gives the task back instead (see ``gitboard.team.loop``).
+
     Raises:
+        BranchCheckedOut: ``task/<id>`` is checked out in another worktree of this clone.
         MergeConflict: a blocker's work conflicts; the branch is deleted again
             unless it existed before, and the worktree removed.
         WorktreeError: no base branch, or git refused to make the worktree.
@@ -275,6 +338,10 @@ def prepare(repo: BoardRepo, task: Task, board: Board, *, actor: str,
 
     remote_tip = _fetch_branch(repo, branch) if repo.remote else None
     local_tip = repo.resolve(ref)
+    if local_tip:
+        elsewhere = checked_out_elsewhere(checkouts(repo), branch, mine=path)
+        if elsewhere:
+            raise BranchCheckedOut(branch, elsewhere)
 
     def remote_ahead(tip: str | None) -> bool:
         if not remote_tip or remote_tip == tip:

@@ -107,6 +107,18 @@ def test_drain_deletes_only_what_it_saw(board):
     assert set(change.writes).isdisjoint(later.writes)  # a message it never saw is never deleted
 
 
+def test_drain_names_who_drains_not_whose_inbox(board):
+    b = apply(board, send(board, msg_id="m1"))
+    change = inbox_ops.drain(b, NOW, name="alice", actor="lead")
+    assert dict(change.trailers)[ACTOR] == "lead"
+    assert change.subject == "drain 1 message of alice by lead"
+    own = inbox_ops.drain(b, NOW, name="alice")  # the runtime's own drain: the actor is the inbox's owner
+    assert dict(own.trailers)[ACTOR] == "alice" and own.subject == "drain 1 message of alice"
+    assert inbox_ops.drain(b, NOW, name="alice", actor="alice").subject == own.subject
+    with pytest.raises(Invalid):
+        inbox_ops.drain(b, NOW, name="alice", actor="Not A Name")
+
+
 def test_broadcast_reaches_everyone_but_the_sender_in_one_change(board):
     change = inbox_ops.broadcast(board, NOW, sender="alice", content="hello all", msg_id="b1")
     assert isinstance(change, Change)

@@ -96,12 +96,44 @@ def test_seed_format_task_without_new_keys_loads_with_defaults():
     ({"id": 1, "subject": "x", "blockedBy": ["2"]}, "blockedBy"),
     ({"id": 1, "subject": "x", "owner": 7}, "owner"),
     ({"id": 1, "subject": "x", "lease_expires_at": "tomorrow"}, "malformed"),
+    ({"id": 1, "subject": "x", "lease_expires_at": 123}, "lease_expires_at"),
+    ({"id": 1, "subject": "x", "description": 7}, "description"),
+    ({"id": 1, "subject": "x", "role": 5}, "role"),
+    ({"id": 1, "subject": "x", "run": ["make"]}, "run"),
+    ({"id": 1, "subject": "x", "claimed_at": 5}, "claimed_at"),
+    ({"id": 1, "subject": "x", "created_at": 5}, "created_at"),
+    ({"id": 1, "subject": "x", "updated_at": {}}, "updated_at"),
+    ({"id": 1, "subject": "x", "owner": False}, "owner"),
+    ({"id": 1, "subject": "x", "blockedBy": 0}, "blockedBy"),
+    ({"id": 1, "subject": "x", "status": ["pending"]}, "unknown status"),
+    ({"id": 1, "subject": "x", "status": None}, "unknown status"),
 ])
 def test_from_json_rejects_malformed_tasks(doc, why):
     with pytest.raises(Corrupt) as e:
         Task.from_json(doc)
     assert why in e.value.message
     assert e.value.exit_code == 1
+
+
+def test_from_json_takes_null_as_the_default_and_any_json_as_the_result():
+    doc = {"id": 1, "subject": "x", "description": None, "owner": None, "blockedBy": None,
+           "created_at": None, "updated_at": None, "result": [1, {"a": None}], "x_custom": 5}
+    t = Task.from_json(doc)
+    assert (t.description, t.status, t.owner, t.blockedBy, t.created_at, t.updated_at) == ("", "pending", "", (), "", "")
+    assert t.result == [1, {"a": None}] and t.extra == {"x_custom": 5}
+
+
+@pytest.mark.parametrize("fields, why", [
+    ({"role": 5}, "role"), ({"status": 3}, "status"), ({"status": "zombie"}, "status"), ({"host": 7}, "host"),
+    ({"pid": "x"}, "pid"), ({"pid": True}, "pid"), ({"task": "y"}, "task"), ({"updated_at": 5}, "updated_at"),
+])
+def test_member_from_json_checks_every_field(fields, why):
+    entry = {"name": "bob", "role": None, "status": "idle", "task": None, "host": "", "pid": None, "updated_at": ""}
+    assert Member.from_json(entry) == Member("bob")
+    with pytest.raises(Corrupt, match=why):
+        Member.from_json({**entry, **fields})
+    with pytest.raises(Corrupt, match=why):
+        Team.from_json({"team_name": "t", "members": [{**entry, **fields}]})
 
 
 def test_task_path():

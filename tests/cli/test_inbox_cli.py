@@ -88,6 +88,21 @@ def test_unknown_recipient_through_the_console_script(run_gitboard, team, board_
 
 def test_log_shows_inbox_actions(run_cli, team):
     ok(run_cli(["send", "alice", "x"], cwd=team))
-    ok(run_cli(["inbox", "alice"], cwd=team))
+    ok(run_cli(["inbox", "alice", "--as", "alice"], cwd=team))
     entries = ok(run_cli(["log", "--json", "-n", "2"], cwd=team)).json()
     assert [(e["action"], e["actor"]) for e in entries] == [("drain", "alice"), ("send", "lead")]
+
+
+def test_a_drain_is_attributed_to_whoever_runs_it(run_cli, team, git):
+    ok(run_cli(["send", "bob", "x", "--as", "alice"], cwd=team))
+    ok(run_cli(["send", "bob", "y"], cwd=team))
+    assert [m["content"] for m in ok(run_cli(["inbox", "bob", "--json"], cwd=team)).json()] == ["x", "y"]
+    assert git(team, "log", "-1", "--format=%an%n%s", "gitboard") == "lead\ndrain 2 messages of bob by lead"
+    trailers = git(team, "log", "-1", "--format=%(trailers:only,unfold)", "gitboard").splitlines()
+    assert "Gitboard-Actor: lead" in trailers and "Gitboard-Action: drain" in trailers
+    ok(run_cli(["send", "bob", "z"], cwd=team))
+    ok(run_cli(["inbox", "--as", "bob"], cwd=team))  # bob drains his own
+    assert git(team, "log", "-1", "--format=%an%n%s%n%(trailers:key=Gitboard-Actor,valueonly)", "gitboard"
+               ).splitlines() == ["bob", "drain 1 message of bob", "bob"]
+    entry = ok(run_cli(["log", "--json", "-n", "1"], cwd=team)).json()[0]
+    assert (entry["action"], entry["actor"]) == ("drain", "bob")

@@ -97,7 +97,8 @@ def group_members(pgid: int) -> list[int]:
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
 def test_stop_force_ends_the_local_process_group(run_cli, team):
     # a teammate stand-in leading its own process group, with a child of its own
-    proc = subprocess.Popen(["sh", "-c", "sleep 60 & wait"], start_new_session=True)
+    # ($0 $1 $2 make its command line read "... gitboard work alice", which the identity check wants)
+    proc = subprocess.Popen(["sh", "-c", "sleep 60 & wait", "gitboard", "work", "alice"], start_new_session=True)
     try:
         run_op(team, team_ops.set_member, actor="alice", name="alice", status="working", task=None,
                host=this_host(), pid=proc.pid)

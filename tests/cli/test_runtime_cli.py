@@ -14,7 +14,7 @@ from gitboard.board import team_ops
 from gitboard.store.host import pid_alive, this_host
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
-from tests.team.runtime_helpers import add_tasks, board, git, log_of, make_project, wait_for
+from tests.team.runtime_helpers import FakeTeammate, add_tasks, board, git, log_of, make_project, wait_for
 
 
 def tip(path: Path) -> str:
@@ -63,12 +63,12 @@ def test_json_error_document(tmp_path, run_cli):
 
 def test_spawning_a_name_working_here_exits_3(tmp_path, run_cli):
     path = make_project(tmp_path)
-    with BoardRepo(path) as r:  # a live process (this one) records alice as working
+    with FakeTeammate("alice") as alice, BoardRepo(path) as r:  # a live process records alice as working
         transact(r, partial(team_ops.set_member, actor="alice", name="alice", status="working", host=this_host(),
-                            pid=os.getpid()))
-    before = tip(path)
-    one_error_line(run_cli(["spawn", "alice", "--agent", "shell"], cwd=path), 3, "alice is working")
-    assert tip(path) == before
+                            pid=alice.pid))
+        before = tip(path)
+        one_error_line(run_cli(["spawn", "alice", "--agent", "shell"], cwd=path), 3, "alice is working")
+        assert tip(path) == before
 
 
 def test_work_runs_in_the_foreground_until_idle_timeout(tmp_path, run_gitboard):

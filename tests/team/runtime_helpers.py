@@ -134,3 +134,28 @@ def claims_in_log(path: Path, ref: str = "gitboard") -> list[str]:
 
 
 PYTHON = sys.executable
+
+
+class FakeTeammate:
+    """A stand-in for teammate ``name``'s process: a sleeping python whose command line looks like
+    ``gitboard work NAME`` (so gitboard's identity check accepts it), leading its own process
+    group. Use as a context manager; it is killed on exit.
+
+    Attributes:
+        proc: the Popen object; ``pid`` its pid.
+    """
+
+    def __init__(self, name: str, code: str = "import time; time.sleep(120)") -> None:
+        self.proc = subprocess.Popen([PYTHON, "-c", code, "gitboard", "work", name], start_new_session=True)
+        self.pid = self.proc.pid
+
+    def __enter__(self) -> "FakeTeammate":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.pid, 9)
+            except OSError:
+                pass
+            self.proc.wait()
