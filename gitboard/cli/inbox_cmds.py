@@ -92,7 +92,7 @@ def broadcast(
 
 
 def inbox(
-    name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="Whose inbox (default: the actor, --as)."),
+    name: Optional[str] = typer.Argument(None, metavar="NAME", help="Whose inbox (default: the actor, --as)."),
     peek: bool = typer.Option(False, "--peek", help="Only look: leave the messages in the inbox."),
     offline: bool = OFFLINE_OPT,
     as_: Optional[str] = AS_OPT,

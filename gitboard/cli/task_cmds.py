@@ -150,7 +150,7 @@ def show(task_id: int = ID_ARG, offline: bool = OFFLINE_OPT, json_: bool = JSON_
 
 @app.command("claim")
 def claim(
-    task_id: Optional[int] = typer.Argument(None, metavar="[ID]", help="Task to claim (or use --next).", min=1),
+    task_id: Optional[int] = typer.Argument(None, metavar="ID", help="Task to claim (or use --next).", min=1),
     next_: bool = typer.Option(False, "--next", help="Claim the lowest-id ready task matching your role."),
     role: Optional[str] = typer.Option(None, "--role", help="Your role (default: your role on the roster)."),
     lease: Optional[float] = typer.Option(None, "--lease", metavar="SECONDS", help="Claim with a lease that expires after SECONDS; renew with 'task renew'."),

@@ -487,10 +487,8 @@ class Teammate:
         if not self.port.abort.is_set():  # a stop that came during the claim still stops the work
             self.port.cancel.clear()
         self._current = (task, None)
-        try:
-            self._work_on(task)
-        finally:
-            self._current = None
+        self._work_on(task)  # an exception leaves _current set, for run() to give the task back
+        self._current = None
 
     def _work_on(self, task: Task) -> None:
         board = self._read()
