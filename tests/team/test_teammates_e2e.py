@@ -119,7 +119,8 @@ def test_kill_9_then_takeover_after_the_lease_continues_the_work(tmp_path, spawn
     add_tasks(path, [{"subject": "slow", "run": SLOW_TASK}])
     alice = spawner.spawn(path, "alice", "--agent", "shell", "--poll", "0.2", "--lease", "3", "--idle-timeout", "30")
     wait_for(lambda: worktree_file(path, 1, "who.txt").exists(), 30, what="alice to start the task")
-    bob = spawner.spawn(path, "bob", "--agent", "shell", "--poll", "0.2", "--lease", "3", "--idle-timeout", "3")
+    # bob's idle timeout must outlast alice's lease (up to 3 s after her last renewal), or he may leave first
+    bob = spawner.spawn(path, "bob", "--agent", "shell", "--poll", "0.2", "--lease", "3", "--idle-timeout", "6")
     os.kill(alice, signal.SIGKILL)
     wait_for(lambda: board(path).tasks[1].status == "completed", 60, what="bob to take over and finish")
     task = board(path).tasks[1]
