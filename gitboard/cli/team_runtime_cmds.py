@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 
 from gitboard.board.errors import Invalid
-from gitboard.board.names import check_name, check_role
+from gitboard.board.names import check_role
 from gitboard.cli.common import JSON_OPT, emit, open_repo
 
 NAME_ARG = typer.Argument(..., metavar="NAME", help="The teammate's name: a lowercase letter, then up to 31 lowercase letters, digits, - or _.")

@@ -252,6 +252,7 @@ class _Session:
     pending_shutdowns: dict[str, dict] = field(default_factory=dict)
     shutdown_approved: bool = False
     model: str = ""
+    inbox_failing: bool = False
 
     # -- setup -----------------------------------------------------------------------
 
@@ -452,9 +453,14 @@ class _Session:
         """Between turns: drain the inbox into the context as user content labelled as data."""
         try:
             msgs = self.ctx.port.read_inbox()
-        except Exception as e:
-            self._log(f"inbox: could not read: {_one_line(str(e))}")
+        except Exception as e:  # logged once per outage, not every turn
+            if not self.inbox_failing:
+                self._log(f"inbox: could not read: {_one_line(str(e))}; will keep trying")
+            self.inbox_failing = True
             return
+        if self.inbox_failing:
+            self._log("inbox: readable again")
+            self.inbox_failing = False
         if msgs:
             _append_user(self.messages, [{"type": "text", "text": self._inbox_text(msgs, "New messages in your inbox:")}])
 

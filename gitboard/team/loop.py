@@ -23,6 +23,13 @@ A lease lost while working (the teammate could not renew it in time and
 someone took the task over) stops the command and leaves the branch and
 worktree to the new owner. Board writes that must not be lost retry through
 remote outages (:meth:`BoardPort.persist`).
+
+No work is lost: a task is marked done only with its commit; work that cannot be
+committed fails the task with the reason and keeps its worktree. A task whose
+branch the user has checked out is released, not failed, and not claimed in this
+clone while it stays checked out. A board error in a poll is logged and the loop
+carries on; an internal error gives the task in hand back before the teammate
+shuts down (exit 1). A repeated SIGTERM/SIGINT changes nothing: the stop goes on.
 """
 
 from __future__ import annotations
@@ -590,8 +597,10 @@ class Teammate:
             return
         try:
             self.port.release(task.id, status=SHUTDOWN)
+            self._current = None
             self.log(f"released #{task.id} for someone else")
         except (Conflict, NotFound) as e:
+            self._current = None
             self.log(f"cannot release #{task.id}: {e.message}")
         except (GitFailure, Busy) as e:
             self.log(f"gave up releasing #{task.id} ({e.message}); it stays claimed until its lease expires")
@@ -625,7 +634,9 @@ class Teammate:
         result = harness.task_result(wt, commit, outcome)
         try:
             self.port.finish(task.id, outcome.ok, result, status=SHUTDOWN if stopping else IDLE)
+            self._current = None
         except (Conflict, NotFound) as e:
+            self._current = None
             self.log(f"#{task.id} is no longer mine ({e.message}); my work stays on "
                      f"{wt.branch if wt else 'no branch'}" + (f" at {commit[:12]}" if commit else ""))
             self._status(SHUTDOWN if stopping else IDLE, None)

@@ -296,8 +296,13 @@ def _healthy_checkout(repo: BoardRepo, path: Path, branch: str) -> bool:
 def remove(repo: BoardRepo, path: Path) -> None:
     """Remove the worktree at ``path`` (forcefully: its work is committed or abandoned); the branch stays.
 
-    Never raises for a worktree that is already gone.
+    Never raises for a worktree that is already gone. A symbolic link at ``path`` is removed
+    itself, never followed.
     """
+    if path.is_symlink():
+        path.unlink(missing_ok=True)
+        repo.git("worktree", "prune", check=False)
+        return
     repo.git("worktree", "remove", "--force", "--force", str(path), check=False)
     if path.exists():
         shutil.rmtree(path, ignore_errors=True)

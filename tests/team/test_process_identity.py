@@ -19,7 +19,7 @@ from gitboard.store.host import (is_teammate_argv, pid_alive, process_argv, proc
                                  this_host)
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
-from tests.team.runtime_helpers import FakeTeammate, Spawner, board, log_of, make_project, make_remote_project, wait_for
+from tests.team.runtime_helpers import FakeTeammate, Spawner, board, make_project, make_remote_project, wait_for
 
 needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")
 

@@ -11,11 +11,12 @@ from functools import partial
 from pathlib import Path
 
 from gitboard.board import inbox_ops, task_ops, team_ops
+from gitboard.board.clock import utcnow
 from gitboard.board.errors import GitFailure
 from gitboard.team.exec_agent import ExecAgent
 from gitboard.team.loop import Settings, Teammate
 from gitboard.team.shell_agent import ShellAgent
-from tests.team.runtime_helpers import add_tasks, board, git, make_project
+from tests.team.runtime_helpers import add_tasks, board, git, make_project, wait_for
 
 
 def teammate(path: Path, name: str = "alice", agent=None, **kw) -> tuple[Teammate, list[str]]:
@@ -165,7 +166,8 @@ def test_a_takeover_clears_the_previous_owners_roster_task(tmp_path):
     add_tasks(path, [{"subject": "x", "run": "true"}])
     lead(path, partial(task_ops.claim, actor="alice", task_id=1, lease=0.2))
     lead(path, partial(team_ops.set_member, actor="alice", name="alice", status="working", task=1))
-    time.sleep(0.4)
+    # leases are stored to the second (rounded up): wait until alice's has expired
+    wait_for(lambda: board(path).ready(utcnow(), None), 5, 0.05, what="alice's lease to expire")
     t, lines = teammate(path, "bob")
     t.run()
     b = board(path)
