@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import time
 
-import json
-from pathlib import Path
-
 import pytest
 
 TASK_KEYS = ["id", "subject", "description", "status", "owner", "blockedBy", "created_at", "updated_at",

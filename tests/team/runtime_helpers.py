@@ -77,6 +77,25 @@ def add_tasks(path: Path, items: list[dict]) -> list:
         return transact(r, partial(task_ops.import_tasks, actor="lead", items=items))
 
 
+def teammate(path: Path, name: str = "alice", agent: Any = None, **kw: Any) -> tuple[Any, list[str]]:
+    """An in-process :class:`~gitboard.team.loop.Teammate` in ``path`` with short timings
+    (poll 0.1 s, idle timeout 0.6 s, lease 30 s; ``kw`` overrides), the shell agent by
+    default, and the list its log lines go to."""
+    from gitboard.team.loop import Settings, Teammate
+    from gitboard.team.shell_agent import ShellAgent
+
+    lines: list[str] = []
+    opts = {"poll": 0.1, "idle_timeout": 0.6, "lease": 30.0, **kw}
+    t = Teammate(Settings(name=name, repo_path=str(path), **opts), agent or ShellAgent(), log=lines.append)
+    return t, lines
+
+
+def lead(path: Path, op: Callable) -> Any:
+    """Apply board operation ``op`` in ``path`` as one transaction; return its result."""
+    with BoardRepo(path) as r:
+        return transact(r, op)
+
+
 def board(path: Path) -> Board:
     """Read the board of the repository at ``path``."""
     with BoardRepo(path) as r:

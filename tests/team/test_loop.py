@@ -6,29 +6,13 @@ import os
 import threading
 import time
 from functools import partial
-from pathlib import Path
 
 from gitboard.board import inbox_ops, protocol_ops, task_ops
 from gitboard.board.request import request_of
 from gitboard.store.repo import BoardRepo
-from gitboard.store.transact import transact
 from gitboard.team.exec_agent import ExecAgent
-from gitboard.team.loop import Settings, Teammate
-from gitboard.team.shell_agent import ShellAgent
 from gitboard.team.worktree import prepare
-from tests.team.runtime_helpers import add_tasks, board, git, make_project, make_remote_project
-
-
-def teammate(path: Path, name: str = "alice", agent=None, **kw) -> tuple[Teammate, list[str]]:
-    lines: list[str] = []
-    opts = {"poll": 0.1, "idle_timeout": 0.6, "lease": 30.0, **kw}
-    t = Teammate(Settings(name=name, repo_path=str(path), **opts), agent or ShellAgent(), log=lines.append)
-    return t, lines
-
-
-def lead(path: Path, op) -> object:
-    with BoardRepo(path) as r:
-        return transact(r, op)
+from tests.team.runtime_helpers import add_tasks, board, git, lead, make_project, make_remote_project, teammate
 
 
 def test_works_dependent_tasks_then_idles_out(tmp_path):

@@ -14,24 +14,7 @@ from gitboard.board import inbox_ops, task_ops, team_ops
 from gitboard.board.clock import utcnow
 from gitboard.board.errors import GitFailure
 from gitboard.team.exec_agent import ExecAgent
-from gitboard.team.loop import Settings, Teammate
-from gitboard.team.shell_agent import ShellAgent
-from tests.team.runtime_helpers import add_tasks, board, git, make_project, wait_for
-
-
-def teammate(path: Path, name: str = "alice", agent=None, **kw) -> tuple[Teammate, list[str]]:
-    lines: list[str] = []
-    opts = {"poll": 0.1, "idle_timeout": 0.6, "lease": 30.0, **kw}
-    t = Teammate(Settings(name=name, repo_path=str(path), **opts), agent or ShellAgent(), log=lines.append)
-    return t, lines
-
-
-def lead(path: Path, op) -> object:
-    from gitboard.store.repo import BoardRepo
-    from gitboard.store.transact import transact
-
-    with BoardRepo(path) as r:
-        return transact(r, op)
+from tests.team.runtime_helpers import add_tasks, board, git, lead, make_project, teammate, wait_for
 
 
 def task_worktree(path: Path, task_id: int) -> Path:
