@@ -40,6 +40,7 @@ from typing import Any
 from gitboard.team import compaction, prompts, tools
 from gitboard.team.agent import AgentContext, Outcome, Usage
 from gitboard.team.models import resolve_model
+from gitboard.team.outage import Outage
 
 #: Largest max_tokens of a request: the SDK refuses non-streaming requests that may take
 #: over 10 minutes (it estimates 128,000 tokens per hour, so about 21,000 is the limit).
@@ -252,7 +253,9 @@ class _Session:
     pending_shutdowns: dict[str, dict] = field(default_factory=dict)
     shutdown_approved: bool = False
     model: str = ""
-    inbox_failing: bool = False
+
+    def __post_init__(self) -> None:
+        self.inbox = Outage(self._log, "the inbox")
 
     # -- setup -----------------------------------------------------------------------
 
@@ -454,13 +457,9 @@ class _Session:
         try:
             msgs = self.ctx.port.read_inbox()
         except Exception as e:  # logged once per outage, not every turn
-            if not self.inbox_failing:
-                self._log(f"inbox: could not read: {_one_line(str(e))}; will keep trying")
-            self.inbox_failing = True
+            self.inbox.failed(_one_line(str(e)))
             return
-        if self.inbox_failing:
-            self._log("inbox: readable again")
-            self.inbox_failing = False
+        self.inbox.ok()
         if msgs:
             _append_user(self.messages, [{"type": "text", "text": self._inbox_text(msgs, "New messages in your inbox:")}])
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from gitboard.board.errors import BoardError
 from gitboard.team.agent import AgentContext
+from gitboard.team.outage import Outage
 from gitboard.team.worktree import pgid_file
 
 #: Characters of output kept as the tail reported in a task's result.
@@ -153,7 +154,7 @@ def run_command(ctx: AgentContext, command: str, *, stdin_text: str | None = Non
         threading.Thread(target=write_input, daemon=True).start()
 
     result = CommandResult(None)
-    inbox_state = {"failing": False}
+    inbox = Outage(ctx.port.log, "the inbox")
     started = time.monotonic()
     stop = getattr(port, "cancel", None)
     while True:
@@ -173,7 +174,7 @@ def run_command(ctx: AgentContext, command: str, *, stdin_text: str | None = Non
             result.stopped = True
             _stop_group(proc)
             break
-        if _shutdown_requested(ctx, inbox_state):
+        if _shutdown_requested(ctx, inbox):
             result.shutdown = True
             _stop_group(proc)
             break
@@ -189,26 +190,21 @@ def run_command(ctx: AgentContext, command: str, *, stdin_text: str | None = Non
     return result
 
 
-def _shutdown_requested(ctx: AgentContext, state: dict | None = None) -> bool:
+def _shutdown_requested(ctx: AgentContext, inbox: Outage | None = None) -> bool:
     """Drain the inbox; approve a shutdown_request (True). Other messages are held for later.
 
-    ``state`` (``{"failing": bool}``, kept by the caller across polls) makes a failing read
-    log "cannot read the inbox" once per outage, and "the inbox is readable again" after it,
+    ``inbox`` (kept by the caller across polls) logs a failing read once per outage,
     rather than once per poll.
     """
     port = ctx.port
-    state = {"failing": False} if state is None else state
+    inbox = inbox or Outage(port.log, "the inbox")
     drain = getattr(port, "drain_new", None) or port.read_inbox  # held messages are not re-read
     try:
         messages = drain()
     except BoardError as e:
-        if not state.get("failing"):
-            port.log(f"cannot read the inbox ({e.message}); will keep trying")
-        state["failing"] = True
+        inbox.failed(e.message)
         return False
-    if state.get("failing"):
-        port.log("the inbox is readable again")
-        state["failing"] = False
+    inbox.ok()
     asked = None
     for m in messages:
         if m.get("type") == "shutdown_request" and asked is None:

@@ -52,6 +52,7 @@ from gitboard.board.team_ops import IDLE, SHUTDOWN, WORKING
 from gitboard.store.git import last_line
 from gitboard.team import harness
 from gitboard.team.agent import Agent, AgentContext, Outcome
+from gitboard.team.outage import Outage
 from gitboard.team.port import BoardPort
 from gitboard.team.worktree import (BranchCheckedOut, MergeConflict, Worktree, WorktreeError, base_commit,
                                     checked_out_elsewhere, checkouts, inbox_worktree_path, prepare, remove)
@@ -156,7 +157,8 @@ class Teammate:
         self.port = port or BoardPort(settings.repo_path, settings.name, role=settings.role,
                                       lease=settings.lease, poll=settings.poll, log=log)
         self.stopping = False
-        self._read_failed = False
+        self._board_outage = Outage(self.log, "the board")
+        self._inbox_outage = Outage(self.log, "my inbox")
         self._idle_logged = False
         self._last_error: str | None = None
         #: the task being worked on and its worktree (for giving it back after an internal error)
@@ -186,13 +188,9 @@ class Teammate:
         try:
             board = self.port.board()
         except (GitFailure, Busy) as e:
-            if not self._read_failed:
-                self.log(f"cannot read the board ({e.message}); will keep trying")
-            self._read_failed = True
+            self._board_outage.failed(e.message)
             return None
-        if self._read_failed:
-            self.log("the board is reachable again")
-        self._read_failed = False
+        self._board_outage.ok()
         return board
 
     def _owned(self, board: Board) -> list[Task]:
@@ -323,10 +321,9 @@ class Teammate:
         try:
             messages = self.port.read_inbox()
         except (GitFailure, Busy) as e:
-            if not self._read_failed:
-                self.log(f"cannot read my inbox ({e.message}); will keep trying")
-            self._read_failed = True
+            self._inbox_outage.failed(e.message)
             return False
+        self._inbox_outage.ok()
         if not messages:
             return False
         asks = [m for m in messages if m.get("type") == SHUTDOWN_REQUEST]
