@@ -9,7 +9,8 @@ code  kind        meaning
 ====  ==========  ====================================================
 1     error       git failure, unreachable remote, corrupt board file
 2     invalid     usage or invalid value
-3     conflict    claimed by another, not the owner, invalid transition
+3     conflict    claimed by another, not the owner, invalid transition,
+                  a push refused by the remote's pre-receive hook
 4     not_found   no such task / member / request, nothing ready
 ====  ==========  ====================================================
 
@@ -47,6 +48,16 @@ class Conflict(BoardError):
 
     kind = "conflict"
     exit_code = 3
+
+
+class HookRefused(Conflict):
+    """The remote's pre-receive hook refused a push (exit 3): an answer, never retried.
+
+    ``message`` names the remote and carries the hook's first reason, e.g.
+    ``origin refused the push: gitboard: refused <commit>: claim of #3: ...``.
+    """
+
+    kind = "refused"
 
 
 class NotFound(BoardError):

@@ -14,7 +14,7 @@ import time
 
 import git
 
-from gitboard.board.errors import GitFailure
+from gitboard.board.errors import GitFailure, HookRefused
 from gitboard.store.git import last_line
 from gitboard.store.repo import BoardRepo
 
@@ -66,6 +66,28 @@ def fetch(repo: BoardRepo) -> str | None:
     return repo.resolve(repo.tracking_ref)
 
 
+def hook_refusal(remote: str, summary: str, stderr: str) -> HookRefused | None:
+    """Return the error for a push a server-side hook declined, or None.
+
+    git reports it as ``[remote rejected] (pre-receive hook declined)`` (or
+    ``hook declined`` for the update hook); the hook's own lines arrive on
+    stderr prefixed ``remote:``. The first ``gitboard: refused ...`` line (else
+    the first ``remote:`` line) becomes the message.
+
+    Args:
+        remote: the remote's name, for the message.
+        summary: the porcelain status summary of the ref.
+        stderr: git push's stderr.
+    """
+    if "hook declined" not in summary:
+        return None
+    lines = [ln.strip()[len("remote:"):].strip() for ln in stderr.splitlines() if ln.strip().startswith("remote:")]
+    lines = [ln for ln in lines if ln]
+    ours = [ln for ln in lines if ln.startswith("gitboard: refused")]
+    reason = (ours or lines or [summary])[0]
+    return HookRefused(f"{remote} refused the push: {reason}")
+
+
 def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: bool = False) -> bool:
     """Push ``commit`` to ``ref`` (the board ref by default) on the remote, without force.
 
@@ -80,6 +102,7 @@ def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: boo
         moved or its ref was locked by another push (a lost race).
 
     Raises:
+        HookRefused: the remote's pre-receive (or update) hook declined it: an answer, not a race.
         GitFailure: the remote is unreachable, or refused the push for another reason.
     """
     _remote(repo)  # a clear error for a missing remote
@@ -96,6 +119,9 @@ def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: boo
             return False
         if flag != "!":
             return True
+        refused = hook_refusal(repo.remote, summary, res.stderr)
+        if refused is not None:
+            raise refused
         if summary.startswith("[rejected]") or any(w in summary.lower() for w in _RACE_WORDS):
             return False
         raise GitFailure(f"{repo.remote} refused the push: {summary}")

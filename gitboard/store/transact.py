@@ -79,6 +79,7 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
 
     Raises:
         Invalid, Conflict, NotFound: the operation's answer, never retried.
+        HookRefused: the remote's pre-receive hook refused the push (a Conflict), never retried.
         GitFailure: no board, git failed, or the remote is unreachable; the ref does not move.
         Busy: every attempt lost its race until the deadline.
     """

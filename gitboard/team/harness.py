@@ -23,7 +23,7 @@ import os
 import tempfile
 from typing import Any, Callable
 
-from gitboard.board.errors import GitFailure
+from gitboard.board.errors import GitFailure, HookRefused
 from gitboard.board.task import Task
 from gitboard.store import git as gitcmd
 from gitboard.store import remote as remote_ops
@@ -133,7 +133,8 @@ def push_branch(port: BoardPort, branch: str, commit: str) -> bool | None:
 
     Retries through outages (:meth:`BoardPort.persist`). Returns None with no
     remote configured, True when pushed, False when the remote refused it
-    because its branch has moved on (someone else pushed it); the commit stays local.
+    because its branch has moved on (someone else pushed it) or its pre-receive
+    hook declined it (logged with the hook's reason, never retried); the commit stays local.
 
     Raises:
         GitFailure: the teammate was told to stop while the remote was unreachable.
@@ -146,8 +147,9 @@ def push_branch(port: BoardPort, branch: str, commit: str) -> bool | None:
 
     try:
         pushed = port.persist(f"push of {branch}", attempt)
-    except GitFailure:
-        raise
+    except HookRefused as e:
+        port.log(f"push of {branch} refused by the remote's hook ({e.message}); {commit[:12]} stays local")
+        return False
     if pushed is False:
         port.log(f"push of {branch} refused: the remote's {branch} has moved on; {commit[:12]} stays local")
     elif pushed:
