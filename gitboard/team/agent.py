@@ -105,7 +105,7 @@ class AgentContext:
         name, role, team_name: the teammate's identity.
         task: the claimed task object (the board's task JSON). For a session started
             by messages that arrived while idle it is a pseudo-task with ``id`` 0 (see
-            ``gitboard.team.loop.MESSAGE_TASK``): no board task, and the worktree is a
+            ``gitboard.team.inbox_session.MESSAGE_TASK``): no board task, and the worktree is a
             scratch checkout of the base branch whose changes are discarded.
         worktree: the task's git worktree; all file and shell tools stay inside it.
         state_dir: ``<git-common-dir>/gitboard/`` (transcripts go under ``transcripts/``).

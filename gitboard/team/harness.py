@@ -13,7 +13,7 @@
    stores: ``{"branch", "commit", "summary", "usage": {...}}``, plus
    ``"reason"`` and the agent's details when the work failed.
 
-The loop (:mod:`gitboard.team.loop`) then finishes the task on the board and
+The teammate (:mod:`gitboard.team.work`) then finishes the task on the board and
 removes the worktree; the branch stays.
 """
 

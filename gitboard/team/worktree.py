@@ -325,7 +325,7 @@ def prepare(repo: BoardRepo, task: Task, board: Board, *, actor: str,
     a detached worktree whose commits then move ``task/<id>`` would change the branch under
     the user's checkout (their index and files would no longer match ``HEAD`` -- what
     ``receive.denyCurrentBranch`` guards against), and ``--force`` would have two checkouts
-    of one branch. So the runtime gives the task back instead (see ``gitboard.team.loop``).
+    of one branch. So the runtime gives the task back instead (see ``gitboard.team.work``).
 
     Raises:
         BranchCheckedOut: ``task/<id>`` is checked out in another worktree of this clone.

@@ -1,0 +1,286 @@
+"""WORK on one claimed task: its worktree, lease renewal, the agent, then the harness.
+
+Mixed into :class:`gitboard.team.loop.Teammate`, which owns the idle state machine; this
+module owns what happens between a claim and ``done``/``fail``/``release``:
+
+    worktree (task/<id>) -> Renewer (lease every lease/3) -> agent.run(ctx)
+      -> harness: commit, push, done/fail with the result, remove the worktree (the branch stays)
+
+No work is lost: a task is marked done only with its commit; work that cannot be committed
+fails the task with the reason and keeps its worktree. A task whose branch the user has
+checked out is released, not failed. A lease lost while working stops the command and
+leaves the branch and worktree to the new owner.
+
+The mixin relies on these attributes of the teammate: ``s`` (:class:`~gitboard.team.loop.Settings`),
+``agent``, ``port`` (:class:`~gitboard.team.port.BoardPort`), ``state_dir``, ``stopping``,
+``_current``, ``_idle_logged``, and the methods ``log``, ``_read`` and ``_status``.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from gitboard.board.errors import BoardError, Busy, Conflict, GitFailure, NotFound
+from gitboard.board.task import Task
+from gitboard.board.team_ops import IDLE, SHUTDOWN
+from gitboard.team import harness
+from gitboard.team.agent import AgentContext, Outcome
+from gitboard.team.port import BoardPort
+from gitboard.team.worktree import BranchCheckedOut, MergeConflict, Worktree, WorktreeError, prepare, remove
+
+
+class Renewer:
+    """Renews this teammate's lease on ``task_id`` (and on tasks its agent claimed) every ``lease/3`` seconds,
+    on a thread of its own.
+
+    Attributes:
+        lost: why the task stopped being ours (set, with ``port.cancel``, when a renewal is refused).
+    """
+
+    def __init__(self, port: BoardPort, task_id: int, lease: float) -> None:
+        self.port = port
+        self.task_id = task_id
+        self.interval = max(lease / 3.0, 0.05)
+        self.lost: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"renew-{task_id}", daemon=True)
+
+    def start(self) -> "Renewer":
+        """Start renewing; returns self."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop renewing (waits for a renewal in flight)."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        wait = self.interval
+        while not self._stop.wait(wait):
+            wait = self.interval
+            for tid in sorted({self.task_id} | set(self.port.claimed)):
+                try:
+                    self.port.renew(tid)
+                except (Conflict, NotFound) as e:
+                    if tid == self.task_id:
+                        self.lost = e.message
+                        self.port.log(f"lost #{tid}: {e.message}")
+                        self.port.cancel.set()
+                        return
+                    self.port.claimed.discard(tid)
+                except (GitFailure, Busy) as e:
+                    self.port.log(f"cannot renew the lease on #{tid} ({e.message}); retrying")
+                    wait = min(self.interval, 2.0)
+                except BoardError as e:
+                    self.port.log(f"cannot renew the lease on #{tid}: {e.message}")
+
+
+
+class TaskWork:
+    """The WORK half of a teammate (a mixin of :class:`gitboard.team.loop.Teammate`)."""
+
+    def _team_name(self) -> str:
+        board = self._read()
+        return board.team.team_name if board is not None else ""
+
+    def _context(self, task: dict, worktree: Path, team_name: str, messages: list[dict]) -> AgentContext:
+        s = self.s
+        env = {"GITBOARD_ACTOR": s.name, "GITBOARD_TASK": str(task.get("id") or ""),
+               "GITBOARD_TASK_SUBJECT": str(task.get("subject", "")), "GITBOARD_WORKTREE": str(worktree),
+               "GITBOARD_TEAM": team_name}
+        if task.get("id"):
+            env["GITBOARD_BRANCH"] = f"task/{task['id']}"
+        if s.role:
+            env["GITBOARD_ROLE"] = s.role
+        return AgentContext(name=s.name, role=s.role, team_name=team_name, task=task, worktree=worktree,
+                            state_dir=self.state_dir, port=self.port, prompt=s.prompt, model=s.model,
+                            max_turns=s.max_turns, poll=s.poll, messages=messages, env=env)
+
+    def _run_agent(self, ctx: AgentContext) -> Outcome:
+        try:
+            return self.agent.run(ctx)
+        except Exception as e:  # an agent must not raise; if it does, the task fails, not the teammate
+            return Outcome(ok=False, reason=f"agent error: {type(e).__name__}: {e}")
+
+    def _work(self, task: Task) -> None:
+        """Work on a claimed task: worktree, lease renewal, agent, then the harness.
+
+        Its branch checked out elsewhere in this clone (:class:`BranchCheckedOut`) releases
+        the task rather than failing it: the task is fine, and a teammate of another clone, or
+        this one once the user checks out another branch, can do it.
+        """
+        self._idle_logged = False
+        if not self.port.abort.is_set():  # a stop that came during the claim still stops the work
+            self.port.cancel.clear()
+        self._current = (task, None)
+        self._work_on(task)  # an exception leaves _current set, for run() to give the task back
+        self._current = None
+
+    def _work_on(self, task: Task) -> None:
+        board = self._read()
+        if board is None:
+            try:
+                board = self.port.persist("reading the board", self.port.board)
+            except (GitFailure, Busy):
+                self.stopping = True
+                return
+
+        def make() -> Worktree:
+            with self.port.open() as repo:
+                return prepare(repo, task, board, actor=self.s.name, log=self.log)
+
+        try:
+            wt = self.port.persist(f"worktree of #{task.id}", make)
+        except BranchCheckedOut as e:
+            self.log(f"cannot work on #{task.id}: {e.message}")
+            try:
+                self.port.release(task.id)
+                self.log(f"released #{task.id}; not claiming it here while {e.branch} stays checked out")
+            except BoardError as e2:
+                self.log(f"cannot release #{task.id}: {e2.message}; it stays claimed until its lease expires")
+                self._status(IDLE, None)
+            return
+        except MergeConflict as e:
+            self.log(e.message)
+            self._finish(task, None, Outcome(ok=False, reason=e.message, details={"conflicts": e.files}))
+            return
+        except WorktreeError as e:
+            self.log(e.message)
+            self._finish(task, None, Outcome(ok=False, reason=e.message))
+            return
+        except (GitFailure, Busy):
+            self.log(f"stopped while the remote was unreachable; #{task.id} stays claimed until its lease expires")
+            self.stopping = True
+            return
+        self._current = (task, wt)
+        renewer = Renewer(self.port, task.id, self.s.lease).start()
+        try:
+            ctx = self._context(task.to_json(), wt.path, board.team.team_name, self.port.take_held())
+            outcome = self._run_agent(ctx)
+        finally:
+            renewer.stop()
+        if renewer.lost:
+            self.log(f"leaving {wt.branch} and its worktree to #{task.id}'s new owner")
+            if not self.port.abort.is_set():
+                self.port.cancel.clear()
+            self._status(IDLE, None)
+            return
+        if self.port.shutdown_approved:
+            outcome.shutdown = True
+        if (outcome.shutdown or self.port.abort.is_set()) and not outcome.ok:
+            self._release(task, wt, outcome)
+        else:
+            self._finish(task, wt, outcome)
+
+    def _commit_and_push(self, task: Task, wt: Worktree, body: str) -> tuple[str | None, str]:
+        """Commit the worktree's work (:func:`harness.commit_work`) and push the branch.
+
+        Returns ``(commit, "")``, or ``(None, why)`` when no commit could be made (the work
+        then stays, uncommitted, in the worktree). A push that cannot be made is logged; the
+        commit stays local and still counts.
+        """
+        try:
+            with self.port.open() as repo:
+                commit = harness.commit_work(repo, wt, task, self.s.name, body, log=self.log)
+        except GitFailure as e:
+            self.log(f"cannot commit the work of #{task.id}: {e.message}")
+            return None, e.message
+        self.log(f"committed {wt.branch} ({commit[:12]})")
+        try:
+            harness.push_branch(self.port, wt.branch, commit)
+        except GitFailure as e:
+            self.log(f"gave up pushing {wt.branch} ({e.message}); {commit[:12]} stays local")
+        return commit, ""
+
+    def _uncommitted(self, task: Task, wt: Worktree, outcome: Outcome, why: str) -> Outcome:
+        """The Outcome of work that could not be committed: failed, naming the worktree that holds it."""
+        reason = (f"cannot commit the work: {why}; the work is kept, uncommitted, in the worktree {wt.path} "
+                  f"(branch {wt.branch})")
+        if not outcome.ok and outcome.reason:
+            reason += f"; before that: {outcome.reason}"
+        details = {**(outcome.details or {}), "worktree": str(wt.path)}
+        return Outcome(ok=False, summary=outcome.summary, usage=outcome.usage, reason=reason,
+                       shutdown=outcome.shutdown, details=details)
+
+    def _release(self, task: Task, wt: Worktree, outcome: Outcome) -> None:
+        """Stopping mid-task: commit the work so far, push it, release the task for someone else.
+
+        If the work so far cannot be committed the task is failed instead (a takeover
+        elsewhere would start without it), with the reason, and the worktree is kept.
+        """
+        commit, why = self._commit_and_push(task, wt, f"Work in progress, released by {self.s.name}: "
+                                                      f"{outcome.reason}")
+        if commit is None:
+            self._finish(task, wt, self._uncommitted(task, wt, outcome, why), committed=(None, why))
+            self.stopping = True
+            return
+        try:
+            self.port.release(task.id, status=SHUTDOWN)
+            self._current = None
+            self.log(f"released #{task.id} for someone else")
+        except (Conflict, NotFound) as e:
+            self._current = None
+            self.log(f"cannot release #{task.id}: {e.message}")
+        except (GitFailure, Busy) as e:
+            self.log(f"gave up releasing #{task.id} ({e.message}); it stays claimed until its lease expires")
+        except BoardError as e:
+            self.log(f"cannot release #{task.id}: {e.message}; it stays claimed until its lease expires")
+        with self.port.open() as repo:
+            remove(repo, wt.path)
+        self.stopping = True
+
+    def _finish(self, task: Task, wt: Worktree | None, outcome: Outcome,
+                committed: tuple[str | None, str] | None = None) -> None:
+        """The harness: commit, push, done/fail with the result, remove the worktree (the branch stays).
+
+        A task is completed only with a commit: if the work cannot be committed, the task
+        is failed with the reason, and the worktree -- holding the uncommitted work -- is
+        kept (its path is in the log and in the result's ``worktree``).
+
+        Args:
+            committed: ``(commit, why)`` when the caller already tried to commit.
+        """
+        stopping = outcome.shutdown or self.port.abort.is_set()
+        commit = None
+        if wt is not None:
+            if committed is None:
+                body = outcome.summary if outcome.ok else f"Failed: {outcome.reason}"
+                committed = self._commit_and_push(task, wt, body)
+                if committed[0] is None:
+                    outcome = self._uncommitted(task, wt, outcome, committed[1])
+            commit = committed[0]
+        keep = wt is not None and commit is None
+        result = harness.task_result(wt, commit, outcome)
+        try:
+            self.port.finish(task.id, outcome.ok, result, status=SHUTDOWN if stopping else IDLE)
+            self._current = None
+        except (Conflict, NotFound) as e:
+            self._current = None
+            self.log(f"#{task.id} is no longer mine ({e.message}); my work stays on "
+                     f"{wt.branch if wt else 'no branch'}" + (f" at {commit[:12]}" if commit else ""))
+            self._status(SHUTDOWN if stopping else IDLE, None)
+        except (GitFailure, Busy) as e:
+            self.log(f"gave up marking #{task.id} ({e.message}); it stays claimed until its lease expires, "
+                     f"and the work is on {wt.branch if wt else 'no branch'}")
+            self.stopping = True
+            return
+        except BoardError as e:
+            self.log(f"cannot mark #{task.id} {'done' if outcome.ok else 'failed'} ({e.message}); it stays "
+                     f"claimed until its lease expires, and the work is on {wt.branch if wt else 'no branch'}")
+            self._status(SHUTDOWN if stopping else IDLE, None)
+        else:
+            if outcome.ok:
+                self.log(f"done #{task.id}: {task.subject}")
+            else:
+                self.log(f"failed #{task.id}: {outcome.reason}")
+        if keep:
+            self.log(f"kept the worktree {wt.path}: it holds work that is not committed")
+        elif wt is not None:
+            with self.port.open() as repo:
+                remove(repo, wt.path)
+        if stopping:
+            self.stopping = True
+
+
