@@ -162,25 +162,16 @@ def _make_project(root: Path, out: _Out) -> tuple[Path, Path]:
 
 
 def _render(board: Any, elapsed: float) -> Any:
-    from rich.table import Table
-    from rich.text import Text
-
-    styles = {"pending": "yellow", "in_progress": "cyan", "completed": "green", "failed": "red"}
-    table = Table(title=f"board {board.team.team_name!r} -- {elapsed:4.1f} s", title_justify="left",
-                  header_style="bold", box=None, pad_edge=False)
-    for col in ("id", "status", "owner", "after", "subject", "commit"):
-        table.add_column(col, no_wrap=True)
-    for tid in sorted(board.tasks):
-        t = board.tasks[tid]
-        commit = t.result.get("commit") if isinstance(t.result, dict) else None
-        status = t.status if t.status != "pending" or board.unblocked(t) else "blocked"
-        table.add_row(str(t.id), Text(status, style=styles.get(t.status, "")), t.owner or "-",
-                      ",".join(f"#{b}" for b in t.blockedBy) or "-", t.subject,
-                      (commit or "")[:10] or "-")
-    team = "  ".join(f"{m.name}: {m.status}" + (f" #{m.task}" if m.task else "") for m in board.team.members)
+    """The demo's live board: ``task list``'s table with each task's commit, and the roster."""
     from rich.console import Group
 
-    return Group(table, Text("team: " + (team or "-"), style="dim"))
+    from gitboard.board.clock import utcnow
+    from gitboard.cli import render
+
+    table = render.task_table(board, (board.tasks[i] for i in sorted(board.tasks)), utcnow(),
+                              columns=("id", "state", "owner", "blockedBy", "subject", "commit"),
+                              title=f"board {board.team.team_name!r} -- {elapsed:4.1f} s", fold=False)
+    return Group(table, render.team_line(board))
 
 
 def _watch(project: Path, out: _Out, started: float, live: bool) -> Any:

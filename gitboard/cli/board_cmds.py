@@ -55,7 +55,7 @@ def log(
     def human() -> None:
         from gitboard.cli import render
 
-        render.history_table(entries)
+        render.show(render.history_table(entries))
 
     emit(json_, entries, human)
 

@@ -135,6 +135,6 @@ def inbox(
     def human() -> None:
         from gitboard.cli import team_render
 
-        team_render.messages(msgs, empty=f"no messages for {who}")
+        team_render.show(team_render.messages(msgs, empty=f"no messages for {who}"))
 
     emit(json_, inbox_ops.message_json(msgs), human)

@@ -173,7 +173,7 @@ def plan_list(
     def human() -> None:
         from gitboard.cli import team_render
 
-        team_render.request_table(reqs)
+        team_render.show(team_render.request_table(reqs))
 
     emit(json_, [r.to_json() for r in reqs], human)
 

@@ -1,5 +1,10 @@
 """Rendering for people, with rich. Imported only on the human (non ``--json``) path.
 
+Every view here is a pure function that *returns* a rich renderable built from
+board data (and ``now``, for anything that depends on the clock); :func:`show`
+prints one. ``task list``, the demo's live board and ``gitboard watch`` share
+these renderables and the one style map, :data:`STYLE`.
+
 Board text (subjects, descriptions, names, commit subjects ...) is never parsed as
 rich markup: it goes to rich as :class:`rich.text.Text` (see :func:`plain`), so a
 subject like ``[/]`` or ``[bold]`` prints as typed.
@@ -7,24 +12,57 @@ subject like ``[/]`` or ``[bold]`` prints as typed.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from gitboard.board.clock import parse_iso
 from gitboard.board.snapshot import Board
 from gitboard.board.task import Task
 
 console = Console(highlight=False)
 
-_STATUS_STYLE = {"pending": "yellow", "in_progress": "cyan", "completed": "green", "failed": "red"}
+#: The one map from a state word to its rich style: a task's state (see :func:`state`),
+#: a teammate's status, a request's status. Every view looks its colours up here.
+STYLE = {
+    # tasks
+    "ready": "yellow", "pending": "yellow", "blocked": "dim yellow", "in_progress": "cyan",
+    "expired": "bold red", "completed": "green", "merged": "magenta", "failed": "red",
+    # teammates
+    "working": "cyan", "idle": "yellow", "shutdown": "dim", "dead": "bold red",
+    # protocol requests ("pending" as above)
+    "approved": "green", "rejected": "red",
+}
+
+
+def style(word: str) -> str:
+    """The style of a state word (see :data:`STYLE`); "" for a word it does not know."""
+    return STYLE.get(word, "")
 
 
 def plain(value: Any, style: str = "") -> Text:
     """Return ``value`` (converted with ``str``) as a :class:`Text` that rich prints literally, never as markup."""
     return Text(value if isinstance(value, str) else str(value), style=style)
+
+
+def styled(word: str) -> Text:
+    """A state word as :class:`Text` in its :data:`STYLE`."""
+    return plain(word, style(word))
+
+
+def show(*renderables: RenderableType) -> None:
+    """Print renderables on the command's console (stdout)."""
+    console.print(*renderables)
+
+
+def line(message: str) -> None:
+    """Print one line of plain text (no markup)."""
+    console.print(Text(message))
 
 
 def state(board: Board, task: Task, now: datetime) -> str:
@@ -36,27 +74,114 @@ def state(board: Board, task: Task, now: datetime) -> str:
     return task.status
 
 
-def task_table(board: Board, tasks: Iterable[Task], now: datetime) -> None:
-    """Print tasks as a table: id, state, owner, role, blockedBy, subject."""
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for col in ("id", "state", "owner", "role", "blockedBy", "subject"):
-        table.add_column(col, justify="right" if col == "id" else "left", no_wrap=col != "subject")
+def countdown(until: str | None, now: datetime) -> str:
+    """Time left until the ISO-8601 time ``until``: ``42s``, ``3m05s``, ``2h10m``; ``expired``
+    once it has passed; ``-`` for none or an unreadable time."""
+    if not until:
+        return "-"
+    try:
+        left = int((parse_iso(until) - now).total_seconds())
+    except ValueError:
+        return "-"
+    if left <= 0:
+        return "expired"
+    if left < 60:
+        return f"{left}s"
+    if left < 3600:
+        return f"{left // 60}m{left % 60:02d}s"
+    return f"{left // 3600}h{left % 3600 // 60:02d}m"
+
+
+def blockers(task: Task) -> str:
+    """``#1,#2`` for the task's blockedBy, ``-`` for none."""
+    return ",".join(f"#{b}" for b in task.blockedBy) or "-"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of :func:`task_table`: header, cell function ``(board, task, now) -> str | Text``, layout."""
+
+    header: str
+    cell: Callable[[Board, Task, datetime], Any]
+    justify: str = "left"
+    wrap: bool = False
+
+
+def _commit(board: Board, task: Task, now: datetime) -> str:
+    commit = task.result.get("commit") if isinstance(task.result, dict) else None
+    return commit[:10] if isinstance(commit, str) and commit else "-"
+
+
+#: Columns :func:`task_table` knows, by name.
+COLUMNS: dict[str, Column] = {
+    "id": Column("id", lambda b, t, now: str(t.id), justify="right"),
+    "state": Column("state", lambda b, t, now: styled(state(b, t, now))),
+    "owner": Column("owner", lambda b, t, now: plain(t.owner or "-")),
+    "role": Column("role", lambda b, t, now: plain(t.role or "-")),
+    "blockedBy": Column("blockedBy", lambda b, t, now: blockers(t)),
+    "lease": Column("lease", lambda b, t, now: countdown(t.lease_expires_at, now)
+                    if t.status == "in_progress" else "-", justify="right"),
+    "commit": Column("commit", _commit),
+    "subject": Column("subject", lambda b, t, now: plain(t.subject), wrap=True),
+}
+
+#: The columns of ``gitboard task list``.
+LIST_COLUMNS = ("id", "state", "owner", "role", "blockedBy", "subject")
+
+
+def table(*headers: str, title: str | None = None, wrap: Sequence[str] = ()) -> Table:
+    """A borderless table with bold headers (the layout of every gitboard table) and these
+    columns; only the columns named in ``wrap`` wrap long values onto more lines."""
+    t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold", title=title,
+              title_justify="left", title_style="bold")
+    for h in headers:
+        t.add_column(h, no_wrap=h not in wrap)
+    return t
+
+
+def task_table(board: Board, tasks: Iterable[Task], now: datetime, *,
+               columns: Sequence[str | Column] = LIST_COLUMNS, title: str | None = None,
+               fold: bool = True, empty: str = "no tasks") -> RenderableType:
+    """Return tasks as a table, one row per task, in the order given.
+
+    Args:
+        columns: names from :data:`COLUMNS` (default: ``task list``'s) or :class:`Column` objects.
+        title: a line above the table.
+        fold: wrap long subjects onto more lines; ``False`` cuts them with an ellipsis (one line per task).
+        empty: the text returned instead when there are no tasks.
+    """
+    cols = [COLUMNS[c] if isinstance(c, str) else c for c in columns]
+    t = table(title=title)
+    for c in cols:
+        t.add_column(c.header, justify=c.justify, no_wrap=not (c.wrap and fold))
     n = 0
-    for t in tasks:
+    for task in tasks:
         n += 1
-        st = state(board, t, now)
-        table.add_row(str(t.id), plain(st, _STATUS_STYLE.get(t.status, "")), plain(t.owner or "-"),
-                      plain(t.role or "-"), ",".join(f"#{b}" for b in t.blockedBy) or "-", plain(t.subject))
+        t.add_row(*(c.cell(board, task, now) for c in cols))
     if n:
-        console.print(table)
-    else:
-        console.print("no tasks")
+        return t
+    return Group(Text(title, style="bold"), plain(empty)) if title else plain(empty)
 
 
-def task_detail(board: Board, task: Task, now: datetime) -> None:
-    """Print every field of one task: the id and subject, then one ``name  value`` row per field,
-    the description and the result (as JSON). Field values are printed literally."""
-    console.print(Text(f"#{task.id} {task.subject}", style="bold"))
+def team_line(board: Board, *, prefix: str = "team: ") -> Text:
+    """One line of the roster: ``alice: working #3  bob: idle``, each status in its style."""
+    out = Text(prefix, style="dim")
+    for i, m in enumerate(board.team.members):
+        if i:
+            out.append("  ")
+        out.append(f"{m.name}: ")
+        out.append(m.status, style=style(m.status))
+        if m.task is not None:
+            out.append(f" #{m.task}")
+    if not board.team.members:
+        out.append("-")
+    return out
+
+
+def task_detail(board: Board, task: Task, now: datetime) -> RenderableType:
+    """Every field of one task: the id and subject, then one ``name  value`` row per field,
+    the description and the result (as JSON). Field values are shown literally."""
+    parts: list[RenderableType] = [Text(f"#{task.id} {task.subject}", style="bold")]
     rows: list[tuple[str, Any]] = [
         ("state", state(board, task, now)), ("status", task.status), ("owner", task.owner or "-"),
         ("blockedBy", ", ".join(f"#{b}" for b in task.blockedBy) or "-"), ("role", task.role or "-"),
@@ -64,29 +189,21 @@ def task_detail(board: Board, task: Task, now: datetime) -> None:
         ("claimed", task.claimed_at or "-"), ("lease until", task.lease_expires_at or "-"),
     ]
     for k, v in rows:
-        console.print(Text.assemble(("  " + f"{k:<12}", "dim"), plain(v)), highlight=False)
+        parts.append(Text.assemble(("  " + f"{k:<12}", "dim"), plain(v)))
     if task.description:
-        console.print()
-        console.print(Text(task.description))
+        parts += [Text(), Text(task.description)]
     if task.result is not None:
-        import json
-        console.print()
-        console.print(Text("  result", style="dim"))
-        console.print(Text(json.dumps(task.result, indent=2, ensure_ascii=False)))
+        parts += [Text(), Text("  result", style="dim"), Text(json.dumps(task.result, indent=2, ensure_ascii=False))]
+    return Group(*parts)
 
 
-def line(message: str) -> None:
-    """Print one line of plain text (no markup)."""
-    console.print(Text(message))
-
-
-def history_table(entries: list[dict]) -> None:
-    """Print board history entries (dicts with commit, time, action, task, actor, subject; the
+def history_table(entries: list[dict]) -> RenderableType:
+    """Board history entries (dicts with commit, time, action, task, actor, subject; the
     trailers' values may be None) as a table, every value literally."""
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for col in ("commit", "time", "action", "task", "actor", "subject"):
-        table.add_column(col, no_wrap=col != "subject")
+    if not entries:
+        return plain("no history")
+    t = table("commit", "time", "action", "task", "actor", "subject", wrap=("subject",))
     for e in entries:
-        table.add_row(e["commit"][:10], plain(e["time"] or ""), plain(e["action"] or "-"),
-                      plain("-" if e["task"] is None else e["task"]), plain(e["actor"] or "-"), plain(e["subject"]))
-    console.print(table if entries else "no history")
+        t.add_row(e["commit"][:10], plain(e["time"] or ""), plain(e["action"] or "-"),
+                  plain("-" if e["task"] is None else e["task"]), plain(e["actor"] or "-"), plain(e["subject"]))
+    return t

@@ -126,7 +126,7 @@ def list_(
     def human() -> None:
         from gitboard.cli import render
 
-        render.task_table(board, tasks, now)
+        render.show(render.task_table(board, tasks, now))
 
     emit(json_, task_array(tasks), human)
 
@@ -143,7 +143,7 @@ def show(task_id: int = ID_ARG, offline: bool = OFFLINE_OPT, json_: bool = JSON_
     def human() -> None:
         from gitboard.cli import render
 
-        render.task_detail(board, task, utcnow())
+        render.show(render.task_detail(board, task, utcnow()))
 
     emit(json_, task.to_json(), human)
 

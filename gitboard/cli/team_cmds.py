@@ -41,7 +41,7 @@ def show(ctx: typer.Context, offline: bool = OFFLINE_OPT, json_: bool = JSON_OPT
         from gitboard.cli import team_render
 
         counts = {m.name: len(peek(board, m.name)) for m in board.team.members}
-        team_render.roster_table(doc, counts)
+        team_render.show(team_render.roster_table(doc, counts))
 
     emit(json_, doc, human)
 
