@@ -116,6 +116,9 @@ class AgentContext:
         poll: seconds between inbox reads while a command runs.
         messages: messages that resumed WORK (they go into the agent's context first).
         env: extra environment for commands (``GITBOARD_ACTOR``, ``GITBOARD_TASK`` ...).
+        budget_usd: stop the work once its recorded cost reaches this many USD (None: no limit).
+        budget_tokens: stop the work once its recorded tokens (input, output, cache reads and
+            writes summed) reach this many (None: no limit).
     """
 
     name: str
@@ -131,6 +134,8 @@ class AgentContext:
     poll: float = 5.0
     messages: list[dict] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    budget_usd: float | None = None
+    budget_tokens: int | None = None
 
 
 class Agent(Protocol):

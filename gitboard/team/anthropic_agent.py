@@ -37,8 +37,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitboard.team import compaction, prompts, tools
-from gitboard.team.agent import AgentContext, Outcome, Usage
+from gitboard.team import compaction, pricing, prompts, tools
+from gitboard.team.accounting import Budget, Meter
+from gitboard.team.agent import AgentContext, Outcome
 from gitboard.team.models import resolve_model
 from gitboard.team.outage import Outage
 
@@ -52,6 +53,8 @@ MAX_RETRIES = 4
 PLAN_TIMEOUT = 600.0
 #: Longest summary kept in the Outcome, in characters.
 SUMMARY_CHARS = 4_000
+#: Fewest output tokens a turn may be given under a budget; a turn that could afford fewer ends the work.
+MIN_TURN_OUTPUT = 256
 #: Environment variables not passed to bash (the model has no business with the key).
 SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 
@@ -245,7 +248,7 @@ class _Session:
 
     agent: AnthropicAgent
     ctx: AgentContext
-    usage: Usage = field(default_factory=Usage)
+    meter: Meter = field(default_factory=Meter)
     messages: list[dict] = field(default_factory=list)
     last_text: str = ""
     last_usage: Any = None
@@ -270,7 +273,10 @@ class _Session:
             kwargs["timeout"] = self.agent.request_timeout
         self.client = anthropic.Anthropic(**kwargs)
         self.model = c.model or resolve_model(None, cwd=c.worktree)
+        self.meter = Meter(prices=pricing.load_prices(c.worktree, warn=self._log))
+        self.budget = Budget(c.budget_usd, c.budget_tokens)
         self.max_tokens = self.agent.max_tokens
+        self.turn_max_tokens = self.max_tokens
         try:
             from anthropic._constants import MODEL_NONSTREAMING_TOKENS  # private; guarded
             limit = MODEL_NONSTREAMING_TOKENS.get(self.model)
@@ -311,6 +317,10 @@ class _Session:
                     self._compact("automatic", reason_detail=f"estimated {estimate} tokens")
                 if max_turns is not None and self.turns >= max_turns:
                     return self.finish(False, reason=f"max turns ({max_turns}) reached without finishing")
+                over = self._over_budget()
+                if over:
+                    self._log(over)
+                    return self.finish(False, reason=over)
                 self._check_cancel()
                 response = self._create()
                 self.turns += 1
@@ -334,7 +344,7 @@ class _Session:
                 stop = response.stop_reason
                 if stop == "max_tokens":
                     _append_user(self.messages, [{"type": "text", "text": (
-                        f"Your reply was cut off at max_tokens ({self.max_tokens}). Continue, in "
+                        f"Your reply was cut off at max_tokens ({self.turn_max_tokens}). Continue, in "
                         "shorter steps.")}])
                     continue
                 if stop == "pause_turn":
@@ -399,6 +409,20 @@ class _Session:
             raise box["error"]
         return box["value"]
 
+    def _over_budget(self) -> str | None:
+        """Before a model turn: the reason to stop (it starts with ``budget``), or None; sets the turn's max_tokens."""
+        self.turn_max_tokens = self.max_tokens
+        if not self.budget:
+            return None
+        reason = self.budget.unenforceable(self.model, self.meter.prices) or self.budget.reached(self.meter)
+        if reason:
+            return reason
+        cap = self.budget.max_output(self.meter, self.model, self.meter.prices)
+        if cap is not None and cap < MIN_TURN_OUTPUT:
+            return f"budget reached: the next turn would pass it ({self.meter.line()})"
+        self.turn_max_tokens = min(self.max_tokens, cap) if cap is not None else self.max_tokens
+        return None
+
     def _create(self) -> Any:
         """One model turn: a non-streaming messages.create; the usage is added to the total.
 
@@ -406,9 +430,9 @@ class _Session:
             _Stopped: the runtime asked for a stop while the request was in flight.
         """
         response = self._call(self.client.messages.create,
-                              model=self.model, max_tokens=self.max_tokens, system=self.system, tools=self.tools,
+                              model=self.model, max_tokens=self.turn_max_tokens, system=self.system, tools=self.tools,
                               messages=self._request_messages())
-        self.usage.add(response.usage)
+        self.meter.add(getattr(response, "model", None) or self.model, response.usage)
         self.last_usage = response.usage
         return response
 
@@ -434,9 +458,10 @@ class _Session:
             except Exception as e:
                 self._log(f"shutdown_response: {request_id} failed: {_one_line(str(e))}")
             self.pending_shutdowns.pop(request_id, None)
-        return Outcome(ok=ok, summary=tools.cap_text(self.last_text, SUMMARY_CHARS), usage=self.usage,
-                       reason="" if ok else reason, shutdown=shutdown or self.shutdown_approved,
-                       details={"model": self.model, "turns": self.turns} if self.model else {})
+        details = {"cost_usd": self.meter.cost_usd, "models": list(self.meter.models), "num_turns": self.turns,
+                   "session_id": None}
+        return Outcome(ok=ok, summary=tools.cap_text(self.last_text, SUMMARY_CHARS), usage=self.meter.usage,
+                       reason="" if ok else reason, shutdown=shutdown or self.shutdown_approved, details=details)
 
     # -- inbox and compaction ----------------------------------------------------------
 
@@ -469,7 +494,7 @@ class _Session:
                                     model=self.model,
                                     identity=self._identity(), state_dir=c.state_dir, name=c.name,
                                     task_id=c.task.get("id"), focus=focus, reason=why)
-        self.usage.add(result.usage)
+        self.meter.add(self.model, result.usage)
         self.messages = result.messages
         self.last_usage = None
         self._log(f"compact: {why}{' (' + reason_detail + ')' if reason_detail else ''}; "

@@ -53,7 +53,7 @@ def test_tool_calls_edit_files_in_the_worktree_and_usage_is_summed(fake_api: Fak
     assert (git_repo / "src/hello.txt").read_text() == "hello, world\n"
     assert out.usage.to_json() == {"input_tokens": 190, "output_tokens": 34,
                                    "cache_read_input_tokens": 2100, "cache_creation_input_tokens": 1000}
-    assert out.details == {"model": "claude-test-model", "turns": 4}
+    assert out.details == {"cost_usd": None, "models": ["claude-test-model"], "num_turns": 4, "session_id": None}
     reqs = fake_api.message_requests
     assert len(reqs) == 4
     # bash ran in the worktree and its output came back as the tool_result
