@@ -17,6 +17,7 @@ from gitboard.board.errors import BoardError, Invalid
 from gitboard.cli import board_cmds, task_cmds
 from gitboard.cli import inbox_cmds, protocol_cmds, team_cmds
 from gitboard.cli import team_runtime_cmds
+from gitboard.cli import cost_cmds
 from gitboard.cli.common import GLOBALS, fail, silence_stdout
 from gitboard.cli.coercion import install as _convert_plain_values_without_pydantic
 
@@ -59,6 +60,7 @@ app.command("spawn")(team_runtime_cmds.spawn)
 app.command("work")(team_runtime_cmds.work)
 app.command("logs")(team_runtime_cmds.logs)
 app.command("demo")(team_runtime_cmds.demo)
+app.command("cost")(cost_cmds.cost)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

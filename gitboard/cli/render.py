@@ -207,3 +207,46 @@ def history_table(entries: list[dict]) -> RenderableType:
         t.add_row(e["commit"][:10], plain(e["time"] or ""), plain(e["action"] or "-"),
                   plain("-" if e["task"] is None else e["task"]), plain(e["actor"] or "-"), plain(e["subject"]))
     return t
+
+
+def usd(cost: float | None, unpriced: int = 0) -> str:
+    """A cost for people: ``$0.1912``; ``unknown`` when no cost is known; ``$0.1912+?`` when
+    some of the tasks behind it are unpriced (their cost is unknown, not 0)."""
+    if cost is None:
+        return "unknown"
+    return f"${cost:,.4f}" + ("+?" if unpriced else "")
+
+
+def tokens(n: int) -> str:
+    """A token count for people: ``38,680``."""
+    return f"{n:,}"
+
+
+def cost_table(doc: dict) -> RenderableType:
+    """The ``gitboard cost --json`` document as a table: one row per group, then the total,
+    then a note when some tasks are unpriced."""
+    by, total = doc["by"], doc["total"]
+    if not doc["groups"]:
+        return plain("no task records usage or cost yet")
+    headers = [by] + (["subject"] if by == "task" else []) + \
+        ["tasks", "input", "output", "cache read", "cache write", "cost"]
+    t = table(*headers, wrap=("subject",))
+    for c in t.columns[1 if by != "task" else 2:]:
+        c.justify = "right"
+
+    def cells(row: dict, key: Any) -> list:
+        u = row["usage"]
+        return [key] + ([plain(row.get("subject", ""))] if by == "task" else []) + [
+            str(row["tasks"]), tokens(u["input_tokens"]), tokens(u["output_tokens"]),
+            tokens(u["cache_read_input_tokens"]), tokens(u["cache_creation_input_tokens"]),
+            usd(row["cost_usd"], row["unpriced"])]
+
+    for g in doc["groups"]:
+        t.add_row(*cells(g, plain(f"#{g['key']}" if by == "task" else g["key"])))
+    t.add_row(*cells(total, Text("total", style="bold")), style="bold")
+    parts: list[RenderableType] = [t]
+    if total["unpriced"]:
+        n = total["unpriced"]
+        parts.append(Text(f"{n} task{'s' if n != 1 else ''} recorded tokens but no cost: "
+                          "their cost is unknown (shown as unknown or +?), not 0", style="dim"))
+    return Group(*parts)

@@ -1,0 +1,173 @@
+"""What the board's tasks cost: a pure summation of the usage and cost their results record.
+
+A task's result (written by the teammate that worked on it; see the shared result
+keys in the README's Teammates section) may carry::
+
+    "usage": {"input_tokens": int, "output_tokens": int,
+              "cache_read_input_tokens": int, "cache_creation_input_tokens": int},
+    "cost_usd": float or null,      # USD; null when nobody priced the run
+    "models": [str]                 # the models the run called
+
+A task *counts* when its result is an object with a ``usage`` object or a
+``cost_usd`` key. Its tokens always add up. Its cost is *known* only when
+``cost_usd`` is a number: a task without one is *unpriced*, and its cost is
+unknown -- never taken as 0. A group whose tasks are all unpriced has an unknown
+cost (``None``); one with some priced tasks has the sum of those, and says how
+many were left out. Malformed values (a string for a token count, a negative
+cost) count as missing. Nothing here reads git or the clock.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from gitboard.board.snapshot import Board
+from gitboard.board.task import Task
+
+#: The token counters of a Messages API ``usage`` object that a result records, in order.
+TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+
+#: The groupings of ``gitboard cost --by``.
+GROUPINGS = ("task", "teammate", "model", "day")
+
+#: The key of tasks with no owner, no recorded model or no date, in the groupings that need one.
+NONE_KEY = "-"
+
+
+def _count(value: Any) -> int:
+    """A token count: a non-negative JSON integer, else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def usage_of(task: Task) -> dict[str, int] | None:
+    """The tokens a task's result records, one int per :data:`TOKEN_KEYS` (missing ones 0),
+    or None when the task does not count (see the module docstring)."""
+    result = task.result
+    if not isinstance(result, dict):
+        return None
+    usage = result.get("usage")
+    if not isinstance(usage, dict):
+        return {k: 0 for k in TOKEN_KEYS} if "cost_usd" in result else None
+    return {k: _count(usage.get(k)) for k in TOKEN_KEYS}
+
+
+def cost_of(task: Task) -> float | None:
+    """The cost in USD a task's result records (``cost_usd``), or None when it records none."""
+    result = task.result
+    value = result.get("cost_usd") if isinstance(result, dict) else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+        return float(value)
+    return None
+
+
+def models_of(task: Task) -> tuple[str, ...]:
+    """The models a task's result names (``models``: a list of str), in order, without repeats."""
+    result = task.result
+    models = result.get("models") if isinstance(result, dict) else None
+    if not isinstance(models, list):
+        return ()
+    return tuple(dict.fromkeys(m for m in models if isinstance(m, str) and m))
+
+
+@dataclass
+class Sum:
+    """The usage and cost of a group of counted tasks.
+
+    Attributes:
+        key: the group's key (a task id, teammate name, model, ``YYYY-MM-DD`` day; "" for the total).
+        tasks: counted tasks in the group.
+        priced: of those, tasks with a known cost.
+        cost_usd: the sum of the known costs (USD), or None if no task in the group is priced.
+        usage: tokens per :data:`TOKEN_KEYS`, summed over every counted task.
+    """
+
+    key: Any = ""
+    tasks: int = 0
+    priced: int = 0
+    cost_usd: float | None = None
+    usage: dict[str, int] = field(default_factory=lambda: {k: 0 for k in TOKEN_KEYS})
+
+    @property
+    def unpriced(self) -> int:
+        """Counted tasks whose cost is unknown."""
+        return self.tasks - self.priced
+
+    @property
+    def tokens(self) -> int:
+        """All tokens of :attr:`usage`: input, output, cache read and cache write."""
+        return sum(self.usage.values())
+
+    def add(self, usage: dict[str, int], cost: float | None) -> None:
+        """Count one task with these tokens and this cost (None: unknown)."""
+        self.tasks += 1
+        for k in TOKEN_KEYS:
+            self.usage[k] += usage[k]
+        if cost is not None:
+            self.priced += 1
+            self.cost_usd = (self.cost_usd or 0.0) + cost
+
+    def to_json(self) -> dict:
+        """``{"key", "tasks", "priced", "unpriced", "cost_usd" (USD, 6 decimals, or null),
+        "tokens", "usage": {TOKEN_KEYS...}}``."""
+        return {"key": self.key, "tasks": self.tasks, "priced": self.priced, "unpriced": self.unpriced,
+                "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
+                "tokens": self.tokens, "usage": dict(self.usage)}
+
+
+def counted(board: Board) -> Iterable[tuple[Task, dict[str, int], float | None]]:
+    """``(task, usage, cost)`` for every task that counts, in id order."""
+    for tid in sorted(board.tasks):
+        task = board.tasks[tid]
+        usage = usage_of(task)
+        if usage is not None:
+            yield task, usage, cost_of(task)
+
+
+def _day(task: Task) -> str:
+    stamp = task.claimed_at or task.updated_at
+    return stamp[:10] if stamp and len(stamp) >= 10 else NONE_KEY
+
+
+_KEYS: dict[str, Callable[[Task], Any]] = {
+    "task": lambda t: t.id,
+    "teammate": lambda t: t.owner or NONE_KEY,
+    "model": lambda t: ", ".join(models_of(t)) or NONE_KEY,
+    "day": _day,
+}
+
+
+def total(board: Board) -> Sum:
+    """The usage and cost of every task that counts on ``board``."""
+    out = Sum()
+    for _, usage, cost in counted(board):
+        out.add(usage, cost)
+    return out
+
+
+def summarise(board: Board, by: str = "task") -> tuple[Sum, list[Sum]]:
+    """The total and one :class:`Sum` per group, groups in key order.
+
+    Groups: ``task`` (key: the id), ``teammate`` (the task's owner), ``model``
+    (the result's models joined with ", ", so a task that called two models is
+    one group and no cost is counted twice), ``day`` (the UTC day the work was
+    claimed, ``YYYY-MM-DD``; the day it was last updated when never claimed).
+    A task with no owner, model or date goes to the group :data:`NONE_KEY`.
+
+    Raises:
+        ValueError: ``by`` is not one of :data:`GROUPINGS`.
+    """
+    if by not in _KEYS:
+        raise ValueError(f"cannot group by {by!r}: use one of {', '.join(GROUPINGS)}")
+    key_of = _KEYS[by]
+    whole = Sum()
+    groups: dict[Any, Sum] = {}
+    for task, usage, cost in counted(board):
+        whole.add(usage, cost)
+        key = key_of(task)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = Sum(key=key)
+        group.add(usage, cost)
+    return whole, [groups[k] for k in sorted(groups, key=lambda k: (k == NONE_KEY, k))]

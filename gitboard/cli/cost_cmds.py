@@ -1,0 +1,48 @@
+"""``gitboard cost``: the usage and cost the board's task results record, summed."""
+
+from __future__ import annotations
+
+import typer
+
+from gitboard.board.errors import Invalid
+from gitboard.cli.common import JSON_OPT, OFFLINE_OPT, emit, open_repo, warn
+
+
+def cost(
+    by: str = typer.Option("task", "--by", metavar="task|teammate|model|day",
+                           help="Group by task, teammate (the task's owner), model, or day (UTC, of the claim)."),
+    offline: bool = OFFLINE_OPT,
+    json_: bool = JSON_OPT,
+) -> None:
+    """Sum the tokens and cost (USD) recorded in task results, per group and in total.
+
+    A task whose result records tokens but no cost_usd is unpriced: its tokens
+    count, and its cost is shown as unknown, never as 0.
+    """
+    from gitboard.board import cost as costs
+    from gitboard.store.read import read_board
+
+    if by not in costs.GROUPINGS:
+        raise Invalid(f"--by must be one of {', '.join(costs.GROUPINGS)}, not {by!r}")
+    with open_repo(offline) as repo:
+        board = read_board(repo)
+    for path, why in sorted(board.corrupt.items()):
+        warn(f"{path} is corrupt and was skipped: {why}")
+    whole, groups = costs.summarise(board, by)
+    rows = []
+    for g in groups:
+        row = g.to_json()
+        if by == "task":
+            t = board.tasks[g.key]
+            row.update(subject=t.subject, status=t.status, owner=t.owner, models=list(costs.models_of(t)))
+        rows.append(row)
+    total = whole.to_json()
+    del total["key"]
+    doc = {"by": by, "total": total, "groups": rows}
+
+    def human() -> None:
+        from gitboard.cli import render
+
+        render.show(render.cost_table(doc))
+
+    emit(json_, doc, human)
