@@ -12,7 +12,8 @@ from gitboard.board.snapshot import build
 from gitboard.cli import render
 from gitboard import demo
 
-NOW = datetime(2026, 12, 1, 15, 0, 0, tzinfo=timezone.utc)
+#: The real time, to the second: the demo's board reads the clock itself, so leases must be live.
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def iso(t: datetime) -> str:
