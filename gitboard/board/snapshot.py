@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from gitboard.board.errors import BoardError, Corrupt, NotFound
-from gitboard.board.task import COMPLETED, IN_PROGRESS, PENDING, TASKS_DIR, Task
+from gitboard.board.task import DONE, IN_PROGRESS, PENDING, TASKS_DIR, Task
 from gitboard.board.team import CONFIG_PATH, Team
 
 _TASK_FILE = re.compile(re.escape(TASKS_DIR) + r"/task_([1-9][0-9]*)\.json")
@@ -76,15 +76,15 @@ class Board:
         return max(ids, default=0)
 
     def unblocked(self, task: Task) -> bool:
-        """True if every id in ``task.blockedBy`` names a completed task."""
+        """True if every id in ``task.blockedBy`` names a done task: completed or merged."""
         for b in task.blockedBy:
             bt = self.tasks.get(b)
-            if bt is None or bt.status != COMPLETED:
+            if bt is None or bt.status not in DONE:
                 return False
         return True
 
     def is_ready(self, task: Task, now: datetime) -> bool:
-        """A task is ready when its blockers are all completed and it is either
+        """A task is ready when its blockers are all done (completed or merged) and it is either
         pending and unowned, or in progress with an expired lease."""
         if task.status == PENDING and not task.owner:
             return self.unblocked(task)

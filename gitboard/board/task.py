@@ -6,12 +6,19 @@ status, owner, blockedBy). Keys are written in :data:`TASK_KEYS` order with a
 well::
 
     {"id": int, "subject": str, "description": str,
-     "status": "pending"|"in_progress"|"completed"|"failed",
+     "status": "pending"|"in_progress"|"completed"|"merged"|"failed",
      "owner": str ("" when unowned), "blockedBy": [int],
      "created_at": ISO-8601 UTC, "updated_at": ISO-8601 UTC,
      "claimed_at": ISO-8601 UTC or null, "lease_expires_at": ISO-8601 UTC or null,
      "run": shell command or null, "role": role a claimer must have, or null,
-     "result": object or null}
+     "result": object or null,
+     "review": null or {"verdict": "approved", "by", "at", "note"},
+     "rework": [{"reason": "review"|"conflict"|"check", "by", "at", "feedback", "base"}]}
+
+``review`` and ``rework`` (see :mod:`gitboard.board.review_ops`) are written
+only once a task has been reviewed or reworked; a file without them means
+``null`` and ``[]``. ``result.merge`` is set by the merge queue when the task
+becomes ``merged``.
 """
 
 from __future__ import annotations
@@ -25,7 +32,13 @@ from gitboard.board.clock import parse_iso
 from gitboard.board.errors import Corrupt
 
 PENDING, IN_PROGRESS, COMPLETED, FAILED = "pending", "in_progress", "completed", "failed"
-STATUSES = (PENDING, IN_PROGRESS, COMPLETED, FAILED)
+#: Delivered into the base branch by the merge queue (``gitboard merge``); a terminal status.
+MERGED = "merged"
+STATUSES = (PENDING, IN_PROGRESS, COMPLETED, MERGED, FAILED)
+#: Statuses that count as done for ``blockedBy``.
+DONE = (COMPLETED, MERGED)
+#: Statuses a task never leaves by a claim: completed, merged, failed.
+FINISHED = (COMPLETED, MERGED, FAILED)
 
 TASKS_DIR = ".tasks"
 
@@ -34,6 +47,9 @@ TASK_KEYS = (
     "created_at", "updated_at", "claimed_at", "lease_expires_at",
     "run", "role", "result",
 )
+
+#: The review keys, written after :data:`TASK_KEYS` once set (see the module docstring).
+REVIEW_KEYS = ("review", "rework")
 
 
 def task_path(task_id: int) -> str:
@@ -110,6 +126,8 @@ class Task(_Memo):
     run: str | None = None
     role: str | None = None
     result: Any = None
+    review: Any = None
+    rework: tuple[Any, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict:
@@ -121,6 +139,9 @@ class Task(_Memo):
             "claimed_at": self.claimed_at, "lease_expires_at": self.lease_expires_at,
             "run": self.run, "role": self.role, "result": self.result,
         }
+        if self.review is not None or self.rework:
+            d["review"] = self.review
+            d["rework"] = list(self.rework)
         d.update(self.extra)
         return d
 
@@ -151,7 +172,9 @@ class Task(_Memo):
         defaults; when set they must be: ``description``, ``owner``,
         ``created_at``, ``updated_at`` str; ``blockedBy`` a list of ints;
         ``claimed_at``, ``run``, ``role`` str; ``lease_expires_at`` an ISO-8601
-        str. ``result`` and unknown keys may hold any JSON.
+        str. ``review`` null or an object whose ``verdict`` is
+        ``approved``; ``rework`` a list of objects. ``result`` and unknown keys
+        may hold any JSON.
 
         Raises:
             Corrupt: ``d`` is not an object, a required key is missing, or a
@@ -183,13 +206,19 @@ class Task(_Memo):
                 parse_iso(lease)
             except ValueError:
                 raise Corrupt(f"malformed task: lease_expires_at {_show(lease)} is not ISO-8601") from None
-        extra = {k: v for k, v in d.items() if k not in TASK_KEYS}
+        review = d.get("review")
+        if review is not None and not (isinstance(review, dict) and review.get("verdict") == "approved"):
+            raise Corrupt(f"review is not null or an approval: {_show(review)}")
+        rework = _get(d, "rework", [])
+        if not isinstance(rework, list) or not all(isinstance(r, dict) for r in rework):
+            raise Corrupt("rework is not a list of objects")
+        extra = {k: v for k, v in d.items() if k not in TASK_KEYS and k not in REVIEW_KEYS}
         return cls(
             id=tid, subject=subject, description=description,
             status=status, owner=owner, blockedBy=tuple(blocked),
             created_at=created_at, updated_at=updated_at,
             claimed_at=claimed_at, lease_expires_at=lease,
-            run=run, role=role, result=d.get("result"), extra=extra,
+            run=run, role=role, result=d.get("result"), review=review, rework=tuple(rework), extra=extra,
         )
 
     def lease_expired(self, now: datetime) -> bool:
@@ -202,10 +231,11 @@ class Task(_Memo):
 
 
 #: Task's dataclass fields, in order: the layout of :func:`task_record`.
-TASK_FIELDS = TASK_KEYS + ("extra",)
+TASK_FIELDS = TASK_KEYS + REVIEW_KEYS + ("extra",)
 # the slots' own setters: they fill a new, still empty task without the frozen __setattr__
 (_set_id, _set_subject, _set_description, _set_status, _set_owner, _set_blocked_by, _set_created_at,
- _set_updated_at, _set_claimed_at, _set_lease, _set_run, _set_role, _set_result, _set_extra) = (
+ _set_updated_at, _set_claimed_at, _set_lease, _set_run, _set_role, _set_result, _set_review, _set_rework,
+ _set_extra) = (
     Task.__dict__[name].__set__ for name in TASK_FIELDS)
 _set_json_text = _Memo.__dict__["_json_text"].__set__
 
@@ -214,7 +244,7 @@ def task_record(task: Task) -> tuple:
     """Return ``task``'s field values in :data:`TASK_FIELDS` order, as plain data (for the parse cache)."""
     return (task.id, task.subject, task.description, task.status, task.owner, task.blockedBy,
             task.created_at, task.updated_at, task.claimed_at, task.lease_expires_at,
-            task.run, task.role, task.result, dict(task.extra))
+            task.run, task.role, task.result, task.review, task.rework, dict(task.extra))
 
 
 def task_from_record(record: tuple, json_text: str | None = None) -> Task:
@@ -224,7 +254,7 @@ def task_from_record(record: tuple, json_text: str | None = None) -> Task:
     Only for records made from a validated task (the parse cache).
     """
     (id_, subject, description, status, owner, blocked_by, created_at, updated_at,
-     claimed_at, lease, run, role, result, extra) = record
+     claimed_at, lease, run, role, result, review, rework, extra) = record
     task = object.__new__(Task)
     _set_id(task, id_)
     _set_subject(task, subject)
@@ -239,6 +269,8 @@ def task_from_record(record: tuple, json_text: str | None = None) -> Task:
     _set_run(task, run)
     _set_role(task, role)
     _set_result(task, result)
+    _set_review(task, review)
+    _set_rework(task, tuple(rework))
     _set_extra(task, extra)
     if json_text is not None:
         _set_json_text(task, json_text)

@@ -19,7 +19,7 @@ from gitboard.board.clock import after, iso
 from gitboard.board.errors import Conflict, Invalid, NotFound
 from gitboard.board.names import LEAD, check_name, check_role
 from gitboard.board.snapshot import Board
-from gitboard.board.task import COMPLETED, FAILED, IN_PROGRESS, PENDING, STATUSES, Task, task_path
+from gitboard.board.task import COMPLETED, DONE, FAILED, FINISHED, IN_PROGRESS, MERGED, PENDING, STATUSES, Task, task_path
 
 IMPORT_KEYS = ("subject", "description", "blockedBy", "run", "role")
 
@@ -35,7 +35,7 @@ def check_subject(subject: Any) -> str:
 
 
 def check_status(status: str) -> str:
-    """Return ``status`` if it is one of pending, in_progress, completed, failed; else raise Invalid."""
+    """Return ``status`` if it is one of pending, in_progress, completed, merged, failed; else raise Invalid."""
     if status not in STATUSES:
         raise Invalid(f"unknown status {status!r}: expected one of {', '.join(STATUSES)}")
     return status
@@ -182,14 +182,14 @@ def claim(board: Board, now: datetime, *, actor: str, task_id: int | None = None
         task = ready[0]
     else:
         task = board.task(task_id)
-        if task.status in (COMPLETED, FAILED):
+        if task.status in FINISHED:
             raise Conflict(f"task #{task.id} is {task.status}")
         if task.status == IN_PROGRESS and task.owner == actor and not task.lease_expired(now):
             return NoChange(task)  # a repeat of one's own live claim
         if task.status == IN_PROGRESS and not task.lease_expired(now):
             raise Conflict(f"task #{task.id} is claimed by {task.owner}")
         if not board.unblocked(task):
-            waiting = [f"#{b}" for b in task.blockedBy if board.tasks.get(b) is None or board.tasks[b].status != COMPLETED]
+            waiting = [f"#{b}" for b in task.blockedBy if board.tasks.get(b) is None or board.tasks[b].status not in DONE]
             raise Conflict(f"task #{task.id} is blocked by {', '.join(waiting)}")
         if task.role is not None and task.role != role:
             raise Conflict(f"task #{task.id} needs role {task.role}, and {actor} has {'role ' + role if role else 'none'}")
@@ -268,13 +268,14 @@ def update(board: Board, now: datetime, *, actor: str, task_id: int, subject: st
     (``unblock``), status, run command and role ("" clears run and role).
 
     Setting status pending clears the owner and lease; in_progress is refused
-    (claim instead); completed and failed are the lead's override.
+    (claim instead); completed and failed are the lead's override; merged is
+    set only by the merge queue, and a merged task keeps its status.
 
     Raises:
         NotFound: no such task, or a blocker that names no task.
         Invalid: empty subject, unknown status, bad role, a task blocking itself
             or a blockedBy cycle.
-        Conflict: status in_progress (claim instead), or a status change of a task
+        Conflict: status in_progress (claim instead), to or from merged, or a status change of a task
             owned by another, unless ``actor`` is the lead.
     """
     check_name(actor)
@@ -304,6 +305,8 @@ def update(board: Board, now: datetime, *, actor: str, task_id: int, subject: st
         check_status(status)
         if status == IN_PROGRESS and task.status != IN_PROGRESS:
             raise Conflict("status in_progress needs an owner: use 'gitboard task claim'")
+        if status != task.status and MERGED in (status, task.status):
+            raise Conflict(f"task #{task.id} is {task.status}: only the merge queue ('gitboard merge') sets or leaves merged")
         if status != task.status and task.status == IN_PROGRESS and actor not in (task.owner, LEAD):
             raise Conflict(f"task #{task.id} is owned by {task.owner}: only its owner or the lead may change its status")
         changes["status"] = status

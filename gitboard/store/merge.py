@@ -1,0 +1,341 @@
+"""Git plumbing of review and merge: branches, ``git merge-tree``, merge commits, and the
+one atomic move of the base branch together with the board.
+
+Nothing here touches a working tree except :func:`bring_along`, which moves a
+clean checkout of the base branch the way ``git merge --ff-only`` would.
+
+The merge is computed by ``git merge-tree --write-tree`` (git 2.38): it writes
+the merged tree into the object database and reports conflicting paths, with no
+index or worktree involved. The base moves and the task becomes ``merged`` in
+one step (:func:`land`):
+
+- locally, one ``git update-ref --stdin`` transaction holding the old values of
+  both the base ref and the board ref: both move or neither does;
+- in remote mode, one ``git push --atomic`` of the merge commit to the base
+  branch and the board commit to the board branch, without force: the remote
+  takes both or neither, and refuses both if either moved.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from gitboard.board.change import ACTOR, TASK, Change, NoChange
+from gitboard.board.clock import utcnow
+from gitboard.board.errors import Busy, Conflict, GitFailure, NotFound
+from gitboard.board.snapshot import Board
+from gitboard.board.task import Task
+from gitboard.store import git as gitcmd
+from gitboard.store.objects import blob_id, blob_ids, remember_writes, write_commit
+from gitboard.store.read import load_board, mirror, no_board_error
+from gitboard.store.repo import ZERO_OID, BoardRepo
+
+#: Options that keep gitboard's merge commits independent of user settings (signing).
+NO_SIGN = ("-c", "commit.gpgsign=false")
+
+
+def task_branch(task: Task) -> str:
+    """The branch holding a task's work: ``result.branch`` if it names one, else ``task/<id>``."""
+    result = task.result if isinstance(task.result, dict) else {}
+    branch = result.get("branch")
+    return branch if isinstance(branch, str) and branch else f"task/{task.id}"
+
+
+def base_branch(repo: BoardRepo) -> str:
+    """Return the base branch's name: ``git config gitboard.base``, else the branch checked out here.
+
+    Raises:
+        GitFailure: neither is set (a detached HEAD or a bare repository without gitboard.base).
+    """
+    if repo.base:
+        return repo.base
+    res = repo.git("symbolic-ref", "-q", "--short", "HEAD", check=False)
+    name = res.stdout.decode(errors="replace").strip()
+    if res.status != 0 or not name or name == repo.branch:
+        raise GitFailure("no base branch: set git config gitboard.base to the branch tasks merge into")
+    return name
+
+
+def fetch_branch(repo: BoardRepo, branch: str) -> str | None:
+    """Fetch ``branch`` from the remote into ``refs/remotes/<remote>/<branch>`` and return its tip
+    (None if the remote has no such branch). Local mode: the local branch's tip.
+
+    Raises:
+        GitFailure: the remote is unreachable.
+    """
+    if not repo.remote:
+        return repo.resolve(f"refs/heads/{branch}")
+    tracking = f"refs/remotes/{repo.remote}/{branch}"
+    res = None
+    for attempt in range(8):
+        res = repo.git("fetch", "-q", "--no-tags", "--no-write-fetch-head", repo.remote,
+                       f"+refs/heads/{branch}:{tracking}", check=False)
+        if res.status == 0 or "cannot lock ref" not in res.stderr:
+            break
+        time.sleep(0.02 * (attempt + 1))  # another process of this clone fetched it at the same moment
+    assert res is not None
+    if res.status != 0:
+        if "couldn't find remote ref" in res.stderr.lower() or "could not find remote ref" in res.stderr.lower():
+            return None
+        raise GitFailure(f"cannot fetch {branch} from {repo.remote}: {gitcmd.last_line(res.stderr)}")
+    return repo.resolve(tracking)
+
+
+def local_branch(repo: BoardRepo, branch: str) -> str | None:
+    """The tip of ``branch`` as this clone last saw it: the remote-tracking ref in remote mode, else the branch."""
+    if repo.remote:
+        return repo.resolve(f"refs/remotes/{repo.remote}/{branch}")
+    return repo.resolve(f"refs/heads/{branch}")
+
+
+@dataclass(frozen=True)
+class MergeTree:
+    """What ``git merge-tree --write-tree`` computed.
+
+    Attributes:
+        tree: the merged tree's id (with conflict markers in conflicting files).
+        conflicts: conflicting paths, sorted; empty when the merge is clean.
+    """
+
+    tree: str
+    conflicts: tuple[str, ...]
+
+    @property
+    def clean(self) -> bool:
+        """True if nothing conflicted."""
+        return not self.conflicts
+
+
+def merge_tree(repo: BoardRepo, base: str, branch: str) -> MergeTree:
+    """Merge commits ``base`` and ``branch`` in the object database only (``git merge-tree --write-tree``).
+
+    Raises:
+        GitFailure: git could not merge (no merge base is fine; a missing object is not).
+    """
+    res = repo.git("merge-tree", "--write-tree", "--name-only", "--no-messages", "-z",
+                   "--allow-unrelated-histories", base, branch, check=False)
+    if res.status not in (0, 1):
+        raise GitFailure(f"git merge-tree failed: {gitcmd.last_line(res.stderr) or f'exit {res.status}'}")
+    fields = [f for f in res.stdout.decode(errors="surrogateescape").split("\0")]
+    tree = fields[0].strip()
+    paths = sorted({f for f in fields[1:] if f}) if res.status == 1 else []
+    return MergeTree(tree, tuple(paths))
+
+
+def merge_base(repo: BoardRepo, a: str, b: str) -> str | None:
+    """The best common ancestor of ``a`` and ``b`` (``git merge-base``), or None."""
+    res = repo.git("merge-base", a, b, check=False)
+    return res.stdout.decode().strip() or None if res.status == 0 else None
+
+
+def merge_message(task: Task, actor: str) -> str:
+    """``Merge task #<id>: <subject>`` with the trailers ``Gitboard-Task`` and ``Gitboard-Actor``."""
+    subject = " ".join(task.subject.split())
+    return f"Merge task #{task.id}: {subject}\n\n{TASK}: {task.id}\n{ACTOR}: {actor}\n"
+
+
+def write_merge_commit(repo: BoardRepo, tree: str, base: str, branch: str, message: str, actor: str) -> str:
+    """Write the merge commit of ``tree`` with parents ``base`` (first) and ``branch``; return its id.
+
+    Raises:
+        GitFailure: git refused.
+    """
+    res = repo.git(*NO_SIGN, "commit-tree", tree, "-p", base, "-p", branch, "-F", "-",
+                   input=message.encode(), env=repo.identity_env(actor))
+    return res.stdout.decode().strip()
+
+
+def changed_paths(repo: BoardRepo, old: str, new: str) -> list[str]:
+    """Paths that differ between commits ``old`` and ``new`` (``git diff --name-only -z``)."""
+    raw = repo.git("diff", "--name-only", "--no-renames", "-z", old, new).stdout
+    return [p for p in raw.decode(errors="surrogateescape").split("\0") if p]
+
+
+# -- the user's checkout of the base ----------------------------------------------
+
+def checkout_of(repo: BoardRepo, branch: str) -> str | None:
+    """The worktree directory of this clone that has ``branch`` checked out, or None."""
+    res = repo.git("worktree", "list", "--porcelain", check=False)
+    path = None
+    for line in res.stdout.decode(errors="surrogateescape").splitlines():
+        if line.startswith("worktree "):
+            path = line[len("worktree "):]
+        elif line == f"branch refs/heads/{branch}" and path and os.path.isdir(path):
+            return path
+    return None
+
+
+def dirty_paths(worktree: str) -> set[str]:
+    """Paths with uncommitted changes in ``worktree``: staged, unstaged, and untracked (not ignored)."""
+    res = gitcmd.run(worktree, ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"])
+    out: set[str] = set()
+    for rec in res.stdout.decode(errors="surrogateescape").split("\0"):
+        if len(rec) > 3:
+            out.add(rec[3:])
+    return out
+
+
+def check_checkout(repo: BoardRepo, branch: str, touched: set[str]) -> None:
+    """Refuse when ``branch`` is checked out here with uncommitted changes to any of ``touched``.
+
+    Raises:
+        Conflict: names the worktree and the files (exit 3); nothing is changed.
+    """
+    where = checkout_of(repo, branch)
+    if where is None:
+        return
+    clash = sorted(dirty_paths(where) & touched)
+    if clash:
+        raise Conflict(f"{branch} is checked out in {where} with uncommitted changes to files the merge "
+                       f"touches: {', '.join(clash)}; commit or stash them (nothing was changed)")
+
+
+def bring_along(repo: BoardRepo, worktree: str, old: str, new: str) -> None:
+    """Move the index and files of ``worktree`` (whose checked-out branch just moved from ``old`` to
+    ``new``) along, like ``git merge --ff-only``: a two-tree ``git read-tree -m -u``, which keeps
+    uncommitted changes to files the move does not touch.
+
+    Raises:
+        GitFailure: git refused (the message names what to do).
+    """
+    res = gitcmd.run(worktree, ["read-tree", "-m", "-u", old, new], check=False)
+    if res.status != 0:
+        raise GitFailure(f"the base moved to {new[:12]}, but the checkout in {worktree} could not follow: "
+                         f"{gitcmd.last_line(res.stderr)}; run 'git reset --keep {new[:12]}' there")
+
+
+# -- landing: base and board in one step -------------------------------------------
+
+#: :func:`land` outcomes.
+LANDED, BASE_MOVED = "landed", "base-moved"
+
+
+def _update_both(repo: BoardRepo, base_ref: str, new_base: str, old_base: str,
+                 board_commit: str, old_board: str, message: str) -> tuple[bool, str]:
+    """One ``git update-ref --stdin`` transaction; returns (moved, git's error line)."""
+    script = (f"start\nupdate {base_ref} {new_base} {old_base}\n"
+              f"update {repo.ref} {board_commit} {old_board}\nprepare\ncommit\n")
+    res = repo.git("update-ref", "-m", message, "--stdin", input=script.encode(), check=False)
+    return res.status == 0, gitcmd.last_line(res.stderr)
+
+
+def _push_both(repo: BoardRepo, base_ref: str, new_base: str, board_commit: str) -> bool:
+    """One ``git push --atomic`` of both refs without force; True if the remote took them.
+
+    Raises:
+        GitFailure: unreachable, or refused for a reason other than a moved ref.
+    """
+    from gitboard.store.remote import _RACE_WORDS
+
+    res = repo.git("push", "--porcelain", "--atomic", "--no-verify", repo.remote,
+                   f"{new_base}:{base_ref}", f"{board_commit}:{repo.ref}", check=False)
+    out = res.stdout.decode(errors="replace")
+    flags = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and parts[1].endswith((":" + base_ref, ":" + repo.ref)):
+            flags[parts[1].rsplit(":", 1)[1]] = (parts[0], parts[2].strip())
+    if res.status == 0 and flags and all(f != "!" for f, _ in flags.values()):
+        return True
+    summaries = [s for f, s in flags.values() if f == "!"]
+    if summaries and all(s.startswith("[rejected]") or "atomic" in s or any(w in s.lower() for w in _RACE_WORDS)
+                         for s in summaries):
+        return False
+    why = "; ".join(summaries) or gitcmd.last_line(res.stderr) or f"git push exited {res.status}"
+    raise GitFailure(f"cannot push the merge to {repo.remote}: {why}")
+
+
+def land(repo: BoardRepo, operation: Callable[[Board, datetime], "Change | NoChange"], *,
+         base_ref: str, new_base: str, old_base: str, deadline: float = 60.0) -> str:
+    """Move ``base_ref`` from ``old_base`` to ``new_base`` and commit ``operation`` on the board, atomically.
+
+    The board is re-read and ``operation`` re-applied whenever only the board
+    moved. Locally, a checkout of the base branch in this clone is brought along
+    (:func:`bring_along`) right after the refs move, and a checkout with
+    uncommitted changes to files the move touches is refused first
+    (:func:`check_checkout`), with nothing changed. When the base moved, nothing is written and :data:`BASE_MOVED` is
+    returned: the caller redoes the merge against the new tip.
+
+    Args:
+        operation: a pure board operation (typically :func:`~gitboard.board.review_ops.mark_merged`).
+        base_ref: ``refs/heads/<base>``.
+
+    Returns:
+        :data:`LANDED` or :data:`BASE_MOVED`.
+
+    Raises:
+        Conflict, NotFound, Invalid: the operation's answer (e.g. another queue merged the task),
+            or the checked-out base has uncommitted changes in touched files.
+        GitFailure: git failed, or the remote is unreachable or refused the push; nothing moved.
+        Busy: the board kept moving until ``deadline`` seconds passed.
+    """
+    limit = time.monotonic() + deadline
+    branch = base_ref[len("refs/heads/"):]
+    while True:
+        with repo.board_lock(timeout=limit - time.monotonic()):
+            if repo.remote:
+                from gitboard.store import remote as remote_ops
+
+                board_tip = remote_ops.fetch(repo)
+                if board_tip is not None and board_tip != repo.tip():
+                    mirror(repo, board_tip, "sync")
+                if fetch_branch(repo, branch) != old_base:
+                    return BASE_MOVED
+            else:
+                board_tip = repo.tip()
+                if repo.resolve(base_ref) != old_base:
+                    return BASE_MOVED
+            if board_tip is None:
+                raise no_board_error(repo)
+            board, listing, cache = load_board(repo, board_tip)
+            change = operation(board, utcnow())
+            if isinstance(change, NoChange):
+                raise Conflict("nothing to merge on the board")
+            actor = dict(change.trailers).get(ACTOR, "gitboard")
+            commit = write_commit(repo, board_tip, listing, change.writes, change.message(), repo.identity_env(actor))
+            if repo.remote:
+                won = _push_both(repo, base_ref, new_base, commit)
+                if won:
+                    repo.git("update-ref", f"refs/remotes/{repo.remote}/{branch}", new_base, check=False)
+                    mirror(repo, commit, change.subject, parent=board_tip)
+            else:
+                where = checkout_of(repo, branch)
+                if where is not None:
+                    check_checkout(repo, branch, set(changed_paths(repo, old_base, new_base)))
+                won, _ = _update_both(repo, base_ref, new_base, old_base, commit, board_tip, change.subject)
+                if won and where is not None:
+                    bring_along(repo, where, old_base, new_base)
+            if won:
+                remember_writes(cache, change.writes)
+                cache.save(keep=blob_ids(listing) | {blob_id(d) for d in change.writes.values() if d is not None})
+                return LANDED
+        if time.monotonic() >= limit:
+            raise Busy("gave up landing the merge: the board kept moving")
+        time.sleep(0.01)
+
+
+def branch_tip(repo: BoardRepo, task: Task, fetch: bool = True) -> tuple[str, str]:
+    """Return ``(branch name, tip)`` of a task's branch, fetched first in remote mode.
+
+    Raises:
+        NotFound: the branch does not exist (here, or on the remote in remote mode).
+        GitFailure: the remote is unreachable.
+    """
+    name = task_branch(task)
+    tip = fetch_branch(repo, name) if fetch else local_branch(repo, name)
+    if tip is None and repo.remote and not fetch:
+        tip = repo.resolve(f"refs/heads/{name}")
+    if tip is None:
+        where = f" on {repo.remote}" if repo.remote else ""
+        raise NotFound(f"task #{task.id} has no branch {name}{where}")
+    return name, tip
+
+
+__all__ = ["task_branch", "base_branch", "fetch_branch", "local_branch", "MergeTree", "merge_tree",
+           "merge_base", "merge_message", "write_merge_commit", "changed_paths", "checkout_of",
+           "dirty_paths", "check_checkout", "bring_along", "LANDED", "BASE_MOVED", "land", "branch_tip",
+           "ZERO_OID"]

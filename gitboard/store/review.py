@@ -1,0 +1,79 @@
+"""What the lead needs to judge a task's work: :func:`review_task`, read-only.
+
+It reads the board, the base branch and ``task/<id>`` (fetching both first in
+remote mode), and returns the ``gitboard review --json`` document. No ref is
+moved; ``git merge-tree --write-tree`` only adds objects to the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gitboard.board.errors import GitFailure
+from gitboard.store.merge import base_branch, branch_tip, fetch_branch, local_branch, merge_base, merge_tree
+from gitboard.store.read import read_board
+from gitboard.store.repo import BoardRepo
+
+#: Characters of ``--patch`` output kept in the JSON document's ``patch``.
+PATCH_CHARS = 1_000_000
+
+
+def _numstat(repo: BoardRepo, old: str, new: str) -> list[dict[str, Any]]:
+    raw = repo.git("diff", "--numstat", "-z", "--no-renames", old, new).stdout.decode(errors="surrogateescape")
+    files = []
+    for rec in raw.split("\0"):
+        if not rec:
+            continue
+        added, deleted, path = rec.split("\t", 2)
+        files.append({"path": path, "added": int(added) if added.isdigit() else None,
+                      "deleted": int(deleted) if deleted.isdigit() else None})
+    return files
+
+
+def _commits(repo: BoardRepo, base: str, tip: str) -> list[dict[str, str]]:
+    raw = repo.git("log", "--format=%H%x00%s", f"{base}..{tip}").stdout.decode(errors="replace")
+    return [{"commit": c, "subject": s} for c, _, s in (ln.partition("\0") for ln in raw.splitlines() if ln)]
+
+
+def review_task(repo: BoardRepo, task_id: int, *, patch: bool = False, fetch: bool = True) -> dict[str, Any]:
+    """Return the review of task ``task_id``: the ``gitboard review --json`` document.
+
+    Shape::
+
+        {"task": task object, "base": {"branch": str, "commit": str},
+         "branch": {"name": str, "commit": str}, "merge_base": str or null,
+         "commits": [{"commit", "subject"}] (on the branch, not on the base; newest first),
+         "files": [{"path", "added", "deleted"}] (from the merge base; null counts for binary files),
+         "mergeable": bool, "conflicts": [path]}
+
+    With ``patch``, also ``"patch"``: the diff from the merge base to the branch.
+
+    Args:
+        fetch: in remote mode, fetch the board, the base and the branch first.
+
+    Raises:
+        NotFound: no such task, or it has no branch.
+        GitFailure: no base branch, git failed, or the remote is unreachable.
+    """
+    board = read_board(repo, fresh=fetch)
+    task = board.task(task_id)
+    base_name = base_branch(repo)
+    base = fetch_branch(repo, base_name) if fetch else local_branch(repo, base_name)
+    if base is None:
+        raise GitFailure(f"the base branch {base_name!r} has no commit")
+    name, tip = branch_tip(repo, task, fetch=fetch)
+    mb = merge_base(repo, base, tip)
+    merged = merge_tree(repo, base, tip)
+    doc: dict[str, Any] = {
+        "task": task.to_json(),
+        "base": {"branch": base_name, "commit": base},
+        "branch": {"name": name, "commit": tip},
+        "merge_base": mb,
+        "commits": _commits(repo, base, tip),
+        "files": _numstat(repo, mb or base, tip),
+        "mergeable": merged.clean,
+        "conflicts": list(merged.conflicts),
+    }
+    if patch:
+        doc["patch"] = repo.git("diff", "--no-color", mb or base, tip).stdout.decode(errors="replace")[:PATCH_CHARS]
+    return doc
