@@ -20,12 +20,12 @@ def review(
     offline: bool = OFFLINE_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
-    """Show what a task's branch would bring into the base: commits, diffstat, and whether it merges cleanly.
+    r"""Show what a task's branch would bring into the base: commits, diffstat, and whether it merges cleanly.
 
     Read-only; in remote mode it fetches the board, the base and the branch first.
     --json prints {"task", "base": {"branch", "commit"}, "branch": {"name", "commit"},
-    "merge_base", "commits": [{"commit", "subject"}], "files": [{"path", "added", "deleted"}],
-    "mergeable", "conflicts": [path]}.
+    "merge_base", "commits": \[{"commit", "subject"}], "files": \[{"path", "added", "deleted"}],
+    "mergeable", "conflicts": \[path]}.
     """
     from gitboard.store.review import review_task
 
