@@ -16,6 +16,10 @@ from typing import Any, Mapping
 from gitboard.team import pricing
 from gitboard.team.agent import Usage
 
+#: Fewest output tokens a turn may be given under a budget: a turn that can afford fewer
+#: is not taken, and the work ends on the budget.
+MIN_TURN_OUTPUT = 256
+
 
 def total_tokens(usage: Usage) -> int:
     """Return every token a usage counts: input + output + cache reads + cache writes."""
@@ -151,3 +155,20 @@ class Budget:
             left = self.usd - meter.priced_usd - prompt_tokens * price.cache_read / pricing.MTOK
             limits.append(int(left * pricing.MTOK / price.output))
         return min(limits) if limits else None
+
+    def before_turn(self, meter: Meter, model: str, max_tokens: int) -> tuple[int, str | None]:
+        """Decide the next model turn: ``(max_tokens for it, None)``, or ``(0, reason)`` to stop on the budget.
+
+        Stops when the model has no price for a USD limit, when the budget is reached, or
+        when the turn could afford fewer than :data:`MIN_TURN_OUTPUT` output tokens. The
+        reason starts with ``budget``.
+        """
+        if not self:
+            return max_tokens, None
+        reason = self.unenforceable(model, meter.prices) or self.reached(meter)
+        if reason:
+            return 0, reason
+        cap = self.max_output(meter, model, meter.prices)
+        if cap is not None and cap < MIN_TURN_OUTPUT:
+            return 0, f"budget reached: the next turn would pass it ({meter.line()})"
+        return (min(max_tokens, cap) if cap is not None else max_tokens), None
