@@ -131,8 +131,9 @@ def test_a_spawn_that_cannot_register_ends_its_teammate(tmp_path, run_gitboard):
     hook.chmod(0o755)
     res = run_gitboard(["spawn", "zoe", "--agent", "shell", "--poll", "0.2", "--idle-timeout", "30"], cwd=clone)
     try:
-        assert res.exit_code == 1, res.stderr
+        assert res.exit_code == 3, res.stderr  # a refusal by the hook is an answer: a conflict, exit 3
         assert res.stderr.startswith("gitboard: error: ") and res.stderr.count("\n") == 1, res.stderr
+        assert "the board is frozen" in res.stderr
         assert not (clone / ".git" / "gitboard" / "pids" / "zoe.pid").exists()
         wait_for(lambda: not teammate_processes("zoe"), 10, what="zoe's process to be ended")
         assert board(clone).team.member("zoe") is None
