@@ -2,7 +2,8 @@
 
 Every test runs in an isolated git environment (the autouse fixture
 :func:`isolated_git_env`): ``HOME`` is a fresh temporary directory,
-``GIT_CONFIG_GLOBAL`` an empty file, ``GIT_CONFIG_NOSYSTEM=1``, and no git
+``XDG_STATE_HOME`` under it (task worktrees go there), ``GIT_CONFIG_GLOBAL`` an empty
+file, ``GIT_CONFIG_NOSYSTEM=1``, and no git
 identity exists -- ``user.useConfigOnly=true`` is set through
 ``GIT_CONFIG_COUNT`` so that git itself refuses to guess one. gitboard must
 work like that. ``GITBOARD_*``, ``ANTHROPIC_*``, ``GIT_AUTHOR_*``,
@@ -90,6 +91,8 @@ def isolated_git_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    # task worktrees go under the per-user state directory: never the real ~/.local/state
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     # git must not guess an identity from the host: gitboard has to bring its own.

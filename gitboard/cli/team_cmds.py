@@ -17,13 +17,16 @@ app = typer.Typer(help="The team roster: show it (no subcommand), add or remove 
 
 @app.callback(invoke_without_command=True)
 def show(ctx: typer.Context, offline: bool = OFFLINE_OPT, json_: bool = JSON_OPT) -> None:
-    """Show the roster (with --json, config.json's object; a member whose process on this host is gone shows status dead)."""
+    """Show the roster (with --json, config.json's object; a member whose process on this host is gone shows
+    status dead, and each member gets "worktree": the directory it works in in this clone, or null)."""
     if ctx.invoked_subcommand is not None:
         return
     from gitboard.board.inbox_ops import peek
     from gitboard.store.host import this_host
     from gitboard.store.read import read_board
     from gitboard.team.process import member_alive
+
+    from gitboard.team.worktree import member_worktree
 
     with open_repo(offline) as repo:
         board = read_board(repo)
@@ -33,9 +36,15 @@ def show(ctx: typer.Context, offline: bool = OFFLINE_OPT, json_: bool = JSON_OPT
             if isinstance(m.pid, int):
                 by_pid.setdefault(m.pid, []).append(m)
         alive_pids = {pid for pid, ms in by_pid.items() if any(member_alive(repo, m) for m in ms)}
+        here = this_host()
+        worktrees = {m.name: member_worktree(repo, m.name, m.task) if m.host in (here, None, "") else None
+                     for m in board.team.members}
     if CONFIG_PATH in board.corrupt:
         warn(f"{CONFIG_PATH} is corrupt: {board.corrupt[CONFIG_PATH]}")
-    doc = team_ops.roster_json(board.team, host=this_host(), alive=lambda pid: pid in alive_pids)
+    doc = team_ops.roster_json(board.team, host=here, alive=lambda pid: pid in alive_pids)
+    for d in doc["members"]:
+        found = worktrees.get(d["name"])
+        d["worktree"] = str(found) if found is not None else None
 
     def human() -> None:
         from gitboard.cli import team_render

@@ -106,10 +106,11 @@ def spawn(
     _check(name, role, poll, idle_timeout, lease, max_turns)
     kind, note = agents.choose(agent, agent_cmd)
     options = _work_options(kind, agent_cmd, role, prompt, model, poll, idle_timeout, lease, max_turns)
-    from gitboard.team.worktree import base_commit
+    from gitboard.team.worktree import base_commit, worktrees_dir
 
     with open_repo() as repo:
         base_commit(repo)  # no base branch with a commit: refuse now rather than fail every task
+        worktrees_dir(repo)  # nowhere to put worktrees (inside the working tree ...): the same
         spawned = start(repo, name, options, role=role)
         host_dir = repo.work_dir or repo.git_dir
     _note(note)
@@ -149,11 +150,12 @@ def work(
     _check(name, role, poll, idle_timeout, lease, max_turns)
     kind, note = agents.choose(agent, agent_cmd)
     _note(note)
-    from gitboard.team.worktree import base_commit
+    from gitboard.team.worktree import base_commit, worktrees_dir
 
     with open_repo() as repo:
         check_can_start(repo, name, restart_idle=False, me=os.getpid())
         base_commit(repo)  # no base branch with a commit: refuse now rather than fail every task
+        worktrees_dir(repo)  # nowhere to put worktrees (inside the working tree ...): the same
         root = repo.work_dir or repo.git_dir
         write_pid(repo, name, os.getpid())
     os.environ["GITBOARD_ACTOR"] = name
@@ -181,23 +183,44 @@ def logs(
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until the teammate exits."),
     json_: bool = JSON_OPT,
 ) -> None:
-    """Show teammate NAME's log from this clone: one line per tool call or state change."""
+    """Show teammate NAME's log from this clone: one line per tool call or state change.
+
+    The log names each worktree as it is made or reused; the first line printed says where
+    NAME works now, if it has a worktree in this clone (with --json: "worktree").
+    """
     from gitboard.team.process import log_path, show_log
 
     if json_ and follow:
         raise Invalid("--follow cannot be combined with --json")
     with open_repo() as repo:
+        where = _current_worktree(repo, name)
         if json_:
             import io
 
             buf = io.StringIO()
             show_log(repo, name, buf)
-            emit(True, {"name": name, "path": str(log_path(repo, name)), "text": buf.getvalue()}, lambda: None)
+            emit(True, {"name": name, "path": str(log_path(repo, name)), "text": buf.getvalue(),
+                        "worktree": str(where) if where else None}, lambda: None)
             return
+        if where is not None and log_path(repo, name).exists():
+            sys.stdout.write(f"--- {name} works in {where}\n")
         try:
             show_log(repo, name, sys.stdout, follow=follow)
         except KeyboardInterrupt:
             pass
+
+
+def _current_worktree(repo, name: str):
+    """The worktree teammate ``name`` works in in this clone (from its roster entry), or None."""
+    from gitboard.board.errors import BoardError
+    from gitboard.store.read import read_board
+    from gitboard.team.worktree import member_worktree
+
+    try:
+        member = read_board(repo, fresh=False).team.member(name)
+    except BoardError:
+        return None
+    return member_worktree(repo, name, member.task) if member is not None else None
 
 
 def demo(

@@ -4,10 +4,14 @@ Settings (``git config``):
 
 - ``gitboard.branch`` -- the board branch, ``gitboard`` by default;
 - ``gitboard.remote`` -- the remote shared by the team; unset means local mode;
-- ``gitboard.base`` -- the base branch task worktrees start from (teammates).
+- ``gitboard.base`` -- the base branch task worktrees start from (teammates);
+- ``gitboard.worktrees`` -- where task worktrees go instead of the per-user state
+  directory (see :mod:`gitboard.team.worktree`).
 
-State local to one clone (lock, cache, logs, pids, worktrees) lives under
-``<git-common-dir>/gitboard/``, shared by all of the clone's worktrees.
+State local to one clone (lock, cache, logs, pids) lives under
+``<git-common-dir>/gitboard/``, shared by all of the clone's worktrees. Task
+worktrees live outside any ``.git`` directory, in the per-user state directory
+(:func:`gitboard.team.worktree.worktrees_dir`).
 
 Opening a repository costs two concurrent git commands (``rev-parse`` and
 ``config``, about 2 ms) and reading the board tip a file read. GitPython
@@ -72,6 +76,8 @@ class BoardRepo:
         self.branch = config.get("gitboard.branch") or DEFAULT_BRANCH
         self.remote = config.get("gitboard.remote") or None
         self.base = config.get("gitboard.base") or None
+        #: ``git config gitboard.worktrees`` (None: the per-user state directory)
+        self.worktrees = config.get("gitboard.worktrees") or None
         self._user_name = config.get("user.name") or None
         self._user_email = config.get("user.email") or None
         self._lock: FileLock | None = None
@@ -235,7 +241,7 @@ class BoardRepo:
         """Set ``git config <key> <value>`` in this repository's config (``git config --local``)."""
         self.git("config", "--local", key, value)
         section, _, name = key.partition(".")
-        if section == "gitboard" and name in ("branch", "remote", "base"):
+        if section == "gitboard" and name in ("branch", "remote", "base", "worktrees"):
             setattr(self, name, value)
 
     def board_lock(self, timeout: float) -> FileLock:

@@ -1,8 +1,17 @@
 """Task worktrees: one git worktree per claimed task, on branch ``task/<id>``.
 
-A worktree lives under ``<git-common-dir>/gitboard/worktrees/task-<id>``,
-outside the user's working tree (``git clean`` cannot reach it), and every
-agent tool runs inside it. :func:`prepare` makes it:
+A worktree lives in a per-user state directory, outside any ``.git``
+directory (agent CLIs such as Claude Code and Codex refuse to edit under one)
+and outside the user's working tree (``git clean`` cannot reach it)::
+
+    $XDG_STATE_HOME/gitboard/worktrees/<repo-id>/task-<id>     (else ~/.local/state/...)
+    <DIR>/<repo-id>/task-<id>                                  (git config gitboard.worktrees DIR)
+
+``<repo-id>`` is the repository's name and a short hash of its git common
+directory (:func:`repo_id`), stable for a clone and readable. Every agent
+tool runs inside the worktree. Worktrees made by earlier versions at
+``<git-common-dir>/gitboard/worktrees/task-<id>`` are reused until their task
+ends (:func:`legacy_worktree_path`). :func:`prepare` makes it:
 
 - **New work** (no ``task/<id>`` branch here or on the remote): a new branch
   from the base branch (``git config gitboard.base``; the remote's copy of it
@@ -24,7 +33,9 @@ environment (:meth:`BoardRepo.identity_env`), so no git identity is needed.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import signal
 import time
@@ -104,38 +115,184 @@ def branch_name(task_id: int) -> str:
     return f"task/{task_id}"
 
 
-def worktree_path(repo: BoardRepo, task_id: int) -> Path:
-    """Return ``<git-common-dir>/gitboard/worktrees/task-<id>`` (its parent is created)."""
-    return repo.state_dir("worktrees") / f"task-{task_id}"
+#: Where the per-user state directory is when ``$XDG_STATE_HOME`` is unset (XDG Base Directory spec 0.8).
+DEFAULT_STATE_HOME = "~/.local/state"
+
+
+def state_home(env: dict[str, str] | None = None) -> Path:
+    """Return the per-user state directory: ``$XDG_STATE_HOME``, else ``~/.local/state``.
+
+    As the XDG Base Directory specification says, a relative ``$XDG_STATE_HOME`` is ignored.
+    """
+    value = (os.environ if env is None else env).get("XDG_STATE_HOME", "")
+    if value and os.path.isabs(value):
+        return Path(value)
+    return Path(os.path.expanduser(DEFAULT_STATE_HOME))
+
+
+def repo_id(repo: BoardRepo) -> str:
+    """Return ``<name>-<hash>``, the directory name of this clone's worktrees.
+
+    ``name`` is the clone's directory name (the parent of ``.git``, or a bare repository's
+    name without ``.git``), reduced to ``[A-Za-z0-9._-]``; ``hash`` the first 10 hex digits of
+    the SHA-1 of the git common directory's real path. Stable for a clone, distinct across
+    clones, the same from every worktree of one clone.
+    """
+    common = os.path.realpath(repo.common_dir)
+    base = os.path.basename(common)
+    name = os.path.basename(os.path.dirname(common)) if base == ".git" else base.removesuffix(".git")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "repo"
+    return f"{name[:40]}-{hashlib.sha1(common.encode()).hexdigest()[:10]}"
+
+
+def _work_trees(repo: BoardRepo) -> list[str]:
+    """The user's working trees of this clone: the main one (parent of a ``.git`` common dir) and ``repo``'s."""
+    trees = []
+    common = os.path.realpath(repo.common_dir)
+    if os.path.basename(common) == ".git":
+        trees.append(os.path.dirname(common))
+    if repo.work_dir:
+        trees.append(os.path.realpath(repo.work_dir))
+    return trees
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def worktrees_dir(repo: BoardRepo, *, create: bool = True) -> Path:
+    """Return the directory of this clone's task worktrees (see the module docstring).
+
+    ``git config gitboard.worktrees DIR`` replaces ``$XDG_STATE_HOME/gitboard/worktrees``
+    (``~`` is expanded; DIR must then be absolute); ``<repo-id>`` is appended either way, so
+    one DIR (in a global git config, say) serves many clones.
+
+    Args:
+        create: make the directory (and its parents) if missing.
+
+    Raises:
+        WorktreeError: a relative DIR; the directory would be inside the user's working tree
+            (where ``git clean`` and the user's own commands reach) or inside the git
+            directory (agent CLIs refuse to edit there); or it cannot be made.
+    """
+    configured = getattr(repo, "worktrees", None)
+    if configured:
+        root = Path(os.path.expanduser(configured))
+        if not root.is_absolute():
+            raise WorktreeError(f"git config gitboard.worktrees must be an absolute directory (or start "
+                                f"with ~/), not {configured!r}")
+    else:
+        root = state_home() / "gitboard" / "worktrees"
+    where = Path(os.path.realpath(root)) / repo_id(repo)
+    source = "git config gitboard.worktrees" if configured else "from $XDG_STATE_HOME or ~/.local/state"
+    for tree in _work_trees(repo):
+        if _inside(str(where), tree):
+            raise WorktreeError(f"task worktrees would be at {where} ({source}), inside the working tree "
+                                f"{tree}; set git config gitboard.worktrees to a directory outside it")
+    if _inside(str(where), os.path.realpath(repo.common_dir)):
+        raise WorktreeError(f"task worktrees would be at {where} ({source}), inside the git directory, where "
+                            f"agent CLIs refuse to edit; set git config gitboard.worktrees to a directory outside it")
+    if create:
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise WorktreeError(f"cannot make the worktrees directory {where}: {e.strerror or e}") from None
+    return where
+
+
+def worktree_path(repo: BoardRepo, task_id: int, *, create: bool = True) -> Path:
+    """Return ``<worktrees_dir>/task-<id>``, where task ``task_id``'s new worktree goes.
+
+    Raises:
+        WorktreeError: as :func:`worktrees_dir`.
+    """
+    return worktrees_dir(repo, create=create) / f"task-{task_id}"
 
 
 def inbox_worktree_path(repo: BoardRepo, name: str) -> Path:
-    """Return ``<git-common-dir>/gitboard/worktrees/inbox-<name>``, the scratch worktree of teammate
-    ``name``'s message sessions (its parent is created)."""
-    return repo.state_dir("worktrees") / f"inbox-{name}"
+    """Return ``<worktrees_dir>/inbox-<name>``, the scratch worktree of teammate ``name``'s message
+    sessions (its parent is created).
+
+    Raises:
+        WorktreeError: as :func:`worktrees_dir`.
+    """
+    return worktrees_dir(repo) / f"inbox-{name}"
 
 
-def checkouts(repo: BoardRepo) -> dict[str, list[Path]]:
+def legacy_worktree_path(repo: BoardRepo, task_id: int) -> Path:
+    """Return ``<git-common-dir>/gitboard/worktrees/task-<id>``, where earlier versions put task worktrees.
+
+    One left there is reused by :func:`prepare` until its task ends; nothing new is made there.
+    """
+    return Path(repo.common_dir, "gitboard", "worktrees", f"task-{task_id}")
+
+
+def find_worktree(repo: BoardRepo, task_id: int) -> Path | None:
+    """Return the directory of task ``task_id``'s worktree in this clone, if one exists: the new
+    location, else the legacy one; None if there is none (or the location cannot be told)."""
+    try:
+        path = worktree_path(repo, task_id, create=False)
+    except WorktreeError:
+        path = None
+    for p in (path, legacy_worktree_path(repo, task_id)):
+        if p is not None and p.is_dir():
+            return p
+    return None
+
+
+def member_worktree(repo: BoardRepo, name: str, task_id: int | None) -> Path | None:
+    """Return where teammate ``name`` works in this clone: its task's worktree (:func:`find_worktree`)
+    when ``task_id`` is set, else its inbox-session scratch worktree if one exists; None otherwise."""
+    if task_id is not None:
+        return find_worktree(repo, task_id)
+    try:
+        scratch = worktrees_dir(repo, create=False) / f"inbox-{name}"
+    except WorktreeError:
+        return None
+    return scratch if scratch.is_dir() else None
+
+
+def _own_paths(repo: BoardRepo) -> tuple[str | None, str]:
+    """The real paths of this clone's worktree directories: (new, legacy)."""
+    try:
+        new = os.path.realpath(worktrees_dir(repo, create=False))
+    except WorktreeError:
+        new = None
+    return new, os.path.realpath(Path(repo.common_dir, "gitboard", "worktrees"))
+
+
+def checkouts(repo: BoardRepo, *, own: bool = False) -> dict[str, list[Path]]:
     """Return which branches the worktrees of this clone have checked out: branch name
     (``main``, ``task/3`` ...) -> worktree directories, from ``git worktree list --porcelain``.
 
-    Entries whose directory is gone (what ``git worktree prune`` drops) are left out.
-    Returns {} when git cannot tell.
+    Entries whose directory is gone (what ``git worktree prune`` drops) are left out, and so,
+    unless ``own``, are gitboard's own task worktrees (``task/<id>`` at ``task-<id>`` in
+    :func:`worktrees_dir` or the legacy location): whichever teammate of this clone works on
+    the task uses that directory. Returns {} when git cannot tell.
     """
     res = repo.git("worktree", "list", "--porcelain", check=False)
     if res.status != 0:
         return {}
     out: dict[str, list[Path]] = {}
+    roots = _own_paths(repo)
     path: str | None = None
     for line in res.stdout.decode(errors="replace").splitlines():
         if line.startswith("worktree "):
             path = line[len("worktree "):]
         elif line.startswith("branch refs/heads/") and path is not None:
-            if os.path.isdir(path):
-                out.setdefault(line[len("branch refs/heads/"):], []).append(Path(path))
+            branch = line[len("branch refs/heads/"):]
+            if os.path.isdir(path) and (own or not _is_own(roots, path, branch)):
+                out.setdefault(branch, []).append(Path(path))
         elif not line:
             path = None
     return out
+
+
+def _is_own(roots: tuple[str | None, str], path: str, branch: str) -> bool:
+    if not branch.startswith("task/"):
+        return False
+    real = os.path.realpath(path)
+    return os.path.basename(real) == "task-" + branch[len("task/"):] and os.path.dirname(real) in roots
 
 
 def checked_out_elsewhere(listing: dict[str, list[Path]], branch: str, mine: Path | None = None) -> list[Path]:
@@ -147,7 +304,13 @@ def checked_out_elsewhere(listing: dict[str, list[Path]], branch: str, mine: Pat
 
 def pgid_file(repo_state: Path, task_id: int) -> Path:
     """Return the file recording the process group of the command running in task ``task_id``'s
-    worktree: ``<state_dir>/worktrees/task-<id>.pgid`` (``repo_state`` is ``<git-common-dir>/gitboard``)."""
+    worktree: ``<state_dir>/pids/task-<id>.pgid`` (``repo_state`` is ``<git-common-dir>/gitboard``).
+    Clone state, so it stays under the git directory wherever the worktree is."""
+    return Path(repo_state) / "pids" / f"task-{task_id}.pgid"
+
+
+def _legacy_pgid_file(repo_state: Path, task_id: int) -> Path:
+    """Where earlier versions recorded it: ``<state_dir>/worktrees/task-<id>.pgid``."""
     return Path(repo_state) / "worktrees" / f"task-{task_id}.pgid"
 
 
@@ -182,11 +345,18 @@ def _processes_in_group(pgid: int) -> list[int]:
 def kill_leftover(state_dir: Path, task_id: int, worktree: Path) -> bool:
     """Kill a command a dead teammate left running in task ``task_id``'s worktree.
 
-    The command runner records its process group in :func:`pgid_file`. If
+    The command runner records its process group in :func:`pgid_file` (earlier versions:
+    ``<state_dir>/worktrees/task-<id>.pgid``, also read). If
     processes of that group still run with their working directory inside
     ``worktree``, the group gets SIGKILL. Returns True if something was killed.
     """
-    record = pgid_file(state_dir, task_id)
+    killed = False
+    for record in (pgid_file(state_dir, task_id), _legacy_pgid_file(state_dir, task_id)):
+        killed = _kill_recorded(record, worktree) or killed
+    return killed
+
+
+def _kill_recorded(record: Path, worktree: Path) -> bool:
     try:
         pgid = int(record.read_text().strip())
     except (OSError, ValueError):
@@ -334,11 +504,16 @@ def prepare(repo: BoardRepo, task: Task, board: Board, *, actor: str,
         WorktreeError: no base branch, or git refused to make the worktree.
         GitFailure: the remote is unreachable (retry later).
     """
-    path = worktree_path(repo, task.id)
+    new_path = worktree_path(repo, task.id)
+    legacy = legacy_worktree_path(repo, task.id)
+    # a worktree an earlier version left under the git directory is worked on there until the task ends
+    path = legacy if (legacy.exists() or legacy.is_symlink()) and not new_path.exists() else new_path
     branch = branch_name(task.id)
     ref = f"refs/heads/{branch}"
     env = repo.identity_env(actor)
     kill_leftover(Path(repo.common_dir) / "gitboard", task.id, path)
+    if path != legacy and (legacy.exists() or legacy.is_symlink()):
+        remove(repo, legacy)  # both exist: the one under .git is a leftover
     repo.git("worktree", "prune", check=False)
 
     remote_tip = _fetch_branch(repo, branch) if repo.remote else None
@@ -362,10 +537,12 @@ def prepare(repo: BoardRepo, task: Task, board: Board, *, actor: str,
                 ff = _git(path, "merge", "-q", "--ff-only", remote_tip, env=env, check=False)
                 if ff.status != 0:
                     log(f"kept the local {branch}: cannot fast-forward it to {repo.remote}'s copy")
-            log(f"reusing the worktree left at {path}")
+            log(f"reusing the worktree left at {path}"
+                + (" (the old location under the git directory, kept until the task ends)" if path == legacy else ""))
             return Worktree(path, branch, continued=True, reused=True)
         log(f"replacing a stale worktree at {path}")
         remove(repo, path)
+        path = new_path
 
     # 2. the branch exists (here or on the remote): continue from it
     if local_tip or remote_tip:
@@ -375,7 +552,7 @@ def prepare(repo: BoardRepo, task: Task, board: Board, *, actor: str,
         res = repo.git("worktree", "add", "-q", str(path), branch, check=False)
         if res.status != 0:
             raise WorktreeError(f"cannot make the worktree of {branch}: {gitcmd.last_line(res.stderr)}")
-        log(f"continuing from the existing branch {branch}")
+        log(f"continuing from the existing branch {branch} in the worktree {path}")
         return Worktree(path, branch, continued=True)
 
     # 3. new work: a branch from the base, with the completed blockers' work merged in

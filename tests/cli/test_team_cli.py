@@ -38,7 +38,10 @@ def test_config_json_is_the_roster_file(run_cli, repo, git):
     import json
 
     stored = json.loads(git(repo, "show", "gitboard:.team/config.json"))
-    assert stored == run_cli(["team", "--json"], cwd=repo).json()
+    shown = run_cli(["team", "--json"], cwd=repo).json()
+    # plus, per member, where it works in this clone (None: no worktree here)
+    assert [m.pop("worktree") for m in shown["members"]] == [None]
+    assert stored == shown
 
 
 def test_errors_change_nothing(run_cli, repo, board_tip):

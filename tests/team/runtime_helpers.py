@@ -102,6 +102,22 @@ def board(path: Path) -> Board:
         return read_board(r)
 
 
+def task_worktree(path: Path, task_id: int) -> Path:
+    """The directory of task ``task_id``'s worktree for the clone at ``path`` (under the test's XDG_STATE_HOME)."""
+    from gitboard.team.worktree import worktree_path
+
+    with BoardRepo(path) as r:
+        return worktree_path(r, task_id, create=False)
+
+
+def inbox_worktree(path: Path, name: str) -> Path:
+    """The directory of teammate ``name``'s inbox-session scratch worktree for the clone at ``path``."""
+    from gitboard.team.worktree import inbox_worktree_path
+
+    with BoardRepo(path) as r:
+        return inbox_worktree_path(r, name)
+
+
 def wait_for(pred: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, what: str = "condition") -> Any:
     """Poll ``pred`` until it returns something truthy; fail the test after ``timeout`` seconds."""
     limit = time.monotonic() + timeout

@@ -16,7 +16,8 @@ from gitboard.store.host import pid_alive
 from gitboard.team.anthropic_agent import AnthropicAgent
 from tests.team.fake_messages_api import FakeMessagesAPI, Recorded, reply, tool_use
 from tests.team.fake_port import FakePort, make_ctx
-from tests.team.runtime_helpers import Spawner, add_tasks, board, git, log_of, make_project, wait_for
+from tests.team.runtime_helpers import (Spawner, add_tasks, board, git, log_of, make_project, task_worktree,
+                                        wait_for)
 
 
 @dataclass
@@ -64,7 +65,7 @@ def test_sigterm_stops_a_spawned_anthropic_teammate_and_releases_its_task(tmp_pa
     try:
         pid = spawner.spawn(path, "alice", "--agent", "anthropic", "--model", "claude-test-model",
                             "--poll", "0.2", "--idle-timeout", "30", "--lease", "30", env=fake_api.env())
-        steps = path / ".git" / "gitboard" / "worktrees" / "task-1" / "steps.txt"
+        steps = task_worktree(path, 1) / "steps.txt"
         wait_for(lambda: steps.exists() and steps.read_text().count("step") >= 2, 60, what="alice to work")
         os.kill(pid, signal.SIGTERM)
         wait_for(lambda: not pid_alive(pid), 15, what="alice to stop after SIGTERM")

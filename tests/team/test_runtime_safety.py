@@ -14,11 +14,8 @@ from gitboard.board import inbox_ops, task_ops, team_ops
 from gitboard.board.clock import utcnow
 from gitboard.board.errors import GitFailure
 from gitboard.team.exec_agent import ExecAgent
-from tests.team.runtime_helpers import add_tasks, board, git, lead, make_project, teammate, wait_for
-
-
-def task_worktree(path: Path, task_id: int) -> Path:
-    return path / ".git" / "gitboard" / "worktrees" / f"task-{task_id}"
+from tests.team.runtime_helpers import (add_tasks, board, git, inbox_worktree, lead, make_project, task_worktree,
+                                        teammate, wait_for)
 
 
 # -- 1. a failed harness commit ---------------------------------------------------------
@@ -98,7 +95,7 @@ def test_message_session_worktree_is_under_the_git_dir_and_removed(tmp_path, mon
     path = make_project(tmp_path)
     lead(path, partial(team_ops.add_member, actor="lead", name="alice"))
     lead(path, partial(inbox_ops.send, sender="lead", to="alice", content="hello", msg_id="m1"))
-    scratch = path / ".git" / "gitboard" / "worktrees" / "inbox-alice"
+    scratch = inbox_worktree(path, "alice")
     scratch.mkdir(parents=True)
     (scratch / "left-by-a-killed-session.txt").write_text("stale\n")  # what a kill -9 leaves
     out = tmp_path / "pwd.txt"

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from gitboard.store.host import pid_alive
-from tests.team.runtime_helpers import Spawner, add_tasks, board, log_of, make_project, wait_for
+from tests.team.runtime_helpers import Spawner, add_tasks, board, log_of, make_project, task_worktree, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,7 @@ def test_a_second_signal_still_stops_the_command_and_releases_the_task(tmp_path,
     spawner = Spawner(gitboard_exe)
     try:
         pid = spawner.spawn(path, "alice", "--agent", "shell", "--poll", "0.2", "--idle-timeout", "30")
-        record = path / ".git" / "gitboard" / "worktrees" / "task-1" / "cmd.pid"
+        record = task_worktree(path, 1) / "cmd.pid"
         wait_for(lambda: record.exists() and record.read_text().strip(), 30, what="alice to start the command")
         cmd = int(record.read_text())
         os.kill(pid, sig)

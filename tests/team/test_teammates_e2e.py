@@ -16,7 +16,7 @@ import pytest
 
 from gitboard.store.host import pid_alive
 from tests.team.runtime_helpers import (Spawner, add_tasks, board, claims_in_log, git, log_of, make_project,
-                                        make_remote_project, wait_for)
+                                        make_remote_project, task_worktree, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -111,7 +111,7 @@ SLOW_TASK = 'echo "$GITBOARD_ACTOR" >> who.txt; [ "$(wc -l < who.txt)" -ge 2 ] |
 
 
 def worktree_file(path: Path, task_id: int, name: str) -> Path:
-    return path / ".git" / "gitboard" / "worktrees" / f"task-{task_id}" / name
+    return task_worktree(path, task_id) / name
 
 
 def test_kill_9_then_takeover_after_the_lease_continues_the_work(tmp_path, spawner):

@@ -49,7 +49,7 @@ def test_new_worktree_merges_completed_blockers_in_id_order(tmp_path):
     with BoardRepo(path) as r:
         wt = prepare(r, task, board(path), actor="alice")
     assert wt.path == worktree_path(BoardRepo(path), 3)
-    assert str(wt.path).startswith(str(path / ".git" / "gitboard" / "worktrees"))
+    assert ".git" not in wt.path.parts and not str(wt.path).startswith(str(path))
     assert wt.branch == "task/3" and wt.merged == (1, 2) and not wt.continued
     assert (wt.path / "a.txt").read_text() == "A\n" and (wt.path / "b.txt").read_text() == "B\n"
     subjects = git(wt.path, "log", "--format=%s", "-3").splitlines()
@@ -145,6 +145,7 @@ def test_leftover_command_of_a_dead_teammate_is_killed(tmp_path):
     with BoardRepo(path) as r:
         wt = prepare(r, task, board(path), actor="alice")
         proc = subprocess.Popen(["sleep", "60"], cwd=wt.path, start_new_session=True)
+        pgid_file(Path(r.common_dir) / "gitboard", 1).parent.mkdir(parents=True, exist_ok=True)
         pgid_file(Path(r.common_dir) / "gitboard", 1).write_text(f"{proc.pid}\n")
         prepare(r, task, board(path), actor="bob")
     proc.wait(timeout=10)
