@@ -51,6 +51,7 @@ def show(ctx: typer.Context, offline: bool = OFFLINE_OPT, json_: bool = JSON_OPT
 
         counts = {m.name: len(peek(board, m.name)) for m in board.team.members}
         team_render.show(team_render.roster_table(doc, counts))
+        team_render.worktree_lines(doc)
 
     emit(json_, doc, human)
 

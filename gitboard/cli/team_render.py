@@ -21,8 +21,7 @@ __all__ = ["roster_table", "messages", "request_table", "request_line", "line", 
 
 
 def roster_table(doc: dict, inbox_counts: Mapping[str, int]) -> RenderableType:
-    """The ``gitboard team --json`` document as a table: name, role, status, task, host, pid, inbox, updated;
-    then one line per member with a worktree in this clone: ``NAME's worktree: PATH``."""
+    """The ``gitboard team --json`` document as a table: name, role, status, task, host, pid, inbox, updated."""
     title = plain(f"team {doc['team_name']}", "bold")
     if not doc["members"]:
         return Group(title, plain("no members (add one with 'gitboard team add NAME')"))
@@ -32,10 +31,17 @@ def roster_table(doc: dict, inbox_counts: Mapping[str, int]) -> RenderableType:
                       plain("-" if m["task"] is None else f"#{m['task']}"), plain(m["host"] or "-"),
                       plain("-" if m["pid"] is None else m["pid"]), str(inbox_counts.get(m["name"], 0)),
                       plain(m["updated_at"] or "-"))
-    # full paths on lines of their own, never wrapped: a table column would break them
-    where = [Text(f"{m['name']}'s worktree: {m['worktree']}", no_wrap=True, overflow="ignore")
-             for m in doc["members"] if m.get("worktree")]
-    return Group(title, t, *where)
+    return Group(title, t)
+
+
+def worktree_lines(doc: dict) -> None:
+    """Print ``NAME's worktree: PATH`` for each member of a ``gitboard team --json`` document that has
+    a worktree in this clone: whole paths on lines of their own, never wrapped or cut (copy-pastable)."""
+    from gitboard.cli.render import console
+
+    for m in doc["members"]:
+        if m.get("worktree"):
+            console.print(Text(f"{m['name']}'s worktree: {m['worktree']}"), soft_wrap=True)
 
 
 def _when(ts: float) -> str:

@@ -71,10 +71,11 @@ class InboxSession:
         """WORK on messages that arrived while idle: the agent runs with them in context, in a scratch
         checkout of the base branch (nothing in it is kept), with no task.
 
-        The scratch worktree is ``<git-common-dir>/gitboard/worktrees/inbox-<name>`` (detached at
-        the base commit; an empty directory there if it cannot be made): inside the clone's git
-        directory, so a ``kill -9`` leaks nothing outside it. One left by a killed session is
-        replaced, and it is removed when the session ends.
+        The scratch worktree is ``inbox-<name>`` next to the task worktrees
+        (:func:`gitboard.team.worktree.inbox_worktree_path`; detached at the base commit, an empty
+        directory there if it cannot be made), outside any ``.git`` directory so that agent CLIs
+        may edit in it. One left by a killed session is replaced, and it is removed when the
+        session ends.
         """
         self.log(f"{len(messages)} message(s) while idle: working on them")
         self._idle_logged = False

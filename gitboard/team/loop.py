@@ -275,9 +275,8 @@ class Teammate(InboxSession, TaskWork):
                 if listing is None:
                     with self.port.open() as repo:
                         listing = checkouts(repo)
-                mine = self.state_dir / "worktrees" / f"task-{t.id}"
                 visited.add(t.id)
-                elsewhere = checked_out_elsewhere(listing, f"task/{t.id}", mine=mine)
+                elsewhere = checked_out_elsewhere(listing, f"task/{t.id}")  # our own worktrees are not listed
                 if elsewhere:
                     skipped[t.id] = tuple(str(p) for p in elsewhere)
                     if self._skipped.get(t.id) != skipped[t.id]:
