@@ -61,7 +61,7 @@ def completed_task(run_cli, cwd: Path, subject: str, files: dict[str, str | None
     res = run_cli(args, cwd=cwd)
     assert res.exit_code == 0, res.stderr
     tid = res.json()["id"]
-    commit = commit_on(cwd, f"task/{tid}", start, files, f"task #{tid}: {subject}")
+    commit_on(cwd, f"task/{tid}", start, files, f"task #{tid}: {subject}")
     if push:
         g(cwd, "push", "-q", "origin", f"task/{tid}")
     for args in (["task", "claim", tid, "--as", who], ["task", "done", tid, "--as", who]):
@@ -70,7 +70,6 @@ def completed_task(run_cli, cwd: Path, subject: str, files: dict[str, str | None
     if approve:
         res = run_cli(["approve", tid], cwd=cwd)
         assert res.exit_code == 0, res.stderr
-    _ = commit
     return tid
 
 

@@ -60,6 +60,12 @@ class HookRefused(Conflict):
     kind = "refused"
 
 
+class CheckoutDirty(Conflict):
+    """The base branch is checked out with uncommitted changes to files a merge would touch (exit 3)."""
+
+    kind = "checkout_dirty"
+
+
 class NotFound(BoardError):
     """No such task, member or request, or nothing ready to claim (exit 4)."""
 

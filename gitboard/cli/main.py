@@ -18,7 +18,7 @@ from gitboard.cli import board_cmds, task_cmds
 from gitboard.cli import inbox_cmds, protocol_cmds, team_cmds
 from gitboard.cli import team_runtime_cmds
 from gitboard.cli import cost_cmds
-from gitboard.cli import review_cmds
+from gitboard.cli import review_cmds, queue_cmds
 from gitboard.cli.common import GLOBALS, fail, silence_stdout
 from gitboard.cli.coercion import install as _convert_plain_values_without_pydantic
 
@@ -65,6 +65,7 @@ app.command("cost")(cost_cmds.cost)
 app.command("review")(review_cmds.review)
 app.command("approve")(review_cmds.approve)
 app.command("reject")(review_cmds.reject)
+app.command("merge")(queue_cmds.merge)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

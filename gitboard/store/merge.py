@@ -26,13 +26,13 @@ from typing import Callable
 
 from gitboard.board.change import ACTOR, TASK, Change, NoChange
 from gitboard.board.clock import utcnow
-from gitboard.board.errors import Busy, Conflict, GitFailure, NotFound
+from gitboard.board.errors import Busy, CheckoutDirty, Conflict, GitFailure, NotFound
 from gitboard.board.snapshot import Board
 from gitboard.board.task import Task
 from gitboard.store import git as gitcmd
 from gitboard.store.objects import blob_id, blob_ids, remember_writes, write_commit
 from gitboard.store.read import load_board, mirror, no_board_error
-from gitboard.store.repo import ZERO_OID, BoardRepo
+from gitboard.store.repo import BoardRepo
 
 #: Options that keep gitboard's merge commits independent of user settings (signing).
 NO_SIGN = ("-c", "commit.gpgsign=false")
@@ -183,14 +183,14 @@ def check_checkout(repo: BoardRepo, branch: str, touched: set[str]) -> None:
     """Refuse when ``branch`` is checked out here with uncommitted changes to any of ``touched``.
 
     Raises:
-        Conflict: names the worktree and the files (exit 3); nothing is changed.
+        CheckoutDirty: names the worktree and the files (a Conflict, exit 3); nothing is changed.
     """
     where = checkout_of(repo, branch)
     if where is None:
         return
     clash = sorted(dirty_paths(where) & touched)
     if clash:
-        raise Conflict(f"{branch} is checked out in {where} with uncommitted changes to files the merge "
+        raise CheckoutDirty(f"{branch} is checked out in {where} with uncommitted changes to files the merge "
                        f"touches: {', '.join(clash)}; commit or stash them (nothing was changed)")
 
 
@@ -337,5 +337,4 @@ def branch_tip(repo: BoardRepo, task: Task, fetch: bool = True) -> tuple[str, st
 
 __all__ = ["task_branch", "base_branch", "fetch_branch", "local_branch", "MergeTree", "merge_tree",
            "merge_base", "merge_message", "write_merge_commit", "changed_paths", "checkout_of",
-           "dirty_paths", "check_checkout", "bring_along", "LANDED", "BASE_MOVED", "land", "branch_tip",
-           "ZERO_OID"]
+           "dirty_paths", "check_checkout", "bring_along", "LANDED", "BASE_MOVED", "land", "branch_tip"]

@@ -1,0 +1,352 @@
+"""The merge queue runner: delivers approved tasks into the base branch, one at a time.
+
+For each candidate (:mod:`gitboard.board.queue`), without touching any working tree:
+
+1. fetch (remote mode) and merge the base tip with ``task/<id>`` in the object
+   database (``git merge-tree --write-tree``);
+2. a conflict sends the task to rework (reason ``conflict``, the paths in the feedback);
+3. otherwise write the merge commit ``Merge task #<id>: <subject>`` (trailers
+   ``Gitboard-Task``, ``Gitboard-Actor``);
+4. run the check command, if any, in a temporary detached worktree of exactly that
+   commit (under ``<git-common-dir>/gitboard/tmp/``); a non-zero exit, a timeout or a
+   command that cannot start sends the task to rework (reason ``check``: exit code and
+   the last :data:`OUTPUT_CHARS` characters of output);
+5. on a pass, move the base and mark the task ``merged`` atomically
+   (:func:`gitboard.store.merge.land`);
+6. a lost race on the base redoes the candidate from step 1 against the new tip.
+
+The base only ever moves to a commit whose exact tree passed the check. Two queues in
+two clones merge each task exactly once: landing is one compare-and-swap of both refs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Callable, Sequence
+
+from gitboard.board import queue, review_ops
+from gitboard.board.errors import CheckoutDirty, Conflict, NotFound
+from gitboard.board.names import LEAD, check_name
+from gitboard.store import merge as git_merge
+from gitboard.store.read import read_board
+from gitboard.store.repo import BoardRepo
+from gitboard.store.transact import transact
+
+#: Characters of a failed check's output kept in the rework feedback.
+OUTPUT_CHARS = 2000
+#: Seconds a check may run (``git config gitboard.checkTimeout`` overrides).
+CHECK_TIMEOUT = 600.0
+#: Seconds between passes of ``--follow``.
+DEFAULT_POLL = 2.0
+#: Environment variables that would point a check's git at the wrong repository.
+_GIT_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
+             "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One run of the check command.
+
+    Attributes:
+        command: the shell command.
+        exit_code: its exit status; None if it could not start or timed out.
+        seconds: wall time.
+        output: the last :data:`OUTPUT_CHARS` characters of stdout and stderr, interleaved.
+        reason: "" on a pass, else why it failed (``exit 2``, ``timed out after 600 s``, ``cannot start: ...``).
+    """
+
+    command: str
+    exit_code: int | None
+    seconds: float
+    output: str
+    reason: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """True if the command exited 0 in time."""
+        return self.exit_code == 0 and not self.reason
+
+    def record(self) -> dict[str, Any]:
+        """``{"command", "exit_code", "seconds"}``: what ``result.merge.check`` stores."""
+        return {"command": self.command, "exit_code": self.exit_code, "seconds": round(self.seconds, 3)}
+
+
+def run_check(repo: BoardRepo, commit: str, command: str, *, timeout: float = CHECK_TIMEOUT,
+              env: dict[str, str] | None = None, stop: threading.Event | None = None) -> CheckResult:
+    """Run ``/bin/sh -c command`` in a temporary detached worktree of ``commit``, then remove it.
+
+    The worktree lives under ``<git-common-dir>/gitboard/tmp/`` (never the user's
+    tree). The command runs in its own process group, which is killed on timeout
+    or when ``stop`` is set.
+
+    Args:
+        timeout: seconds the command may run.
+        env: extra environment variables (``GITBOARD_TASK`` ...).
+
+    Returns:
+        The :class:`CheckResult`; a command that cannot start is a failed result, not an error.
+
+    Raises:
+        GitFailure: git could not make the worktree.
+    """
+    path = repo.state_dir("tmp") / f"check-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    repo.git("worktree", "add", "-q", "--detach", str(path), commit)
+    started = time.monotonic()
+    try:
+        full_env = {k: v for k, v in os.environ.items() if k not in _GIT_VARS}
+        full_env.update(env or {})
+        try:
+            proc = subprocess.Popen(["/bin/sh", "-c", command], cwd=path, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=full_env,
+                                    start_new_session=True)
+        except OSError as e:
+            return CheckResult(command, None, time.monotonic() - started, "", f"cannot start: {e.strerror or e}")
+        reason = ""
+        out = b""
+        limit = started + timeout
+        while True:
+            try:
+                out, _ = proc.communicate(timeout=min(0.5, max(0.01, limit - time.monotonic())))
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= limit or (stop is not None and stop.is_set()):
+                    reason = f"timed out after {timeout:g} s" if time.monotonic() >= limit else "stopped"
+                    try:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                    out, _ = proc.communicate()
+                    break
+        text = out.decode(errors="replace")[-OUTPUT_CHARS:]
+        code = None if reason else proc.returncode
+        if not reason and code != 0:
+            reason = f"exit {code}" if code is not None and code >= 0 else f"killed by signal {-code}"
+            if code == 127:
+                reason += " (command not found: it cannot start)"
+        return CheckResult(command, code, time.monotonic() - started, text, reason)
+    finally:
+        repo.git("worktree", "remove", "--force", "--force", str(path), check=False)
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+            repo.git("worktree", "prune", check=False)
+
+
+@dataclass
+class QueueRun:
+    """What a run of the queue did; :meth:`to_json` is the ``gitboard merge --json`` document.
+
+    Attributes:
+        merged: task ids merged, in order.
+        rework: ``{"id", "reason", "paths"}`` for each task sent to rework (``paths``: conflicting
+            paths, [] for a check).
+        waiting: ids of candidates whose blockers are not merged (as of the last pass).
+        skipped: ids another queue merged or sent back first (not in the JSON document).
+        commits: task id -> the merge commit.
+    """
+
+    merged: list[int] = field(default_factory=list)
+    rework: list[dict[str, Any]] = field(default_factory=list)
+    waiting: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    commits: dict[int, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"merged": [id], "rework": [{"id", "reason", "paths"}], "waiting": [id]}``."""
+        return {"merged": list(self.merged), "rework": [dict(r) for r in self.rework], "waiting": list(self.waiting)}
+
+
+def _config(repo: BoardRepo, key: str) -> str | None:
+    res = repo.git("config", "--get", key, check=False)
+    return res.stdout.decode(errors="replace").strip() or None if res.status == 0 else None
+
+
+class Refinery:
+    """Runs the merge queue of one clone; see the module docstring.
+
+    Args:
+        path: any directory of the repository; each pass opens it afresh (no Repo held for long).
+        actor: who merges (must be the lead).
+        check: the check command; None: ``git config gitboard.check``; "" for none.
+        check_timeout: seconds (None: ``git config gitboard.checkTimeout``, else :data:`CHECK_TIMEOUT`).
+        log: where each event goes, one line each.
+        stop: set it to end ``follow`` (and a running check) cleanly.
+
+    Raises:
+        Conflict: ``actor`` is not the lead.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, actor: str = LEAD, check: str | None = None,
+                 check_timeout: float | None = None, log: Callable[[str], None] = lambda s: None,
+                 stop: threading.Event | None = None) -> None:
+        check_name(actor)
+        if actor != LEAD:
+            raise Conflict(f"only the lead may merge ({actor} is not the lead)")
+        self.path = str(path)
+        self.actor = actor
+        self.check = check
+        self.check_timeout = check_timeout
+        self.log = log
+        self.stop = stop or threading.Event()
+
+    # -- one pass ------------------------------------------------------------
+    def run(self, ids: Sequence[int] | None = None, *, follow: bool = False, poll: float = DEFAULT_POLL) -> QueueRun:
+        """Go through the candidates once (or, with ``follow``, until :attr:`stop` is set).
+
+        Raises:
+            NotFound: a named id is unknown (exit 4). Conflict: a named task is not completed or
+                not approved, or the checked-out base has uncommitted changes to files a merge
+                touches (exit 3). GitFailure: the remote is unreachable (exit 1); nothing moved.
+        """
+        out = QueueRun()
+        named = list(dict.fromkeys(ids)) if ids else None
+        first = True
+        while True:
+            with BoardRepo(self.path) as repo:
+                self._pass(repo, named, out, validate=first)
+            first = False
+            if not follow or self.stop.wait(poll):
+                return out
+
+    def _pass(self, repo: BoardRepo, named: list[int] | None, out: QueueRun, validate: bool) -> None:
+        require = queue.review_required(_config(repo, "gitboard.review"))
+        board = read_board(repo)
+        if validate and named:
+            queue.check_named(board, named, require)
+        base = git_merge.base_branch(repo)
+        check = self.check if self.check is not None else (_config(repo, "gitboard.check") or "")
+        timeout = self.check_timeout or float(_config(repo, "gitboard.checkTimeout") or CHECK_TIMEOUT)
+        todo = queue.candidates(board, named, require)
+        if not repo.remote:
+            self._check_checkout_first(repo, base, todo)
+        out.waiting = []
+        for task in todo:
+            if self.stop.is_set():
+                return
+            waits = queue.waiting_on(board, task, out.merged)
+            if waits:
+                out.waiting.append(task.id)
+                self.log(f"waiting #{task.id}: blocked by {', '.join(f'#{b}' for b in waits)} (not merged)")
+                continue
+            self._candidate(repo, task.id, base, check, timeout, require, out)
+
+    def _check_checkout_first(self, repo: BoardRepo, base: str, todo: list) -> None:
+        """Refuse before anything moves when the checked-out base has changes the run would touch."""
+        if not todo or git_merge.checkout_of(repo, base) is None:
+            return
+        tip = git_merge.local_branch(repo, base)
+        touched: set[str] = set()
+        for task in todo:
+            branch = git_merge.local_branch(repo, git_merge.task_branch(task))
+            if tip and branch:
+                mb = git_merge.merge_base(repo, tip, branch) or tip
+                touched |= set(git_merge.changed_paths(repo, mb, branch))
+        git_merge.check_checkout(repo, base, touched)
+
+    # -- one candidate ---------------------------------------------------------
+    def _candidate(self, repo: BoardRepo, tid: int, base: str, check: str, timeout: float,
+                   require: bool, out: QueueRun) -> None:
+        phase = queue.QUEUED
+        while True:
+            board = read_board(repo)
+            task = board.tasks.get(tid)
+            if task is None or not queue.is_candidate(task, require):
+                queue.check_phase(phase, queue.SKIPPED)
+                out.skipped.append(tid)
+                self.log(f"skipped #{tid}: it is {task.status if task else 'gone'} now")
+                return
+            phase = queue.check_phase(phase, queue.MERGING)
+            base_tip = git_merge.fetch_branch(repo, base)
+            if base_tip is None:
+                raise NotFound(f"the base branch {base!r} has no commit")
+            try:
+                branch, tip = git_merge.branch_tip(repo, task)
+            except NotFound as e:
+                self._rework(repo, tid, phase, "conflict", [], f"nothing to merge: {e.message}", base_tip, out)
+                return
+            mt = git_merge.merge_tree(repo, base_tip, tip)
+            if not mt.clean:
+                feedback = (f"{branch} does not merge cleanly into {base} at {base_tip[:12]}; conflicting paths: "
+                            + ", ".join(mt.conflicts) + f". Merge {base} into the branch and resolve them.")
+                self._rework(repo, tid, phase, "conflict", list(mt.conflicts), feedback, base_tip, out)
+                return
+            commit = git_merge.write_merge_commit(repo, mt.tree, base_tip, tip,
+                                                  git_merge.merge_message(task, self.actor), self.actor)
+            result = None
+            if check:
+                phase = queue.check_phase(phase, queue.CHECKING)
+                self.log(f"checking #{tid}: {check}")
+                result = run_check(repo, commit, check, timeout=timeout, stop=self.stop,
+                                   env={"GITBOARD_TASK": str(tid), "GITBOARD_MERGE_COMMIT": commit})
+                if self.stop.is_set() and not result.passed:
+                    return
+                if not result.passed:
+                    feedback = (f"the check `{check}` failed on the merge of {branch} into {base} at "
+                                f"{base_tip[:12]}: {result.reason}\n--- last output ---\n{result.output}")
+                    self._rework(repo, tid, phase, "check", [], feedback, base_tip, out)
+                    return
+            phase = queue.check_phase(phase, queue.LANDING)
+            op = partial(review_ops.mark_merged, actor=self.actor, task_id=tid, commit=commit, base=base_tip,
+                         check=result.record() if result else None, require_review=require)
+            try:
+                landed = git_merge.land(repo, op, base_ref=f"refs/heads/{base}", new_base=commit, old_base=base_tip)
+            except CheckoutDirty:
+                raise
+            except (Conflict, NotFound):  # another queue merged it or sent it back first
+                queue.check_phase(phase, queue.SKIPPED)
+                out.skipped.append(tid)
+                self.log(f"skipped #{tid}: another queue got to it first")
+                return
+            if landed == git_merge.BASE_MOVED:
+                phase = queue.check_phase(phase, queue.QUEUED)
+                self.log(f"#{tid}: {base} moved; merging again against the new tip")
+                continue
+            queue.check_phase(phase, queue.MERGED_PHASE)
+            out.merged.append(tid)
+            out.commits[tid] = commit
+            self.log(f"merged #{tid} into {base}: {commit[:12]} Merge task #{tid}: {task.subject}")
+            return
+
+    def _rework(self, repo: BoardRepo, tid: int, phase: str, reason: str, paths: list[str], feedback: str,
+                base_tip: str, out: QueueRun) -> None:
+        try:
+            transact(repo, partial(review_ops.rework, actor=self.actor, task_id=tid, reason=reason,
+                                   feedback=feedback, base=base_tip))
+        except (Conflict, NotFound):
+            queue.check_phase(phase, queue.SKIPPED)
+            out.skipped.append(tid)
+            self.log(f"skipped #{tid}: another queue got to it first")
+            return
+        queue.check_phase(phase, queue.REWORK)
+        out.rework.append({"id": tid, "reason": reason, "paths": paths})
+        self.log(f"rework #{tid} ({reason}): " + (", ".join(paths) if paths else feedback.splitlines()[0]))
+
+
+def run_queue(repo: BoardRepo | str | os.PathLike, ids: Sequence[int] | None = None, *, check: str | None = None,
+              actor: str = LEAD, follow: bool = False, poll: float = DEFAULT_POLL,
+              check_timeout: float | None = None, log: Callable[[str], None] = lambda s: None,
+              stop: threading.Event | None = None) -> dict[str, Any]:
+    """Run the merge queue and return the ``gitboard merge --json`` document:
+    ``{"merged": [id], "rework": [{"id", "reason", "paths"}], "waiting": [id]}``.
+
+    Args:
+        repo: an open :class:`BoardRepo` or a directory of the repository.
+        ids: the tasks to merge (None: every candidate).
+        check: the check command (None: ``git config gitboard.check``; "" for none).
+
+    Raises:
+        See :meth:`Refinery.run`; also Conflict when ``actor`` is not the lead.
+    """
+    path = repo.cwd if isinstance(repo, BoardRepo) else str(repo)
+    refinery = Refinery(path, actor=actor, check=check, check_timeout=check_timeout, log=log, stop=stop)
+    return refinery.run(ids, follow=follow, poll=poll).to_json()
+
+
+__all__ = ["CheckResult", "run_check", "QueueRun", "Refinery", "run_queue", "OUTPUT_CHARS", "CHECK_TIMEOUT"]

@@ -1,0 +1,59 @@
+"""Exactly once: two merge queues in two clones of one bare remote, at the same time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.merge_helpers import commit_on, first_parent, g, init_board, project
+
+N = 20
+
+
+@pytest.mark.slow
+def test_two_queues_in_two_clones_merge_20_tasks_exactly_once(tmp_path: Path, run_cli, gitboard_exe: Path) -> None:
+    bare = tmp_path / "remote.git"
+    g(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    lead = project(tmp_path / "lead", {"README": "r\n"})
+    g(lead, "remote", "add", "origin", str(bare))
+    g(lead, "push", "-q", "origin", "main")
+    init_board(lead, remote="origin")
+    lines = "\n".join(json.dumps({"subject": f"part {i}"}) for i in range(1, N + 1))
+    assert run_cli(["task", "import", "-"], cwd=lead, input=lines).exit_code == 0
+    for i in range(1, N + 1):
+        commit_on(lead, f"task/{i}", "main", {f"part{i}.txt": f"{i}\n"}, f"task #{i}: part {i}")
+    g(lead, "push", "-q", "origin", *[f"task/{i}" for i in range(1, N + 1)])
+    for i in range(1, N + 1):
+        for args in (["task", "claim", i, "--as", "alice"], ["task", "done", i, "--as", "alice"]):
+            assert run_cli(args, cwd=lead).exit_code == 0
+    queues = []
+    for name in ("q1", "q2"):
+        path = tmp_path / name
+        g(tmp_path, "clone", "-q", str(bare), str(path))
+        init_board(path, remote="origin")
+        g(path, "config", "gitboard.review", "none")
+        g(path, "checkout", "-q", "--detach")  # the base is not checked out in a queue's clone
+        queues.append(path)
+    procs = [subprocess.Popen([str(gitboard_exe), "-C", str(q), "merge", "--check", "true", "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for q in queues]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    docs = [json.loads(out) for out, _ in outs]
+    merged = sorted(docs[0]["merged"] + docs[1]["merged"])
+    assert merged == list(range(1, N + 1)), docs  # each task by exactly one queue
+    subjects = first_parent(bare, "main")
+    assert len(subjects) == N + 1 and subjects[-1] == "start"
+    assert sorted(subjects[:-1]) == sorted(f"Merge task #{i}: part {i}" for i in range(1, N + 1))
+    tasks_in_log = g(bare, "log", "--first-parent", "--format=%(trailers:key=Gitboard-Task,valueonly,separator=)",
+                     "main").split()
+    assert sorted(map(int, tasks_in_log)) == list(range(1, N + 1))
+    actions = g(bare, "log", "--format=%(trailers:key=Gitboard-Action,valueonly,separator=)", "gitboard").split()
+    assert actions.count("merge") == N
+    board = {t["id"]: t for t in run_cli(["task", "list", "--json"], cwd=lead).json()}
+    assert all(board[i]["status"] == "merged" for i in range(1, N + 1))
+    tip_files = g(bare, "ls-tree", "--name-only", "main").split()
+    assert all(f"part{i}.txt" in tip_files for i in range(1, N + 1))

@@ -1,0 +1,172 @@
+"""The merge queue on real repositories: merges, checks, conflicts, the checked-out base, stacks, remotes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gitboard.team.refinery import run_queue
+from tests.merge_helpers import completed_task, first_parent, g, init_board, project
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Path:
+    p = project(tmp_path / "proj", {"a.txt": "one\ntwo\n", "keep.txt": "k\n"})
+    init_board(p)
+    return p
+
+
+def tasks(run_cli, p: Path) -> dict[int, dict]:
+    return {t["id"]: t for t in run_cli(["task", "list", "--json"], cwd=p).json()}
+
+
+def test_merges_approved_tasks_with_one_merge_commit_each_and_the_board_in_step(proj: Path, run_cli) -> None:
+    a = completed_task(run_cli, proj, "Add x", {"x.txt": "x\n"}, approve=True)
+    b = completed_task(run_cli, proj, "Add y", {"y.txt": "y\n"}, approve=True)
+    c = completed_task(run_cli, proj, "Not approved", {"z.txt": "z\n"})
+    res = run_cli(["merge", "--check", "test -f x.txt", "--json"], cwd=proj)
+    assert res.exit_code == 0, res.stderr
+    assert res.json() == {"merged": [a, b], "rework": [], "waiting": []}
+    assert first_parent(proj)[:3] == [f"Merge task #{b}: Add y", f"Merge task #{a}: Add x", "start"]
+    msg = g(proj, "log", "-1", "--format=%B", "main")
+    assert f"Gitboard-Task: {b}\nGitboard-Actor: lead" in msg
+    assert g(proj, "rev-parse", "main^2") == g(proj, "rev-parse", f"task/{b}")
+    t = tasks(run_cli, proj)
+    assert (t[a]["status"], t[b]["status"], t[c]["status"]) == ("merged", "merged", "completed")
+    m = t[b]["result"]["merge"]
+    assert m["commit"] == g(proj, "rev-parse", "main") and m["base"] == g(proj, "rev-parse", "main^1")
+    assert m["check"]["command"] == "test -f x.txt" and m["check"]["exit_code"] == 0 and m["by"] == "lead"
+    board_log = g(proj, "log", "-2", "--format=%s|%(trailers:key=Gitboard-Action,valueonly,separator=)", "gitboard")
+    assert board_log.splitlines() == [f"merge #{b} by lead|merge", f"merge #{a} by lead|merge"]
+    # the checked-out main came along: files, index and HEAD agree
+    assert (proj / "y.txt").read_text() == "y\n" and g(proj, "status", "--porcelain") == ""
+    assert run_cli(["merge", "--json"], cwd=proj).json() == {"merged": [], "rework": [], "waiting": []}
+
+
+def test_a_failing_check_leaves_the_base_and_sends_the_task_to_rework(proj: Path, run_cli) -> None:
+    tid = completed_task(run_cli, proj, "Break it", {"a.txt": "broken\n"}, approve=True)
+    main = g(proj, "rev-parse", "main")
+    check = "echo checking; cat a.txt; echo boom >&2; exit 3"
+    res = run_cli(["merge", "--check", check, "--json"], cwd=proj)
+    assert res.exit_code == 0, res.stderr
+    assert res.json() == {"merged": [], "rework": [{"id": tid, "reason": "check", "paths": []}], "waiting": []}
+    assert g(proj, "rev-parse", "main") == main and (proj / "a.txt").read_text() == "one\ntwo\n"
+    t = tasks(run_cli, proj)[tid]
+    assert (t["status"], t["owner"], t["review"]) == ("pending", "", None)
+    rec = t["rework"][-1]
+    assert rec["reason"] == "check" and rec["base"] == main
+    assert "exit 3" in rec["feedback"] and "broken" in rec["feedback"] and "boom" in rec["feedback"]
+    assert not list((proj / ".git" / "gitboard" / "tmp").glob("check-*"))
+    assert "check-" not in g(proj, "worktree", "list")
+
+
+def test_check_that_cannot_start_goes_to_rework_and_the_queue_goes_on(proj: Path, run_cli) -> None:
+    a = completed_task(run_cli, proj, "One", {"x.txt": "x\n"}, approve=True)
+    g(proj, "config", "gitboard.check", "/no/such/checker --all")
+    res = run_cli(["merge", "--json"], cwd=proj)
+    assert res.json()["rework"] == [{"id": a, "reason": "check", "paths": []}]
+    assert "127" in tasks(run_cli, proj)[a]["rework"][-1]["feedback"]
+    b = completed_task(run_cli, proj, "Two", {"y.txt": "y\n"}, approve=True)
+    assert run_cli(["merge", b, "--check", "", "--json"], cwd=proj).json()["merged"] == [b]
+
+
+def test_a_conflict_goes_to_rework_with_its_paths_and_the_next_task_merges(proj: Path, run_cli) -> None:
+    a = completed_task(run_cli, proj, "Edit a", {"a.txt": "ONE\ntwo\n"}, approve=True)
+    b = completed_task(run_cli, proj, "Edit a too", {"a.txt": "uno\ntwo\n"}, approve=True)
+    c = completed_task(run_cli, proj, "Other", {"o.txt": "o\n"}, approve=True)
+    res = run_cli(["merge", "--json"], cwd=proj).json()
+    assert res == {"merged": [a, c], "rework": [{"id": b, "reason": "conflict", "paths": ["a.txt"]}], "waiting": []}
+    rec = tasks(run_cli, proj)[b]["rework"][-1]
+    assert rec["reason"] == "conflict" and "a.txt" in rec["feedback"]
+    assert rec["base"] == g(proj, "rev-parse", "main^")  # judged against the tip after a's merge
+
+
+def test_a_dirty_checked_out_base_is_refused_and_nothing_changes(proj: Path, run_cli) -> None:
+    completed_task(run_cli, proj, "Edit a", {"a.txt": "ONE\ntwo\n", "n.txt": "n\n"}, approve=True)
+    (proj / "a.txt").write_text("my local edit\n")
+    before = (g(proj, "rev-parse", "main"), g(proj, "rev-parse", "gitboard"))
+    res = run_cli(["merge"], cwd=proj)
+    assert res.exit_code == 3 and "a.txt" in res.stderr and "uncommitted" in res.stderr
+    assert (g(proj, "rev-parse", "main"), g(proj, "rev-parse", "gitboard")) == before
+    assert (proj / "a.txt").read_text() == "my local edit\n"
+    (proj / "n.txt").write_text("untracked in the way\n")
+    (proj / "a.txt").write_text("one\ntwo\n")
+    res = run_cli(["merge"], cwd=proj)
+    assert res.exit_code == 3 and "n.txt" in res.stderr
+
+
+def test_a_clean_checkout_with_changes_elsewhere_comes_along_and_keeps_them(proj: Path, run_cli) -> None:
+    tid = completed_task(run_cli, proj, "Edit a", {"a.txt": "ONE\ntwo\n"}, approve=True)
+    (proj / "keep.txt").write_text("mine, not committed\n")
+    res = run_cli(["merge", "--json"], cwd=proj)
+    assert res.json()["merged"] == [tid], res.stderr
+    assert (proj / "a.txt").read_text() == "ONE\ntwo\n"
+    assert (proj / "keep.txt").read_text() == "mine, not committed\n"
+    assert g(proj, "status", "--porcelain") == "M keep.txt"  # (g strips the leading space)
+    assert g(proj, "diff", "--cached", "--name-only") == ""  # the index matches the new HEAD
+
+
+def test_a_chain_of_three_stacked_tasks_merges_in_order(proj: Path, run_cli) -> None:
+    run_cli(["task", "add", "filler"], cwd=proj)  # ids out of step with the chain's order
+    c1 = completed_task(run_cli, proj, "Base layer", {"l1.txt": "1\n"})
+    c2 = completed_task(run_cli, proj, "Second layer", {"l2.txt": "2\n"}, start=f"task/{c1}", blocked_by=(c1,))
+    c3 = completed_task(run_cli, proj, "Third layer", {"l3.txt": "3\n"}, start=f"task/{c2}", blocked_by=(c2,))
+    for tid in (c3, c1):
+        run_cli(["approve", tid], cwd=proj)
+    assert run_cli(["merge", "--json"], cwd=proj).json() == {"merged": [c1], "rework": [], "waiting": [c3]}
+    run_cli(["approve", c2], cwd=proj)
+    assert run_cli(["merge", "--json"], cwd=proj).json() == {"merged": [c2, c3], "rework": [], "waiting": []}
+    assert first_parent(proj)[:3] == [f"Merge task #{c3}: Third layer", f"Merge task #{c2}: Second layer",
+                                      f"Merge task #{c1}: Base layer"]
+    assert all((proj / f"l{i}.txt").exists() for i in (1, 2, 3))
+
+
+def test_bad_input_changes_nothing(proj: Path, run_cli) -> None:
+    tid = completed_task(run_cli, proj, "Edit", {"x.txt": "x\n"})
+    run_cli(["task", "add", "open"], cwd=proj)
+    before = (g(proj, "rev-parse", "main"), g(proj, "rev-parse", "gitboard"))
+    assert run_cli(["merge", "--as", "alice"], cwd=proj).exit_code == 3
+    assert run_cli(["merge", "99"], cwd=proj).exit_code == 4
+    assert run_cli(["merge", tid + 1], cwd=proj).exit_code == 3  # not completed
+    res = run_cli(["merge", tid], cwd=proj)
+    assert res.exit_code == 3 and "not approved" in res.stderr
+    assert (g(proj, "rev-parse", "main"), g(proj, "rev-parse", "gitboard")) == before
+
+
+def _remote_team(tmp_path: Path) -> tuple[Path, Path]:
+    bare = tmp_path / "remote.git"
+    g(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    a = project(tmp_path / "a", {"a.txt": "a\n"})
+    g(a, "remote", "add", "origin", str(bare))
+    g(a, "push", "-q", "origin", "main")
+    init_board(a, remote="origin")
+    return bare, a
+
+
+def test_through_a_bare_remote_one_atomic_push(tmp_path: Path, run_cli) -> None:
+    bare, a = _remote_team(tmp_path)
+    t1 = completed_task(run_cli, a, "Remote one", {"r1.txt": "1\n"}, push=True, approve=True)
+    t2 = completed_task(run_cli, a, "Remote two", {"a.txt": "changed\n"}, push=True, approve=True)
+    b = tmp_path / "b"
+    g(tmp_path, "clone", "-q", str(bare), str(b))
+    init_board(b, remote="origin")
+    doc = run_queue(b, check="test -f r1.txt")
+    assert doc == {"merged": [t1, t2], "rework": [], "waiting": []}
+    assert first_parent(bare)[:2] == [f"Merge task #{t2}: Remote two", f"Merge task #{t1}: Remote one"]
+    assert g(bare, "log", "-1", "--format=%s", "gitboard") == f"merge #{t2} by lead"
+    assert g(b, "rev-parse", "origin/main") == g(bare, "rev-parse", "main")
+    board = json.loads(g(bare, "show", f"gitboard:.tasks/task_{t2}.json"))
+    assert board["status"] == "merged" and board["result"]["merge"]["commit"] == g(bare, "rev-parse", "main")
+
+
+def test_an_unreachable_remote_exits_1_and_moves_nothing(tmp_path: Path, run_cli) -> None:
+    bare, a = _remote_team(tmp_path)
+    completed_task(run_cli, a, "Remote one", {"r1.txt": "1\n"}, push=True, approve=True)
+    before = (g(a, "rev-parse", "main"), g(a, "rev-parse", "gitboard"))
+    g(a, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    res = run_cli(["merge"], cwd=a)
+    assert res.exit_code == 1 and "error" in res.stderr
+    assert (g(a, "rev-parse", "main"), g(a, "rev-parse", "gitboard")) == before
+    assert g(bare, "rev-list", "--count", "main") == "1"
