@@ -19,6 +19,7 @@ from gitboard.cli import inbox_cmds, protocol_cmds, team_cmds
 from gitboard.cli import team_runtime_cmds
 from gitboard.cli import cost_cmds
 from gitboard.cli import review_cmds, queue_cmds
+from gitboard.cli import watch_cmds
 from gitboard.cli.common import GLOBALS, fail, silence_stdout
 from gitboard.cli.coercion import install as _convert_plain_values_without_pydantic
 
@@ -66,6 +67,7 @@ app.command("review")(review_cmds.review)
 app.command("approve")(review_cmds.approve)
 app.command("reject")(review_cmds.reject)
 app.command("merge")(queue_cmds.merge)
+app.command("watch")(watch_cmds.watch)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

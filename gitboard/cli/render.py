@@ -147,13 +147,16 @@ def task_table(board: Board, tasks: Iterable[Task], now: datetime, *,
     Args:
         columns: names from :data:`COLUMNS` (default: ``task list``'s) or :class:`Column` objects.
         title: a line above the table.
-        fold: wrap long subjects onto more lines; ``False`` cuts them with an ellipsis (one line per task).
+        fold: wrap long subjects onto more lines; ``False`` gives them the width the other
+            columns leave and cuts them there with an ellipsis (one line per task, full width).
         empty: the text returned instead when there are no tasks.
     """
     cols = [COLUMNS[c] if isinstance(c, str) else c for c in columns]
     t = table(title=title)
+    t.expand = not fold  # unfolded: the wrapping columns take what the others leave, and cut to it
     for c in cols:
-        t.add_column(c.header, justify=c.justify, no_wrap=not (c.wrap and fold))
+        t.add_column(c.header, justify=c.justify, no_wrap=not (c.wrap and fold),
+                     ratio=1 if c.wrap and not fold else None)
     n = 0
     for task in tasks:
         n += 1
@@ -220,6 +223,15 @@ def usd(cost: float | None, unpriced: int = 0) -> str:
 def tokens(n: int) -> str:
     """A token count for people: ``38,680``."""
     return f"{n:,}"
+
+
+def compact(n: int) -> str:
+    """A count in at most five characters: ``950``, ``12.4k``, ``164k``, ``1.2M``, ``38M``."""
+    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if n >= size:
+            v = n / size
+            return f"{v:.1f}{unit}" if v < 10 else f"{v:.0f}{unit}"
+    return str(n)
 
 
 def cost_table(doc: dict) -> RenderableType:

@@ -1,0 +1,249 @@
+"""``gitboard watch``: the board, the teammates, the merge queue and the cost, live.
+
+rich Live only drives the view: each tick gathers the data (the board at the
+local tip, the roster's processes and log lines of this clone) and hands it to
+the pure :func:`gitboard.cli.watch_view.frame`. The board is re-read as soon as
+the local board ref moves (checked ten times a second: reading the ref is one
+small file read); in remote mode a background thread fetches every ``--poll``
+seconds, which moves the local ref. Countdowns tick every second.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from datetime import datetime
+from typing import Any, Callable
+
+import typer
+
+from gitboard.board.errors import BoardError
+from gitboard.cli.common import OFFLINE_OPT, open_repo
+
+#: Seconds between two looks at the board ref (and at the keyboard).
+REF_CHECK = 0.1
+#: Bytes read from the end of a teammate's log to find its last line.
+LOG_TAIL = 4096
+
+
+def last_line(path: str) -> str:
+    """The last non-blank line of the text file at ``path`` ("" if it is missing or empty)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(size - LOG_TAIL, 0))
+            data = f.read()
+    except OSError:
+        return ""
+    for raw in reversed(data.decode("utf-8", errors="replace").splitlines()):
+        if raw.strip():
+            return raw.strip()
+    return ""
+
+
+def teammates(repo: Any, board: Any) -> list:
+    """The roster as :class:`~gitboard.cli.watch_view.Mate` rows: a member registered on this host
+    whose process is gone shows as ``dead``; the last line of its log in this clone, if any."""
+    from gitboard.cli.watch_view import Mate
+    from gitboard.store.host import this_host
+    from gitboard.team.process import log_path, member_alive
+
+    host = this_host()
+    out = []
+    for m in board.team.members:
+        status = m.status
+        if status != "shutdown" and m.host == host and isinstance(m.pid, int) and not member_alive(repo, m):
+            status = "dead"
+        out.append(Mate(name=m.name, status=status, task=m.task, last_line=last_line(str(log_path(repo, m.name)))))
+    return out
+
+
+class Fetcher:
+    """Remote mode: fetch the board every ``poll`` seconds in a thread, with a repository of its own
+    (one per thread), fast-forwarding the local board ref; records when and whether it worked."""
+
+    def __init__(self, path: str, poll: float) -> None:
+        self.path, self.poll = path, poll
+        self.fetched_at: float | None = time.monotonic()
+        self.error = ""
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="gitboard-watch-fetch", daemon=True)
+
+    def _run(self) -> None:
+        from gitboard.store.read import current_tip
+        from gitboard.store.repo import BoardRepo
+
+        while not self.stop.wait(self.poll):
+            try:
+                with BoardRepo(self.path) as repo:
+                    current_tip(repo)
+                self.fetched_at, self.error = time.monotonic(), ""
+            except BoardError as e:
+                self.error = e.message
+            except Exception as e:  # never let the view die of a fetch
+                self.error = f"{type(e).__name__}: {e}"
+
+
+class Keys:
+    """The keyboard in cbreak mode (keys without Enter, no echo; Ctrl-C still interrupts),
+    restored on exit. Without a terminal on stdin it reads nothing."""
+
+    def __init__(self) -> None:
+        self.fd: int | None = None
+        self.saved: Any = None
+
+    def __enter__(self) -> "Keys":
+        try:
+            import termios
+            import tty
+
+            if sys.stdin.isatty():
+                self.fd = sys.stdin.fileno()
+                self.saved = termios.tcgetattr(self.fd)
+                tty.setcbreak(self.fd)
+        except (ImportError, OSError, ValueError):
+            self.fd = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            import termios
+
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+
+    def read(self, timeout: float) -> str:
+        """The keys typed within ``timeout`` seconds ("" if none); sleeps when there is no keyboard."""
+        if self.fd is None:
+            time.sleep(timeout)
+            return ""
+        import select
+
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        return os.read(self.fd, 32).decode(errors="replace") if ready else ""
+
+
+def _sigterm_as_interrupt() -> Callable[[], None]:
+    """Turn SIGTERM into KeyboardInterrupt (so the terminal is restored); return the undo."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, old)
+
+
+def _size(console: Any) -> tuple[int, int]:
+    if console.is_terminal:
+        return console.size.width, console.size.height
+    try:
+        lines = int(os.environ.get("LINES", "24"))
+    except ValueError:
+        lines = 24
+    return console.width, max(lines, 10)
+
+
+def watch(
+    poll: float = typer.Option(5.0, "--poll", metavar="SECONDS", min=0.5,
+                               help="Remote mode: fetch the board every SECONDS."),
+    once: bool = typer.Option(False, "--once", help="Print one frame and exit (for scripts)."),
+    offline: bool = OFFLINE_OPT,
+) -> int:
+    """Watch the board live: tasks, teammates, the merge queue, tokens and cost. q or Ctrl-C quits.
+
+    It redraws as soon as the board changes (in remote mode: fetched every
+    --poll seconds) and every second for the lease countdowns. When stdout is
+    not a terminal it prints one line per new board tip instead.
+    """
+    from gitboard.board.clock import utcnow
+    from gitboard.cli import render, watch_view
+    from gitboard.store.read import read_board
+
+    console = render.console
+    with open_repo(offline) as repo:
+        board = read_board(repo)  # remote mode: fetched once now; an unreachable remote fails here
+        remote = None if repo.offline else repo.remote
+        repo.close()  # no GitPython Repo held for the life of the view; the fetcher opens its own
+        if once:
+            width, height = _size(console)
+            render.show(watch_view.frame(board, teammates(repo, board), utcnow(), width=width, height=height,
+                                         source=watch_view.Source(remote, 0.0 if remote else None)))
+            return 0
+        fetcher = Fetcher(repo.cwd, poll) if remote else None
+        undo = _sigterm_as_interrupt()
+        try:
+            if fetcher:
+                fetcher.thread.start()
+            if console.is_terminal:
+                _live(repo, board, console, fetcher, remote)
+            else:
+                _lines(repo, board, fetcher)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            undo()
+            if fetcher:
+                fetcher.stop.set()
+    return 0
+
+
+def _reread(repo: Any, board: Any) -> Any:
+    """The board at the local tip if it moved, else ``board`` (a warm read: no git command)."""
+    from gitboard.store.read import read_board
+
+    if repo.tip() == board.tip:
+        return board
+    return read_board(repo, fresh=False)
+
+
+def _live(repo: Any, board: Any, console: Any, fetcher: Fetcher | None, remote: str | None) -> None:
+    from rich.live import Live
+
+    from gitboard.board.clock import utcnow
+    from gitboard.cli.watch_view import Source, frame
+
+    def draw(now: datetime) -> Any:
+        width, height = _size(console)
+        source = Source(remote, None if fetcher is None or fetcher.fetched_at is None
+                        else time.monotonic() - fetcher.fetched_at, fetcher.error if fetcher else "")
+        return frame(board, teammates(repo, board), now, width=width, height=height, source=source)
+
+    now = utcnow()
+    with Keys() as keys, Live(draw(now), console=console, screen=True, auto_refresh=False,
+                              redirect_stdout=False, redirect_stderr=False) as live:
+        second = int(now.timestamp())
+        while True:
+            if "q" in keys.read(REF_CHECK).lower():
+                return
+            fresh = _reread(repo, board)
+            now = utcnow()
+            if fresh is not board or int(now.timestamp()) != second:
+                board, second = fresh, int(now.timestamp())
+                live.update(draw(now), refresh=True)
+
+
+def _lines(repo: Any, board: Any, fetcher: Fetcher | None) -> None:
+    """Not a terminal: one status line now and one per new board tip, until interrupted."""
+    from gitboard.board.clock import utcnow
+    from gitboard.cli.watch_view import status_line
+
+    sys.stdout.write(status_line(board, utcnow()) + "\n")
+    sys.stdout.flush()
+    error = ""
+    while True:
+        time.sleep(REF_CHECK * 2)
+        fresh = _reread(repo, board)
+        if fresh is not board:
+            board = fresh
+            sys.stdout.write(status_line(board, utcnow()) + "\n")
+            sys.stdout.flush()
+        if fetcher and fetcher.error != error:
+            error = fetcher.error
+            if error:
+                sys.stderr.write(f"gitboard: warning: fetch failed: {error}\n")

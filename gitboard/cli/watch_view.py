@@ -1,0 +1,299 @@
+"""The frame ``gitboard watch`` draws: a pure function of the board, the teammates and the time.
+
+:func:`frame` returns one rich renderable that fits ``width`` x ``height``
+(80 x 24 is the smallest it is designed for)::
+
+    gitboard watch · 15:04:05 UTC · demo · board 3f2a9c1d · local              q quits
+    tasks 12: 1 in_progress · 3 ready · 2 blocked · 4 completed · 2 merged
+     id  state        owner   lease  waits on  cost      subject
+      7  in_progress  alice   4m12s  -         -         Write the parser
+      ...
+    teammates
+    alice  working  #7  15:03:58 edit_file: parser.py
+    merge queue: review #4 #6 · approved #5 · rework #2 · merged #1 #3
+    cost $0.2321+? (1 unpriced) · tokens 48,210 (in 40,100 · out 2,110 · cache read 6,000 · …
+
+Task rows come in the order a lead reads them: working, then ready, blocked,
+waiting for review, failed, merged, the finished ones newest first; rows that do
+not fit end in a ``+N more`` line. The merge queue reads the task keys
+``review`` and ``rework`` and the status ``merged`` (issue 8) when they are
+there, and says nothing when they are not. Nothing here reads git, files or the
+clock: :mod:`gitboard.cli.watch_cmds` gathers the data and drives rich Live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from gitboard.board import cost as costs
+from gitboard.board.snapshot import Board
+from gitboard.board.task import Task
+from gitboard.cli import render
+from gitboard.cli.render import Column, plain, styled
+
+#: Task states in display order (see :func:`gitboard.cli.render.state`), and ``review``:
+#: a completed task waiting for review or merge.
+ORDER = ("expired", "in_progress", "ready", "pending", "blocked", "rework", "completed", "failed", "merged")
+_DONE = ("completed", "merged")
+#: Teammate rows shown at most, and merge-queue ids listed per kind.
+MAX_MATES = 6
+MAX_IDS = 6
+
+
+@dataclass(frozen=True)
+class Mate:
+    """What the view shows of one teammate.
+
+    Attributes:
+        name: the teammate's name.
+        status: working, idle, shutdown (the roster's), or dead (its process on this host is gone).
+        task: the id it works on, or None.
+        last_line: the last line of its log in this clone ("" when there is none here).
+    """
+
+    name: str
+    status: str
+    task: int | None = None
+    last_line: str = ""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the board comes from, for the header: ``remote`` (None: local), when it was last
+    fetched (seconds ago, None: not yet), and the last fetch error ("" when it worked)."""
+
+    remote: str | None = None
+    fetched_ago: float | None = None
+    error: str = ""
+
+
+def key(task: Task, name: str) -> Any:
+    """A task key that may not be a field yet (``review``, ``rework``): the attribute, else the
+    unknown key the task file carried; None when absent."""
+    value = getattr(task, name, None)
+    return value if value is not None else task.extra.get(name)
+
+
+def approved(task: Task) -> bool:
+    """True if the task's ``review`` says approved."""
+    review = key(task, "review")
+    return isinstance(review, dict) and review.get("verdict") == "approved"
+
+
+def in_rework(task: Task) -> bool:
+    """True if a pending task has been sent back (a non-empty ``rework`` list)."""
+    rework = key(task, "rework")
+    return task.status == "pending" and isinstance(rework, list) and bool(rework)
+
+
+def view_state(board: Board, task: Task, now: datetime) -> str:
+    """The state word of a task in the view: :func:`render.state`, with ``rework`` for a ready
+    or blocked task sent back by review, the queue or a check."""
+    word = render.state(board, task, now)
+    return "rework" if word in ("ready", "blocked", "pending") and in_rework(task) else word
+
+
+def open_blockers(board: Board, task: Task) -> str:
+    """``#2,#3``: the task's blockers not yet completed or merged; ``-`` for none, or once it has started."""
+    if task.status != "pending":
+        return "-"
+    waits = [b for b in task.blockedBy if getattr(board.tasks.get(b), "status", None) not in _DONE]
+    return ",".join(f"#{b}" for b in waits) or "-"
+
+
+def task_cost(task: Task) -> str:
+    """The cost cell: ``$0.0421``, ``12.4k tok`` for a task with tokens but no cost, ``-`` for none."""
+    usage = costs.usage_of(task)
+    if usage is None:
+        return "-"
+    cost = costs.cost_of(task)
+    if cost is not None:
+        return render.usd(cost)
+    n = sum(usage.values())
+    return f"{render.compact(n)} tok" if n else "unknown"
+
+
+def _columns(states: dict[int, str]) -> list[Column]:
+    return [
+        render.COLUMNS["id"],
+        Column("state", lambda b, t, now: styled(states[t.id])),
+        render.COLUMNS["owner"],
+        render.COLUMNS["lease"],
+        Column("waits on", lambda b, t, now: open_blockers(b, t)),
+        Column("cost", lambda b, t, now: task_cost(t), justify="right"),
+        Column("subject", lambda b, t, now: plain(t.subject), wrap=True),
+    ]
+
+
+def _ordered(board: Board, states: dict[int, str]) -> list[Task]:
+    """Tasks in :data:`ORDER` of their state; working and waiting ones by id, finished ones newest first."""
+    groups: dict[str, list[Task]] = {}
+    for t in board.tasks.values():
+        groups.setdefault(states[t.id], []).append(t)
+    out: list[Task] = []
+    for s in list(ORDER) + sorted(set(groups) - set(ORDER)):
+        group = sorted(groups.get(s, ()), key=lambda t: t.id)
+        if s in ("completed", "failed", "merged"):
+            group.sort(key=lambda t: t.updated_at, reverse=True)  # stable: ties stay in id order
+        out += group
+    return out
+
+
+def _line(text: Text) -> Text:
+    """``text`` kept to one line: cut with an ellipsis rather than wrapped."""
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
+
+
+def tally(states: dict[int, str]) -> list[tuple[str, int]]:
+    """``(state, number of tasks)`` for every state present, in :data:`ORDER`."""
+    seen: dict[str, int] = {}
+    for word in states.values():
+        seen[word] = seen.get(word, 0) + 1
+    return [(s, seen[s]) for s in list(ORDER) + sorted(set(seen) - set(ORDER)) if s in seen]
+
+
+def _counts(tasks: Sequence[Task], states: dict[int, str]) -> Text:
+    out = Text(f"tasks {len(tasks)}", style="bold")
+    for i, (s, n) in enumerate(tally(states)):
+        out.append(": " if i == 0 else " · ")
+        out.append(f"{n} {s}", style=render.style(s))
+    if not tasks:
+        out.append(": none yet (gitboard task add SUBJECT)")
+    return _line(out)
+
+
+def _header(board: Board, now: datetime, source: Source) -> Table:
+    where = "local" if source.remote is None else source.remote
+    if source.remote is not None and source.fetched_ago is not None:
+        where += f" {int(source.fetched_ago)}s ago"
+    left = Text("gitboard watch", style="bold")
+    left.append(f" · {now.strftime('%H:%M:%S')} UTC · {board.team.team_name or '-'} · "
+                f"board {(board.tip or '-')[:8]} · {where}")
+    grid = Table.grid(expand=True)
+    grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_row(left, Text("  q quits", style="dim"))
+    return grid
+
+
+def _mates(board: Board, mates: Sequence[Mate], rows: int) -> RenderableType:
+    t = render.table("name", "status", "task", title="teammates")
+    t.expand = True
+    t.add_column("last log line", no_wrap=True, overflow="ellipsis", ratio=1)
+    shown = list(mates)[:max(rows, 0)]
+    for m in shown:
+        line = m.last_line
+        prefix = f"[{m.name}] "
+        if prefix in line:  # "HH:MM:SS [name] text" -> "HH:MM:SS text"
+            line = line.replace(prefix, "", 1)
+        t.add_row(plain(m.name), styled(m.status), "-" if m.task is None else f"#{m.task}", plain(line or "-"))
+    if not mates:
+        return Text("teammates: none on the roster (gitboard spawn NAME)", style="dim")
+    if len(mates) > len(shown):
+        t.add_row(Text(f"+{len(mates) - len(shown)} more", style="dim"), "", "", "")
+    return t
+
+
+def queue_line(board: Board) -> Text | None:
+    """The merge queue in one line -- completed tasks waiting for review, approved ones waiting
+    to merge, tasks in rework, merged ones (newest first) -- or None when there is none of these."""
+    groups: dict[str, list[Task]] = {"review": [], "approved": [], "rework": [], "merged": []}
+    for t in board.tasks.values():
+        if t.status == "completed":
+            groups["approved" if approved(t) else "review"].append(t)
+        elif t.status == "merged":
+            groups["merged"].append(t)
+        elif in_rework(t):
+            groups["rework"].append(t)
+    if not any(groups.values()):
+        return None
+    out = Text("merge queue", style="bold")
+    first = True
+    for name, tasks in groups.items():
+        if not tasks:
+            continue
+        tasks.sort(key=lambda t: t.id)
+        if name == "merged":
+            tasks.sort(key=lambda t: t.updated_at, reverse=True)
+        ids = " ".join(f"#{t.id}" for t in tasks[:MAX_IDS]) + (f" +{len(tasks) - MAX_IDS}" if len(tasks) > MAX_IDS else "")
+        out.append(": " if first else " · ")
+        first = False
+        out.append(name, style=render.style({"review": "completed"}.get(name, name)))
+        out.append(f" {ids}")
+    return _line(out)
+
+
+def totals_line(board: Board) -> Text:
+    """Total cost and tokens of the board (:func:`gitboard.board.cost.total`), in one line."""
+    whole = costs.total(board)
+    u = whole.usage
+    out = Text("cost ", style="bold")
+    out.append(render.usd(whole.cost_usd, whole.unpriced))
+    if whole.unpriced:
+        out.append(f" ({whole.unpriced} unpriced)", style="dim")
+    out.append(" · tokens ", style="bold")
+    out.append(f"{whole.tokens:,}")
+    out.append(f" (in {u['input_tokens']:,} · out {u['output_tokens']:,} · cache read "
+               f"{u['cache_read_input_tokens']:,} · cache write {u['cache_creation_input_tokens']:,})", style="dim")
+    return _line(out)
+
+
+def frame(board: Board, mates: Sequence[Mate], now: datetime, *, width: int = 80, height: int = 24,
+          source: Source = Source()) -> RenderableType:
+    """The whole view, at most ``height`` lines of ``width`` columns.
+
+    Args:
+        board: the snapshot to show.
+        mates: the teammates, in roster order (see :class:`Mate`).
+        now: the time lease countdowns count down from.
+        width, height: the terminal's size in columns and lines.
+        source: where the board comes from, for the header.
+
+    Returns:
+        A rich ``Group``: header, task counts, the task table, teammates, the merge queue and the totals.
+    """
+    states = {t.id: view_state(board, t, now) for t in board.tasks.values()}
+    tasks = _ordered(board, states)
+    queue = queue_line(board)
+    # header, counts, table header, totals (+ queue, + fetch error)
+    fixed = 4 + (queue is not None) + bool(source.error)
+    mate_rows = min(len(mates), MAX_MATES)
+    mate_lines = (2 + mate_rows + (len(mates) > mate_rows)) if mates else 1
+    room = max(height - fixed - mate_lines, 1)          # task rows that fit
+    if len(tasks) > room and mates:                     # give the tasks back room from the teammates
+        shrink = min(mate_rows - 1, len(tasks) - room)
+        mate_rows -= max(shrink, 0)
+        room += max(shrink, 0)
+    shown = tasks if len(tasks) <= room else tasks[:max(room - 1, 0)]
+    table = render.task_table(board, shown, now, columns=_columns(states), fold=False, empty="")
+    parts: list[RenderableType] = [_header(board, now, source)]
+    if source.error:
+        parts.append(_line(Text(f"fetch from {source.remote} failed: {source.error}", style="bold red")))
+    parts.append(_counts(tasks, states))
+    if shown:
+        parts.append(table)
+    if len(shown) < len(tasks):
+        parts.append(Text(f"  +{len(tasks) - len(shown)} more (gitboard task list)", style="dim"))
+    parts.append(_mates(board, mates, mate_rows))
+    if queue is not None:
+        parts.append(queue)
+    parts.append(totals_line(board))
+    return Group(*parts)
+
+
+def status_line(board: Board, now: datetime) -> str:
+    """One plain line about the board, for a ``watch`` whose output is not a terminal:
+    ``15:04:05 board 3f2a9c1d07: 12 tasks (1 in_progress, 3 ready, ...); tokens 48,210; cost $0.2321+?``."""
+    states = {t.id: view_state(board, t, now) for t in board.tasks.values()}
+    detail = ", ".join(f"{n} {s}" for s, n in tally(states))
+    whole = costs.total(board)
+    return (f"{now.strftime('%H:%M:%S')} board {(board.tip or '-')[:10]}: {len(board.tasks)} tasks"
+            f" ({detail}); tokens {whole.tokens:,}; cost {render.usd(whole.cost_usd, whole.unpriced)}")
