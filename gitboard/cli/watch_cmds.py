@@ -20,7 +20,7 @@ from typing import Any, Callable
 import typer
 
 from gitboard.board.errors import BoardError
-from gitboard.cli.common import OFFLINE_OPT, open_repo
+from gitboard.cli.common import OFFLINE_OPT, emit, open_repo
 
 #: Seconds between two looks at the board ref (and at the keyboard).
 REF_CHECK = 0.1
@@ -154,6 +154,8 @@ def watch(
                                help="Remote mode: fetch the board every SECONDS."),
     once: bool = typer.Option(False, "--once", help="Print one frame and exit (for scripts)."),
     offline: bool = OFFLINE_OPT,
+    json_: bool = typer.Option(False, "--json", help="Print JSON, not the view: one document per new "
+                               "board tip (JSON Lines); with --once, exactly one."),
 ) -> int:
     """Watch the board live: tasks, teammates, the merge queue, tokens and cost. q or Ctrl-C quits.
 
@@ -161,6 +163,7 @@ def watch(
     --poll seconds) and every second for the lease countdowns. When stdout is
     not a terminal it prints one line per new board tip instead.
     """
+    import json
     from gitboard.board.clock import utcnow
     from gitboard.cli import render, watch_view
     from gitboard.store.read import read_board
@@ -170,6 +173,9 @@ def watch(
         board = read_board(repo)  # remote mode: fetched once now; an unreachable remote fails here
         remote = None if repo.offline else repo.remote
         repo.close()  # no GitPython Repo held for the life of the view; the fetcher opens its own
+        if once and json_:
+            emit(True, watch_view.document(board, teammates(repo, board), utcnow()), lambda: None)
+            return 0
         if once:
             width, height = _size(console)
             render.show(watch_view.frame(board, teammates(repo, board), utcnow(), width=width, height=height,
@@ -180,10 +186,13 @@ def watch(
         try:
             if fetcher:
                 fetcher.thread.start()
-            if console.is_terminal:
+            if console.is_terminal and not json_:
                 _live(repo, board, console, fetcher, remote)
+            elif json_:
+                _lines(repo, board, fetcher, lambda b, now: json.dumps(
+                    watch_view.document(b, teammates(repo, b), now), ensure_ascii=False))
             else:
-                _lines(repo, board, fetcher)
+                _lines(repo, board, fetcher, watch_view.status_line)
         except KeyboardInterrupt:
             pass
         finally:
@@ -228,12 +237,11 @@ def _live(repo: Any, board: Any, console: Any, fetcher: Fetcher | None, remote: 
                 live.update(draw(now), refresh=True)
 
 
-def _lines(repo: Any, board: Any, fetcher: Fetcher | None) -> None:
-    """Not a terminal: one status line now and one per new board tip, until interrupted."""
+def _lines(repo: Any, board: Any, fetcher: Fetcher | None, line: Callable[[Any, datetime], str]) -> None:
+    """Not a terminal (or JSON): ``line(board, now)`` now and once per new board tip, until interrupted."""
     from gitboard.board.clock import utcnow
-    from gitboard.cli.watch_view import status_line
 
-    sys.stdout.write(status_line(board, utcnow()) + "\n")
+    sys.stdout.write(line(board, utcnow()) + "\n")
     sys.stdout.flush()
     error = ""
     while True:
@@ -241,7 +249,7 @@ def _lines(repo: Any, board: Any, fetcher: Fetcher | None) -> None:
         fresh = _reread(repo, board)
         if fresh is not board:
             board = fresh
-            sys.stdout.write(status_line(board, utcnow()) + "\n")
+            sys.stdout.write(line(board, utcnow()) + "\n")
             sys.stdout.flush()
         if fetcher and fetcher.error != error:
             error = fetcher.error

@@ -15,17 +15,16 @@
 
 Task rows come in the order a lead reads them: working, then ready, blocked,
 waiting for review, failed, merged, the finished ones newest first; rows that do
-not fit end in a ``+N more`` line. The merge queue reads the task keys
-``review`` and ``rework`` and the status ``merged`` (issue 8) when they are
-there, and says nothing when they are not. Nothing here reads git, files or the
-clock: :mod:`gitboard.cli.watch_cmds` gathers the data and drives rich Live.
+not fit end in a ``+N more`` line. The merge queue line comes from the status
+``merged`` and the task keys ``review`` and ``rework`` (see
+:mod:`gitboard.board.review_ops`). Nothing here reads git, files or the clock: :mod:`gitboard.cli.watch_cmds` gathers the data and drives rich Live.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Sequence
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -33,14 +32,13 @@ from rich.text import Text
 
 from gitboard.board import cost as costs
 from gitboard.board.snapshot import Board
-from gitboard.board.task import Task
+from gitboard.board.task import DONE, PENDING, Task
 from gitboard.cli import render
 from gitboard.cli.render import Column, plain, styled
 
 #: Task states in display order (see :func:`gitboard.cli.render.state`), and ``review``:
 #: a completed task waiting for review or merge.
 ORDER = ("expired", "in_progress", "ready", "pending", "blocked", "rework", "completed", "failed", "merged")
-_DONE = ("completed", "merged")
 #: Teammate rows shown at most, and merge-queue ids listed per kind.
 MAX_MATES = 6
 MAX_IDS = 6
@@ -73,23 +71,14 @@ class Source:
     error: str = ""
 
 
-def key(task: Task, name: str) -> Any:
-    """A task key that may not be a field yet (``review``, ``rework``): the attribute, else the
-    unknown key the task file carried; None when absent."""
-    value = getattr(task, name, None)
-    return value if value is not None else task.extra.get(name)
-
-
 def approved(task: Task) -> bool:
     """True if the task's ``review`` says approved."""
-    review = key(task, "review")
-    return isinstance(review, dict) and review.get("verdict") == "approved"
+    return isinstance(task.review, dict) and task.review.get("verdict") == "approved"
 
 
 def in_rework(task: Task) -> bool:
-    """True if a pending task has been sent back (a non-empty ``rework`` list)."""
-    rework = key(task, "rework")
-    return task.status == "pending" and isinstance(rework, list) and bool(rework)
+    """True if a pending task has been sent back (it has ``rework`` records)."""
+    return task.status == PENDING and bool(task.rework)
 
 
 def view_state(board: Board, task: Task, now: datetime) -> str:
@@ -103,7 +92,7 @@ def open_blockers(board: Board, task: Task) -> str:
     """``#2,#3``: the task's blockers not yet completed or merged; ``-`` for none, or once it has started."""
     if task.status != "pending":
         return "-"
-    waits = [b for b in task.blockedBy if getattr(board.tasks.get(b), "status", None) not in _DONE]
+    waits = [b for b in task.blockedBy if getattr(board.tasks.get(b), "status", None) not in DONE]
     return ",".join(f"#{b}" for b in waits) or "-"
 
 
@@ -205,29 +194,21 @@ def _mates(board: Board, mates: Sequence[Mate], rows: int) -> RenderableType:
 def queue_line(board: Board) -> Text | None:
     """The merge queue in one line -- completed tasks waiting for review, approved ones waiting
     to merge, tasks in rework, merged ones (newest first) -- or None when there is none of these."""
-    groups: dict[str, list[Task]] = {"review": [], "approved": [], "rework": [], "merged": []}
-    for t in board.tasks.values():
-        if t.status == "completed":
-            groups["approved" if approved(t) else "review"].append(t)
-        elif t.status == "merged":
-            groups["merged"].append(t)
-        elif in_rework(t):
-            groups["rework"].append(t)
+    groups = queue_ids(board)
     if not any(groups.values()):
         return None
     out = Text("merge queue", style="bold")
     first = True
-    for name, tasks in groups.items():
-        if not tasks:
+    for name, ids in groups.items():
+        if not ids:
             continue
-        tasks.sort(key=lambda t: t.id)
         if name == "merged":
-            tasks.sort(key=lambda t: t.updated_at, reverse=True)
-        ids = " ".join(f"#{t.id}" for t in tasks[:MAX_IDS]) + (f" +{len(tasks) - MAX_IDS}" if len(tasks) > MAX_IDS else "")
+            ids = sorted(ids, key=lambda i: board.tasks[i].updated_at, reverse=True)
+        listed = " ".join(f"#{i}" for i in ids[:MAX_IDS]) + (f" +{len(ids) - MAX_IDS}" if len(ids) > MAX_IDS else "")
         out.append(": " if first else " · ")
         first = False
         out.append(name, style=render.style({"review": "completed"}.get(name, name)))
-        out.append(f" {ids}")
+        out.append(f" {listed}")
     return _line(out)
 
 
@@ -297,3 +278,38 @@ def status_line(board: Board, now: datetime) -> str:
     whole = costs.total(board)
     return (f"{now.strftime('%H:%M:%S')} board {(board.tip or '-')[:10]}: {len(board.tasks)} tasks"
             f" ({detail}); tokens {whole.tokens:,}; cost {render.usd(whole.cost_usd, whole.unpriced)}")
+
+
+def queue_ids(board: Board) -> dict[str, list[int]]:
+    """The merge queue as ids: ``{"review", "approved", "rework", "merged"}`` (see :func:`queue_line`), by id."""
+    out: dict[str, list[int]] = {"review": [], "approved": [], "rework": [], "merged": []}
+    for tid in sorted(board.tasks):
+        t = board.tasks[tid]
+        if t.status == "completed":
+            out["approved" if approved(t) else "review"].append(tid)
+        elif t.status == "merged":
+            out["merged"].append(tid)
+        elif in_rework(t):
+            out["rework"].append(tid)
+    return out
+
+
+def document(board: Board, mates: Sequence[Mate], now: datetime) -> dict:
+    """What a frame shows, as the ``watch --json`` document::
+
+        {"tip": str, "at": ISO-8601 UTC, "tasks": {state: count}, "queue": {"review", "approved",
+         "rework", "merged": [id]}, "teammates": [{"name", "status", "task", "last_line"}],
+         "total": {"tasks", "priced", "unpriced", "cost_usd", "tokens", "usage"}}
+
+    ``tasks`` counts the state words of the frame (``in_progress``, ``ready``, ``blocked``,
+    ``expired``, ``rework``, ``completed``, ``merged``, ``failed`` ...); ``total`` is
+    ``gitboard cost --json``'s total.
+    """
+    states = {t.id: view_state(board, t, now) for t in board.tasks.values()}
+    total = costs.total(board).to_json()
+    del total["key"]
+    return {"tip": board.tip, "at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "tasks": dict(tally(states)),
+            "queue": queue_ids(board),
+            "teammates": [{"name": m.name, "status": m.status, "task": m.task, "last_line": m.last_line}
+                          for m in mates],
+            "total": total}

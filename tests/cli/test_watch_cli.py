@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from tests.cli.helpers import ok, one_error_line
 
@@ -70,3 +69,31 @@ def test_watch_imports_no_anthropic_sdk(repo):
                        env={**os.environ, "COLUMNS": "80"})
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_once_json_is_one_document(run_cli, repo):
+    ok(run_cli(["task", "add", "a"], cwd=repo))
+    ok(run_cli(["task", "add", "b", "--blocked-by", "1"], cwd=repo))
+    ok(run_cli(["team", "add", "alice"], cwd=repo))
+    doc = ok(run_cli(["watch", "--once", "--json"], cwd=repo)).json()
+    assert doc["tasks"] == {"ready": 1, "blocked": 1}
+    assert doc["queue"] == {"review": [], "approved": [], "rework": [], "merged": []}
+    assert doc["teammates"] == [{"name": "alice", "status": "idle", "task": None, "last_line": ""}]
+    assert doc["total"]["cost_usd"] is None and doc["total"]["tokens"] == 0
+    assert len(doc["tip"]) == 40 and doc["at"].endswith("Z")
+
+
+def test_json_lines_per_new_tip(repo, gitboard_exe, run_gitboard):
+    import json
+
+    proc = subprocess.Popen([str(gitboard_exe), "watch", "--json"], cwd=repo, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(proc.stdout.readline())
+        ok(run_gitboard(["task", "add", "one"], cwd=repo))
+        second = json.loads(proc.stdout.readline())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert first["tasks"] == {} and second["tasks"] == {"ready": 1} and second["tip"] != first["tip"]
+    assert proc.returncode == 0

@@ -105,18 +105,17 @@ def test_a_big_board_fits_80x24_and_says_what_it_left_out():
         assert any("more" in ln and ln.split()[0].startswith("+") for ln in out if "teammates" not in ln)
 
 
-def test_merge_queue_reads_review_rework_and_merged_defensively():
+def test_merge_queue_from_review_rework_and_merged():
     tasks = {
         1: Task(id=1, subject="merged early", status="merged", updated_at="2026-12-01T10:00:00Z"),
         2: Task(id=2, subject="merged late", status="merged", updated_at="2026-12-01T11:00:00Z"),
         3: Task(id=3, subject="approved", status="completed",
-                extra={"review": {"verdict": "approved", "by": "lead", "at": "x", "note": None}}),
-        4: Task(id=4, subject="waits for review", status="completed", extra={"review": None}),
+                review={"verdict": "approved", "by": "lead", "at": "x", "note": None}),
+        4: Task(id=4, subject="waits for review", status="completed"),
         5: Task(id=5, subject="sent back", status="pending",
-                extra={"rework": [{"reason": "conflict", "by": "lead", "at": "x", "feedback": "a.txt", "base": "b"}]}),
+                rework=({"reason": "conflict", "by": "lead", "at": "x", "feedback": "a.txt", "base": "b"},)),
     }
-    b = build("a" * 40, {})
-    b = type(b)(tip=b.tip, tasks=tasks, team=b.team)
+    b = build("a" * 40, {f".tasks/task_{i}.json": t.to_json() for i, t in tasks.items()})
     q = watch_view.queue_line(b).plain
     assert q == "merge queue: review #4 · approved #3 · rework #5 · merged #2 #1"
     assert rows(lines(frame(b, [], NOW)))["5"][1] == "rework"
