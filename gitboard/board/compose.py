@@ -14,19 +14,16 @@ other operation.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
 from gitboard.board.change import Change, NoChange
 from gitboard.board.snapshot import Board, ParseError, build
-from gitboard.board.task import TASKS_DIR
+from gitboard.board import layout
 from gitboard.board.team import CONFIG_PATH, Team
 
 Operation = Callable[[Board, datetime], "Change | NoChange"]
-
-_TASK_FILE = re.compile(re.escape(TASKS_DIR) + r"/task_([1-9][0-9]*)\.json")
 
 
 def _parse(data: bytes) -> Any:
@@ -49,12 +46,12 @@ def apply_writes(board: Board, writes: Mapping[str, bytes | None]) -> Board:
     for path in writes:
         docs.pop(path, None)
         corrupt.pop(path, None)
-        m = _TASK_FILE.fullmatch(path)
-        if m:
-            tasks.pop(int(m.group(1)), None)
+        tid = layout.task_id_of(path, board.format)
+        if tid is not None:
+            tasks.pop(tid, None)
         if path == CONFIG_PATH:
             team = Team(team_name="")
-    changed = build(board.tip, {p: _parse(b) for p, b in writes.items() if b is not None})
+    changed = build(board.tip, {p: _parse(b) for p, b in writes.items() if b is not None}, board.format)
     tasks.update(changed.tasks)
     docs.update(changed.docs)
     corrupt.update(changed.corrupt)

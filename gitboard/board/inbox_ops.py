@@ -1,7 +1,7 @@
 """Pure operations on inboxes: send, broadcast, drain, and the read-only peek.
 
-Layout: one file per message, ``.team/inbox/<name>/<usec>-<id>.json`` (see
-:mod:`gitboard.board.message`). A send is a commit that adds one file; a drain
+Layout: one file per message, ``.team/inbox/<name>/<h1>/<h2>/<usec>-<id>.json`` (see
+:mod:`gitboard.board.message` and :mod:`gitboard.board.layout`). A send is a commit that adds one file; a drain
 is a commit that deletes exactly the files it returns. Because every commit is
 a compare-and-swap on the board tip, two drains can never both return the same
 file (the loser re-reads a tree without it), and a send can never be erased by
@@ -21,8 +21,7 @@ from typing import Any
 from gitboard.board.change import REQUEST, Change, NoChange, trailers
 from gitboard.board.errors import BoardError, Invalid, NotFound
 from gitboard.board.message import (
-    BROADCAST, INBOX_DIR, MESSAGE, PROTOCOL_TYPES, RESPONSE_TYPES, Message, check_id, check_type, inbox_dir,
-    message_path,
+    BROADCAST, MESSAGE, PROTOCOL_TYPES, RESPONSE_TYPES, Message, check_id, check_type, message_path,
 )
 from gitboard.board.names import LEAD, check_name
 from gitboard.board.snapshot import Board
@@ -48,19 +47,16 @@ def check_recipient(board: Board, name: str) -> str:
 
 def _inbox(board: Board, name: str) -> tuple[list[tuple[str, Message]], dict[str, str]]:
     """Return (valid messages as (path, message) sorted by file name, corrupt path -> reason)."""
-    prefix = inbox_dir(name) + "/"
     found: list[tuple[str, Message]] = []
     corrupt: dict[str, str] = {}
-    for path, value in board.docs.items():
-        if path.startswith(prefix) and "/" not in path[len(prefix):]:
-            try:
-                found.append((path, Message.from_json(value)))
-            except BoardError as e:
-                corrupt[path] = e.message
-    for path, why in board.corrupt.items():
-        if path.startswith(prefix) and "/" not in path[len(prefix):]:
-            corrupt[path] = why
-    found.sort(key=lambda pm: pm[0])
+    for path in board.inbox_paths(name):  # oldest first
+        if path in board.corrupt:
+            corrupt[path] = board.corrupt[path]
+            continue
+        try:
+            found.append((path, Message.from_json(board.docs[path])))
+        except BoardError as e:
+            corrupt[path] = e.message
     return found, corrupt
 
 
@@ -82,9 +78,7 @@ def corrupt_messages(board: Board, name: str) -> dict[str, str]:
 
 def inbox_names(board: Board) -> list[str]:
     """Return the names that have an inbox directory with at least one file, sorted."""
-    prefix = INBOX_DIR + "/"
-    names = {p[len(prefix):].split("/", 1)[0] for p in (*board.docs, *board.corrupt) if p.startswith(prefix)}
-    return sorted(names)
+    return board.inbox_names()
 
 
 def compose(board: Board, now: datetime, *, sender: str, to: str, content: str, msg_id: str,

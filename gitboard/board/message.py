@@ -1,4 +1,4 @@
-"""Inbox messages and their file format, ``.team/inbox/<name>/<time>-<id>.json``.
+"""Inbox messages and their file format, ``.team/inbox/<name>/<h1>/<h2>/<time>-<id>.json``.
 
 A message is one JSON object (the seed's message format, one object per file)::
 
@@ -10,7 +10,8 @@ A message is one JSON object (the seed's message format, one object per file)::
      "plan": str}              # plan_approval_request
 
 The optional keys are written only when set. Each message is its own file under
-its recipient's inbox directory; the file name starts with the send time in
+its recipient's inbox directory, fanned out into 256 subdirectories (see
+:mod:`gitboard.board.layout`); the file name starts with the send time in
 microseconds since the epoch, zero-padded, so the names sort oldest first
 (see :func:`message_path`).
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from gitboard.board import layout
 from gitboard.board.errors import Corrupt, Invalid
 
 MESSAGE, BROADCAST = "message", "broadcast"
@@ -37,7 +39,7 @@ PROTOCOL_TYPES = (SHUTDOWN_REQUEST, SHUTDOWN_RESPONSE, PLAN_REQUEST, PLAN_RESPON
 #: Types that answer a request and must carry ``approve``.
 RESPONSE_TYPES = (SHUTDOWN_RESPONSE, PLAN_RESPONSE)
 
-INBOX_DIR = ".team/inbox"
+INBOX_DIR = layout.INBOX_DIR
 
 #: Message and request ids: file-name safe, at most 100 characters (a uuid4 hex is 32).
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
@@ -69,13 +71,13 @@ def inbox_dir(name: str) -> str:
 
 
 def message_path(to: str, timestamp: float, msg_id: str) -> str:
-    """Return the board path of a message file: ``.team/inbox/<to>/<usec>-<msg_id>.json``.
+    """Return the board path of a message file: ``.team/inbox/<to>/<h1>/<h2>/<usec>-<msg_id>.json``.
 
     ``<usec>`` is ``timestamp`` (epoch seconds) in whole microseconds, zero-padded
-    to 16 digits, so that a byte-wise sort of the names is oldest first (ties
-    broken by id).
+    to 16 digits, so that a byte-wise sort of the file names is oldest first (ties
+    broken by id); ``<h1>/<h2>`` is :func:`gitboard.board.layout.bucket` of the file name.
     """
-    return f"{inbox_dir(to)}/{int(round(timestamp * 1_000_000)):016d}-{msg_id}.json"
+    return layout.message_path(to, layout.message_file_name(int(round(timestamp * 1_000_000)), msg_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Protocol requests and their file format, ``.team/requests/<request_id>.json``.
+"""Protocol requests and their file format, ``.team/requests/<h1>/<h2>/<request_id>.json``.
 
 A request is the board's record of one shutdown or plan-approval exchange
 (the seed's request_id pattern, kept on the board so every machine sees it)::
@@ -20,10 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gitboard.board import layout
 from gitboard.board.errors import BoardError, Corrupt
 from gitboard.board.snapshot import Board
 
-REQUESTS_DIR = ".team/requests"
+REQUESTS_DIR = layout.REQUESTS_DIR
 SHUTDOWN, PLAN = "shutdown", "plan"
 KINDS = (SHUTDOWN, PLAN)
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
@@ -31,8 +32,8 @@ REQUEST_STATUSES = (PENDING, APPROVED, REJECTED)
 
 
 def request_path(request_id: str) -> str:
-    """Return the board path of a request: ``.team/requests/<request_id>.json``."""
-    return f"{REQUESTS_DIR}/{request_id}.json"
+    """Return the board path of a request: ``.team/requests/<h1>/<h2>/<request_id>.json`` (see :mod:`gitboard.board.layout`)."""
+    return layout.request_path(request_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +120,7 @@ def request_of(board: Board, request_id: str) -> Request | None:
     Raises:
         Corrupt: its file exists but is not a valid request.
     """
-    path = request_path(request_id)
+    path = board.path_of_request(request_id)
     if path in board.corrupt:
         raise Corrupt(f"{path} is corrupt: {board.corrupt[path]}")
     value = board.docs.get(path)
@@ -139,13 +140,12 @@ def requests_of(board: Board, kind: str | None = None) -> list[Request]:
 
     Corrupt request files are skipped (see :func:`corrupt_requests`).
     """
-    prefix = REQUESTS_DIR + "/"
     out: list[Request] = []
-    for path, value in board.docs.items():
-        if not (path.startswith(prefix) and path.endswith(".json")):
+    for path in board.request_paths():
+        if path not in board.docs:
             continue
         try:
-            req = Request.from_json(value)
+            req = Request.from_json(board.docs[path])
         except BoardError:
             continue
         if kind is None or req.kind == kind:
@@ -156,12 +156,13 @@ def requests_of(board: Board, kind: str | None = None) -> list[Request]:
 
 def corrupt_requests(board: Board) -> dict[str, str]:
     """Return path -> reason for request files that do not parse or validate."""
-    prefix = REQUESTS_DIR + "/"
-    out = {p: why for p, why in board.corrupt.items() if p.startswith(prefix)}
-    for path, value in board.docs.items():
-        if path.startswith(prefix):
-            try:
-                Request.from_json(value)
-            except BoardError as e:
-                out[path] = e.message
+    out: dict[str, str] = {}
+    for path in board.request_paths():
+        if path in board.corrupt:
+            out[path] = board.corrupt[path]
+            continue
+        try:
+            Request.from_json(board.docs[path])
+        except BoardError as e:
+            out[path] = e.message
     return out

@@ -8,21 +8,20 @@ it still work and ``task list`` can name it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Mapping
 
+from gitboard.board import layout
 from gitboard.board.errors import BoardError, Corrupt, NotFound
-from gitboard.board.task import DONE, IN_PROGRESS, PENDING, TASKS_DIR, Task
+from gitboard.board.task import DONE, IN_PROGRESS, PENDING, Task
 from gitboard.board.team import CONFIG_PATH, Team
 
-_TASK_FILE = re.compile(re.escape(TASKS_DIR) + r"/task_([1-9][0-9]*)\.json")
 
-
-def is_task_file(path: str) -> bool:
-    """True if ``path`` is a task file's board path, ``.tasks/task_<id>.json``."""
-    return _TASK_FILE.fullmatch(path) is not None
+def is_task_file(path: str, version: int = layout.FORMAT) -> bool:
+    """True if ``path`` is a task file's board path in format ``version`` (see :mod:`gitboard.board.layout`)."""
+    return layout.task_id_of(path, version) is not None
 
 
 class ParseError:
@@ -43,6 +42,8 @@ class Board:
         team: the roster from ``.team/config.json``.
         docs: every other parsed board file, path -> JSON value (inboxes, requests).
         corrupt: path -> reason, for files that did not parse or validate.
+        format: the board's format version (:mod:`gitboard.board.layout`); paths in
+            ``docs`` and ``corrupt`` follow it.
     """
 
     tip: str | None
@@ -50,6 +51,38 @@ class Board:
     team: Team
     docs: Mapping[str, Any] = field(default_factory=dict)
     corrupt: Mapping[str, str] = field(default_factory=dict)
+    format: int = layout.FORMAT
+
+    @cached_property
+    def _by_kind(self) -> dict[str, dict[Any, list[str]]]:
+        """kind -> key -> paths, for the board files in ``docs`` and ``corrupt`` (see :func:`layout.classify`)."""
+        out: dict[str, dict[Any, list[str]]] = {layout.MESSAGE: {}, layout.REQUEST: {}}
+        classify, version = layout.classify, self.format
+        for path in (*self.docs, *self.corrupt):
+            found = classify(path, version)
+            if found is not None and found.kind in out:
+                out[found.kind].setdefault(found.key, []).append(path)
+        return out
+
+    def inbox_paths(self, name: str) -> list[str]:
+        """Paths of the files in ``name``'s inbox (valid or corrupt), oldest first (by file name)."""
+        return sorted(self._by_kind[layout.MESSAGE].get(name, ()), key=lambda p: p.rpartition("/")[2])
+
+    def inbox_names(self) -> list[str]:
+        """Names whose inbox holds at least one file, sorted."""
+        return sorted(self._by_kind[layout.MESSAGE])
+
+    def request_paths(self) -> list[str]:
+        """Paths of every request file (valid or corrupt)."""
+        return [p for paths in self._by_kind[layout.REQUEST].values() for p in paths]
+
+    def path_of_task(self, task_id: int) -> str:
+        """The board path of task ``task_id``'s file in this board's format."""
+        return layout.task_path(task_id, self.format)
+
+    def path_of_request(self, request_id: str) -> str:
+        """The board path of request ``request_id``'s file in this board's format."""
+        return layout.request_path(request_id, self.format)
 
     def task(self, task_id: int) -> Task:
         """Return task ``task_id``.
@@ -60,7 +93,7 @@ class Board:
         """
         t = self.tasks.get(task_id)
         if t is None:
-            path = f"{TASKS_DIR}/task_{task_id}.json"
+            path = self.path_of_task(task_id)
             if path in self.corrupt:
                 raise Corrupt(f"task #{task_id}: {path} is corrupt: {self.corrupt[path]}")
             raise NotFound(f"no task #{task_id}")
@@ -70,9 +103,9 @@ class Board:
         """Highest task id on the board, counting corrupt task files; 0 if none."""
         ids = list(self.tasks)
         for path in self.corrupt:
-            m = _TASK_FILE.fullmatch(path)
-            if m:
-                ids.append(int(m.group(1)))
+            tid = layout.task_id_of(path, self.format)
+            if tid is not None:
+                ids.append(tid)
         return max(ids, default=0)
 
     def unblocked(self, task: Task) -> bool:
@@ -106,40 +139,56 @@ class Board:
         return out
 
 
-def build(tip: str | None, files: Mapping[str, Any]) -> Board:
+def format_in(files: Mapping[str, Any]) -> int:
+    """The format of a board whose files are ``files`` (path -> parsed JSON): the version in its
+    format file, :data:`layout.LEGACY_FORMAT` without one, :data:`layout.FORMAT` for no files at all.
+
+    A format file that is no valid one counts as format 0, which nothing reads.
+    """
+    if layout.FORMAT_PATH in files:
+        return layout.format_of(files[layout.FORMAT_PATH]) or 0
+    return layout.LEGACY_FORMAT if files else layout.FORMAT
+
+
+def build(tip: str | None, files: Mapping[str, Any], version: int = layout.FORMAT) -> Board:
     """Build a :class:`Board` from ``files``: board path -> parsed JSON, or :class:`ParseError`.
 
+    ``version`` is the board's format, which says where each kind of file is (the
+    store reads it from the tree: :func:`format_in` of the parsed files, or
+    :func:`gitboard.store.objects.read_format`).
     A task file's value may also be the :class:`Task` already built from it (the
     store's parse cache keeps validated tasks). Task files that fail validation
     go to ``corrupt``. A missing or corrupt ``.team/config.json`` yields an empty
-    roster and a ``corrupt`` entry for it (when corrupt).
+    roster and a ``corrupt`` entry for it (when corrupt). The format file is not
+    in ``docs``.
     """
     tasks: dict[int, Task] = {}
     docs: dict[str, Any] = {}
     corrupt: dict[str, str] = {}
     team = Team(team_name="")
-    fullmatch = _TASK_FILE.fullmatch
+    task_path, classify = layout.task_path, layout.classify
     for path, value in files.items():
-        if type(value) is Task and path == f"{TASKS_DIR}/task_{value.id}.json":
+        if type(value) is Task and path == task_path(value.id, version):
             tasks[value.id] = value  # built from this very file (the store's cache)
             continue
         if isinstance(value, ParseError):
             corrupt[path] = value.message
             continue
-        m = fullmatch(path)
-        if m:
+        found = classify(path, version)
+        kind = found.kind if found is not None else None
+        if kind == layout.TASK:
             try:
                 t = value if type(value) is Task else Task.from_json(value)
-                if t.id != int(m.group(1)):
+                if t.id != found.key:
                     raise Corrupt(f"id {t.id} does not match file name")
                 tasks[t.id] = t
             except BoardError as e:
                 corrupt[path] = e.message
-        elif path == CONFIG_PATH:
+        elif kind == layout.ROSTER:
             try:
                 team = Team.from_json(value)
             except BoardError as e:
                 corrupt[path] = e.message
-        else:
+        elif kind != layout.FORMAT_FILE:
             docs[path] = value
-    return Board(tip=tip, tasks=tasks, team=team, docs=docs, corrupt=corrupt)
+    return Board(tip=tip, tasks=tasks, team=team, docs=docs, corrupt=corrupt, format=version)

@@ -1,4 +1,4 @@
-"""The task model and its file format, ``.tasks/task_<id>.json``.
+"""The task model and its file format, ``.tasks/<a>/<b>/task_<id>.json`` (see :mod:`gitboard.board.layout`).
 
 The file is a superset of the seed's task format (id, subject, description,
 status, owner, blockedBy). Keys are written in :data:`TASK_KEYS` order with a
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Mapping
 
+from gitboard.board import layout
 from gitboard.board.clock import parse_iso
 from gitboard.board.errors import Corrupt
 
@@ -40,7 +41,7 @@ DONE = (COMPLETED, MERGED)
 #: Statuses a task never leaves by a claim: completed, merged, failed.
 FINISHED = (COMPLETED, MERGED, FAILED)
 
-TASKS_DIR = ".tasks"
+TASKS_DIR = layout.TASKS_DIR
 
 TASK_KEYS = (
     "id", "subject", "description", "status", "owner", "blockedBy",
@@ -53,8 +54,8 @@ REVIEW_KEYS = ("review", "rework")
 
 
 def task_path(task_id: int) -> str:
-    """Return the board path of a task's file: ``.tasks/task_<id>.json``."""
-    return f"{TASKS_DIR}/task_{task_id}.json"
+    """Return the board path of a task's file, ``.tasks/<a>/<b>/task_<id>.json`` (see :func:`layout.task_path`)."""
+    return layout.task_path(task_id)
 
 
 def dump_json(obj: Any) -> bytes:

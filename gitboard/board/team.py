@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gitboard.board import layout
 from gitboard.board.errors import Corrupt
 
-CONFIG_PATH = ".team/config.json"
+CONFIG_PATH = layout.ROSTER_PATH
 MEMBER_STATUSES = ("working", "idle", "shutdown")
 
 

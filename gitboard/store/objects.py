@@ -24,8 +24,9 @@ import zlib
 from io import BytesIO
 from typing import Any, Mapping
 
+from gitboard.board import layout
 from gitboard.board.errors import BoardError
-from gitboard.board.snapshot import ParseError, is_task_file
+from gitboard.board.snapshot import ParseError
 from gitboard.board.task import Task
 from gitboard.store.cache import MISSING, BoardCache, Listing
 from gitboard.store.repo import BoardRepo
@@ -157,20 +158,35 @@ def _is_board_file(path: str, typ: str) -> bool:
     return typ == "blob" and path.endswith(".json")
 
 
-def read_files(repo: BoardRepo, listing: Listing, cache: BoardCache) -> dict[str, Any]:
+def read_format(repo: BoardRepo, listing: Listing, cache: BoardCache) -> int:
+    """Return the format of the board tree ``listing`` (see :mod:`gitboard.board.layout`): the version
+    in its format file, else :data:`layout.LEGACY_FORMAT`; 0 for a format file that is not valid.
+
+    Raises:
+        GitFailure: git could not read the format file.
+    """
+    entry = listing.get(layout.FORMAT_PATH)
+    if entry is None:
+        return layout.LEGACY_FORMAT
+    value = read_files(repo, {layout.FORMAT_PATH: entry}, cache, layout.FORMAT)[layout.FORMAT_PATH]
+    return layout.format_of(value) or 0
+
+
+def read_files(repo: BoardRepo, listing: Listing, cache: BoardCache, version: int = layout.FORMAT) -> dict[str, Any]:
     """Return path -> value for every ``*.json`` blob in ``listing``, via ``cache``.
 
-    A task file's value is its :class:`Task`; any other file's is its parsed
-    JSON; a file that does not parse or validate gives a :class:`ParseError`.
-    Blobs missing from the cache are read in one ``git cat-file --batch``.
+    A task file's value (a task path of format ``version``) is its :class:`Task`;
+    any other file's is its parsed JSON; a file that does not parse or validate
+    gives a :class:`ParseError`. Blobs missing from the cache are read in one
+    ``git cat-file --batch``.
     """
     files: dict[str, Any] = {}
     missing: dict[str, list[str]] = {}
-    get, get_task = cache.get, cache.get_task
+    get, get_task, task_id_of = cache.get, cache.get_task, layout.task_id_of
     for path, (_, typ, sha) in listing.items():
         if typ != "blob" or not path.endswith(".json"):
             continue
-        value = get_task(sha) if is_task_file(path) else get(sha)
+        value = get_task(sha) if task_id_of(path, version) is not None else get(sha)
         if value is MISSING:
             missing.setdefault(sha, []).append(path)
         else:
@@ -178,13 +194,13 @@ def read_files(repo: BoardRepo, listing: Listing, cache: BoardCache) -> dict[str
     if missing:
         for sha, data in cat_blobs(repo, list(missing)).items():
             for path in missing[sha]:
-                files[path] = _remember(cache, path, sha, data)
+                files[path] = _remember(cache, path, sha, data, version)
     return files
 
 
-def _remember(cache: BoardCache, path: str, sha: str, data: bytes) -> Any:
+def _remember(cache: BoardCache, path: str, sha: str, data: bytes, version: int = layout.FORMAT) -> Any:
     """Parse the file at ``path`` with blob ``sha`` and content ``data`` into ``cache``; return its value."""
-    if is_task_file(path):
+    if layout.task_id_of(path, version) is not None:
         value = cache.get_task(sha)
         if value is MISSING:
             value = parse_task(data)
@@ -296,8 +312,45 @@ def write_tree(repo: BoardRepo, listing: Listing, writes: Mapping[str, bytes | N
     return _write_trees(repo, listing, writes)[0]
 
 
+def write_full_tree(repo: BoardRepo, files: Mapping[str, tuple[str, str]]) -> tuple[str, Listing]:
+    """Write every tree of a board whose files are ``files`` (path -> (mode, blob id), blobs that
+    exist already) and return (root tree id, its recursive listing)."""
+    children: dict[str, dict[str, tuple[int, str]]] = {"": {}}
+    listing: Listing = {}
+    for path, (mode, sha) in files.items():
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            children.setdefault("/".join(parts[:i]), {})
+        parent, _, name = path.rpartition("/")
+        children[parent][name] = (int(mode, 8), sha)
+        listing[path] = (mode, "blob", sha)
+    for d in sorted(children, key=lambda p: -p.count("/") if p else 1):
+        if d == "":
+            continue
+        sha = _serialize_tree(repo, children[d])
+        parent, _, name = d.rpartition("/")
+        children[parent][name] = (int(TREE_MODE, 8), sha)
+        listing[d] = (TREE_MODE, "tree", sha)
+    return _serialize_tree(repo, children[""]), dict(sorted(listing.items(), key=_listing_order))
+
+
 def _signature(env: Mapping[str, str], who: str, when: int) -> str:
     return f"{env[f'GIT_{who}_NAME']} <{env[f'GIT_{who}_EMAIL']}> {when} +0000"
+
+
+def commit_tree(repo: BoardRepo, tree: str, parent: str | None, message: str, identity: Mapping[str, str]) -> str:
+    """Write a loose commit of ``tree`` with ``parent`` (None: a root commit) and return its id.
+
+    ``identity`` is an environment from :meth:`BoardRepo.identity_env`. No ref is moved.
+    """
+    now = int(time.time())
+    lines = [f"tree {tree}"]
+    if parent:
+        lines.append(f"parent {parent}")
+    lines.append("author " + _signature(identity, "AUTHOR", now))
+    lines.append("committer " + _signature(identity, "COMMITTER", now))
+    body = ("\n".join(lines) + "\n\n" + message).encode()
+    return write_object(repo, b"commit", body)
 
 
 def write_commit(repo: BoardRepo, parent: str | None, listing: Listing,
@@ -311,17 +364,10 @@ def write_commit(repo: BoardRepo, parent: str | None, listing: Listing,
     repository's parse cache (:attr:`BoardRepo.cache`), whether or not the
     commit ever lands: they are facts about objects, true either way.
     """
-    now = int(time.time())
     if len(writes) >= PACK_THRESHOLD:
-        return _fast_import(repo, parent, writes, message, identity, now)
+        return _fast_import(repo, parent, writes, message, identity, int(time.time()))
     tree, new_listing = _write_trees(repo, listing, writes)
-    lines = [f"tree {tree}"]
-    if parent:
-        lines.append(f"parent {parent}")
-    lines.append("author " + _signature(identity, "AUTHOR", now))
-    lines.append("committer " + _signature(identity, "COMMITTER", now))
-    body = ("\n".join(lines) + "\n\n" + message).encode()
-    commit = write_object(repo, b"commit", body)
+    commit = commit_tree(repo, tree, parent, message, identity)
     cache = repo.cache
     cache.put_commit(commit, tree)
     cache.put_tree(tree, new_listing)

@@ -7,11 +7,12 @@ the tree listing and every parsed file come from the parse cache
 
 from __future__ import annotations
 
+from gitboard.board import layout
 from gitboard.board.errors import Conflict, GitFailure
 from gitboard.board.snapshot import Board, build
 from gitboard.board.team import CONFIG_PATH
 from gitboard.store.cache import BoardCache
-from gitboard.store.objects import Listing, blob_ids, listing_at, read_files
+from gitboard.store.objects import Listing, blob_ids, listing_at, read_files, read_format
 from gitboard.store.repo import BoardRepo
 
 
@@ -27,17 +28,29 @@ def load_board(repo: BoardRepo, tip: str | None) -> tuple[Board, Listing, BoardC
     Returns the snapshot, the tree listing (do not modify it) and the parse
     cache used, :attr:`BoardRepo.cache`, refreshed from its file first.
 
+    A board in an older format (:data:`layout.READABLE_FORMATS`) is read as it is;
+    ``Board.format`` says which.
+
     Raises:
-        GitFailure: git could not read the commit, or the branch is not a board
-            (its tree has no ``.team/config.json``).
+        GitFailure: git could not read the commit, the branch is not a board
+            (its tree has no ``.team/config.json``), or its format is one this
+            gitboard cannot read (a newer one, or a damaged format file).
     """
     cache = repo.cache
     cache.refresh()
     listing = listing_at(repo, tip, cache) if tip else {}
-    if tip and CONFIG_PATH not in listing:
+    if not tip:
+        return build(tip, {}, layout.FORMAT), listing, cache
+    if CONFIG_PATH not in listing:
         raise GitFailure(f"branch {repo.branch!r} is not a gitboard board (its tree has no {CONFIG_PATH}); "
                          f"name the board branch with 'git config gitboard.branch'")
-    board = build(tip, read_files(repo, listing, cache))
+    version = read_format(repo, listing, cache)
+    if version not in layout.READABLE_FORMATS:
+        if version > layout.FORMAT:
+            raise GitFailure(f"the board is in format {version}, newer than this gitboard reads "
+                             f"({layout.FORMAT}); upgrade gitboard")
+        raise GitFailure(f"the board's {layout.FORMAT_PATH} is damaged (expected {{\"format\": N}})")
+    board = build(tip, read_files(repo, listing, cache, version), version)
     return board, listing, cache
 
 

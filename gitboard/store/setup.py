@@ -19,7 +19,8 @@ def init(repo: BoardRepo, *, actor: str, team_name: str, remote: str | None = No
 
     ``branch`` and ``remote`` are saved as ``gitboard.branch`` and
     ``gitboard.remote``. Against a remote that already has a board, that board
-    is adopted; a local board the remote lacks is pushed to it.
+    is adopted; a local board the remote lacks is pushed to it. A board in an older
+    format is migrated (one ``migrate`` commit); ``created`` stays False then.
 
     Raises:
         GitFailure: no such git remote, or it is unreachable.
@@ -53,7 +54,8 @@ def init(repo: BoardRepo, *, actor: str, team_name: str, remote: str | None = No
         if remote_tip is not None:
             mirror(repo, remote_tip, "adopt remote board")
     stats = Stats()
-    team = transact(repo, partial(init_board, actor=actor, team_name=team_name), create=True, stats=stats)
+    team = transact(repo, partial(init_board, actor=actor, team_name=team_name), create=True, migrate=True,
+                    stats=stats)
     if branch:
         repo.set_config("gitboard.branch", branch)
     if remote:

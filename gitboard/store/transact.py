@@ -27,7 +27,9 @@ from typing import Any, Callable
 from gitboard.board.change import ACTOR, Change, NoChange
 from gitboard.board.clock import utcnow
 from gitboard.board.errors import Busy, GitFailure
+from gitboard.board.layout import FORMAT
 from gitboard.board.snapshot import Board
+from gitboard.store.migrate import write_migration
 from gitboard.store.objects import blob_id, blob_ids, remember_writes, write_commit
 from gitboard.store.read import load_board, mirror, no_board_error
 from gitboard.store.repo import BoardRepo
@@ -58,16 +60,24 @@ def _actor_of(change: Change) -> str:
 
 
 class Stats:
-    """Counters of one :func:`transact` call: ``attempts`` made and ``commit`` written (or None)."""
+    """Counters of one :func:`transact` call: ``attempts`` made, ``commit`` written (or None) and
+    ``migrated``, the migration commit it landed first (or None)."""
 
     def __init__(self) -> None:
         self.attempts = 0
         self.commit: str | None = None
+        self.migrated: str | None = None
 
 
 def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = None,
-             stats: Stats | None = None, create: bool = False) -> Any:
+             stats: Stats | None = None, create: bool = False, migrate: bool = False) -> Any:
     """Apply ``operation`` to the board as exactly one commit and return its ``result``.
+
+    A board in an older format is migrated first (:mod:`gitboard.store.migrate`): when
+    the operation, applied to the old board, returns a Change (or ``migrate`` is set),
+    the migration commit lands first, as a transaction of its own, and the operation
+    is then applied again to the migrated board. An operation that refuses, or
+    changes nothing, leaves an old board as it is.
 
     Args:
         repo: the open repository.
@@ -76,6 +86,7 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
         stats: filled with the number of attempts and the commit written.
         create: allow a missing board branch (``gitboard init``): the operation
             then sees an empty board and its commit becomes the root.
+        migrate: migrate an old board even if the operation changes nothing (``gitboard init``).
 
     Raises:
         Invalid, Conflict, NotFound: the operation's answer, never retried.
@@ -92,32 +103,41 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
                          f"gitboard never writes a checked-out branch (switch that worktree away from it)")
     last_base: str | None = None
     stuck_since: float | None = None
+    landed: str | None = None  # the migration commit just landed: the next attempt's base
     while True:
         stats.attempts += 1
         with repo.board_lock(timeout=limit - time.monotonic()):
             if repo.remote:
                 from gitboard.store import remote as remote_ops  # GitPython: remote mode only
 
-                base = remote_ops.fetch(repo)
+                base = landed or remote_ops.fetch(repo)
                 if base is not None and base != repo.tip():
                     mirror(repo, base, "sync")
             else:
                 base = repo.tip()
+            landed = None
             if base is None and not create:
                 raise no_board_error(repo)
             board, listing, cache = load_board(repo, base)
             change = operation(board, utcnow())
-            if isinstance(change, NoChange):
+            migrating = base is not None and board.format < FORMAT and (migrate or isinstance(change, Change))
+            if isinstance(change, NoChange) and not migrating:
                 cache.save(keep=blob_ids(listing))
                 return change.result
-            commit = write_commit(repo, base, listing, change.writes, change.message(),
-                                  repo.identity_env(_actor_of(change)))
+            actor = _actor_of(change) if isinstance(change, Change) else "gitboard"
+            identity = repo.identity_env(actor)
+            if migrating:
+                commit, new_listing = write_migration(repo, base, listing, board.format, identity, actor)
+                subject = f"migrate board to format {FORMAT} by {actor}"
+            else:
+                commit = write_commit(repo, base, listing, change.writes, change.message(), identity)
+                subject = change.subject
             if repo.remote:
                 won = remote_ops.push(repo, commit, exclusive=True)  # "up to date": another writer's identical commit
                 if won:  # the local branch and tracking ref mirror the remote
-                    mirror(repo, commit, change.subject, parent=base)
+                    mirror(repo, commit, subject, parent=base)
             else:
-                won = repo.compare_and_swap(commit, base, change.subject)
+                won = repo.compare_and_swap(commit, base, subject)
                 if not won and base == last_base and repo.tip() == base:
                     # the ref did not move, yet it cannot be updated: a lock nobody releases
                     stuck_since = stuck_since or time.monotonic()
@@ -127,6 +147,10 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
                 else:
                     stuck_since = None
                 last_base = base
+            if won and migrating:  # now the operation itself, on the migrated board
+                cache.save(keep=blob_ids(new_listing))
+                stats.migrated = landed = commit
+                continue
             if won:
                 remember_writes(cache, change.writes)
                 cache.save(keep=blob_ids(listing) | {blob_id(d) for d in change.writes.values() if d is not None})

@@ -10,6 +10,7 @@ import pytest
 from gitboard.board import inbox_ops
 from gitboard.board.change import ACTION, ACTOR, REQUEST, Change, NoChange
 from gitboard.board.errors import Invalid, NotFound
+from gitboard.board.layout import MESSAGE as MESSAGE_KIND, bucket, classify
 from gitboard.board.message import MESSAGE_TYPES, Message, message_path
 from gitboard.board.snapshot import ParseError, build
 from tests.inbox_helpers import NOW, apply, empty_board
@@ -33,7 +34,9 @@ def test_send_writes_one_message_file(board):
     change = send(board)
     assert isinstance(change, Change)
     (path, data), = change.writes.items()
-    assert path == f".team/inbox/alice/{int(NOW.timestamp() * 1e6):016d}-m1.json"
+    name = f"{int(NOW.timestamp() * 1e6):016d}-m1.json"
+    assert path == f".team/inbox/alice/{bucket(name)}/{name}"
+    assert classify(path) == (MESSAGE_KIND, "alice")
     assert json.loads(data) == {"id": "m1", "type": "message", "from": "lead", "to": "alice",
                                 "content": "hi", "timestamp": NOW.timestamp()}
     assert list(json.loads(data)) == ["id", "type", "from", "to", "content", "timestamp"]

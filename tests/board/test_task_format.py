@@ -137,7 +137,10 @@ def test_member_from_json_checks_every_field(fields, why):
 
 
 def test_task_path():
-    assert task_path(12) == ".tasks/task_12.json"
+    assert task_path(12) == ".tasks/00/00/task_12.json"
+    assert task_path(100) == ".tasks/00/01/task_100.json"
+    assert task_path(12345) == ".tasks/01/23/task_12345.json"
+    assert task_path(1234567) == ".tasks/123/45/task_1234567.json"
 
 
 def test_iso_and_parse_iso_round_trip():
@@ -159,16 +162,16 @@ def files_of(*tasks: Task, team: Team | None = None) -> dict:
 def test_build_sorts_files_into_tasks_team_docs_and_corrupt():
     t1 = Task(id=1, subject="a")
     files = files_of(t1, team=Team("crew", (Member("alice", role="dev"),)))
-    files[".tasks/task_2.json"] = ParseError("not valid JSON: boom")
-    files[".tasks/task_3.json"] = {"id": 4, "subject": "wrong file"}
+    files[task_path(2)] = ParseError("not valid JSON: boom")
+    files[task_path(3)] = {"id": 4, "subject": "wrong file"}
     files[".team/inbox/alice/1.json"] = {"text": "hi"}
     b = build("abc", files)
     assert b.tip == "abc"
     assert list(b.tasks) == [1]
     assert b.team.team_name == "crew" and b.team.role_of("alice") == "dev"
     assert b.docs == {".team/inbox/alice/1.json": {"text": "hi"}}
-    assert set(b.corrupt) == {".tasks/task_2.json", ".tasks/task_3.json"}
-    assert "does not match" in b.corrupt[".tasks/task_3.json"]
+    assert set(b.corrupt) == {task_path(2), task_path(3)}
+    assert "does not match" in b.corrupt[task_path(3)]
     assert b.max_id() == 3  # corrupt files keep their ids taken
 
 
@@ -182,7 +185,7 @@ def test_corrupt_team_config_gives_empty_roster_and_is_named():
 
 
 def test_board_task_lookup_errors():
-    b = build("abc", {**files_of(Task(id=1, subject="a")), ".tasks/task_2.json": ParseError("bad")})
+    b = build("abc", {**files_of(Task(id=1, subject="a")), task_path(2): ParseError("bad")})
     assert b.task(1).subject == "a"
     with pytest.raises(Corrupt, match=r"task_2\.json"):
         b.task(2)

@@ -68,8 +68,8 @@ def test_add_first_task_gets_id_1_and_full_record():
     assert (t.id, t.subject, t.description, t.status, t.owner, t.blockedBy) == (1, "Write the parser", "d", "pending", "", ())
     assert t.created_at == t.updated_at == "2026-03-01T12:00:00Z"
     assert t.claimed_at is None and t.lease_expires_at is None and t.result is None
-    assert list(ch.writes) == [".tasks/task_1.json"]
-    assert ch.writes[".tasks/task_1.json"] == t.to_bytes()
+    assert list(ch.writes) == [task_path(1)]
+    assert ch.writes[task_path(1)] == t.to_bytes()
     assert ch.subject == "add #1 by lead: Write the parser"
     assert ch.trailers == ((ACTION, "add"), (TASK, "1"), (ACTOR, "lead"))
     assert ch.message() == ("add #1 by lead: Write the parser\n\nGitboard-Action: add\n"
@@ -79,7 +79,7 @@ def test_add_first_task_gets_id_1_and_full_record():
 def test_add_ids_are_sequential_and_count_corrupt_files():
     b = make_board(task(1), task(2))
     assert task_ops.add(b, NOW, actor="lead", subject="x").result.id == 3
-    b = make_board(task(1), extra={".tasks/task_9.json": ParseError("bad")})
+    b = make_board(task(1), extra={task_path(9): ParseError("bad")})
     assert task_ops.add(b, NOW, actor="lead", subject="x").result.id == 10
 
 
@@ -128,7 +128,7 @@ def test_import_ids_are_max_plus_k_and_blockers_may_name_board_or_earlier_lines(
     assert [t.id for t in tasks] == [5, 6, 7]
     assert tasks[1].blockedBy == (1, 5) and tasks[2].blockedBy == (6,)
     assert (tasks[2].run, tasks[2].role, tasks[2].description) == ("make", "dev", "d")
-    assert sorted(ch.writes) == [".tasks/task_5.json", ".tasks/task_6.json", ".tasks/task_7.json"]
+    assert sorted(ch.writes) == [task_path(5), task_path(6), task_path(7)]
     assert ch.subject == "import 3 tasks #5-#7 by lead"
     assert trailer_dict(ch) == {ACTION: "import", TASK: "5-7", ACTOR: "lead"}
     after = apply(b, ch)
@@ -184,7 +184,7 @@ def test_claim_explicit_pending_task():
     assert t.created_at == T0
     assert ch.subject == "claim #2 by alice"
     assert ch.trailers == ((ACTION, "claim"), (TASK, "2"), (ACTOR, "alice"))
-    assert list(ch.writes) == [".tasks/task_2.json"]
+    assert list(ch.writes) == [task_path(2)]
 
 
 def test_claim_with_lease_sets_expiry():

@@ -14,9 +14,10 @@ import json
 import pytest
 
 from gitboard.board.message import message_path
+from gitboard.board.layout import request_path, task_path
 from tests.cli.helpers import ok, one_error_line
 
-BAD = ".tasks/task_5.json"
+BAD = task_path(5)
 
 #: One wrongly typed field each, on an otherwise valid in-progress task #5.
 BAD_TASK_FIELDS = {
@@ -157,7 +158,7 @@ BAD_REQUEST_FIELDS = {
 
 @pytest.mark.parametrize("fields", list(BAD_REQUEST_FIELDS.values()), ids=list(BAD_REQUEST_FIELDS))
 def test_a_wrongly_typed_request_is_skipped_and_named(run_cli, team, board_commit, fields):
-    path = ".team/requests/r1.json"
+    path = request_path("r1")
     doc = {"request_id": "r1", "kind": "plan", "from": "alice", "to": "lead", "status": "pending",
            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z", "feedback": "",
            "plan": "p"}

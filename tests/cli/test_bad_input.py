@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from gitboard.board.layout import task_path
 
 KINDS = {1: {"git", "corrupt", "error", "busy"}, 2: {"invalid"}, 3: {"conflict"}, 4: {"not_found"}}
 
@@ -242,14 +243,14 @@ def test_import_of_non_utf8_file(run_cli, board, tmp_path):
 
 @pytest.mark.parametrize("json_mode", [False, True], ids=["human", "json"])
 def test_corrupt_task_file(run_cli, board, board_commit, git, json_mode):
-    board_commit(board, {".tasks/task_2.json": b"{ oops"})
+    board_commit(board, {task_path(2): b"{ oops"})
     before = snapshot(git, board)
     j = ["--json"] if json_mode else []
     res = run_cli(["task", "list"] + j, cwd=board)
     assert res.exit_code == 0
     warnings = res.stderr.splitlines()
     assert len(warnings) == 1 and warnings[0].startswith("gitboard: warning: ")
-    assert ".tasks/task_2.json" in warnings[0]
+    assert task_path(2) in warnings[0]
     if json_mode:
         assert [t["id"] for t in res.json()] == [1, 3, 4]
     else:

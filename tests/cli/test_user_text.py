@@ -17,6 +17,7 @@ from rich.markup import render as render_markup
 from gitboard.board import protocol_ops
 from gitboard.cli import render
 from gitboard.cli.main import app
+from gitboard.board.layout import task_path
 from tests.cli.helpers import ok
 from tests.inbox_helpers import new_id, run_op
 
@@ -58,7 +59,7 @@ def test_hand_edited_names_and_times_print_literally(run_cli, repo, board_commit
     team = {"team_name": "[b]crew[/]", "members": [
         {"name": "[/]x", "role": "[i]", "status": "idle", "task": None, "host": "[/]h", "pid": None,
          "updated_at": "[/]t"}]}
-    board_commit(repo, {".tasks/task_1.json": json.dumps(task), ".team/config.json": json.dumps(team)})
+    board_commit(repo, {task_path(1): json.dumps(task), ".team/config.json": json.dumps(team)})
     listed = flat(human(run_cli, repo, "task", "list"))
     assert "[/]owner [bold]r" in listed
     shown = human(run_cli, repo, "task", "show", "1")

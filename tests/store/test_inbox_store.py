@@ -19,7 +19,7 @@ def test_messages_are_files_and_drain_deletes_exactly_them(repo, git, board_tip)
     for i in range(3):
         run_op(repo, inbox_ops.send, sender="lead", to="alice", content=f"m{i}", msg_id=f"id{i}")
     names = git(repo, "ls-tree", "-r", "--name-only", "gitboard", ".team/inbox").splitlines()
-    assert len(names) == 3 and all(re.fullmatch(r"\.team/inbox/alice/\d{16}-id\d\.json", n) for n in names)
+    assert len(names) == 3 and all(re.fullmatch(r"\.team/inbox/alice/[0-9a-f]/[0-9a-f]/\d{16}-id\d\.json", n) for n in names)
     blob = json.loads(git(repo, "show", f"gitboard:{names[0]}"))
     assert (blob["id"], blob["from"], blob["to"], blob["content"]) == ("id0", "lead", "alice", "m0")
     before = board_tip(repo)

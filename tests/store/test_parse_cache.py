@@ -22,6 +22,7 @@ from gitboard.store.objects import list_tree, tree_id
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
+from gitboard.board.layout import task_path
 
 
 def do(path: Path, op):
@@ -102,7 +103,7 @@ def test_a_commit_made_behind_gitboards_back_is_read_correctly(repo, board_commi
     do(repo, partial(task_ops.add, actor="lead", subject="one"))
     do(repo, partial(task_ops.add, actor="lead", subject="two"))
     doc = json.loads(do(repo, partial(task_ops.claim, actor="alice", task_id=1)).to_bytes())
-    board_commit(repo, {".tasks/task_1.json": json.dumps(dict(doc, subject="edited by hand"), indent=2) + "\n"})
+    board_commit(repo, {task_path(1): json.dumps(dict(doc, subject="edited by hand"), indent=2) + "\n"})
     git_calls.clear()
     with BoardRepo(repo) as r:
         board = read_board(r)
@@ -126,7 +127,7 @@ def test_a_cache_written_by_other_code_is_ignored(repo):
     with BoardRepo(repo) as r:
         path = r.state_dir("cache") / FILE_NAME
         listing = list_tree(r, r.tip())
-        blob = listing[".tasks/task_1.json"][2]
+        blob = listing[task_path(1)][2]
         lie = ((1, "a lie", "", "pending", "", (), "", "", None, None, None, None, None, {}), "{}")
         path.write_bytes(marshal.dumps((("another", "version"), {}, {}, {}, {blob: lie})))
     with BoardRepo(repo) as r:

@@ -14,6 +14,7 @@ from gitboard.store.cache import FILE_NAME, BlobCache
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
+from gitboard.board.layout import task_path
 
 
 def board(path: Path):
@@ -53,12 +54,12 @@ def test_cache_holds_parsed_files_keyed_by_blob_id(three, git):
     entries = BlobCache(cache_file(three).parent).entries
     ids = blob_ids(git, three)
     assert set(ids.values()) <= set(entries)
-    assert entries[ids[".tasks/task_2.json"]]["subject"] == "two"
+    assert entries[ids[task_path(2)]]["subject"] == "two"
 
 
 def test_reads_use_the_cache_instead_of_git(three, git):
     board(three)
-    sha = blob_ids(git, three)[".tasks/task_1.json"]
+    sha = blob_ids(git, three)[task_path(1)]
     cache = BlobCache(cache_file(three).parent)
     task = cache.get_task(sha)  # a task file's blob is cached as its validated Task
     cache.tasks.pop(sha)
@@ -71,7 +72,7 @@ def test_reads_use_the_cache_instead_of_git(three, git):
 def test_a_claim_caches_the_blob_it_wrote(three, git):
     board(three)
     do(three, partial(task_ops.claim, actor="alice", task_id=2))
-    sha = blob_ids(git, three)[".tasks/task_2.json"]
+    sha = blob_ids(git, three)[task_path(2)]
     entries = BlobCache(cache_file(three).parent).entries
     assert entries[sha]["owner"] == "alice"
     # old versions of files do not pile up: a write keeps the board it read plus what it wrote
@@ -122,17 +123,17 @@ BAD_FILES = {
 
 @pytest.mark.parametrize("content", list(BAD_FILES.values()), ids=list(BAD_FILES))
 def test_corrupt_task_file_is_skipped_and_named(three, board_commit, content):
-    board_commit(three, {".tasks/task_2.json": content}, "hand edit: break task 2")
+    board_commit(three, {task_path(2): content}, "hand edit: break task 2")
     for _ in range(2):  # the second read comes from the cache
         b = board(three)
         assert sorted(b.tasks) == [1, 3]
-        assert list(b.corrupt) == [".tasks/task_2.json"]
+        assert list(b.corrupt) == [task_path(2)]
         with pytest.raises(Corrupt, match=r"task_2\.json"):
             b.task(2)
 
 
 def test_board_stays_writable_around_a_corrupt_file(three, board_commit, board_tip):
-    board_commit(three, {".tasks/task_2.json": b"garbage"})
+    board_commit(three, {task_path(2): b"garbage"})
     tip = board_tip(three)
     with pytest.raises(Corrupt):
         do(three, partial(task_ops.claim, actor="alice", task_id=2))
@@ -140,7 +141,7 @@ def test_board_stays_writable_around_a_corrupt_file(three, board_commit, board_t
     assert do(three, partial(task_ops.claim, actor="alice", task_id=None)).id == 1
     assert do(three, partial(task_ops.add, actor="lead", subject="four")).id == 4
     assert board(three).tasks[4].subject == "four"
-    assert ".tasks/task_2.json" in board(three).corrupt
+    assert task_path(2) in board(three).corrupt
 
 
 def test_files_that_are_not_json_are_ignored(three, board_commit):
@@ -180,7 +181,7 @@ def test_bulk_import_is_written_as_a_pack(repo, git, board_tip):
     assert git(repo, "log", "-1", "--format=%an <%ae>", new) == "lead <lead@gitboard.invalid>"
     b = board(repo)
     assert len(b.tasks) == 100 and b.tasks[100].blockedBy == (99,)
-    assert git(repo, "cat-file", "blob", f"{new}:.tasks/task_7.json") + "\n" == tasks[6].to_bytes().decode()
+    assert git(repo, "cat-file", "blob", f"{new}:{task_path(7)}") + "\n" == tasks[6].to_bytes().decode()
     git(repo, "fsck", "--strict", "--no-dangling")
 
 

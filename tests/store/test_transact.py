@@ -17,6 +17,7 @@ from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.setup import init
 from gitboard.store.transact import Stats, transact
+from gitboard.board.layout import task_path
 
 
 def do(path: Path, op, **kw):
@@ -65,7 +66,8 @@ def test_init_makes_one_root_commit_with_the_roster(git_repo, git, board_tip):
     assert created and team.team_name == "crew"
     tip = board_tip(git_repo)
     assert git(git_repo, "rev-list", "--count", tip) == "1"
-    assert git(git_repo, "ls-tree", "-r", "--name-only", tip) == ".team/config.json"
+    assert git(git_repo, "ls-tree", "-r", "--name-only", tip).split() == [".gitboard/format.json", ".team/config.json"]
+    assert git(git_repo, "show", f"{tip}:.gitboard/format.json") == '{"format": 2}'
     cfg = git(git_repo, "show", f"{tip}:.team/config.json")
     assert json.loads(cfg) == {"team_name": "crew", "members": []}
     assert cfg.endswith("}") and '\n  "team_name": "crew",' in cfg
@@ -90,9 +92,9 @@ def test_transact_writes_exactly_one_commit_child_of_old_tip(repo, git, board_ti
     assert git(repo, "log", "-1", "--format=%s", new) == "add #1 by alice: Write the parser"
     assert trailers(git, repo, new) == {"Gitboard-Action": "add", "Gitboard-Task": "1", "Gitboard-Actor": "alice"}
     # the file in the commit is exactly the task's serialisation
-    blob = git(repo, "cat-file", "blob", f"{new}:.tasks/task_1.json") + "\n"
+    blob = git(repo, "cat-file", "blob", f"{new}:{task_path(1)}") + "\n"
     assert blob.encode() == task.to_bytes()
-    assert git(repo, "diff-tree", "--no-commit-id", "--name-only", "-r", old, new) == ".tasks/task_1.json"
+    assert git(repo, "diff-tree", "--no-commit-id", "--name-only", "-r", old, new) == task_path(1)
 
 
 def test_commits_use_a_fallback_identity_naming_the_actor(repo, git):
@@ -242,7 +244,7 @@ def test_lost_compare_and_swap_is_retried_on_the_new_tip(repo, git, board_tip):
     assert seen[1] == other[0] != seen[0]
     tip = board_tip(repo)
     assert git(repo, "rev-parse", f"{tip}^") == other[0]  # re-applied on top of the winner
-    assert git(repo, "ls-tree", "--name-only", tip).split() == [".tasks", ".team", "other.json"]
+    assert git(repo, "ls-tree", "--name-only", tip).split() == [".gitboard", ".tasks", ".team", "other.json"]
     assert task.id == 2
 
 
