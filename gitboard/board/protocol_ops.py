@@ -1,7 +1,7 @@
 """Pure operations of the two request protocols: shutdown and plan approval.
 
 Each step is one commit that writes the request record
-(``.team/requests/<request_id>.json``, see :mod:`gitboard.board.request`) and
+(``.team/requests/<h1>/<h2>/<request_id>.json``, see :mod:`gitboard.board.request`) and
 the protocol message in the other side's inbox together::
 
     request_shutdown  lead -> teammate   shutdown_request        request pending

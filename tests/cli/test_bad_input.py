@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from gitboard.board.layout import task_path
 
 KINDS = {1: {"git", "corrupt", "error", "busy"}, 2: {"invalid"}, 3: {"conflict"}, 4: {"not_found"}}

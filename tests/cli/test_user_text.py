@@ -15,9 +15,9 @@ import typer
 from rich.markup import render as render_markup
 
 from gitboard.board import protocol_ops
+from gitboard.board.layout import task_path
 from gitboard.cli import render
 from gitboard.cli.main import app
-from gitboard.board.layout import task_path
 from tests.cli.helpers import ok
 from tests.inbox_helpers import new_id, run_op
 

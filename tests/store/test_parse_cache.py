@@ -14,6 +14,7 @@ import pytest
 
 from gitboard.board import task_ops
 from gitboard.board.change import Change, trailers
+from gitboard.board.layout import task_path
 from gitboard.board.task import Task, task_from_record, task_record
 from gitboard.cli.common import task_array
 from gitboard.store import git as gitcmd
@@ -22,7 +23,6 @@ from gitboard.store.objects import list_tree, tree_id
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
-from gitboard.board.layout import task_path
 
 
 def do(path: Path, op):

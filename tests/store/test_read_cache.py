@@ -10,11 +10,11 @@ import pytest
 
 from gitboard.board import task_ops
 from gitboard.board.errors import Corrupt
+from gitboard.board.layout import task_path
 from gitboard.store.cache import FILE_NAME, BlobCache
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
-from gitboard.board.layout import task_path
 
 
 def board(path: Path):

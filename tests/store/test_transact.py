@@ -11,13 +11,13 @@ import pytest
 
 from gitboard.board import task_ops
 from gitboard.board.errors import Busy, Conflict, GitFailure, Invalid, NotFound
+from gitboard.board.layout import task_path
 from gitboard.board.task import Task
 from gitboard.store.cache import FILE_NAME
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.setup import init
 from gitboard.store.transact import Stats, transact
-from gitboard.board.layout import task_path
 
 
 def do(path: Path, op, **kw):
