@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gitboard.board import cost
+from gitboard.board.layout import task_path
 from gitboard.board.snapshot import build
 
 
@@ -18,7 +19,7 @@ def task(tid, result, owner="alice", claimed="2026-12-01T10:00:00Z", status="com
 
 
 def board(*tasks):
-    return build("a" * 40, {f".tasks/task_{t['id']}.json": t for t in tasks})
+    return build("a" * 40, {task_path(t["id"]): t for t in tasks})
 
 
 B = board(

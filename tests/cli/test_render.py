@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from rich.console import Console
 
+from gitboard.board.layout import task_path
 from gitboard.board.snapshot import build
 from gitboard.cli import render
 from gitboard import demo
@@ -25,12 +26,12 @@ def board():
     files = {
         ".team/config.json": {"team_name": "t", "members": [
             {"name": "alice", "status": "working", "task": 2}, {"name": "bob", "status": "idle"}]},
-        ".tasks/task_1.json": {"id": 1, "subject": "done one", "status": "completed", "owner": "alice",
+        task_path(1): {"id": 1, "subject": "done one", "status": "completed", "owner": "alice",
                                "result": {"commit": "0123456789abcdef"}},
-        ".tasks/task_2.json": {"id": 2, "subject": "working", "status": "in_progress", "owner": "alice",
+        task_path(2): {"id": 2, "subject": "working", "status": "in_progress", "owner": "alice",
                                "lease_expires_at": iso(NOW + timedelta(seconds=95))},
-        ".tasks/task_3.json": {"id": 3, "subject": "[bold]waits", "blockedBy": [2]},
-        ".tasks/task_4.json": {"id": 4, "subject": "free"},
+        task_path(3): {"id": 3, "subject": "[bold]waits", "blockedBy": [2]},
+        task_path(4): {"id": 4, "subject": "free"},
     }
     return build("f" * 40, files)
 
@@ -74,7 +75,7 @@ def test_lease_countdown_and_commit_columns():
 
 
 def test_unfolded_subjects_stay_on_one_line():
-    b = build(None, {".tasks/task_1.json": {"id": 1, "subject": "word " * 40}})
+    b = build(None, {task_path(1): {"id": 1, "subject": "word " * 40}})
     out = text(render.task_table(b, [b.tasks[1]], NOW, fold=False), width=60).splitlines()
     assert len(out) == 2 and out[1].rstrip().endswith("…")
 
