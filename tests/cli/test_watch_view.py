@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from rich.console import Console
 
+from gitboard.board.layout import task_path
 from gitboard.board.snapshot import build
 from gitboard.board.task import Task
 from gitboard.cli import watch_view
@@ -32,16 +33,16 @@ def lines(renderable, width=80, height=24) -> list[str]:
 def small_board():
     files = {
         ".team/config.json": {"team_name": "crew", "members": [{"name": "alice", "status": "working", "task": 2}]},
-        ".tasks/task_1.json": {"id": 1, "subject": "first done", "status": "completed", "owner": "alice",
+        task_path(1): {"id": 1, "subject": "first done", "status": "completed", "owner": "alice",
                                "updated_at": "2026-12-01T14:00:00Z",
                                "result": {"usage": usage(1000, 200), "cost_usd": 0.0421}},
-        ".tasks/task_2.json": {"id": 2, "subject": "in the works", "status": "in_progress", "owner": "alice",
+        task_path(2): {"id": 2, "subject": "in the works", "status": "in_progress", "owner": "alice",
                                "lease_expires_at": iso(NOW + timedelta(seconds=125))},
-        ".tasks/task_3.json": {"id": 3, "subject": "waits for two", "blockedBy": [1, 2]},
-        ".tasks/task_4.json": {"id": 4, "subject": "free to take"},
-        ".tasks/task_5.json": {"id": 5, "subject": "later done", "status": "completed", "owner": "bob",
+        task_path(3): {"id": 3, "subject": "waits for two", "blockedBy": [1, 2]},
+        task_path(4): {"id": 4, "subject": "free to take"},
+        task_path(5): {"id": 5, "subject": "later done", "status": "completed", "owner": "bob",
                                "updated_at": "2026-12-01T14:30:00Z", "result": {"usage": usage(10, 5)}},
-        ".tasks/task_6.json": {"id": 6, "subject": "went wrong", "status": "failed", "owner": "bob"},
+        task_path(6): {"id": 6, "subject": "went wrong", "status": "failed", "owner": "bob"},
     }
     return build("0123456789abcdef0123456789abcdef01234567", files)
 
@@ -86,7 +87,7 @@ def big_board(n_tasks=200, n_mates=12):
     files = {".team/config.json": {"team_name": "big", "members": [
         {"name": f"mate{i}", "status": "working", "task": i + 1} for i in range(n_mates)]}}
     for i in range(1, n_tasks + 1):
-        files[f".tasks/task_{i}.json"] = {"id": i, "subject": "a fairly long subject " * 5,
+        files[task_path(i)] = {"id": i, "subject": "a fairly long subject " * 5,
                                           "status": "in_progress" if i <= n_mates else "pending",
                                           "owner": f"mate{i - 1}" if i <= n_mates else "",
                                           "lease_expires_at": iso(NOW + timedelta(hours=3))}
@@ -115,11 +116,11 @@ def test_merge_queue_from_review_rework_and_merged():
         5: Task(id=5, subject="sent back", status="pending",
                 rework=({"reason": "conflict", "by": "lead", "at": "x", "feedback": "a.txt", "base": "b"},)),
     }
-    b = build("a" * 40, {f".tasks/task_{i}.json": t.to_json() for i, t in tasks.items()})
+    b = build("a" * 40, {task_path(i): t.to_json() for i, t in tasks.items()})
     q = watch_view.queue_line(b).plain
     assert q == "merge queue: review #4 · approved #3 · rework #5 · merged #2 #1"
     assert rows(lines(frame(b, [], NOW)))["5"][1] == "rework"
-    assert watch_view.queue_line(build("a" * 40, {".tasks/task_1.json": {"id": 1, "subject": "s"}})) is None
+    assert watch_view.queue_line(build("a" * 40, {task_path(1): {"id": 1, "subject": "s"}})) is None
 
 
 def test_dead_teammates_and_fetch_errors_show():

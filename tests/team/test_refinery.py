@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gitboard.board.layout import task_path
 from gitboard.team.refinery import run_queue
 from tests.merge_helpers import completed_task, first_parent, g, init_board, project
 
@@ -157,7 +158,7 @@ def test_through_a_bare_remote_one_atomic_push(tmp_path: Path, run_cli) -> None:
     assert first_parent(bare)[:2] == [f"Merge task #{t2}: Remote two", f"Merge task #{t1}: Remote one"]
     assert g(bare, "log", "-1", "--format=%s", "gitboard") == f"merge #{t2} by lead"
     assert g(b, "rev-parse", "origin/main") == g(bare, "rev-parse", "main")
-    board = json.loads(g(bare, "show", f"gitboard:.tasks/task_{t2}.json"))
+    board = json.loads(g(bare, "show", f"gitboard:{task_path(t2)}"))
     assert board["status"] == "merged" and board["result"]["merge"]["commit"] == g(bare, "rev-parse", "main")
 
 
