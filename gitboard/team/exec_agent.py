@@ -2,7 +2,8 @@
 
 For example ``gitboard spawn bob --agent exec --agent-cmd 'claude -p'``. The
 command runs as ``/bin/sh -c CMD`` in the worktree; the task prompt (identity,
-task, standing instructions, messages) goes on its standard input; the
+task, the rework records of a task that came back, standing instructions,
+messages) goes on its standard input; the
 environment carries ``GITBOARD_ACTOR``, ``GITBOARD_TASK``,
 ``GITBOARD_TASK_SUBJECT``, ``GITBOARD_WORKTREE``, ``GITBOARD_BRANCH`` and
 ``GITBOARD_TEAM``, so the command may itself run ``gitboard send`` or
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from gitboard.team.agent import AgentContext, Outcome
 from gitboard.team.command import describe_exit, run_command, tail_lines
+from gitboard.team.prompts import rework_text
 
 
 def build_prompt(ctx: AgentContext) -> str:
@@ -31,7 +33,11 @@ def build_prompt(ctx: AgentContext) -> str:
             lines += ["", str(task["description"])]
         if task.get("run"):
             lines += ["", f"Suggested command: {task['run']}"]
-        lines += ["TASK>>>", "",
+        lines += ["TASK>>>"]
+        rework = rework_text(task)
+        if rework:
+            lines += ["", rework]
+        lines += ["",
                   "Make the changes in this directory. Do not commit or push: gitboard commits and pushes "
                   "what you leave here when you exit 0. Exit non-zero if you cannot do the task."]
     else:

@@ -17,7 +17,11 @@ import re
 from typing import Any
 
 #: The data tags the system prompt declares as data, not instructions.
-DATA_TAGS = ("task_data", "message_data", "inbox_data", "board_data", "plan_feedback_data", "summary_data")
+DATA_TAGS = ("task_data", "message_data", "inbox_data", "board_data", "plan_feedback_data", "summary_data",
+             "rework_data")
+
+#: Characters of one rework record's feedback shown to an agent.
+FEEDBACK_CHARS = 4000
 
 _ATTR_UNSAFE = re.compile(r'[<>"]')
 
@@ -57,7 +61,41 @@ def task_text(task: dict) -> str:
         lines += ["", str(task["description"])]
     if task.get("blockedBy"):
         lines += ["", "Built on the work of completed tasks: " + ", ".join(f"#{b}" for b in task["blockedBy"])]
-    return wrap_data("task_data", "\n".join(lines), id=task.get("id"))
+    text = wrap_data("task_data", "\n".join(lines), id=task.get("id"))
+    rework = rework_text(task)
+    return f"{text}\n{rework}" if rework else text
+
+
+def rework_text(task: dict) -> str:
+    """The rework part of an agent's prompt ("" for a task that is not rework).
+
+    Each ``rework`` record -- reason (review, conflict, check), who, when, the base it was
+    judged against -- with its feedback (the lead's words, the conflicting paths, the check's
+    exit code and output) wrapped as ``rework_data``; then what the harness did before the
+    agent started (``task["rework_start"]``, see :mod:`gitboard.team.rework`): merged the
+    base cleanly, left conflicts with markers in the files it names, or restarted the branch.
+    """
+    records = [r for r in task.get("rework") or [] if isinstance(r, dict)]
+    if not records:
+        return ""
+    lines = [f"This task came back for rework ({len(records)} time{'s' if len(records) != 1 else ''}); "
+             "the branch holds the earlier work. Address the latest feedback:"]
+    for n, rec in enumerate(records, start=1):
+        lines.append(wrap_data("rework_data", str(rec.get("feedback", ""))[:FEEDBACK_CHARS], n=n,
+                               reason=rec.get("reason"), by=rec.get("by"), at=rec.get("at"),
+                               base=str(rec.get("base") or "")[:12] or None))
+    start = task.get("rework_start") or {}
+    where = f"{start.get('base')} ({str(start.get('commit') or '')[:12]})"
+    if start.get("restarted"):
+        lines.append(f"The branch restarted from {where}.")
+    elif start.get("conflicts"):
+        lines.append(f"The harness merged {where} into your branch and these files conflict; they hold conflict "
+                     "markers (<<<<<<<, =======, >>>>>>>) now: " + ", ".join(map(str, start["conflicts"]))
+                     + ". Resolve every conflict (keep what both sides meant, remove the markers). The task "
+                       "cannot be completed while a marker is left.")
+    elif start:
+        lines.append(f"The harness merged {where} into your branch cleanly.")
+    return "\n".join(lines)
 
 
 def system_prompt(name: str, role: str | None, team_name: str, task: dict, worktree: Any,

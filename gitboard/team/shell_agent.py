@@ -6,7 +6,8 @@ The command runs as ``/bin/sh -c RUN`` in the worktree with a timeout
 (``GITBOARD_COMMAND_TIMEOUT``, default 3600 s) and the teammate's environment
 plus ``GITBOARD_ACTOR``, ``GITBOARD_TASK``, ``GITBOARD_WORKTREE`` ... Exit 0
 completes the task; any other exit fails it, and the result carries
-``exit_code`` and ``output_tail``. The inbox is read every ``--poll`` seconds
+``exit_code`` and ``output_tail``. A task back for rework restarts its branch from
+the current base and runs the command again. The inbox is read every ``--poll`` seconds
 while it runs; a shutdown_request stops it (see :mod:`gitboard.team.command`).
 """
 
@@ -26,6 +27,8 @@ class ShellAgent:
     name = "shell"
     #: A shell command cannot act on messages: they are logged, not worked on.
     handles_messages = False
+    #: Rework restarts the branch from the current base and runs the command again (see gitboard.team.rework).
+    restarts_rework = True
 
     def __init__(self, timeout: float | None = None) -> None:
         self.timeout = timeout

@@ -24,7 +24,7 @@ from pathlib import Path
 from gitboard.board.errors import BoardError, Busy, Conflict, GitFailure, NotFound
 from gitboard.board.task import Task
 from gitboard.board.team_ops import IDLE, SHUTDOWN
-from gitboard.team import harness
+from gitboard.team import harness, rework
 from gitboard.team.agent import AgentContext, Outcome
 from gitboard.team.port import BoardPort
 from gitboard.team.worktree import BranchCheckedOut, MergeConflict, Worktree, WorktreeError, prepare, remove
@@ -155,9 +155,29 @@ class TaskWork:
             self.stopping = True
             return
         self._current = (task, wt)
+        task_json = task.to_json()
+        self._rework_conflicts: tuple[str, ...] = ()
+        if rework.needs_rework(task) and wt.continued:
+            def bring_base() -> rework.ReworkStart:
+                with self.port.open() as repo:
+                    return rework.start(repo, wt, task, board, actor=self.s.name,
+                                        restart=bool(getattr(self.agent, "restarts_rework", False)), log=self.log)
+
+            try:
+                started = self.port.persist(f"rework of #{task.id}", bring_base)
+            except WorktreeError as e:
+                self.log(e.message)
+                self._finish(task, wt, Outcome(ok=False, reason=e.message))
+                return
+            except (GitFailure, Busy):
+                self.log(f"stopped while the remote was unreachable; #{task.id} stays claimed until its lease expires")
+                self.stopping = True
+                return
+            task_json["rework_start"] = started.to_json()
+            self._rework_conflicts = started.conflicts
         renewer = Renewer(self.port, task.id, self.s.lease).start()
         try:
-            ctx = self._context(task.to_json(), wt.path, board.team.team_name, self.port.take_held())
+            ctx = self._context(task_json, wt.path, board.team.team_name, self.port.take_held())
             outcome = self._run_agent(ctx)
         finally:
             renewer.stop()
@@ -244,6 +264,11 @@ class TaskWork:
         """
         stopping = outcome.shutdown or self.port.abort.is_set()
         commit = None
+        left = rework.leftover_conflicts(wt.path, getattr(self, "_rework_conflicts", ())) if wt is not None else []
+        if outcome.ok and left:  # never complete work that still holds conflict markers
+            outcome = Outcome(ok=False, summary=outcome.summary, usage=outcome.usage,
+                              reason=f"conflict markers left in {', '.join(left)}: the rework merge is not resolved",
+                              details={**(outcome.details or {}), "conflicts": left})
         if wt is not None:
             if committed is None:
                 body = outcome.summary if outcome.ok else f"Failed: {outcome.reason}"
