@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gitboard.board import layout
-from gitboard.board.errors import BoardError, Corrupt
+from gitboard.board.errors import BoardError, Corrupt, Invalid
 from gitboard.board.snapshot import Board
 
 REQUESTS_DIR = layout.REQUESTS_DIR
@@ -166,3 +166,20 @@ def corrupt_requests(board: Board) -> dict[str, str]:
         except BoardError as e:
             out[path] = e.message
     return out
+
+
+def resolve_id(board: Board, request_id: str, kind: str | None = None) -> str:
+    """Return the full id of the request (of ``kind``, if given) named by ``request_id`` or by a
+    unique prefix of it (4 characters or more); an unknown id is returned as given, for the
+    operation to refuse.
+
+    Raises:
+        Invalid: the prefix matches more than one request.
+    """
+    ids = [r.request_id for r in requests_of(board, kind)]
+    if request_id in ids or len(request_id) < 4:
+        return request_id
+    matches = [i for i in ids if i.startswith(request_id)]
+    if len(matches) > 1:
+        raise Invalid(f"request id prefix {request_id!r} is ambiguous: {', '.join(matches[:5])}")
+    return matches[0] if matches else request_id

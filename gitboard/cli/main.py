@@ -20,6 +20,7 @@ from gitboard.cli import team_runtime_cmds
 from gitboard.cli import cost_cmds
 from gitboard.cli import review_cmds, queue_cmds
 from gitboard.cli import watch_cmds
+from gitboard.cli import lead_cmds
 from gitboard.cli.common import GLOBALS, fail, silence_stdout
 from gitboard.cli.coercion import install as _convert_plain_values_without_pydantic
 
@@ -68,6 +69,7 @@ app.command("approve")(review_cmds.approve)
 app.command("reject")(review_cmds.reject)
 app.command("merge")(queue_cmds.merge)
 app.command("watch")(watch_cmds.watch)
+app.command("lead")(lead_cmds.lead)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

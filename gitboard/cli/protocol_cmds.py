@@ -11,7 +11,8 @@ import typer
 from gitboard.board import protocol_ops
 from gitboard.board.errors import BoardError, Conflict, Invalid, NotFound
 from gitboard.board.names import check_name
-from gitboard.board.request import APPROVED, PLAN, REJECTED, REQUEST_STATUSES, Request, request_of, requests_of
+from gitboard.board.request import (APPROVED, PLAN, REJECTED, REQUEST_STATUSES, Request, request_of,
+                                    requests_of, resolve_id)
 from gitboard.board.snapshot import Board
 from gitboard.board.team_ops import SHUTDOWN, set_member
 from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, emit, open_repo, warn
@@ -118,19 +119,8 @@ plan_app = typer.Typer(help="Plan approval: list plan requests, approve or rejec
 
 
 def resolve(board: Board, request_id: str, kind: str) -> str:
-    """Return the full id of the ``kind`` request named by ``request_id`` or by a unique prefix
-    of it (4 characters or more); an unknown id is returned as given, for the operation to refuse.
-
-    Raises:
-        Invalid: the prefix matches more than one request.
-    """
-    ids = [r.request_id for r in requests_of(board, kind)]
-    if request_id in ids or len(request_id) < 4:
-        return request_id
-    matches = [i for i in ids if i.startswith(request_id)]
-    if len(matches) > 1:
-        raise Invalid(f"request id prefix {request_id!r} is ambiguous: {', '.join(matches[:5])}")
-    return matches[0] if matches else request_id
+    """Return the full id of the ``kind`` request named by ``request_id`` or a unique prefix (see :func:`resolve_id`)."""
+    return resolve_id(board, request_id, kind)
 
 
 def _answer(request_id: str, approve: bool, feedback: str, as_: Optional[str], json_: bool) -> None:

@@ -24,24 +24,17 @@ def show(ctx: typer.Context, offline: bool = OFFLINE_OPT, json_: bool = JSON_OPT
     from gitboard.board.inbox_ops import peek
     from gitboard.store.host import this_host
     from gitboard.store.read import read_board
-    from gitboard.team.process import member_alive
-
+    from gitboard.team.process import roster_json
     from gitboard.team.worktree import member_worktree
 
     with open_repo(offline) as repo:
         board = read_board(repo)
-        # a pid is alive only if it is still that teammate's process (pids are reused)
-        by_pid: dict[int, list] = {}
-        for m in board.team.members:
-            if isinstance(m.pid, int):
-                by_pid.setdefault(m.pid, []).append(m)
-        alive_pids = {pid for pid, ms in by_pid.items() if any(member_alive(repo, m) for m in ms)}
+        doc = roster_json(repo, board)
         here = this_host()
         worktrees = {m.name: member_worktree(repo, m.name, m.task) if m.host in (here, None, "") else None
                      for m in board.team.members}
     if CONFIG_PATH in board.corrupt:
         warn(f"{CONFIG_PATH} is corrupt: {board.corrupt[CONFIG_PATH]}")
-    doc = team_ops.roster_json(board.team, host=here, alive=lambda pid: pid in alive_pids)
     for d in doc["members"]:
         found = worktrees.get(d["name"])
         d["worktree"] = str(found) if found is not None else None

@@ -38,6 +38,7 @@ class Meter:
         unpriced: models that answered but have no price (their tokens are in ``usage``).
         models: the models that answered, in order of first answer.
         responses: how many responses were added.
+        unpriced_responses: how many responses came from a model without a price.
         last_prompt: the prompt size of the last response (input + cache reads + cache
             writes, tokens): what the next request re-reads at least.
     """
@@ -48,6 +49,7 @@ class Meter:
     unpriced: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     responses: int = 0
+    unpriced_responses: int = 0
     last_prompt: int = 0
 
     def add(self, model: str | None, usage: Any) -> float | None:
@@ -62,6 +64,7 @@ class Meter:
             self.models.append(name)
         cost = pricing.cost_usd(name, usage, self.prices)
         if cost is None:
+            self.unpriced_responses += 1
             if name not in self.unpriced:
                 self.unpriced.append(name)
         else:
@@ -75,6 +78,19 @@ class Meter:
         if self.unpriced or not self.responses:
             return None
         return round(self.priced_usd, 6)
+
+    def mark(self) -> tuple[Usage, float, int]:
+        """Return a mark of the totals now, for :meth:`since`."""
+        usage = Usage()
+        usage.add(self.usage.to_json())
+        return usage, self.priced_usd, self.unpriced_responses
+
+    def since(self, mark: tuple[Usage, float, int]) -> tuple[Usage, float | None]:
+        """Return ``(usage, cost_usd)`` added since ``mark``; the cost is None if an unpriced model answered since."""
+        usage, usd, unpriced = mark
+        delta = Usage()
+        delta.add({k: v - getattr(usage, k) for k, v in self.usage.to_json().items()})
+        return delta, (round(self.priced_usd - usd, 6) if self.unpriced_responses == unpriced else None)
 
     @property
     def tokens(self) -> int:

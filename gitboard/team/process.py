@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO, Any, Sequence
 
 from gitboard.board.errors import Conflict, Invalid, NotFound
 from gitboard.board.names import LEAD, check_name
@@ -123,6 +123,20 @@ def member_alive(repo: BoardRepo, member: Member) -> bool:
     record = read_pid_record(repo, member.name)
     start = record[1] if record is not None and record[0] == member.pid else None
     return teammate_alive(member.pid, member.name, start)
+
+
+def roster_json(repo: BoardRepo, board: Any) -> dict:
+    """Return the ``gitboard team --json`` document of ``board``'s roster: config.json's object with
+    each status as :func:`gitboard.board.team_ops.shown_status` shows it (``dead`` for a member
+    whose recorded process on this host is no longer that teammate: pids are reused)."""
+    from gitboard.board import team_ops
+
+    by_pid: dict[int, list] = {}
+    for m in board.team.members:
+        if isinstance(m.pid, int):
+            by_pid.setdefault(m.pid, []).append(m)
+    alive_pids = {pid for pid, ms in by_pid.items() if any(member_alive(repo, m) for m in ms)}
+    return team_ops.roster_json(board.team, host=this_host(), alive=lambda pid: pid in alive_pids)
 
 
 def check_name_for_teammate(name: str) -> str:

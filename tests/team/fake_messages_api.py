@@ -281,3 +281,27 @@ def anthropic_env(fake_api: FakeMessagesAPI, monkeypatch: pytest.MonkeyPatch) ->
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     return env
+
+
+def routed(scripts: dict[str, list[dict | Callable[[Recorded], dict]]]) -> Callable[[Recorded], dict]:
+    """A handler that answers each request from the script of the first key found in its system prompt.
+
+    For one server shared by several conversations (the lead and the teammates it spawns):
+    ``fake_api.handler = routed({"You are 'lead'": [...], "You are 'alice'": [...]})``. Items
+    are replies, errors, or callables ``f(Recorded) -> reply|error``, answered in order; a
+    conversation whose script is used up (or that matches no key) gets ``end_turn`` with the
+    text ``(fake API: script exhausted)``. The scripts are consumed in place.
+    """
+    lock = threading.Lock()
+    queues = {key: deque(items) for key, items in scripts.items()}
+
+    def handler(rec: Recorded) -> dict:
+        system = json.dumps((rec.body or {}).get("system"), ensure_ascii=False)
+        with lock:
+            key = next((k for k in queues if k in system), None)
+            item = queues[key].popleft() if key is not None and queues[key] else None
+        if item is None:
+            return reply(text("(fake API: script exhausted)"))
+        return item(rec) if callable(item) else item
+
+    return handler
