@@ -16,8 +16,12 @@ It sets up, under ``<tmp>/gitboard-demo-XXXX/``:
       #5 write the report (after #4)
 
 It shows the board live until every task is done, asks both teammates to shut
-down through the protocol, prints the claim history from ``git log`` and the
-report the last task wrote, and leaves the directory for inspection. The last
+down through the protocol, and prints the claim history from ``git log``. Then
+the lead approves the five tasks and the merge queue (``gitboard merge``, with a
+check that compiles the project's scripts in each merge commit) delivers them,
+blockers first, into ``main`` on the remote; the demo prints ``git log
+--first-parent --oneline origin/main`` and the report the last task wrote, and
+leaves the directory for inspection. The last
 line of its output is the path of ``project/``, where ``gitboard task list``
 shows the finished board. Every commit works with no git identity configured.
 """
@@ -35,9 +39,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from gitboard.board import protocol_ops, task_ops
+from gitboard.board import protocol_ops, review_ops, task_ops
 from gitboard.board.errors import Invalid
-from gitboard.board.task import COMPLETED, FAILED
+from gitboard.board.task import COMPLETED, FAILED, MERGED
 from gitboard.store import git as gitcmd
 from gitboard.store.host import end_process_group, pid_alive
 from gitboard.store.read import read_board
@@ -98,7 +102,8 @@ print("- " + open("data/checked.txt").read().strip())
 README_MD = """# demo project
 
 A small project worked on by two gitboard teammates. Each task's work is on its
-branch `task/<id>` (pushed to the shared remote); `REPORT.md` is on `task/5`.
+branch `task/<id>` (pushed to the shared remote), and the merge queue merged every
+task into `main`; `REPORT.md` came with task #5.
 """
 
 
@@ -224,8 +229,32 @@ def _stop_teammates(project: Path, pids: dict[str, int], out: _Out) -> None:
             end_process_group(pid)
 
 
+def _merge_all(project: Path, out: _Out) -> dict:
+    """Approve every completed task as the lead, run the merge queue once, bring the project's
+    ``main`` along, and print ``git log --first-parent --oneline origin/main``; returns the
+    queue's ``--json`` document."""
+    from gitboard.team.refinery import run_queue
+
+    with BoardRepo(project) as repo:
+        for task in sorted(read_board(repo).tasks.values(), key=lambda t: t.id):
+            if task.status == COMPLETED:
+                transact(repo, partial(review_ops.approve, actor="lead", task_id=task.id, note="demo"))
+    out.say()
+    check = f"{_python()} -m py_compile gen.py stats.py check.py report.py"
+    out.say("The lead approves the five tasks; the merge queue merges them, blockers first:", "bold")
+    out.say(f"$ gitboard merge --check {shlex.quote(check)}", "dim")
+    doc = run_queue(project, check=check, log=lambda line: out.say("  " + line))
+    _git(project, "merge", "-q", "--ff-only", "origin/main")  # the lead's checkout of main, clean: along it comes
+    out.say()
+    out.say("$ git log --first-parent --oneline origin/main", "dim")
+    for line in _git(project, "log", "--first-parent", "--oneline", "origin/main").splitlines():
+        out.say("  " + line)
+    return doc
+
+
 def run_demo(parent: str | None = None, json_mode: bool = False) -> dict:
-    """Run the demo (see the module docstring) and return ``{"ok", "path", "root", "seconds", "tasks"}``.
+    """Run the demo (see the module docstring) and return ``{"ok", "path", "root", "seconds", "tasks",
+    "merge"}`` (``merge``: the merge queue's ``--json`` document).
 
     Human output goes to stdout (stderr in ``json_mode``); its last line is the project's path.
 
@@ -282,27 +311,33 @@ def run_demo(parent: str | None = None, json_mode: bool = False) -> dict:
     for line in _git(project, *cmd).splitlines():
         out.say("  " + line)
     last = max(board.tasks) if board.tasks else None
+    merged: dict = {"merged": [], "rework": [], "waiting": []}
+    if ok:
+        merged = _merge_all(project, out)
+        with BoardRepo(project) as repo:
+            board = read_board(repo)
+        ok = all(t.status == MERGED for t in board.tasks.values())
+        seconds = time.monotonic() - started
     if ok and last is not None:
-        report = subprocess.run(["git", "show", f"origin/task/{last}:REPORT.md"], cwd=project,
-                                capture_output=True, text=True)
+        report = subprocess.run(["git", "show", "origin/main:REPORT.md"], cwd=project, capture_output=True, text=True)
         if report.returncode == 0:
             out.say()
-            out.say(f"REPORT.md, written by task #{last} on branch task/{last}:", "bold")
+            out.say(f"REPORT.md on main, written by task #{last}:", "bold")
             for line in report.stdout.rstrip().splitlines():
                 out.say("  " + line)
     out.say()
     if ok:
-        out.say(f"All {len(board.tasks)} tasks done by {' and '.join(TEAMMATES)} in {seconds:.1f} s. Look around:",
-                "bold green")
+        out.say(f"All {len(board.tasks)} tasks done by {' and '.join(TEAMMATES)} and merged into main in "
+                f"{seconds:.1f} s. Look around:", "bold green")
     else:
-        bad = [f"#{t.id} {t.status}" for t in board.tasks.values() if t.status != COMPLETED]
+        bad = [f"#{t.id} {t.status}" for t in board.tasks.values() if t.status != MERGED]
         out.say(f"The demo did not finish ({', '.join(bad)}); the teammates' logs: gitboard -C "
                 f"{root / 'alice'} logs alice, gitboard -C {root / 'bob'} logs bob", "bold red")
     out.say(f"  cd {project}")
-    out.say("  gitboard task list; gitboard log; gitboard team")
-    out.say(f"  git log --oneline --graph origin/task/{last or 1}")
+    out.say("  gitboard task list; gitboard log; gitboard team; gitboard review 5")
+    out.say("  git log --oneline --graph main")
     doc = {"ok": ok, "path": str(project), "root": str(root), "seconds": round(seconds, 2),
-           "tasks": [board.tasks[i].to_json() for i in sorted(board.tasks)]}
+           "tasks": [board.tasks[i].to_json() for i in sorted(board.tasks)], "merge": merged}
     if json_mode:
         return doc
     sys.stdout.flush()

@@ -133,9 +133,14 @@ def test_demo_runs_end_to_end_offline(tmp_path, gitboard_exe):
     listing = subprocess.run([str(gitboard_exe), "task", "list", "--json"], cwd=project, capture_output=True,
                              text=True)
     tasks = json.loads(listing.stdout)
-    assert len(tasks) == 5 and all(t["status"] == "completed" for t in tasks)
+    assert len(tasks) == 5 and all(t["status"] == "merged" for t in tasks)
     assert {t["owner"] for t in tasks} <= {"alice", "bob"}
-    assert "checked: 500 numbers" in git(project, "show", "origin/task/5:REPORT.md")
+    assert "checked: 500 numbers" in git(project, "show", "origin/main:REPORT.md")
+    # the queue delivered all five into main on the remote, blockers first, and the demo printed the log
+    log = git(project, "log", "--first-parent", "--format=%s", "origin/main").splitlines()
+    assert log[:5] == [f"Merge task #{i}: {t['subject']}" for i, t in sorted(((t["id"], t) for t in tasks), reverse=True)]
+    assert "$ git log --first-parent --oneline origin/main" in p.stdout and "Merge task #5: Write the report" in p.stdout
+    assert all(t["result"]["merge"]["check"]["exit_code"] == 0 for t in tasks)
 
 
 def test_spawn_needs_a_base_commit(repo, run_cli):
