@@ -3,7 +3,7 @@
 ::
 
     start -> resume the tasks the board says it owns (crash recovery)
-          -> IDLE: every --poll seconds
+          -> IDLE: every --poll seconds, and at once when the board moves (local mode)
                1. inbox: shutdown_request -> approve, exit;
                          other messages   -> WORK on them (agents that can; the shell agent logs them)
                2. tasks it owns (an agent may claim with its claim_task tool) -> WORK
@@ -104,6 +104,7 @@ class Teammate(InboxSession, TaskWork):
         self._board_outage = Outage(self.log, "the board")
         self._inbox_outage = Outage(self.log, "my inbox")
         self._idle_logged = False
+        self._seen_tip: str | None = None  # the board tip of the last read: idle waits for it to move
         self._last_error: str | None = None
         #: the task being worked on and its worktree (for giving it back after an internal error)
         self._current: tuple[Task, Worktree | None] | None = None
@@ -135,6 +136,7 @@ class Teammate(InboxSession, TaskWork):
             self._board_outage.failed(e.message)
             return None
         self._board_outage.ok()
+        self._seen_tip = board.tip
         return board
 
     def _owned(self, board: Board) -> list[Task]:
@@ -220,7 +222,8 @@ class Teammate(InboxSession, TaskWork):
                 self.log(f"idle for {s.idle_timeout:g} s: shutting down")
                 self._status(SHUTDOWN, None, persist=True)
                 return 0
-            self.port.abort.wait(s.poll)
+            # wakes as soon as the board moves (local mode), else after --poll
+            self.port.wait_for_change(self._seen_tip, s.poll)
         return self._exit("stopped" if self.port.abort.is_set() else "shut down")
 
     def _poll_once(self) -> bool:

@@ -131,6 +131,24 @@ class BoardPort:
         with self.open() as repo:
             return read_board(repo)
 
+    def wait_for_change(self, old_tip: str | None, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the board to move away from ``old_tip``, or :attr:`abort`.
+
+        In local mode this watches the board ref (:mod:`gitboard.store.refwatch`: a ``stat``
+        every 0.1 s, no git process), so a new task or message wakes the teammate at once;
+        in remote mode (where the board moves on the remote) it just waits ``timeout``.
+        """
+        from gitboard.store.refwatch import RefWatcher
+
+        try:
+            with self.open() as repo:
+                if repo.remote and not repo.offline:
+                    self.abort.wait(timeout)
+                    return
+                RefWatcher(repo).wait_for_change(old_tip, timeout, self.abort)
+        except GitFailure:  # the repository is gone or broken: the next poll reports it
+            self.abort.wait(timeout)
+
     def persist(self, what: str, fn: Callable[[], T]) -> T:
         """Call ``fn`` until it does not fail with GitFailure or Busy, with backoff (1 s doubling to
         :data:`MAX_BACKOFF`), logging each retry. Domain errors pass through.
