@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import typer
 
+from gitboard.board.cost import GROUPINGS
 from gitboard.board.errors import Invalid
 from gitboard.cli.common import JSON_OPT, OFFLINE_OPT, emit, open_repo, warn
 
 
 def cost(
     by: str = typer.Option("task", "--by", metavar="task|teammate|model|day",
+                           autocompletion=lambda incomplete: [g for g in GROUPINGS if g.startswith(incomplete)],
                            help="Group by task, teammate (the task's owner), model, or day (UTC, of the claim)."),
     offline: bool = OFFLINE_OPT,
     json_: bool = JSON_OPT,
@@ -22,8 +24,8 @@ def cost(
     from gitboard.board import cost as costs
     from gitboard.store.read import read_board
 
-    if by not in costs.GROUPINGS:
-        raise Invalid(f"--by must be one of {', '.join(costs.GROUPINGS)}, not {by!r}")
+    if by not in GROUPINGS:
+        raise Invalid(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
     with open_repo(offline) as repo:
         board = read_board(repo)
     for path, why in sorted(board.corrupt.items()):

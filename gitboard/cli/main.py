@@ -23,15 +23,17 @@ from gitboard.cli import watch_cmds
 from gitboard.cli import lead_cmds
 from gitboard.cli.common import GLOBALS, fail, silence_stdout
 from gitboard.cli.coercion import install as _convert_plain_values_without_pydantic
+from gitboard.cli.help_flags import install as _flags_without_type_in_help
 
 _convert_plain_values_without_pydantic()  # about 100 ms off every command; see gitboard.cli.coercion
+_flags_without_type_in_help()  # --json, not --json <bool>; see gitboard.cli.help_flags
 
 app = typer.Typer(
     name="gitboard",
     help="A git-backed task board and team runtime for AI coding agents and the people who lead them.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 
 
