@@ -3,9 +3,10 @@
 rich Live only drives the view: each tick gathers the data (the board at the
 local tip, the roster's processes and log lines of this clone) and hands it to
 the pure :func:`gitboard.cli.watch_view.frame`. The board is re-read as soon as
-the local board ref moves (checked ten times a second: reading the ref is one
-small file read); in remote mode a background thread fetches every ``--poll``
-seconds, which moves the local ref. Countdowns tick every second.
+the local board ref moves, which a thread notices with
+:class:`gitboard.store.refwatch.RefWatcher` (a ``stat`` of the ref files per
+0.1 s tick, no git process); in remote mode another thread fetches every
+``--poll`` seconds, which moves the local ref. Countdowns tick every second.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import typer
 from gitboard.board.errors import BoardError
 from gitboard.cli.common import OFFLINE_OPT, emit, open_repo
 
-#: Seconds between two looks at the board ref (and at the keyboard).
-REF_CHECK = 0.1
+#: Seconds between two looks at the keyboard (and at whether the board moved).
+KEY_CHECK = 0.1
 #: Bytes read from the end of a teammate's log to find its last line.
 LOG_TAIL = 4096
 
@@ -85,6 +86,29 @@ class Fetcher:
                 self.error = e.message
             except Exception as e:  # never let the view die of a fetch
                 self.error = f"{type(e).__name__}: {e}"
+
+
+class TipFollower:
+    """Sets :attr:`moved` each time the local board ref moves away from the tip last seen,
+    watched in a thread (with its own repository) by :class:`gitboard.store.refwatch.RefWatcher`."""
+
+    def __init__(self, path: str, tip: str | None) -> None:
+        self.path, self.tip = path, tip
+        self.moved = threading.Event()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="gitboard-watch-ref", daemon=True)
+
+    def _run(self) -> None:
+        from gitboard.store.refwatch import RefWatcher
+        from gitboard.store.repo import BoardRepo
+
+        with BoardRepo(self.path) as repo:
+            watcher = RefWatcher(repo)
+            while not self.stop.is_set():
+                tip = watcher.wait_for_change(self.tip, 60.0, abort=self.stop)
+                if tip != self.tip:
+                    self.tip = tip
+                    self.moved.set()
 
 
 class Keys:
@@ -182,36 +206,43 @@ def watch(
                                          source=watch_view.Source(remote, 0.0 if remote else None)))
             return 0
         fetcher = Fetcher(repo.cwd, poll) if remote else None
+        follower = TipFollower(repo.cwd, board.tip)
         undo = _sigterm_as_interrupt()
         try:
+            follower.thread.start()
             if fetcher:
                 fetcher.thread.start()
             if console.is_terminal and not json_:
-                _live(repo, board, console, fetcher, remote)
+                _live(repo, board, console, follower, fetcher, remote)
             elif json_:
-                _lines(repo, board, fetcher, lambda b, now: json.dumps(
+                _lines(repo, board, follower, fetcher, lambda b, now: json.dumps(
                     watch_view.document(b, teammates(repo, b), now), ensure_ascii=False))
             else:
-                _lines(repo, board, fetcher, watch_view.status_line)
+                _lines(repo, board, follower, fetcher, watch_view.status_line)
         except KeyboardInterrupt:
             pass
         finally:
             undo()
+            follower.stop.set()
             if fetcher:
                 fetcher.stop.set()
     return 0
 
 
-def _reread(repo: Any, board: Any) -> Any:
-    """The board at the local tip if it moved, else ``board`` (a warm read: no git command)."""
+def _reread(repo: Any, board: Any, follower: TipFollower) -> Any:
+    """The board at the local tip if the ref moved since the last look, else ``board``
+    (a warm read: no git command)."""
     from gitboard.store.read import read_board
 
-    if repo.tip() == board.tip:
+    if not follower.moved.is_set():
         return board
-    return read_board(repo, fresh=False)
+    follower.moved.clear()  # before the read: a move during it sets it again
+    fresh = read_board(repo, fresh=False)
+    return board if fresh.tip == board.tip else fresh
 
 
-def _live(repo: Any, board: Any, console: Any, fetcher: Fetcher | None, remote: str | None) -> None:
+def _live(repo: Any, board: Any, console: Any, follower: TipFollower, fetcher: Fetcher | None,
+          remote: str | None) -> None:
     from rich.live import Live
 
     from gitboard.board.clock import utcnow
@@ -228,16 +259,17 @@ def _live(repo: Any, board: Any, console: Any, fetcher: Fetcher | None, remote: 
                               redirect_stdout=False, redirect_stderr=False) as live:
         second = int(now.timestamp())
         while True:
-            if "q" in keys.read(REF_CHECK).lower():
+            if "q" in keys.read(KEY_CHECK).lower():
                 return
-            fresh = _reread(repo, board)
+            fresh = _reread(repo, board, follower)
             now = utcnow()
             if fresh is not board or int(now.timestamp()) != second:
                 board, second = fresh, int(now.timestamp())
                 live.update(draw(now), refresh=True)
 
 
-def _lines(repo: Any, board: Any, fetcher: Fetcher | None, line: Callable[[Any, datetime], str]) -> None:
+def _lines(repo: Any, board: Any, follower: TipFollower, fetcher: Fetcher | None,
+           line: Callable[[Any, datetime], str]) -> None:
     """Not a terminal (or JSON): ``line(board, now)`` now and once per new board tip, until interrupted."""
     from gitboard.board.clock import utcnow
 
@@ -245,8 +277,8 @@ def _lines(repo: Any, board: Any, fetcher: Fetcher | None, line: Callable[[Any, 
     sys.stdout.flush()
     error = ""
     while True:
-        time.sleep(REF_CHECK * 2)
-        fresh = _reread(repo, board)
+        follower.moved.wait(1.0)
+        fresh = _reread(repo, board, follower)
         if fresh is not board:
             board = fresh
             sys.stdout.write(line(board, utcnow()) + "\n")
