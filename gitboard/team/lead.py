@@ -132,7 +132,6 @@ class LeadSession:
         resume: continue the saved conversation instead of starting a new one.
         log: where progress lines go (tool calls ``<tool>: <input>``, compaction notes).
         max_turns: model turns one prompt may take.
-        merge: the merge queue runner for ``merge_tasks`` (None: not available).
 
     Raises:
         Invalid: ``resume`` with no saved conversation, or a saved file that cannot be read.
@@ -142,8 +141,7 @@ class LeadSession:
     def __init__(self, repo_dir: str | os.PathLike, *, model: str | None = None,
                  max_tokens: int = conversation.MAX_TOKENS, max_retries: int = conversation.MAX_RETRIES,
                  request_timeout: float | None = None, resume: bool = False,
-                 log: Callable[[str], None] | None = None, max_turns: int = MAX_TURNS_PER_PROMPT,
-                 merge: Callable[[list[int] | None], dict] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, max_turns: int = MAX_TURNS_PER_PROMPT) -> None:
         self.board = LeadBoard(repo_dir)
         self.repo = self.board.work_dir()
         self.dir = lead_dir(self.board.state_dir())
@@ -164,7 +162,7 @@ class LeadSession:
                                  max_tokens=conversation.clamp_max_tokens(model, max_tokens),
                                  meter=Meter(prices=pricing.load_prices(self.repo, warn=self.log)), log=self.log)
         self.space = workspace.Workspace(self.repo, conversation.bash_env())
-        self.tools = LeadTools(self.board, self.space, merge=merge, inbox_text=self._inbox_text)
+        self.tools = LeadTools(self.board, self.space, log=lambda line: self.log(line), inbox_text=self._inbox_text)
         if resume:
             self._load()
         else:

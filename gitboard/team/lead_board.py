@@ -232,6 +232,18 @@ class LeadBoard:
             return transact(repo, partial(review_ops.reject, actor=self.actor, task_id=int(task_id),
                                           feedback=feedback, base=base)).to_json()
 
+    def merge(self, task_ids: list[int] | None = None, log: Callable[[str], None] | None = None) -> dict:
+        """Run the merge queue as the lead (:func:`gitboard.team.refinery.run_queue`); return the
+        ``gitboard merge --json`` document ``{"merged", "rework", "waiting"}``.
+
+        Args:
+            task_ids: the tasks to merge (None: every candidate).
+            log: where the queue's progress lines go.
+        """
+        from gitboard.team.refinery import run_queue
+
+        return run_queue(self.repo_dir, task_ids or None, actor=self.actor, log=log or (lambda line: None))
+
     def awaiting_review(self) -> list[dict]:
         """Return the completed tasks not yet approved, sorted by id."""
         board = self.board()

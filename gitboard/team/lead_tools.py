@@ -134,18 +134,17 @@ class LeadTools:
     Args:
         board: the board as the lead (actor ``lead``).
         space: the workspace tools, rooted at the lead's repository.
-        merge: the merge queue runner, ``merge(ids or None) -> dict`` (the ``merge --json``
-            document); None when this gitboard has no merge queue.
+        log: where the merge queue's progress lines go.
         inbox_text: turns drained messages into the model's text (the session's, so that
             the lead's read_inbox and the turn-start delivery label them alike).
     """
 
     def __init__(self, board: LeadBoard, space: workspace.Workspace,
-                 merge: Callable[[list[int] | None], dict] | None = None,
+                 log: Callable[[str], None] | None = None,
                  inbox_text: Callable[[list[dict]], str] | None = None) -> None:
         self.board = board
         self.space = space
-        self.merge = merge
+        self.log = log or (lambda line: None)
         self.inbox_text = inbox_text or (lambda msgs: prompts.messages_text(msgs, "Your inbox:"))
 
     def dispatch(self, name: str, a: dict) -> tuple[str, bool]:
@@ -219,8 +218,6 @@ class LeadTools:
             task = b.reject(int(a["task_id"]), feedback)
             return f"Rejected task #{task['id']}: back to pending for rework.", False
         if name == "merge_tasks":
-            if self.merge is None:
-                raise tools.ToolError("this gitboard has no merge queue yet; approve tasks and merge them by hand")
             ids = [int(x) for x in a.get("task_ids") or []] or None
-            return _data(self.merge(ids)), False
+            return _data(b.merge(ids, log=lambda line: self.log(f"merge: {line}"))), False
         raise tools.ToolError(f"unknown tool {name!r}")

@@ -149,3 +149,32 @@ def test_an_api_error_ends_the_prompt_and_keeps_the_session(project: Path, fake_
     r = s.turn("hello")
     assert r.stop_reason == "api_error" and "boom" in r.error and not r.ok
     assert s.turn("hello again").ok
+
+
+def test_review_tools_review_approve_reject_and_merge(tmp_path: Path, fake_api: FakeMessagesAPI, run_cli) -> None:
+    from tests.merge_helpers import completed_task, g, init_board
+    from tests.merge_helpers import project as merge_project
+
+    p = merge_project(tmp_path / "proj", {"a.txt": "one\n"})
+    init_board(p)
+    good = completed_task(run_cli, p, "Add x", {"x.txt": "x\n"})
+    bad = completed_task(run_cli, p, "Add y", {"y.txt": "y\n"})
+    fake_api.script(
+        reply(tool_use("review_task", {"task_id": good}), tool_use("approve_task", {"task_id": good, "note": "ok"}),
+              tool_use("reject_task", {"task_id": bad, "feedback": "y.txt needs a test"})),
+        reply(tool_use("merge_tasks", {})),
+        reply(text("Merged #1; #2 back for rework.")),
+    )
+    progress: list[str] = []
+    s = session(p, log=progress.append)
+    r = s.turn("Review the completed tasks, approve the good one, reject the other, merge.")
+    assert r.ok and [c.is_error for c in r.tool_calls] == [False, False, False, False]
+    review = json.loads(r.tool_calls[0].text.split("\n", 1)[1].rsplit("\n", 1)[0])
+    assert review["mergeable"] is True and [f["path"] for f in review["files"]] == ["x.txt"]
+    merged = json.loads(r.tool_calls[3].text.split("\n", 1)[1].rsplit("\n", 1)[0])
+    assert merged == {"merged": [good], "rework": [], "waiting": []}
+    tasks = board(p).tasks
+    assert tasks[good].status == "merged" and tasks[bad].status == "pending"
+    assert tasks[bad].rework[-1]["feedback"] == "y.txt needs a test" and tasks[bad].rework[-1]["by"] == "lead"
+    assert g(p, "show", "main:x.txt") == "x"
+    assert any(line.startswith("merge: ") for line in progress)
