@@ -33,7 +33,7 @@ from gitboard.board.clock import iso
 from gitboard.board.errors import Conflict, Invalid
 from gitboard.board.names import LEAD, check_name
 from gitboard.board.snapshot import Board
-from gitboard.board.task import COMPLETED, MERGED, PENDING, Task, task_path
+from gitboard.board.task import COMPLETED, MERGED, PENDING, Task
 
 APPROVED = "approved"
 #: Why a task went back for rework: the lead's review, a merge conflict, a failed check.
@@ -77,7 +77,7 @@ def approve(board: Board, now: datetime, *, actor: str, task_id: int, note: str 
         return NoChange(task)
     review = {"verdict": APPROVED, "by": actor, "at": iso(now), "note": note}
     approved = task.evolve(review=review, updated_at=iso(now))
-    return Change({task_path(task.id): approved.to_bytes()}, f"approve #{task.id} by {actor}",
+    return Change({board.path_of_task(task.id): approved.to_bytes()}, f"approve #{task.id} by {actor}",
                   trailers("approve", actor, task.id), result=approved)
 
 
@@ -107,7 +107,7 @@ def reject(board: Board, now: datetime, *, actor: str, task_id: int, feedback: s
         raise Invalid("reject needs --feedback: say what to change")
     task = _completed(board, task_id, "reject")
     again = _to_rework(task, now, actor, REVIEW, feedback.strip(), base)
-    return Change({task_path(task.id): again.to_bytes()}, f"reject #{task.id} by {actor}",
+    return Change({board.path_of_task(task.id): again.to_bytes()}, f"reject #{task.id} by {actor}",
                   trailers("reject", actor, task.id), result=again)
 
 
@@ -127,7 +127,7 @@ def rework(board: Board, now: datetime, *, actor: str, task_id: int, reason: str
         raise Invalid(f"unknown rework reason {reason!r}: expected one of {', '.join(REASONS)}")
     task = _completed(board, task_id, "rework")
     again = _to_rework(task, now, actor, reason, feedback, base)
-    return Change({task_path(task.id): again.to_bytes()}, f"rework #{task.id} by {actor}: {reason}",
+    return Change({board.path_of_task(task.id): again.to_bytes()}, f"rework #{task.id} by {actor}: {reason}",
                   trailers("rework", actor, task.id), result=again)
 
 
@@ -156,5 +156,5 @@ def mark_merged(board: Board, now: datetime, *, actor: str, task_id: int, commit
     result["merge"] = {"commit": commit, "base": base, "by": actor, "at": iso(now),
                        "check": dict(check) if check is not None else None}
     merged = task.evolve(status=MERGED, result=result, updated_at=iso(now))
-    return Change({task_path(task.id): merged.to_bytes()}, f"merge #{task.id} by {actor}",
+    return Change({board.path_of_task(task.id): merged.to_bytes()}, f"merge #{task.id} by {actor}",
                   trailers("merge", actor, task.id, (MERGE_COMMIT, commit)), result=merged)

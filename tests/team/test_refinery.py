@@ -171,3 +171,25 @@ def test_an_unreachable_remote_exits_1_and_moves_nothing(tmp_path: Path, run_cli
     assert res.exit_code == 1 and "error" in res.stderr
     assert (g(a, "rev-parse", "main"), g(a, "rev-parse", "gitboard")) == before
     assert g(bare, "rev-list", "--count", "main") == "1"
+
+
+def test_follow_merges_tasks_as_they_become_candidates_and_stops_on_sigterm(proj: Path, run_cli,
+                                                                            gitboard_exe: Path) -> None:
+    import signal
+    import subprocess
+
+    from tests.team.runtime_helpers import wait_for
+
+    first = completed_task(run_cli, proj, "Early", {"e.txt": "e\n"}, approve=True)
+    proc = subprocess.Popen([str(gitboard_exe), "merge", "--follow", "--poll", "0.2", "--json"], cwd=proj,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: tasks(run_cli, proj)[first]["status"] == "merged", 60, what="the first merge")
+        later = completed_task(run_cli, proj, "Later", {"l.txt": "l\n"}, approve=True)
+        wait_for(lambda: tasks(run_cli, proj)[later]["status"] == "merged", 60, what="the later merge")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert json.loads(out) == {"merged": [first, later], "rework": [], "waiting": []}
+    assert first_parent(proj)[:2] == [f"Merge task #{later}: Later", f"Merge task #{first}: Early"]
