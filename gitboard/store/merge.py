@@ -19,7 +19,9 @@ one step (:func:`land`):
 from __future__ import annotations
 
 import os
+import re
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
@@ -110,12 +112,30 @@ class MergeTree:
         return not self.conflicts
 
 
+_WRITE_TREE: list[bool] = []
+
+
+def has_write_tree() -> bool:
+    """True if this git has ``git merge-tree --write-tree`` (2.38 or newer); asked once per process."""
+    if not _WRITE_TREE:
+        out = gitcmd.run(".", ["version"], check=False).stdout.decode(errors="replace")
+        m = re.search(r"(\d+)\.(\d+)", out)
+        _WRITE_TREE.append(bool(m) and (int(m.group(1)), int(m.group(2))) >= (2, 38))
+    return _WRITE_TREE[0]
+
+
 def merge_tree(repo: BoardRepo, base: str, branch: str) -> MergeTree:
     """Merge commits ``base`` and ``branch`` in the object database only (``git merge-tree --write-tree``).
+
+    A git older than 2.38 merges in a temporary detached worktree under
+    ``<git-common-dir>/gitboard/tmp/`` instead (:func:`merge_in_worktree`); the user's
+    working tree is never touched either way.
 
     Raises:
         GitFailure: git could not merge (no merge base is fine; a missing object is not).
     """
+    if not has_write_tree():
+        return merge_in_worktree(repo, base, branch)
     res = repo.git("merge-tree", "--write-tree", "--name-only", "--no-messages", "-z",
                    "--allow-unrelated-histories", base, branch, check=False)
     if res.status not in (0, 1):
@@ -124,6 +144,35 @@ def merge_tree(repo: BoardRepo, base: str, branch: str) -> MergeTree:
     tree = fields[0].strip()
     paths = sorted({f for f in fields[1:] if f}) if res.status == 1 else []
     return MergeTree(tree, tuple(paths))
+
+
+def merge_in_worktree(repo: BoardRepo, base: str, branch: str) -> MergeTree:
+    """:func:`merge_tree` for a git without ``merge-tree --write-tree``: ``git merge --no-commit`` in a
+    temporary detached worktree of ``base`` under ``<git-common-dir>/gitboard/tmp/``, removed afterwards.
+
+    Raises:
+        GitFailure: git could not make the worktree or merge for another reason than a conflict.
+    """
+    path = repo.state_dir("tmp") / f"merge-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    repo.git("worktree", "add", "-q", "--detach", str(path), base)
+    try:
+        env = repo.identity_env("gitboard")
+        m = gitcmd.run(str(path), [*NO_SIGN, "merge", "-q", "--no-commit", "--no-ff", "--allow-unrelated-histories",
+                                   branch], env=env, check=False)
+        unmerged = gitcmd.run(str(path), ["diff", "--name-only", "-z", "--diff-filter=U"], check=False)
+        conflicts = sorted({p for p in unmerged.stdout.decode(errors="surrogateescape").split("\0") if p})
+        if m.status != 0 and not conflicts:
+            raise GitFailure(f"git merge failed: {gitcmd.last_line(m.stderr) or f'exit {m.status}'}")
+        gitcmd.run(str(path), ["add", "-A"])
+        tree = gitcmd.run(str(path), ["write-tree"]).stdout.decode().strip()
+        return MergeTree(tree, tuple(conflicts))
+    finally:
+        repo.git("worktree", "remove", "--force", "--force", str(path), check=False)
+        if path.exists():
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
+            repo.git("worktree", "prune", check=False)
 
 
 def merge_base(repo: BoardRepo, a: str, b: str) -> str | None:
@@ -336,5 +385,5 @@ def branch_tip(repo: BoardRepo, task: Task, fetch: bool = True) -> tuple[str, st
 
 
 __all__ = ["task_branch", "base_branch", "fetch_branch", "local_branch", "MergeTree", "merge_tree",
-           "merge_base", "merge_message", "write_merge_commit", "changed_paths", "checkout_of",
+           "merge_base", "merge_message", "has_write_tree", "merge_in_worktree", "write_merge_commit", "changed_paths", "checkout_of",
            "dirty_paths", "check_checkout", "bring_along", "LANDED", "BASE_MOVED", "land", "branch_tip"]

@@ -193,3 +193,53 @@ def test_follow_merges_tasks_as_they_become_candidates_and_stops_on_sigterm(proj
     assert proc.returncode == 0, err
     assert json.loads(out) == {"merged": [first, later], "rework": [], "waiting": []}
     assert first_parent(proj)[:2] == [f"Merge task #{later}: Later", f"Merge task #{first}: Early"]
+
+
+def test_a_base_that_moves_during_the_check_redoes_the_candidate_against_the_new_tip(proj: Path, run_cli) -> None:
+    tid = completed_task(run_cli, proj, "Add x", {"x.txt": "x\n"}, approve=True)
+    g(proj, "config", "gitboard.base", "main")
+    g(proj, "checkout", "-q", "--detach")  # nobody's checkout follows main in this test
+    marker = proj.parent / "moved"
+    # the first check run moves main on by one commit (another merge landing meanwhile), then passes
+    check = (f"if [ ! -e {marker} ]; then touch {marker}; "
+             f"c=$(git -c user.name=o -c user.email=o@x commit-tree -p main -m sneaky main^{{tree}}); "
+             f"git update-ref refs/heads/main $c; fi; echo checked >> {proj.parent / 'runs'}")
+    doc = run_queue(proj, check=check)
+    assert doc == {"merged": [tid], "rework": [], "waiting": []}
+    assert first_parent(proj)[:3] == [f"Merge task #{tid}: Add x", "sneaky", "start"]
+    assert (proj.parent / "runs").read_text().count("checked") == 2  # checked again on the new merge commit
+    merge = tasks(run_cli, proj)[tid]["result"]["merge"]
+    assert merge["base"] == g(proj, "rev-parse", "main^1") and merge["commit"] == g(proj, "rev-parse", "main")
+
+
+def test_an_older_git_merges_in_a_temporary_worktree_under_the_git_dir(proj: Path, run_cli,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitboard.store import merge as store_merge
+
+    monkeypatch.setattr(store_merge, "has_write_tree", lambda: False)
+    a = completed_task(run_cli, proj, "Edit a", {"a.txt": "ONE\ntwo\n"}, approve=True)
+    b = completed_task(run_cli, proj, "Edit a too", {"a.txt": "uno\ntwo\n"}, approve=True)
+    doc = run_cli(["review", b, "--json"], cwd=proj).json()
+    assert doc["mergeable"] is True
+    assert run_queue(proj) == {"merged": [a], "rework": [{"id": b, "reason": "conflict", "paths": ["a.txt"]}],
+                               "waiting": []}
+    assert (proj / "a.txt").read_text() == "ONE\ntwo\n" and g(proj, "status", "--porcelain") == ""
+    assert "merge-" not in g(proj, "worktree", "list") and not list((proj / ".git" / "gitboard" / "tmp").glob("merge-*"))
+
+
+def test_both_merge_paths_agree_on_the_tree_and_the_conflicts(proj: Path, run_cli) -> None:
+    from gitboard.store import merge as store_merge
+    from gitboard.store.repo import BoardRepo
+
+    a = completed_task(run_cli, proj, "Edit a", {"a.txt": "ONE\ntwo\n", "n.txt": "n\n"})
+    b = completed_task(run_cli, proj, "Edit a too", {"a.txt": "uno\ntwo\n"})
+    with BoardRepo(proj) as repo:
+        for branch in (f"task/{a}", f"task/{b}"):
+            other = f"task/{b}" if branch.endswith(str(a)) else f"task/{a}"
+            for base in ("main", other):
+                fast = store_merge.merge_tree(repo, base, branch)
+                slow = store_merge.merge_in_worktree(repo, base, branch)
+                assert fast.conflicts == slow.conflicts
+                if fast.clean:
+                    assert fast.tree == slow.tree
+    assert store_merge.has_write_tree()  # this machine's git is 2.38 or newer
