@@ -50,6 +50,10 @@ def lead(
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
     elif result.text:
         sys.stdout.write(result.text + "\n")
+    if not json_:
+        from gitboard.cli.lead_repl import usage_line
+
+        sys.stderr.write(f"gitboard: lead: {usage_line(result, session)}\n")
     if result.error:
         sys.stderr.write(f"gitboard: error: {result.error}\n")
     if result.stop_reason == "cancelled":

@@ -152,6 +152,8 @@ class Repl:
         except BoardError as e:
             self.error(e.message)
             return TurnResult(stop_reason="error", error=e.message)
+        except KeyboardInterrupt:  # between the session's own checks (saving): the session goes on
+            result = TurnResult(stop_reason="cancelled", error="cancelled")
         if result.text:
             self.say(result.text)
         if result.stop_reason == "cancelled":
@@ -162,11 +164,8 @@ class Repl:
         return result
 
     def usage_line(self, result: TurnResult) -> str:
-        """``turn: <tokens> tokens, $<cost> · session: <meter line>``."""
-        u = result.usage
-        tokens = u.input_tokens + u.output_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens
-        cost = f"${result.cost_usd:.4f}" if result.cost_usd is not None else "cost unknown"
-        return f"turn: {tokens:,} tokens, {cost} · session: {self.session.conv.meter.line()}"
+        """See :func:`usage_line`."""
+        return usage_line(result, self.session)
 
     # -- slash commands --------------------------------------------------------------------
 
@@ -234,3 +233,11 @@ class Repl:
         for name, what in SLASH_HELP.items():
             self.say(f"{name:<8} {what}")
         self.say("Anything else goes to the model, which has these tools: " + ", ".join(NAMES))
+
+
+def usage_line(result: TurnResult, session: LeadSession) -> str:
+    """``turn: <tokens> tokens, $<cost> · session: <the session meter's line>``."""
+    u = result.usage
+    tokens = u.input_tokens + u.output_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens
+    cost = f"${result.cost_usd:.4f}" if result.cost_usd is not None else "cost unknown"
+    return f"turn: {tokens:,} tokens, {cost} · session: {session.conv.meter.line()}"

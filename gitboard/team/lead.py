@@ -279,8 +279,8 @@ class LeadSession:
         conv = self.conv
         mark = conv.meter.mark()
         result = TurnResult()
-        conv.append_user([*self.news(), {"type": "text", "text": prompt}])
         try:
+            conv.append_user([*self.news(), {"type": "text", "text": prompt}])
             for n in range(self.max_turns + 1):
                 if n:
                     news = self.news()

@@ -178,3 +178,35 @@ def test_review_tools_review_approve_reject_and_merge(tmp_path: Path, fake_api: 
     assert tasks[bad].rework[-1]["feedback"] == "y.txt needs a test" and tasks[bad].rework[-1]["by"] == "lead"
     assert g(p, "show", "main:x.txt") == "x"
     assert any(line.startswith("merge: ") for line in progress)
+
+
+def test_the_leads_bash_has_no_api_key_and_runs_in_the_repository(project: Path, fake_api: FakeMessagesAPI) -> None:
+    fake_api.script(reply(tool_use("bash", {"command": "echo key=${ANTHROPIC_API_KEY:-none}; pwd; ls"})),
+                    reply(text("Done.")))
+    r = session(project).turn("Look around.")
+    assert r.ok
+    out = r.tool_calls[0].text
+    assert "key=none" in out and str(project.resolve()) in out and "README.md" in out
+
+
+def test_the_repl_with_streams_runs_slash_commands_and_reports_errors_in_one_line(
+        project: Path, fake_api: FakeMessagesAPI) -> None:
+    import io
+
+    from gitboard.cli.lead_repl import Repl
+
+    add_tasks(project, [{"subject": "Write the greeting"}])
+    with BoardRepo(project) as r:
+        transact(r, partial(team_ops.add_member, actor="lead", name="alice"))
+        transact(r, partial(inbox_ops.send, sender="alice", to="lead", content="plan coming", msg_id="m1"))
+    fake_api.script(reply(tool_use("task_get", {"task_id": 7})), reply(text("There is no task 7.")))
+    out = io.StringIO()
+    lines = "/tasks\n/team\n/inbox\n/review\n/nope\nShow task 7\n/cost\n/help\n/quit\nnever read\n"
+    assert Repl(session(project), io.StringIO(lines), out).run() == 0
+    screen = out.getvalue()
+    for needle in ("Write the greeting", "alice", "plan coming", "no completed tasks waiting for review",
+                   "gitboard: error: unknown command /nope; /help lists them", "task_get: ",
+                   "There is no task 7.", "turn: 30 tokens", "models: claude-sonnet-5-5", "/quit"):
+        assert needle in screen, needle
+    assert inbox_ops.peek(board(project), "lead") == []  # the prompt drained it; /inbox only peeked before
+    assert len(fake_api.message_requests) == 2
