@@ -8,13 +8,15 @@ keys in the README's Teammates section) may carry::
     "cost_usd": float or null,      # USD; null when nobody priced the run
     "models": [str]                 # the models the run called
 
-A task *counts* when its result is an object with a ``usage`` object or a
-``cost_usd`` key. Its tokens always add up. Its cost is *known* only when
-``cost_usd`` is a number: a task without one is *unpriced*, and its cost is
-unknown -- never taken as 0. A group whose tasks are all unpriced has an unknown
-cost (``None``); one with some priced tasks has the sum of those, and says how
-many were left out. Malformed values (a string for a token count, a negative
-cost) count as missing. Nothing here reads git or the clock.
+A task *counts* when its result records some tokens or a cost: a ``usage``
+object with a token count above 0, or a ``cost_usd`` number. (A shell or exec
+teammate records zero tokens and no cost: nothing is known of what its command
+spent, so it does not count.) Its tokens always add up. Its cost is *known* only
+when ``cost_usd`` is a number: a task with tokens and no cost is *unpriced*, and
+its cost is unknown -- never taken as 0. A group whose tasks are all unpriced
+has an unknown cost (``None``); one with some priced tasks has the sum of those,
+and says how many were left out. Malformed values (a string for a token count,
+a negative cost) count as missing. Nothing here reads git or the clock.
 """
 
 from __future__ import annotations
@@ -48,9 +50,10 @@ def usage_of(task: Task) -> dict[str, int] | None:
     if not isinstance(result, dict):
         return None
     usage = result.get("usage")
-    if not isinstance(usage, dict):
-        return {k: 0 for k in TOKEN_KEYS} if "cost_usd" in result else None
-    return {k: _count(usage.get(k)) for k in TOKEN_KEYS}
+    counts = {k: _count(usage.get(k)) if isinstance(usage, dict) else 0 for k in TOKEN_KEYS}
+    if any(counts.values()) or cost_of(task) is not None:
+        return counts
+    return None
 
 
 def cost_of(task: Task) -> float | None:

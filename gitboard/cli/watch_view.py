@@ -23,8 +23,8 @@ not fit end in a ``+N more`` line. The merge queue line comes from the status
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Sequence
+from datetime import datetime, timezone
+from typing import Iterable, Sequence
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -32,7 +32,7 @@ from rich.text import Text
 
 from gitboard.board import cost as costs
 from gitboard.board.snapshot import Board
-from gitboard.board.task import DONE, PENDING, Task
+from gitboard.board.task import DONE, IN_PROGRESS, PENDING, Task
 from gitboard.cli import render
 from gitboard.cli.render import Column, plain, styled
 
@@ -120,16 +120,16 @@ def _columns(states: dict[int, str]) -> list[Column]:
     ]
 
 
-def _ordered(board: Board, states: dict[int, str]) -> list[Task]:
+def _ordered(tasks: Iterable[Task], states: dict[int, str]) -> list[Task]:
     """Tasks in :data:`ORDER` of their state; working and waiting ones by id, finished ones newest first."""
     groups: dict[str, list[Task]] = {}
-    for t in board.tasks.values():
+    for t in tasks:
         groups.setdefault(states[t.id], []).append(t)
     out: list[Task] = []
     for s in list(ORDER) + sorted(set(groups) - set(ORDER)):
         group = sorted(groups.get(s, ()), key=lambda t: t.id)
         if s in ("completed", "failed", "merged"):
-            group.sort(key=lambda t: t.updated_at, reverse=True)  # stable: ties stay in id order
+            group.sort(key=lambda t: (t.updated_at, t.id), reverse=True)
         out += group
     return out
 
@@ -203,7 +203,7 @@ def queue_line(board: Board) -> Text | None:
         if not ids:
             continue
         if name == "merged":
-            ids = sorted(ids, key=lambda i: board.tasks[i].updated_at, reverse=True)
+            ids = sorted(ids, key=lambda i: (board.tasks[i].updated_at, i), reverse=True)
         listed = " ".join(f"#{i}" for i in ids[:MAX_IDS]) + (f" +{len(ids) - MAX_IDS}" if len(ids) > MAX_IDS else "")
         out.append(": " if first else " · ")
         first = False
@@ -216,6 +216,8 @@ def totals_line(board: Board) -> Text:
     """Total cost and tokens of the board (:func:`gitboard.board.cost.total`), in one line."""
     whole = costs.total(board)
     u = whole.usage
+    if not whole.tasks:
+        return _line(Text.assemble(("cost ", "bold"), "- · ", ("tokens ", "bold"), "0 (no task records usage yet)"))
     out = Text("cost ", style="bold")
     out.append(render.usd(whole.cost_usd, whole.unpriced))
     if whole.unpriced:
@@ -241,9 +243,13 @@ def frame(board: Board, mates: Sequence[Mate], now: datetime, *, width: int = 80
     Returns:
         A rich ``Group``: header, task counts, the task table, teammates, the merge queue and the totals.
     """
-    states = {t.id: view_state(board, t, now) for t in board.tasks.values()}
-    tasks = _ordered(board, states)
-    queue = queue_line(board)
+    static = _static(board)
+    working = [t for t in static.working if t.lease_expired(now)] + \
+        [t for t in static.working if not t.lease_expired(now)]
+    states = dict(static.states)
+    states.update((t.id, view_state(board, t, now)) for t in static.working)
+    tasks = working + static.rest
+    queue = static.queue
     # header, counts, table header, totals (+ queue, + fetch error)
     fixed = 4 + (queue is not None) + bool(source.error)
     mate_rows = min(len(mates), MAX_MATES)
@@ -266,8 +272,37 @@ def frame(board: Board, mates: Sequence[Mate], now: datetime, *, width: int = 80
     parts.append(_mates(board, mates, mate_rows))
     if queue is not None:
         parts.append(queue)
-    parts.append(totals_line(board))
+    parts.append(static.totals)
     return Group(*parts)
+
+
+@dataclass(frozen=True)
+class _Static:
+    """What a frame shows of a board that does not change with the clock: the state of every
+    task not in progress (only a lease can expire), those tasks in display order, the tasks in
+    progress by id, the merge-queue line and the totals line."""
+
+    states: dict[int, str]
+    rest: list[Task]
+    working: list[Task]
+    queue: Text | None
+    totals: Text
+
+
+_last: list = [None, None]  # [board, its _Static]: a redraw every second of the same board reuses it
+
+
+def _static(board: Board) -> _Static:
+    """:class:`_Static` of ``board``, computed once per board object (10,000 tasks: about 20 ms)."""
+    if _last[0] is board:
+        return _last[1]
+    never = datetime.max.replace(tzinfo=timezone.utc)  # for states that do not depend on the clock
+    working = sorted((t for t in board.tasks.values() if t.status == IN_PROGRESS), key=lambda t: t.id)
+    states = {t.id: view_state(board, t, never) for t in board.tasks.values() if t.status != IN_PROGRESS}
+    rest = _ordered([board.tasks[i] for i in states], states)
+    static = _Static(states, rest, working, queue_line(board), totals_line(board))
+    _last[0], _last[1] = board, static
+    return static
 
 
 def status_line(board: Board, now: datetime) -> str:
@@ -277,7 +312,7 @@ def status_line(board: Board, now: datetime) -> str:
     detail = ", ".join(f"{n} {s}" for s, n in tally(states))
     whole = costs.total(board)
     return (f"{now.strftime('%H:%M:%S')} board {(board.tip or '-')[:10]}: {len(board.tasks)} tasks"
-            f" ({detail}); tokens {whole.tokens:,}; cost {render.usd(whole.cost_usd, whole.unpriced)}")
+            f" ({detail}); tokens {whole.tokens:,}; cost {render.usd(whole.cost_usd, whole.unpriced) if whole.tasks else '-'}")
 
 
 def queue_ids(board: Board) -> dict[str, list[int]]:

@@ -27,11 +27,12 @@ B = board(
     task(2, {"usage": usage(1000, 200), "cost_usd": 0.5, "models": ["claude-opus-4-1"]}, owner="bob",
          claimed="2026-12-02T23:59:59Z"),
     task(3, {"usage": usage(7, 3), "cost_usd": None, "models": ["claude-sonnet-4-5"]}, owner="bob"),
-    task(4, {"usage": usage(0, 0), "models": []}, owner=""),          # shell agent: tokens 0, no cost
+    task(4, {"usage": usage(0, 0), "models": []}, owner=""),          # shell agent: no tokens, no cost: does not count
     task(5, {"note": "done by hand"}),                                 # no usage, no cost: does not count
     task(6, None, status="pending", owner="", claimed=None),
     task(7, {"usage": usage(5, 5), "cost_usd": 0.125, "models": ["claude-sonnet-4-5", "claude-haiku-4-5"]},
          status="failed"),
+    task(8, {"usage": usage(1, 1)}, owner="", claimed=None),         # tokens, no cost, owner or model
 )
 
 
@@ -39,12 +40,12 @@ def test_total_sums_tokens_of_every_counted_task_and_only_known_costs():
     t = cost.total(B)
     assert (t.tasks, t.priced, t.unpriced) == (5, 3, 2)
     assert t.cost_usd == pytest.approx(0.875)
-    assert t.usage == usage(1112, 228, 300, 40) and t.tokens == 1680
+    assert t.usage == usage(1113, 229, 300, 40) and t.tokens == 1682
 
 
 def test_by_task_is_in_id_order_and_unpriced_tasks_have_unknown_cost():
     _, groups = cost.summarise(B, "task")
-    assert [g.key for g in groups] == [1, 2, 3, 4, 7]
+    assert [g.key for g in groups] == [1, 2, 3, 7, 8]
     g3 = groups[2].to_json()
     assert g3["cost_usd"] is None and g3["unpriced"] == 1 and g3["tokens"] == 10
 
@@ -66,9 +67,9 @@ def test_by_model_never_counts_a_cost_twice():
     assert sum(g.tokens for g in groups) == whole.tokens
 
 
-def test_by_day_uses_the_claim_day_in_utc():
+def test_by_day_uses_the_claim_day_in_utc_else_the_last_update():
     _, groups = cost.summarise(B, "day")
-    assert [(g.key, g.tasks) for g in groups] == [("2026-12-01", 4), ("2026-12-02", 1)]
+    assert [(g.key, g.tasks) for g in groups] == [("2026-12-01", 3), ("2026-12-02", 1), ("2026-12-03", 1)]
 
 
 def test_malformed_values_count_as_missing():
@@ -78,7 +79,7 @@ def test_malformed_values_count_as_missing():
               task(3, {"cost_usd": float("nan")}),
               task(4, {"cost_usd": 2}))
     t = cost.total(b)
-    assert t.tasks == 4 and t.usage == usage(0, 0, 0, 2)
+    assert t.tasks == 2 and t.usage == usage(0, 0, 0, 2)  # 2 and 3 record nothing valid: they do not count
     assert t.priced == 1 and t.cost_usd == 2.0
 
 

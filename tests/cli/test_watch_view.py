@@ -139,3 +139,11 @@ def test_empty_board_and_status_line():
     assert watch_view.status_line(small_board(), NOW) == (
         "15:00:00 board 0123456789: 6 tasks (1 in_progress, 1 ready, 1 blocked, 2 completed, 1 failed); "
         "tokens 1,215; cost $0.0421+?")
+
+
+def test_a_redraw_of_a_new_board_never_shows_the_old_one():
+    b1 = small_board()
+    b2 = build("1" * 40, {task_path(9): {"id": 9, "subject": "only this one"}})
+    assert "9" not in rows(lines(frame(b1, [], NOW)))
+    assert set(rows(lines(frame(b2, [], NOW)))) == {"9"}
+    assert rows(lines(frame(b1, [], NOW)))["2"][1] == "in_progress"
