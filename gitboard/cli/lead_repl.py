@@ -129,6 +129,9 @@ class Repl:
         """Run until the user leaves; return 0."""
         self._setup_readline()
         self.say(f"gitboard lead: model {self.session.conv.model}; /help for commands, Ctrl-D to leave", "dim")
+        if self.session.resumed:
+            self.say(f"resumed the saved conversation ({len(self.session.conv.messages)} messages; "
+                     f"{self.session.conv.meter.line()})", "dim")
         try:
             while True:
                 line = self.read()

@@ -135,7 +135,7 @@ class LeadSession:
 
     Raises:
         Invalid: ``resume`` with no saved conversation, or a saved file that cannot be read.
-        GitFailure: not a git repository.
+        GitFailure: not a git repository, no board (``gitboard init``), or the remote is unreachable.
     """
 
     def __init__(self, repo_dir: str | os.PathLike, *, model: str | None = None,
@@ -152,10 +152,8 @@ class LeadSession:
         self.max_turns = max_turns
         self.snapshot: dict | None = None
         model = resolve_model(model, cwd=self.repo)
-        try:
-            team_name = self.board.board().team.team_name
-        except Exception:
-            team_name = "team"
+        team_name = self.board.board().team.team_name  # no board: one error line, before any request
+        self.resumed = resume
         self.conv = Conversation(model=model, tools=conversation.cached_tools(TOOLS),
                                  system=[{"type": "text", "cache_control": dict(conversation.CACHE),
                                           "text": system_prompt(team_name, self.repo)}],

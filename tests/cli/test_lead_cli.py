@@ -97,3 +97,11 @@ def test_the_lead_creates_a_task_and_spawns_alice_who_completes_it(project: Path
     alice = [r for r in fake_api.message_requests if ALICE in json.dumps(r.body.get("system"))]
     assert len(alice) == 3
     assert "key=none" in alice[1].tool_results[0]["content"]
+
+
+def test_no_board_is_one_error_line_and_no_request(tmp_path: Path, run_gitboard, fake_api: FakeMessagesAPI) -> None:
+    git(tmp_path, "init", "-q")
+    res = run_gitboard(["lead", "-p", "hello"], cwd=tmp_path, env=fake_api.env())
+    assert res.exit_code == 1 and len(res.stderr.strip().splitlines()) == 1
+    assert res.stderr.startswith("gitboard: error: ") and "Traceback" not in res.stderr
+    assert fake_api.message_requests == []
