@@ -20,7 +20,7 @@ def merge(
     poll: float = typer.Option(2.0, "--poll", metavar="S", help="With --follow: seconds between passes.", min=0.01),
     as_: Optional[str] = AS_OPT,
     json_: bool = JSON_OPT,
-) -> None:
+) -> int:
     r"""Merge approved tasks into the base branch, one at a time, blockers first.
 
     Each merge is computed with git merge-tree, checked in a temporary worktree of the
@@ -39,9 +39,16 @@ def merge(
     log = (lambda s: None) if json_ else (lambda s: (sys.stdout.write(s + "\n"), sys.stdout.flush()))
     refinery = Refinery(GLOBALS.repo_dir, actor=actor, check=check, check_timeout=check_timeout, log=log, stop=stop)
     previous = {}
-    if follow and threading.current_thread() is threading.main_thread():
+    signals: list[int] = []
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C or SIGTERM stops the queue between steps: a landing in flight finishes, a running
+        # check is ended (its candidate stays where it was), nothing is left half-moved
+        def on_signal(signum: int, _frame: object) -> None:
+            signals.append(signum)
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+            previous[sig] = signal.signal(sig, on_signal)
     try:
         run = refinery.run(task_ids or None, follow=follow, poll=poll)
     finally:
@@ -57,3 +64,7 @@ def merge(
         sys.stdout.write(", ".join(parts) + "\n")
 
     emit(json_, run.to_json(), human)
+    if signals and not follow:
+        sys.stderr.write("gitboard: error: interrupted; the queue stopped between merges\n")
+        return 130
+    return 0

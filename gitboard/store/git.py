@@ -29,7 +29,7 @@ class Result:
 
 
 def run(cwd: str, args: Sequence[str], *, input: bytes | None = None,
-        env: Mapping[str, str] | None = None, check: bool = True) -> Result:
+        env: Mapping[str, str] | None = None, check: bool = True, new_session: bool = False) -> Result:
     """Run ``git <args>`` in ``cwd``.
 
     Args:
@@ -38,6 +38,9 @@ def run(cwd: str, args: Sequence[str], *, input: bytes | None = None,
         input: bytes for standard input.
         env: extra environment variables (for example an identity).
         check: raise on a non-zero exit.
+        new_session: run git in a session of its own, so that a Ctrl-C at the terminal
+            (SIGINT to the foreground process group) cannot stop it half-way (a ref
+            transaction that must finish once begun).
 
     Raises:
         GitFailure: git is missing, or (with ``check``) it exited non-zero; the
@@ -45,7 +48,8 @@ def run(cwd: str, args: Sequence[str], *, input: bytes | None = None,
     """
     full_env = {**os.environ, **_QUIET_ENV, **(env or {})}
     try:
-        p = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=full_env)
+        p = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=full_env,
+                           start_new_session=new_session)
     except OSError as e:
         raise GitFailure(f"cannot run git: {e}") from None
     res = Result(p.returncode, p.stdout, p.stderr.decode(errors="replace"))

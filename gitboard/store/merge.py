@@ -251,7 +251,7 @@ def bring_along(repo: BoardRepo, worktree: str, old: str, new: str) -> None:
     Raises:
         GitFailure: git refused (the message names what to do).
     """
-    res = gitcmd.run(worktree, ["read-tree", "-m", "-u", old, new], check=False)
+    res = gitcmd.run(worktree, ["read-tree", "-m", "-u", old, new], check=False, new_session=True)
     if res.status != 0:
         raise GitFailure(f"the base moved to {new[:12]}, but the checkout in {worktree} could not follow: "
                          f"{gitcmd.last_line(res.stderr)}; run 'git reset --keep {new[:12]}' there")
@@ -268,7 +268,8 @@ def _update_both(repo: BoardRepo, base_ref: str, new_base: str, old_base: str,
     """One ``git update-ref --stdin`` transaction; returns (moved, git's error line)."""
     script = (f"start\nupdate {base_ref} {new_base} {old_base}\n"
               f"update {repo.ref} {board_commit} {old_board}\nprepare\ncommit\n")
-    res = repo.git("update-ref", "-m", message, "--stdin", input=script.encode(), check=False)
+    res = gitcmd.run(repo.cwd, ["update-ref", "-m", message, "--stdin"], input=script.encode(), check=False,
+                     new_session=True)
     return res.status == 0, gitcmd.last_line(res.stderr)
 
 
@@ -280,8 +281,8 @@ def _push_both(repo: BoardRepo, base_ref: str, new_base: str, board_commit: str)
     """
     from gitboard.store.remote import _RACE_WORDS
 
-    res = repo.git("push", "--porcelain", "--atomic", "--no-verify", repo.remote,
-                   f"{new_base}:{base_ref}", f"{board_commit}:{repo.ref}", check=False)
+    res = gitcmd.run(repo.cwd, ["push", "--porcelain", "--atomic", "--no-verify", repo.remote,
+                                f"{new_base}:{base_ref}", f"{board_commit}:{repo.ref}"], check=False, new_session=True)
     out = res.stdout.decode(errors="replace")
     flags = {}
     for line in out.splitlines():

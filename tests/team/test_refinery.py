@@ -243,3 +243,24 @@ def test_both_merge_paths_agree_on_the_tree_and_the_conflicts(proj: Path, run_cl
                 if fast.clean:
                     assert fast.tree == slow.tree
     assert store_merge.has_write_tree()  # this machine's git is 2.38 or newer
+
+
+def test_sigint_during_a_check_stops_the_queue_with_nothing_moved(proj: Path, run_cli, gitboard_exe: Path) -> None:
+    import signal
+    import subprocess
+
+    from tests.team.runtime_helpers import wait_for
+
+    tid = completed_task(run_cli, proj, "Slow", {"s.txt": "s\n"}, approve=True)
+    before = (g(proj, "rev-parse", "main"), g(proj, "rev-parse", "gitboard"))
+    started = proj.parent / "check-started"
+    proc = subprocess.Popen([str(gitboard_exe), "merge", "--check", f"touch {started}; sleep 60", "--json"], cwd=proj,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(started.exists, 60, what="the check to start")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert json.loads(out) == {"merged": [], "rework": [], "waiting": []}
+    assert (g(proj, "rev-parse", "main"), g(proj, "rev-parse", "gitboard")) == before
+    assert tasks(run_cli, proj)[tid]["status"] == "completed"
+    assert "check-" not in g(proj, "worktree", "list")
