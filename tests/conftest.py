@@ -7,7 +7,9 @@ file, ``GIT_CONFIG_NOSYSTEM=1``, and no git
 identity exists -- ``user.useConfigOnly=true`` is set through
 ``GIT_CONFIG_COUNT`` so that git itself refuses to guess one. gitboard must
 work like that. ``GITBOARD_*``, ``ANTHROPIC_*``, ``GIT_AUTHOR_*``,
-``GIT_COMMITTER_*``, ``GIT_DIR`` and friends are removed from the environment.
+``GIT_COMMITTER_*``, ``GIT_DIR`` and friends are removed from the environment, and
+``GITBOARD_CHECK_RULES=1`` makes every transaction check its change against
+:mod:`gitboard.board.rules` first (an operation the hook would refuse is a bug).
 
 Fixtures and helpers (all paths are :class:`pathlib.Path`):
 
@@ -100,6 +102,9 @@ def isolated_git_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     monkeypatch.setenv("GIT_CONFIG_KEY_0", "user.useConfigOnly")
     monkeypatch.setenv("GIT_CONFIG_VALUE_0", "true")
     monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
+    # every change any test commits is first checked against the rules the server hook enforces
+    monkeypatch.setenv("GITBOARD_CHECK_RULES", "1")
+    monkeypatch.setattr("gitboard.store.transact._CHECK_RULES", True)
     return home
 
 

@@ -19,11 +19,12 @@ from datetime import datetime
 from typing import Any
 
 from gitboard.board.change import REQUEST, Change, NoChange, trailers
-from gitboard.board.errors import BoardError, Invalid, NotFound
+from gitboard.board.errors import BoardError, Conflict, Invalid, NotFound
 from gitboard.board.message import (
     BROADCAST, MESSAGE, PROTOCOL_TYPES, RESPONSE_TYPES, Message, check_id, check_type, message_path,
 )
 from gitboard.board.names import LEAD, check_name
+from gitboard.board.permits import drain_refusal
 from gitboard.board.snapshot import Board
 from gitboard.board.task import dump_json
 
@@ -192,15 +193,20 @@ def drain(board: Board, now: datetime, *, name: str, actor: str | None = None) -
 
     ``actor`` is who drains it, named in the ``Gitboard-Actor`` trailer (and so the
     commit's fallback author); None means ``name`` itself (a teammate draining its
-    own inbox). Whether ``actor`` may drain ``name``'s inbox is the caller's concern.
+    own inbox). Only the recipient and the lead may drain an inbox
+    (:func:`~gitboard.board.rules.drain_refusal`).
     The result is the list of messages removed, oldest first; an empty inbox is
     ``NoChange([])``. Files that are not valid messages are left in place.
 
     Raises:
         Invalid: a malformed ``name`` or ``actor``.
+        Conflict: ``actor`` is neither ``name`` nor the lead.
     """
     check_name(name)
     actor = name if actor is None else check_name(actor, "actor")
+    why = drain_refusal(name, actor)
+    if why:
+        raise Conflict(why)
     found = _inbox(board, name)[0]
     if not found:
         return NoChange([])

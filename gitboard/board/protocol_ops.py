@@ -30,6 +30,7 @@ from gitboard.board.message import (
     PLAN_REQUEST, PLAN_RESPONSE, SHUTDOWN_REQUEST, SHUTDOWN_RESPONSE, Message, check_id,
 )
 from gitboard.board.names import check_name
+from gitboard.board.permits import answer_refusal
 from gitboard.board.request import APPROVED, PENDING, PLAN, REJECTED, SHUTDOWN, Request, request_of, request_path
 from gitboard.board.snapshot import Board
 from gitboard.board.task import dump_json
@@ -67,10 +68,9 @@ def _pending(board: Board, request_id: str, kind: str, sender: str, approve: obj
     req = request_of(board, request_id) if isinstance(request_id, str) and request_id else None
     if req is None or req.kind != kind:
         raise NotFound(f"no {label} {request_id!r}")
-    if req.answered:
-        raise Conflict(f"{label} {request_id} is already {req.status}; only a pending request can be answered")
-    if req.to != sender:
-        raise Conflict(f"{label} {request_id} is addressed to {req.to}, not {sender}")
+    why = answer_refusal(req, sender)
+    if why:
+        raise Conflict(why)
     return req
 
 

@@ -17,9 +17,10 @@ from typing import Any, Iterable, Mapping, Sequence
 from gitboard.board.change import TAKEOVER, Change, NoChange, trailers
 from gitboard.board.clock import after, iso
 from gitboard.board.errors import Conflict, Invalid, NotFound
-from gitboard.board.names import LEAD, check_name, check_role
+from gitboard.board.names import check_name, check_role
+from gitboard.board.permits import claim_refusal, owner_refusal, release_refusal, status_refusal
 from gitboard.board.snapshot import Board
-from gitboard.board.task import COMPLETED, DONE, FAILED, FINISHED, IN_PROGRESS, MERGED, PENDING, STATUSES, Task, task_path
+from gitboard.board.task import COMPLETED, FAILED, IN_PROGRESS, PENDING, STATUSES, Task, task_path
 
 IMPORT_KEYS = ("subject", "description", "blockedBy", "run", "role")
 
@@ -182,15 +183,11 @@ def claim(board: Board, now: datetime, *, actor: str, task_id: int | None = None
         task = ready[0]
     else:
         task = board.task(task_id)
-        if task.status in FINISHED:
-            raise Conflict(f"task #{task.id} is {task.status}")
         if task.status == IN_PROGRESS and task.owner == actor and not task.lease_expired(now):
             return NoChange(task)  # a repeat of one's own live claim
-        if task.status == IN_PROGRESS and not task.lease_expired(now):
-            raise Conflict(f"task #{task.id} is claimed by {task.owner}")
-        if not board.unblocked(task):
-            waiting = [f"#{b}" for b in task.blockedBy if board.tasks.get(b) is None or board.tasks[b].status not in DONE]
-            raise Conflict(f"task #{task.id} is blocked by {', '.join(waiting)}")
+        why = claim_refusal(board, task, actor, now)
+        if why:
+            raise Conflict(why)
         if task.role is not None and task.role != role:
             raise Conflict(f"task #{task.id} needs role {task.role}, and {actor} has {'role ' + role if role else 'none'}")
     previous = task.owner if task.status == IN_PROGRESS and task.owner != actor else ""
@@ -207,27 +204,29 @@ def claim(board: Board, now: datetime, *, actor: str, task_id: int | None = None
 
 def _owned(board: Board, task_id: int, actor: str, verb: str) -> Task:
     task = board.task(task_id)
-    if task.status != IN_PROGRESS:
-        raise Conflict(f"cannot {verb} task #{task.id}: it is {task.status}")
-    if task.owner != actor:
-        raise Conflict(f"cannot {verb} task #{task.id}: it is owned by {task.owner}, not {actor}")
+    why = owner_refusal(task, actor, verb)
+    if why:
+        raise Conflict(why)
     return task
 
 
 def release(board: Board, now: datetime, *, actor: str, task_id: int, force: bool = False) -> Change:
     """Give a claimed task back: pending, no owner, no lease.
 
-    Only the owner may, unless ``force`` (the lead taking a claim back from anyone).
+    Only the owner may, unless ``force`` (the lead taking a claim back from anyone;
+    :func:`~gitboard.board.rules.release_refusal`).
 
     Raises:
-        NotFound: no such task. Conflict: not in progress, or not the owner without ``force``.
+        NotFound: no such task. Conflict: not in progress, not the owner without ``force``,
+            or a forced release by someone other than the lead.
     """
     check_name(actor)
     task = board.task(task_id)
-    if task.status != IN_PROGRESS:
-        raise Conflict(f"cannot release task #{task.id}: it is {task.status}")
-    if task.owner != actor and not force:
+    if task.status == IN_PROGRESS and task.owner != actor and not force:
         raise Conflict(f"cannot release task #{task.id}: it is owned by {task.owner}, not {actor} (the lead may use --force)")
+    why = release_refusal(task, actor)
+    if why:
+        raise Conflict(why)
     released = task.evolve(status=PENDING, owner="", claimed_at=None, lease_expires_at=None, updated_at=iso(now))
     subject = f"release #{task.id} by {actor}" + (f" (forced from {task.owner})" if task.owner != actor else "")
     return Change(_write(released), subject, trailers("release", actor, task.id), result=released)
@@ -275,8 +274,9 @@ def update(board: Board, now: datetime, *, actor: str, task_id: int, subject: st
         NotFound: no such task, or a blocker that names no task.
         Invalid: empty subject, unknown status, bad role, a task blocking itself
             or a blockedBy cycle.
-        Conflict: status in_progress (claim instead), to or from merged, or a status change of a task
-            owned by another, unless ``actor`` is the lead.
+        Conflict: status in_progress (claim instead), to or from merged (the merge
+            queue's), or a status change by anyone but the lead or the owner of the
+            in-progress task (:func:`~gitboard.board.rules.status_refusal`).
     """
     check_name(actor)
     task = board.task(task_id)
@@ -303,12 +303,9 @@ def update(board: Board, now: datetime, *, actor: str, task_id: int, subject: st
             raise Invalid("blockedBy would make a cycle: " + " -> ".join(f"#{c}" for c in cycle))
     if status is not None:
         check_status(status)
-        if status == IN_PROGRESS and task.status != IN_PROGRESS:
-            raise Conflict("status in_progress needs an owner: use 'gitboard task claim'")
-        if status != task.status and MERGED in (status, task.status):
-            raise Conflict(f"task #{task.id} is {task.status}: only the merge queue ('gitboard merge') sets or leaves merged")
-        if status != task.status and task.status == IN_PROGRESS and actor not in (task.owner, LEAD):
-            raise Conflict(f"task #{task.id} is owned by {task.owner}: only its owner or the lead may change its status")
+        why = status_refusal(task, actor, status)
+        if why:
+            raise Conflict(why)
         changes["status"] = status
         if status == PENDING:
             changes.update(owner="", claimed_at=None, lease_expires_at=None)

@@ -24,7 +24,7 @@ import time
 from datetime import datetime
 from typing import Any, Callable
 
-from gitboard.board.change import ACTOR, Change, NoChange
+from gitboard.board.change import ACTION, ACTOR, Change, NoChange
 from gitboard.board.clock import utcnow
 from gitboard.board.errors import Busy, GitFailure
 from gitboard.board.layout import FORMAT
@@ -57,6 +57,25 @@ def _actor_of(change: Change) -> str:
         if k == ACTOR:
             return v
     return "gitboard"
+
+
+#: ``GITBOARD_CHECK_RULES=1`` (the test suite sets it): every change is checked by
+#: :func:`gitboard.board.rules.check_change` before it is committed, proving that the
+#: operations and the rules the server hook enforces agree.
+_CHECK_RULES = os.environ.get("GITBOARD_CHECK_RULES", "") not in ("", "0")
+
+
+def _assert_rules(board: Board, change: Change, now: datetime) -> None:
+    """Raise RuntimeError (a bug: the operations and the rules disagree) if ``change`` breaks a rule.
+    Actions the rules do not know yet are skipped."""
+    from gitboard.board import rules
+
+    action = dict(change.trailers).get(ACTION)
+    if action not in rules.ACTIONS:
+        return
+    found = rules.check_change(board, change.writes, change.trailers, now)
+    if found:
+        raise RuntimeError(f"{change.subject!r} breaks the board's rules: " + "; ".join(v.message for v in found))
 
 
 class Stats:
@@ -119,7 +138,8 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
             if base is None and not create:
                 raise no_board_error(repo)
             board, listing, cache = load_board(repo, base)
-            change = operation(board, utcnow())
+            now = utcnow()
+            change = operation(board, now)
             migrating = base is not None and board.format < FORMAT and (migrate or isinstance(change, Change))
             if isinstance(change, NoChange) and not migrating:
                 cache.save(keep=blob_ids(listing))
@@ -130,6 +150,8 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
                 commit, new_listing = write_migration(repo, base, listing, board.format, identity, actor)
                 subject = f"migrate board to format {FORMAT} by {actor}"
             else:
+                if _CHECK_RULES:
+                    _assert_rules(board, change, now)
                 commit = write_commit(repo, base, listing, change.writes, change.message(), identity)
                 subject = change.subject
             if repo.remote:
