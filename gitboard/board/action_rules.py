@@ -22,7 +22,7 @@ from gitboard.board.permits import claim_refusal, drain_refusal, owner_refusal, 
     answer_refusal
 from gitboard.board.request import APPROVED, PENDING as REQ_PENDING, PLAN, SHUTDOWN, Request
 from gitboard.board.snapshot import Board
-from gitboard.board.task import COMPLETED, FAILED, IN_PROGRESS, PENDING, Task, task_path
+from gitboard.board.task import COMPLETED, FAILED, IN_PROGRESS, PENDING, TASK_FIELDS, Task, task_path
 from gitboard.board.team import CONFIG_PATH, Member
 
 # -- rule names (the ``rule`` of a Violation) ---------------------------------------
@@ -99,8 +99,10 @@ _UPDATE_FIELDS = frozenset({"subject", "description", "blockedBy", "run", "role"
 
 
 def _changed_fields(old: Task, new: Task) -> set[str]:
-    a, b = old.to_json(), new.to_json()
-    return {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+    """Names of the task keys whose values differ (a key left out of the file counts as its default)."""
+    out = {k for k in TASK_FIELDS if k != "extra" and getattr(old, k) != getattr(new, k)}
+    a, b = old.extra, new.extra
+    return out | {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
 
 
 def _one_task(c: Check, d: Diff, trailers: Mapping[str, list[str]]) -> tuple[Task, Task] | None:
@@ -326,6 +328,48 @@ def _init_action(c: Check, before: Board, d: Diff, trailers: Mapping[str, list[s
         c.bad(ROSTER, f"init writes {CONFIG_PATH}")
 
 
+_REVIEW_FIELDS = frozenset({"review", "updated_at"})
+_REWORK_FIELDS = frozenset({"status", "owner", "claimed_at", "lease_expires_at", "review", "rework", "updated_at"})
+_MERGE_FIELDS = frozenset({"status", "result", "updated_at"})
+#: Trailer of a merge board commit naming the merge commit on the base (see review_ops).
+MERGE_COMMIT = "Gitboard-Merge-Commit"
+
+
+def _review_action(c: Check, before: Board, d: Diff, trailers: Mapping[str, list[str]]) -> None:
+    """approve, reject, rework (the merge queue's) and merge: the lead's, on a completed task."""
+    pair = _one_task(c, d, trailers)
+    if pair is None:
+        return
+    old, new = pair
+    path, a = task_path(old.id), c.action
+    if c.actor != LEAD:
+        c.bad(LEAD_ONLY, f"only the lead may {a} a task ({c.actor} is not the lead)", path)
+    if old.status != COMPLETED:
+        c.bad(ACTION_RULE, f"cannot {a} task #{old.id}: it is {old.status}, not completed", path)
+    if a == "approve":
+        if _only_fields(c, old, new, _REVIEW_FIELDS) and not (
+                isinstance(new.review, dict) and new.review.get("verdict") == "approved"):
+            c.bad(ACTION_RULE, f"an approve records review {{\"verdict\": \"approved\"}} on task #{old.id}", path)
+    elif a in ("reject", "rework"):
+        if not _only_fields(c, old, new, _REWORK_FIELDS):
+            return
+        added = new.rework[len(old.rework):]
+        if (new.status != PENDING or new.owner or new.lease_expires_at or new.claimed_at or new.review is not None
+                or tuple(new.rework[:len(old.rework)]) != tuple(old.rework) or len(added) != 1
+                or not isinstance(added[0], dict) or (a == "reject" and added[0].get("reason") != "review")):
+            c.bad(ACTION_RULE, f"a {a} makes task #{old.id} pending, unowned and unreviewed, "
+                               f"appending one rework record", path)
+    elif a == "merge":
+        if not _only_fields(c, old, new, _MERGE_FIELDS):
+            return
+        merge = new.result.get("merge") if isinstance(new.result, dict) else None
+        named = trailers.get(MERGE_COMMIT, [])
+        if new.status != "merged" or not isinstance(merge, dict) or [merge.get("commit")] != named:
+            c.bad(ACTION_RULE, f"a merge makes task #{old.id} merged with result.merge naming the "
+                               f"{MERGE_COMMIT} trailer's commit", path)
+    _roster_self(c, d)
+
+
 Handler = Callable[[Check, Board, Diff, Mapping[str, list[str]]], None]
 
 #: action -> (the kinds of board file it may change, its handler)
@@ -341,6 +385,7 @@ ACTIONS: dict[str, tuple[frozenset[str], Handler]] = {
     "plan-response": (frozenset({REQUEST_FILE, MESSAGE_FILE}), _protocol_action),
     "shutdown-response": (frozenset({REQUEST_FILE, MESSAGE_FILE, ROSTER_FILE}), _protocol_action),
     **{a: (frozenset({ROSTER_FILE}), _roster_action) for a in ("team-add", "team-remove", "team-set")},
+    **{a: (frozenset({TASK_FILE}), _review_action) for a in ("approve", "reject", "rework", "merge")},
 }
 
 

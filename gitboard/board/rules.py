@@ -20,7 +20,8 @@ A commit is legal when:
 - the change is one its action may make, by that actor (see :data:`ACTIONS`):
   a claim takes a ready task (blockers done; unowned, or its lease expired by
   ``now`` allowing ``skew`` seconds); only the owner renews, finishes or
-  releases; only the lead force-releases or overrides a status; messages are
+  releases; only the lead force-releases, overrides a status, and approves,
+  rejects, sends back for rework or merges a completed task; messages are
   added by send, broadcast and the protocol steps, and removed by a drain done
   by their recipient or the lead; a request is answered by the member it is
   addressed to. Besides its own change, a claim, renew, finish, release or

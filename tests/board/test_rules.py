@@ -16,7 +16,7 @@ from functools import partial
 
 import pytest
 
-from gitboard.board import inbox_ops, protocol_ops, rules, task_ops, team_ops
+from gitboard.board import inbox_ops, protocol_ops, review_ops, rules, task_ops, team_ops
 from gitboard.board.change import ACTION, ACTOR, REQUEST, TASK, Change, NoChange
 from gitboard.board.compose import apply_writes, sequence
 from gitboard.board.message import message_path
@@ -64,6 +64,14 @@ def test_every_operation_passes_the_rules():
     life.do(task_ops.claim, actor="alice", task_id=1, lease=60)
     life.do(task_ops.renew, actor="alice", task_id=1, lease=60)
     life.do(task_ops.finish, actor="alice", task_id=1, ok=True, result={"summary": "ok"})
+    life.do(review_ops.reject, actor="lead", task_id=1, feedback="tests, please")
+    life.do(task_ops.claim, actor="alice", task_id=1, lease=60)
+    life.do(task_ops.finish, actor="alice", task_id=1, ok=True, result={"summary": "ok"})
+    life.do(review_ops.rework, actor="lead", task_id=1, reason="conflict", feedback="a.txt", base="b" * 40)
+    life.do(task_ops.claim, actor="alice", task_id=1, lease=60)
+    life.do(task_ops.finish, actor="alice", task_id=1, ok=True, result={"summary": "ok"})
+    life.do(review_ops.approve, actor="lead", task_id=1, note="good")
+    life.do(review_ops.mark_merged, actor="lead", task_id=1, commit="c" * 40, base="b" * 40)
     # the teammate runtime's composite commits: claim + working, done + idle, takeover + clear
     work = partial(team_ops.set_member, actor="bob", name="bob", status="working", task=2, host="h", pid=7)
     life.do(partial(sequence, ops=[partial(task_ops.claim, actor="bob", task_id=2, lease=30), work]))
@@ -199,6 +207,13 @@ FORGED = {
     "roster edited by a teammate": (lambda b, n: {CONFIG_PATH: dump_json(b.team.without_member("bob").to_json())},
                                     tr("team-remove", "alice"), "lead"),
     "roster deleted": (lambda b, n: {CONFIG_PATH: None}, tr("team-remove", "lead"), "action"),
+    "approve by a teammate": (lambda b, n: {task_path(1): task_json(b, 1, review={"verdict": "approved"})},
+                              tr("approve", "bob", 1), "lead"),
+    "merge of a task in progress": (lambda b, n: {task_path(1): task_json(b, 1, status="merged", lease_expires_at=None,
+                                                                          result={"merge": {"commit": "c" * 40}})},
+                                    tr("merge", "lead", 1, ("Gitboard-Merge-Commit", "c" * 40)), "action"),
+    "merged set by an update": (lambda b, n: {task_path(2): task_json(b, 2, status="merged")},
+                                tr("update", "lead", 2), "lead"),
     "renew that edits another's roster entry": (lambda b, n: {
         task_path(1): task_json(b, 1, lease_expires_at="2030-01-01T00:00:00Z"),
         CONFIG_PATH: dump_json(b.team.with_member(b.team.member("bob").evolve(status="shutdown")).to_json())},
