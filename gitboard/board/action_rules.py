@@ -8,11 +8,11 @@ and which kinds of board file each may touch, is :data:`ACTIONS`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
+from gitboard.board import layout
 from gitboard.board.change import REQUEST, TASK
 from gitboard.board.message import (
     BROADCAST, INBOX_DIR, PLAN_REQUEST, PLAN_RESPONSE, SHUTDOWN_REQUEST, SHUTDOWN_RESPONSE, Message,
@@ -22,7 +22,7 @@ from gitboard.board.permits import claim_refusal, drain_refusal, owner_refusal, 
     answer_refusal
 from gitboard.board.request import APPROVED, PENDING as REQ_PENDING, PLAN, SHUTDOWN, Request
 from gitboard.board.snapshot import Board
-from gitboard.board.task import COMPLETED, FAILED, IN_PROGRESS, PENDING, TASK_FIELDS, Task, task_path
+from gitboard.board.task import COMPLETED, FAILED, IN_PROGRESS, PENDING, TASK_FIELDS, Task
 from gitboard.board.team import CONFIG_PATH, Member
 
 # -- rule names (the ``rule`` of a Violation) ---------------------------------------
@@ -61,9 +61,14 @@ class Violation:
         return f"{self.commit or '(uncommitted)'} {self.action or '-'} by {self.actor or '-'}: {self.message}"
 
 
-TASK_FILE, ROSTER_FILE, MESSAGE_FILE, REQUEST_FILE = "task", "roster", "message", "request"
-#: ``.team/inbox/<name>/<usec>-<id>.json``; group 1 is the recipient.
-MESSAGE_RE = re.compile(re.escape(INBOX_DIR) + r"/([a-z][a-z0-9_-]{0,31})/[0-9]{16}-[A-Za-z0-9][A-Za-z0-9_-]*\.json")
+TASK_FILE, ROSTER_FILE, MESSAGE_FILE, REQUEST_FILE, FORMAT_KIND = (
+    layout.TASK, layout.ROSTER, layout.MESSAGE, layout.REQUEST, layout.FORMAT_FILE)
+
+
+def _recipient_of(path: str, version: int) -> str:
+    """The inbox a message path is in (any format)."""
+    found = layout.classify(path, version) or layout.classify(path, layout.LEGACY_FORMAT)
+    return str(found.key) if found is not None else path
 
 
 @dataclass
@@ -80,9 +85,15 @@ class Diff:
 class Check:
     """The violations of one commit, gathered as the checks run."""
 
-    def __init__(self, commit: str, action: str, actor: str, now: datetime, skew: float) -> None:
+    def __init__(self, commit: str, action: str, actor: str, now: datetime, skew: float,
+                 version: int = layout.FORMAT) -> None:
         self.commit, self.action, self.actor, self.now, self.skew = commit, action, actor, now, skew
+        self.version = version  # the board's format after the commit
         self.found: list[Violation] = []
+
+    def tpath(self, task_id: int) -> str:
+        """Task ``task_id``'s path in the board's format."""
+        return layout.task_path(task_id, self.version)
 
     def bad(self, rule: str, message: str, path: str | None = None) -> None:
         self.found.append(Violation(self.commit, self.action, self.actor, rule, message, path))
@@ -112,11 +123,11 @@ def _one_task(c: Check, d: Diff, trailers: Mapping[str, list[str]]) -> tuple[Tas
         return None
     (tid, (old, new)), = d.tasks.items()
     if old is None or new is None:
-        c.bad(ACTION_RULE, f"a {c.action} changes an existing task; task #{tid} is new", task_path(tid))
+        c.bad(ACTION_RULE, f"a {c.action} changes an existing task; task #{tid} is new", c.tpath(tid))
         return None
     named = trailers.get(TASK, [])
     if named != [str(tid)]:
-        c.bad(TRAILERS, f"the {TASK} trailer must name task #{tid}, not {', '.join(named) or 'none'}", task_path(tid))
+        c.bad(TRAILERS, f"the {TASK} trailer must name task #{tid}, not {', '.join(named) or 'none'}", c.tpath(tid))
     return old, new
 
 
@@ -124,7 +135,7 @@ def _only_fields(c: Check, old: Task, new: Task, allowed: frozenset[str]) -> boo
     extra = _changed_fields(old, new) - allowed
     if extra:
         c.bad(ACTION_RULE, f"a {c.action} of task #{old.id} may not change {', '.join(sorted(extra))}",
-              task_path(old.id))
+              c.tpath(old.id))
     return not extra
 
 
@@ -137,17 +148,17 @@ def _check_new_tasks(c: Check, before: Board, d: Diff, many: bool) -> None:
     first = before.max_id() + 1
     if new_ids != list(range(first, first + len(new_ids))):
         c.bad(ACTION_RULE, f"an {c.action} takes the next ids from #{first}, not "
-                           f"{', '.join(f'#{i}' for i in new_ids)}", task_path(new_ids[0]))
+                           f"{', '.join(f'#{i}' for i in new_ids)}", c.tpath(new_ids[0]))
     known = set(before.tasks) | set(new_ids)
     for tid in new_ids:
         t = d.tasks[tid][1]
         assert t is not None
         if t.status != PENDING or t.owner or t.lease_expires_at or t.claimed_at:
-            c.bad(ACTION_RULE, f"new task #{tid} must be pending, unowned and unleased", task_path(tid))
+            c.bad(ACTION_RULE, f"new task #{tid} must be pending, unowned and unleased", c.tpath(tid))
         missing = [b for b in t.blockedBy if b not in known or b == tid]
         if missing:
             c.bad(ACTION_RULE, f"task #{tid} is blocked by unknown task(s) {', '.join(f'#{b}' for b in missing)}",
-                  task_path(tid))
+                  c.tpath(tid))
 
 
 def _roster_self(c: Check, d: Diff, *, takeover: tuple[str, int] | None = None) -> None:
@@ -169,7 +180,7 @@ def _task_action(c: Check, before: Board, d: Diff, trailers: Mapping[str, list[s
     if pair is None:
         return
     old, new = pair
-    path = task_path(old.id)
+    path = c.tpath(old.id)
     a, actor = c.action, c.actor
     takeover = None
     if a == "claim":
@@ -232,7 +243,7 @@ def _messages_action(c: Check, before: Board, d: Diff, trailers: Mapping[str, li
     if a == "drain":
         if d.added:
             c.bad(MESSAGES, "a drain only removes messages", d.added[0][0])
-        inboxes = sorted({MESSAGE_RE.fullmatch(p).group(1) for p, _ in d.removed})  # type: ignore[union-attr]
+        inboxes = sorted({_recipient_of(p, c.version) for p, _ in d.removed})
         if len(inboxes) != 1:
             c.bad(MESSAGES, f"a drain empties one inbox, not {len(inboxes)}")
         for name in inboxes:
@@ -341,7 +352,7 @@ def _review_action(c: Check, before: Board, d: Diff, trailers: Mapping[str, list
     if pair is None:
         return
     old, new = pair
-    path, a = task_path(old.id), c.action
+    path, a = c.tpath(old.id), c.action
     if c.actor != LEAD:
         c.bad(LEAD_ONLY, f"only the lead may {a} a task ({c.actor} is not the lead)", path)
     if old.status != COMPLETED:
@@ -374,7 +385,7 @@ Handler = Callable[[Check, Board, Diff, Mapping[str, list[str]]], None]
 
 #: action -> (the kinds of board file it may change, its handler)
 ACTIONS: dict[str, tuple[frozenset[str], Handler]] = {
-    "init": (frozenset({ROSTER_FILE}), _init_action),
+    "init": (frozenset({ROSTER_FILE, FORMAT_KIND}), _init_action),
     "add": (frozenset({TASK_FILE}), lambda c, b, d, t: _check_new_tasks(c, b, d, many=False)),
     "import": (frozenset({TASK_FILE}), lambda c, b, d, t: _check_new_tasks(c, b, d, many=True)),
     **{a: (frozenset({TASK_FILE, ROSTER_FILE}), _task_action) for a in ("claim", "release", "renew", "done", "fail")},

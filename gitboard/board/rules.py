@@ -36,53 +36,42 @@ action, actor, rule and path, and why.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
 from gitboard.board.action_rules import (
-    ACTION_RULE, ACTIONS, FORMAT, LAYOUT, MESSAGE_FILE, MESSAGE_RE, MESSAGES, REQUEST_FILE, REQUESTS, ROSTER_FILE,
+    ACTION_RULE, ACTIONS, FORMAT, HISTORY, LAYOUT, MESSAGE_FILE, MESSAGES, REQUEST_FILE, REQUESTS, ROSTER_FILE,
     TASK_FILE, TRAILERS, Check, Diff, Violation,
 )
 from gitboard.board.change import ACTION, ACTOR
 from gitboard.board.errors import BoardError
-from gitboard.board.message import MESSAGE_TYPES, PROTOCOL_TYPES, RESPONSE_TYPES, Message, message_path
+from gitboard.board import layout
+from gitboard.board.message import MESSAGE_TYPES, PROTOCOL_TYPES, RESPONSE_TYPES, Message
 from gitboard.board.names import NAME_RE
 from gitboard.board.permits import (  # re-exported: the rules' predicates
     DONE_STATUSES, answer_refusal, claim_refusal, drain_refusal, lease_expired, open_blockers, owner_refusal,
     release_refusal, status_refusal,
 )
-from gitboard.board.request import APPROVED, PENDING as REQ_PENDING, REJECTED, REQUESTS_DIR, Request, request_path
+from gitboard.board.request import APPROVED, PENDING as REQ_PENDING, REJECTED, Request
 from gitboard.board.snapshot import Board
-from gitboard.board.task import TASKS_DIR, task_path
 from gitboard.board.team import CONFIG_PATH, Team
 
-__all__ = ["Violation", "check_commit", "check_change", "classify", "changed_paths", "trailer_map", "actor_of",
+__all__ = ["MIGRATE", "HISTORY", "FORMAT", "LAYOUT", "Violation", "check_commit", "check_change", "classify", "changed_paths", "trailer_map", "actor_of",
            "ACTIONS", "claim_refusal", "owner_refusal", "release_refusal", "status_refusal", "drain_refusal",
            "answer_refusal", "lease_expired", "open_blockers", "DONE_STATUSES"]
 
-# -- the layout ---------------------------------------------------------------------
+# -- the layout: gitboard.board.layout ------------------------------------------------
 
-_TASK_RE = re.compile(re.escape(TASKS_DIR) + r"/task_([1-9][0-9]*)\.json")
-_REQUEST_RE = re.compile(re.escape(REQUESTS_DIR) + r"/[A-Za-z0-9][A-Za-z0-9_-]{0,99}\.json")
-
-
-def classify(path: str) -> str | None:
-    """Return which kind of board file ``path`` is (task, roster, message, request), or None
-    for a path outside the board's layout."""
-    if _TASK_RE.fullmatch(path):
-        return TASK_FILE
-    if path == CONFIG_PATH:
-        return ROSTER_FILE
-    if MESSAGE_RE.fullmatch(path):
-        return MESSAGE_FILE
-    if _REQUEST_RE.fullmatch(path):
-        return REQUEST_FILE
-    return None
+FORMAT_KIND = layout.FORMAT_FILE
 
 
-def _task_id(path: str) -> int:
-    return int(_TASK_RE.fullmatch(path).group(1))  # type: ignore[union-attr]
+def classify(path: str, version: int = layout.FORMAT) -> str | None:
+    """Return which kind of board file ``path`` is in a board of format ``version`` (task,
+    roster, message, request, format), or None for a path outside the layout
+    (:func:`gitboard.board.layout.classify`)."""
+    found = layout.classify(path, version)
+    return found.kind if found is not None else None
+
 
 def changed_paths(before: Board, after: Board) -> list[str]:
     """Return the board files that differ between ``before`` and ``after`` (parsed content, sorted).
@@ -94,16 +83,18 @@ def changed_paths(before: Board, after: Board) -> list[str]:
     paths: set[str] = set()
     for tid in set(before.tasks) | set(after.tasks):
         if before.tasks.get(tid) != after.tasks.get(tid):
-            paths.add(task_path(tid))
+            paths.add(after.path_of_task(tid))
     for mapping in ("docs", "corrupt"):
         b, a = getattr(before, mapping), getattr(after, mapping)
         paths.update(p for p in set(b) | set(a) if b.get(p) != a.get(p))
     if before.team != after.team:
         paths.add(CONFIG_PATH)
+    if before.format != after.format:
+        paths.add(layout.FORMAT_PATH)
     return sorted(paths)
 
 
-def _validate_message(path: str, value: Any) -> Message:
+def _validate_message(path: str, value: Any, version: int) -> Message:
     msg = Message.from_json(value)
     if msg.type not in MESSAGE_TYPES:
         raise BoardError(f"unknown message type {msg.type!r:.40}")
@@ -114,14 +105,16 @@ def _validate_message(path: str, value: Any) -> Message:
         raise BoardError(f"a {msg.type} without a request_id")
     if msg.type in RESPONSE_TYPES and msg.approve is None:
         raise BoardError(f"a {msg.type} without approve")
-    if path != message_path(msg.to, msg.timestamp, msg.id):
-        raise BoardError(f"its path does not match its recipient, time and id ({message_path(msg.to, msg.timestamp, msg.id)})")
+    want = layout.message_path(msg.to, layout.message_file_name(int(round(msg.timestamp * 1_000_000)), msg.id),
+                               version)
+    if path != want:
+        raise BoardError(f"its path does not match its recipient, time and id ({want})")
     return msg
 
 
-def _validate_request(path: str, value: Any) -> Request:
+def _validate_request(path: str, value: Any, version: int) -> Request:
     req = Request.from_json(value)
-    if path != request_path(req.request_id):
+    if path != layout.request_path(req.request_id, version):
         raise BoardError(f"request_id {req.request_id!r:.40} does not match the file name")
     for who in (req.from_, req.to):
         if not NAME_RE.fullmatch(who):
@@ -152,8 +145,10 @@ def _request_at(board: Board, path: str) -> Request | None:
 def _unchanged(before: Board, after: Board, path: str, kind: str) -> bool:
     if path in before.corrupt:
         return False
+    if kind == FORMAT_KIND:
+        return before.format == after.format and before.tip is not None
     if kind == TASK_FILE:
-        tid = _task_id(path)
+        tid = layout.task_id_of(path, after.format)
         return before.tasks.get(tid) == after.tasks.get(tid) and (tid in before.tasks) == (tid in after.tasks)
     if kind == ROSTER_FILE:
         return before.team == after.team
@@ -164,7 +159,9 @@ def _diff(c: Check, before: Board, after: Board, paths: Iterable[str]) -> Diff:
     """Classify and validate every changed path; record what changed, by kind."""
     d = Diff()
     for path in paths:
-        kind = classify(path)
+        kind = classify(path, after.format)
+        if kind is None and path not in after.docs and path not in after.corrupt:
+            kind = classify(path, before.format)  # a file removed from an older layout
         if kind is None:
             c.bad(LAYOUT, f"{path} is outside the board's layout", path)
             continue
@@ -174,8 +171,12 @@ def _diff(c: Check, before: Board, after: Board, paths: Iterable[str]) -> Diff:
         if _unchanged(before, after, path, kind):
             continue  # written byte for byte (or to an equal value) again
         d.kinds[path] = kind
-        if kind == TASK_FILE:
-            tid = _task_id(path)
+        if kind == FORMAT_KIND:
+            if after.format != layout.FORMAT:
+                c.bad(FORMAT, f"{path} must record format {layout.FORMAT}", path)
+        elif kind == TASK_FILE:
+            tid = layout.task_id_of(path, after.format) or layout.task_id_of(path, before.format)
+            assert tid is not None
             old, new = before.tasks.get(tid), after.tasks.get(tid)
             if new is None and old is not None:
                 c.bad(ACTION_RULE, f"task #{tid} was deleted ({path}); tasks are never deleted", path)
@@ -202,7 +203,7 @@ def _diff(c: Check, before: Board, after: Board, paths: Iterable[str]) -> Diff:
                 d.removed.append((path, old_v))
                 continue
             try:
-                msg = _validate_message(path, new_v)
+                msg = _validate_message(path, new_v, after.format)
             except BoardError as e:
                 c.bad(FORMAT, f"{path} is not a valid message: {e.message}", path)
                 continue
@@ -216,7 +217,7 @@ def _diff(c: Check, before: Board, after: Board, paths: Iterable[str]) -> Diff:
                 c.bad(REQUESTS, f"request {path} was deleted; requests are kept", path)
                 continue
             try:
-                new_r = _validate_request(path, after.docs[path])
+                new_r = _validate_request(path, after.docs[path], after.format)
             except BoardError as e:
                 c.bad(FORMAT, f"{path} is not a valid request: {e.message}", path)
                 continue
@@ -248,6 +249,30 @@ def _check_requests(c: Check, d: Diff) -> None:
             c.bad(REQUESTS, f"request {old.request_id}: an answer may not change {', '.join(sorted(moved))}", path)
         elif old.to != c.actor:
             c.bad(REQUESTS, f"request {old.request_id} is addressed to {old.to}, not {c.actor}", path)
+
+
+#: The action of a commit that moves a board to the current layout (see :mod:`gitboard.store.migrate`).
+MIGRATE = "migrate"
+
+
+def _check_migration(c: Check, before: Board, after: Board, paths: list[str]) -> None:
+    """A migration moves every board file of an older format to its current path, content
+    unchanged, and adds the format file; nothing else."""
+    if before.tip is None or before.format >= layout.FORMAT or after.format != layout.FORMAT:
+        c.bad(ACTION_RULE, f"a migration takes a format-{before.format} board to format {layout.FORMAT}")
+        return
+    moved = {layout.migrate_path(p) for p in (*before.docs, *before.corrupt)}
+    if (after.tasks != before.tasks or after.team != before.team
+            or {layout.migrate_path(p): v for p, v in before.docs.items()} != dict(after.docs)
+            or {layout.migrate_path(p): v for p, v in before.corrupt.items()} != dict(after.corrupt)):
+        c.bad(ACTION_RULE, "a migration moves every board file with its content unchanged")
+    for path in paths:
+        old_kind = classify(path, before.format)
+        if path == layout.FORMAT_PATH or path in moved or (old_kind is not None and layout.migrate_path(path) != path):
+            continue
+        if old_kind is None and classify(path, layout.FORMAT) in (TASK_FILE,):
+            continue  # a task file's new home (tasks are not in docs)
+        c.bad(LAYOUT, f"a migration may not change {path}", path)
 
 
 def trailer_map(trailers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, list[str]]:
@@ -288,7 +313,7 @@ def check_commit(before: Board, after: Board, trailers: Mapping[str, str] | Iter
     actions, actors = tmap.get(ACTION, []), tmap.get(ACTOR, [])
     action = actions[0] if len(actions) == 1 else ""
     actor = actors[0] if len(actors) == 1 else ""
-    c = Check(commit, action, actor, now, skew)
+    c = Check(commit, action, actor, now, skew, after.format)
     if len(actions) != 1 or len(actors) != 1:
         c.bad(TRAILERS, f"a board commit carries exactly one {ACTION} and one {ACTOR} trailer "
                         f"(found {len(actions)} and {len(actors)})")
@@ -296,11 +321,15 @@ def check_commit(before: Board, after: Board, trailers: Mapping[str, str] | Iter
     if not NAME_RE.fullmatch(actor):
         c.bad(TRAILERS, f"invalid actor {actor!r:.40}")
         return c.found
-    if action not in ACTIONS:
+    if action not in ACTIONS and action != MIGRATE:
         c.bad(TRAILERS, f"unknown action {action!r:.40}")
         return c.found
+    paths = changed_paths(before, after) if paths is None else list(paths)
+    if action == MIGRATE:
+        _check_migration(c, before, after, paths)
+        return c.found
     kinds, handler = ACTIONS[action]
-    d = _diff(c, before, after, changed_paths(before, after) if paths is None else paths)
+    d = _diff(c, before, after, paths)
     if c.found:
         return c.found  # a malformed file: judging the action on it would only repeat the reason
     for path, kind in d.kinds.items():
