@@ -51,7 +51,8 @@ def base_branch(repo: BoardRepo) -> str:
     """Return the base branch's name: ``git config gitboard.base``, else the branch checked out here.
 
     Raises:
-        GitFailure: neither is set (a detached HEAD or a bare repository without gitboard.base).
+        GitFailure: neither is set (a detached HEAD or a bare repository without gitboard.base),
+            or what is checked out is a task branch (``task/<id>``).
     """
     if repo.base:
         return repo.base
@@ -59,6 +60,9 @@ def base_branch(repo: BoardRepo) -> str:
     name = res.stdout.decode(errors="replace").strip()
     if res.status != 0 or not name or name == repo.branch:
         raise GitFailure("no base branch: set git config gitboard.base to the branch tasks merge into")
+    if name.startswith("task/"):
+        raise GitFailure(f"{name} is checked out here, and a task branch is no base: set git config "
+                         f"gitboard.base to the branch tasks merge into")
     return name
 
 

@@ -60,3 +60,40 @@ def test_two_queues_in_two_clones_merge_20_tasks_exactly_once(tmp_path: Path, ru
     assert all(board[i]["status"] == "merged" for i in range(1, N + 1))
     tip_files = g(bare, "ls-tree", "--name-only", "main").split()
     assert all(f"part{i}.txt" in tip_files for i in range(1, N + 1))
+
+
+@pytest.mark.slow
+def test_spawned_teammate_and_a_following_queue_through_a_remote_rework_a_conflict_to_merged(
+        tmp_path: Path, gitboard_exe: Path) -> None:
+    import signal
+
+    from tests.team.runtime_helpers import Spawner, add_tasks, board, make_remote_project, wait_for
+
+    remote, (lead, alice) = make_remote_project(tmp_path, ["lead", "alice"])
+    g(lead, "config", "gitboard.review", "none")
+    add_tasks(lead, [{"subject": "one", "run": "echo one > shared.txt"},
+                     {"subject": "two", "run": "echo two > shared.txt; echo b > b.txt"}])
+    spawner = Spawner(gitboard_exe)
+    queue = None
+    try:
+        spawner.spawn(alice, "alice", "--agent", "shell", "--poll", "0.2", "--lease", "30", "--idle-timeout", "30")
+        wait_for(lambda: all(t.status == "completed" for t in board(lead).tasks.values()), 120,
+                 what="both tasks completed")
+        queue = subprocess.Popen([str(gitboard_exe), "merge", "--follow", "--poll", "0.3", "--json"], cwd=lead,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: all(t.status == "merged" for t in board(lead).tasks.values()), 120,
+                 what="both tasks merged")
+    finally:
+        if queue is not None:
+            queue.send_signal(signal.SIGTERM)
+            out, err = queue.communicate(timeout=60)
+        spawner.cleanup()
+    assert queue.returncode == 0, err
+    doc = json.loads(out)  # both branches started from the same base: #2 conflicted once, then merged
+    assert doc == {"merged": [1, 2], "rework": [{"id": 2, "reason": "conflict", "paths": ["shared.txt"]}],
+                   "waiting": []}
+    t2 = board(lead).tasks[2]
+    assert t2.rework[-1]["reason"] == "conflict" and t2.owner == "alice"
+    assert g(remote, "show", "main:shared.txt") == "two"
+    assert g(remote, "show", "main:b.txt") == "b"
+    assert len(first_parent(remote, "main")) == 3
