@@ -327,9 +327,11 @@ class Conversation:
         """
         calls: list[ToolCall] = []
         results: list[dict] = []
+        running = None
         try:
             for block in tool_uses:
                 self.check_cancel()  # no tool call after a stop
+                running = block.get("id")
                 name, args = block.get("name", ""), block.get("input") or {}
                 self.log(f"{name}: {(short or short_input)(name, args)}".rstrip())
                 try:
@@ -355,8 +357,10 @@ class Conversation:
             done = {r["tool_use_id"] for r in results}
             for block in tool_uses:
                 if block.get("id") not in done:
+                    text = ("Cancelled while it ran: it may have taken effect in part." if block.get("id") == running
+                            else "Not run: the call was cancelled.")
                     results.append({"type": "tool_result", "tool_use_id": block.get("id"), "is_error": True,
-                                    "content": "Not run: the call was cancelled."})
+                                    "content": text})
             self.append_user(results)
             raise
         self.append_user(results)

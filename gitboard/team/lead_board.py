@@ -192,7 +192,7 @@ class LeadBoard:
         full = resolve_id(board, str(request_id), kind)
         req = request_of(board, full)
         if req is None or (kind and req.kind != kind):
-            raise NotFound(f"no {kind or ''} request {request_id!r} on the board".replace("  ", " "))
+            raise NotFound(f"no {kind + ' ' if kind else ''}request {request_id!r} on the board")
         return req.to_json()
 
     def pending_plans(self) -> list[dict]:

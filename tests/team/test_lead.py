@@ -210,3 +210,25 @@ def test_the_repl_with_streams_runs_slash_commands_and_reports_errors_in_one_lin
         assert needle in screen, needle
     assert inbox_ops.peek(board(project), "lead") == []  # the prompt drained it; /inbox only peeked before
     assert len(fake_api.message_requests) == 2
+
+
+def test_shutdown_request_and_its_status(project: Path, fake_api: FakeMessagesAPI) -> None:
+    with BoardRepo(project) as r:
+        transact(r, partial(team_ops.add_member, actor="lead", name="alice"))
+    fake_api.script(reply(tool_use("shutdown_request", {"teammate": "alice"})), reply(text("Asked alice.")))
+    s = session(project)
+    r = s.turn("Ask alice to shut down.")
+    assert r.ok and not r.tool_calls[0].is_error
+    port = BoardPort(project, "alice", log=lambda line: None)
+    [msg] = port.read_inbox()
+    assert msg["type"] == "shutdown_request" and msg["from"] == "lead"
+    port.respond_shutdown(msg["request_id"], False, "half way through #3")
+    fake_api.script(reply(tool_use("shutdown_response", {"request_id": msg["request_id"][:8]})),
+                    reply(tool_use("shutdown_response", {"request_id": "nope"})), reply(text("alice said no.")))
+    r = s.turn("Did alice agree?")
+    status, missing = r.tool_calls
+    assert not status.is_error and f"{msg['request_id']} to alice: rejected" in status.text
+    assert "half way through #3" in status.text and '<message_data from="alice">' in status.text
+    assert missing.is_error and "no shutdown request 'nope'" in missing.text
+    # the shutdown_response the teammate sent is in the lead's inbox: delivered as data in this turn
+    assert "shutdown_response" in fake_api.message_requests[2].all_text()
