@@ -132,6 +132,7 @@ class LeadSession:
         resume: continue the saved conversation instead of starting a new one.
         log: where progress lines go (tool calls ``<tool>: <input>``, compaction notes).
         max_turns: model turns one prompt may take.
+        compact_threshold: estimated context tokens above which the conversation is compacted.
 
     Raises:
         Invalid: ``resume`` with no saved conversation, or a saved file that cannot be read.
@@ -141,7 +142,8 @@ class LeadSession:
     def __init__(self, repo_dir: str | os.PathLike, *, model: str | None = None,
                  max_tokens: int = conversation.MAX_TOKENS, max_retries: int = conversation.MAX_RETRIES,
                  request_timeout: float | None = None, resume: bool = False,
-                 log: Callable[[str], None] | None = None, max_turns: int = MAX_TURNS_PER_PROMPT) -> None:
+                 log: Callable[[str], None] | None = None, max_turns: int = MAX_TURNS_PER_PROMPT,
+                 compact_threshold: int = compaction.AUTO_COMPACT_TOKENS) -> None:
         self.board = LeadBoard(repo_dir)
         self.repo = self.board.work_dir()
         self.dir = lead_dir(self.board.state_dir())
@@ -150,6 +152,7 @@ class LeadSession:
         self.max_retries = max_retries
         self.request_timeout = request_timeout
         self.max_turns = max_turns
+        self.compact_threshold = compact_threshold
         self.snapshot: dict | None = None
         model = resolve_model(model, cwd=self.repo)
         team_name = self.board.board().team.team_name  # no board: one error line, before any request
@@ -287,7 +290,7 @@ class LeadSession:
                 if n == self.max_turns:
                     result.stop_reason, result.error = "max_turns", f"stopped after {self.max_turns} model turns"
                     break
-                conv.prepare(threshold=compaction.AUTO_COMPACT_TOKENS, keep=compaction.KEEP_RECENT_TOOL_RESULTS,
+                conv.prepare(threshold=self.compact_threshold, keep=compaction.KEEP_RECENT_TOOL_RESULTS,
                              identity=self._identity(), state_dir=self.dir, name=LEAD, label="session")
                 reply = conv.create()
                 result.stop_reason = reply.stop_reason

@@ -232,3 +232,23 @@ def test_shutdown_request_and_its_status(project: Path, fake_api: FakeMessagesAP
     assert missing.is_error and "no shutdown request 'nope'" in missing.text
     # the shutdown_response the teammate sent is in the lead's inbox: delivered as data in this turn
     assert "shutdown_response" in fake_api.message_requests[2].all_text()
+
+
+def test_the_lead_compacts_with_the_shared_code(project: Path, fake_api: FakeMessagesAPI) -> None:
+    from gitboard.team import compaction
+
+    fake_api.script(
+        reply(tool_use("task_list", {}), usage={"input_tokens": 40, "cache_read_input_tokens": 5000}),
+        reply(text("SUMMARY: listed the tasks; none yet."), usage={"input_tokens": 300, "output_tokens": 20}),
+        reply(text("Nothing on the board.")),
+    )
+    s = session(project, compact_threshold=2000)
+    r = s.turn("What is on the board?")
+    assert r.ok and r.text == "Nothing on the board."
+    first, summary, after = fake_api.message_requests
+    assert summary.body["system"] == compaction.SUMMARY_SYSTEM and "tools" not in summary.body
+    assert after.messages[0]["content"][0]["text"].startswith("<identity>\nYou are 'lead', the lead of team 'test'")
+    assert "SUMMARY: listed the tasks" in after.all_text()
+    assert r.usage.input_tokens == 40 + 300 + 10  # the summary call is metered like a turn
+    [transcript] = (s.dir / "transcripts").glob("lead-task-session-*.jsonl")
+    assert "What is on the board?" in transcript.read_text()
