@@ -264,3 +264,18 @@ def test_sigint_during_a_check_stops_the_queue_with_nothing_moved(proj: Path, ru
     assert (g(proj, "rev-parse", "main"), g(proj, "rev-parse", "gitboard")) == before
     assert tasks(run_cli, proj)[tid]["status"] == "completed"
     assert "check-" not in g(proj, "worktree", "list")
+
+
+def test_every_review_and_queue_commit_passes_the_board_rules(proj: Path, run_cli) -> None:
+    a = completed_task(run_cli, proj, "Edit a", {"a.txt": "ONE\ntwo\n"}, approve=True)
+    b = completed_task(run_cli, proj, "Edit a too", {"a.txt": "uno\ntwo\n"}, approve=True)
+    c = completed_task(run_cli, proj, "Fails its check", {"c.txt": "c\n"}, approve=True)
+    d = completed_task(run_cli, proj, "Rejected", {"d.txt": "d\n"})
+    assert run_cli(["reject", d, "--feedback", "not like this"], cwd=proj).exit_code == 0
+    assert run_cli(["merge", "--check", "test ! -e c.txt", "--json"], cwd=proj).json() == {
+        "merged": [a], "rework": [{"id": b, "reason": "conflict", "paths": ["a.txt"]},
+                                  {"id": c, "reason": "check", "paths": []}], "waiting": []}
+    res = run_cli(["verify", "--json"], cwd=proj)
+    assert res.exit_code == 0 and res.json()["violations"] == [], res.stdout
+    actions = g(proj, "log", "--format=%(trailers:key=Gitboard-Action,valueonly,separator=)", "gitboard").split()
+    assert {"approve", "reject", "rework", "merge"} <= set(actions)
