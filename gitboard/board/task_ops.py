@@ -210,11 +210,13 @@ def _owned(board: Board, task_id: int, actor: str, verb: str) -> Task:
     return task
 
 
-def release(board: Board, now: datetime, *, actor: str, task_id: int, force: bool = False) -> Change:
+def release(board: Board, now: datetime, *, actor: str, task_id: int, force: bool = False,
+            reason: str = "") -> Change:
     """Give a claimed task back: pending, no owner, no lease.
 
     Only the owner may, unless ``force`` (the lead taking a claim back from anyone;
-    :func:`~gitboard.board.rules.release_refusal`).
+    :func:`~gitboard.board.rules.release_refusal`). ``reason`` (why, e.g. ``stalled: ...``)
+    is added to the commit subject, on one line of at most 120 characters.
 
     Raises:
         NotFound: no such task. Conflict: not in progress, not the owner without ``force``,
@@ -229,6 +231,9 @@ def release(board: Board, now: datetime, *, actor: str, task_id: int, force: boo
         raise Conflict(why)
     released = task.evolve(status=PENDING, owner="", claimed_at=None, lease_expires_at=None, updated_at=iso(now))
     subject = f"release #{task.id} by {actor}" + (f" (forced from {task.owner})" if task.owner != actor else "")
+    said = " ".join(reason.split())
+    if said:
+        subject += ": " + (said if len(said) <= 120 else said[:119] + "…")
     return Change(_write(released), subject, trailers("release", actor, task.id), result=released)
 
 

@@ -19,9 +19,10 @@ from gitboard.cli.common import JSON_OPT, emit, open_repo
 NAME_ARG = typer.Argument(..., metavar="NAME", help="The teammate's name: a lowercase letter, then up to 31 lowercase letters, digits, - or _.")
 ROLE_OPT = typer.Option(None, "--role", metavar="R", help="The member's role: it claims only tasks with no role or this one.")
 PROMPT_OPT = typer.Option(None, "--prompt", metavar="TEXT", help="Standing instructions added to the teammate's system prompt.")
-AGENT_OPT = typer.Option(None, "--agent", metavar="anthropic|shell|exec",
-                         help="How the teammate works. Default: anthropic when ANTHROPIC_API_KEY or "
-                              "ANTHROPIC_AUTH_TOKEN is set, else shell.")
+AGENT_OPT = typer.Option(None, "--agent", metavar="NAME",
+                         help="How the teammate works: anthropic, shell, exec, or an agent CLI preset: claude "
+                              "(Claude Code), codex, aider (or one defined with git config gitboard.agent.NAME.*). "
+                              "Default: anthropic when ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN is set, else shell.")
 AGENT_CMD_OPT = typer.Option(None, "--agent-cmd", metavar="CMD", help="Command line for the exec agent (the task prompt goes on its stdin).")
 MODEL_OPT = typer.Option(None, "--model", metavar="M",
                          help="Model for the anthropic agent. Default: git config gitboard.model, else $GITBOARD_MODEL, else the README's default.")
@@ -29,6 +30,14 @@ POLL_OPT = typer.Option(5.0, "--poll", metavar="SECONDS", help="Idle poll interv
 IDLE_OPT = typer.Option(60.0, "--idle-timeout", metavar="SECONDS", help="Idle time before the teammate shuts down.")
 LEASE_OPT = typer.Option(600.0, "--lease", metavar="SECONDS", help="Claim lease; renewed every third of it while working.")
 TURNS_OPT = typer.Option(None, "--max-turns", metavar="N", help="Model turns per task (anthropic agent).")
+BUDGET_USD_OPT = typer.Option(None, "--budget-usd", metavar="USD",
+                              help="Per-task budget in USD: the agent is stopped once a task's cost reaches it and "
+                                   "the task fails with reason 'budget ...' (work so far committed).")
+BUDGET_TOKENS_OPT = typer.Option(None, "--budget-tokens", metavar="N",
+                                 help="Per-task budget in tokens (input, output, cache reads and writes summed).")
+STALL_OPT = typer.Option(900.0, "--stall-timeout", metavar="SECONDS",
+                         help="An agent with no output and no tool call for this long is stopped, its work "
+                              "committed and its task released with reason 'stalled'.")
 
 
 #: Largest --poll and --idle-timeout accepted (seconds, about 11.6 days): larger values
@@ -37,7 +46,8 @@ MAX_INTERVAL = 1e6
 
 
 def _check(name: str, role: str | None, poll: float, idle_timeout: float, lease: float,
-           max_turns: int | None) -> None:
+           max_turns: int | None, budget_usd: float | None = None, budget_tokens: int | None = None,
+           stall_timeout: float = 900.0) -> None:
     """Validate ``spawn``/``work`` options before anything starts or changes.
 
     Args:
@@ -46,6 +56,8 @@ def _check(name: str, role: str | None, poll: float, idle_timeout: float, lease:
         poll, idle_timeout: seconds, finite, in (0, :data:`MAX_INTERVAL`].
         lease: seconds, finite, in (0, ``task_ops.MAX_LEASE``] (what the board accepts for a claim).
         max_turns: None or at least 1.
+        budget_usd: None or a positive finite number of USD; budget_tokens: None or at least 1.
+        stall_timeout: seconds, finite, in (0, :data:`MAX_INTERVAL`].
 
     Raises:
         Invalid: the first bad value (exit 2).
@@ -58,11 +70,15 @@ def _check(name: str, role: str | None, poll: float, idle_timeout: float, lease:
     check_name_for_teammate(name)
     check_role(role)
     for flag, value, limit in (("--poll", poll, MAX_INTERVAL), ("--idle-timeout", idle_timeout, MAX_INTERVAL),
-                               ("--lease", lease, MAX_LEASE)):
+                               ("--lease", lease, MAX_LEASE), ("--stall-timeout", stall_timeout, MAX_INTERVAL)):
         if not (math.isfinite(value) and 0 < value <= limit):
             raise Invalid(f"{flag} must be a positive number of seconds up to {limit:.0f}, not {value:g}")
     if max_turns is not None and max_turns < 1:
         raise Invalid(f"--max-turns must be at least 1, not {max_turns}")
+    if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd > 0):
+        raise Invalid(f"--budget-usd must be a positive number of USD, not {budget_usd:g}")
+    if budget_tokens is not None and budget_tokens < 1:
+        raise Invalid(f"--budget-tokens must be at least 1, not {budget_tokens}")
 
 
 def _note(note: str | None) -> None:
@@ -71,8 +87,15 @@ def _note(note: str | None) -> None:
 
 
 def _work_options(kind: str, agent_cmd: str | None, role: str | None, prompt: str | None, model: str | None,
-                  poll: float, idle_timeout: float, lease: float, max_turns: int | None) -> list[str]:
-    opts = ["--agent", kind, "--poll", repr(poll), "--idle-timeout", repr(idle_timeout), "--lease", repr(lease)]
+                  poll: float, idle_timeout: float, lease: float, max_turns: int | None,
+                  budget_usd: float | None = None, budget_tokens: int | None = None,
+                  stall_timeout: float = 900.0) -> list[str]:
+    opts = ["--agent", kind, "--poll", repr(poll), "--idle-timeout", repr(idle_timeout), "--lease", repr(lease),
+            "--stall-timeout", repr(stall_timeout)]
+    if budget_usd is not None:
+        opts += ["--budget-usd", repr(budget_usd)]
+    if budget_tokens is not None:
+        opts += ["--budget-tokens", str(budget_tokens)]
     for flag, value in (("--agent-cmd", agent_cmd), ("--role", role), ("--prompt", prompt), ("--model", model)):
         if value:
             opts += [flag, value]
@@ -92,6 +115,9 @@ def spawn(
     idle_timeout: float = IDLE_OPT,
     lease: float = LEASE_OPT,
     max_turns: Optional[int] = TURNS_OPT,
+    budget_usd: Optional[float] = BUDGET_USD_OPT,
+    budget_tokens: Optional[int] = BUDGET_TOKENS_OPT,
+    stall_timeout: float = STALL_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
     """Start teammate NAME as a detached process ('gitboard work NAME') and return at once.
@@ -101,16 +127,19 @@ def spawn(
     idle or shut-down NAME is restarted.
     """
     from gitboard.team import agents
+    from gitboard.team.loop import team_budget
     from gitboard.team.process import spawn as start
 
-    _check(name, role, poll, idle_timeout, lease, max_turns)
-    kind, note = agents.choose(agent, agent_cmd)
-    options = _work_options(kind, agent_cmd, role, prompt, model, poll, idle_timeout, lease, max_turns)
+    _check(name, role, poll, idle_timeout, lease, max_turns, budget_usd, budget_tokens, stall_timeout)
     from gitboard.team.worktree import base_commit, worktrees_dir
 
     with open_repo() as repo:
+        kind, note = agents.choose(agent, agent_cmd, config=repo.config)
+        options = _work_options(kind, agent_cmd, role, prompt, model, poll, idle_timeout, lease, max_turns,
+                                budget_usd, budget_tokens, stall_timeout)
         base_commit(repo)  # no base branch with a commit: refuse now rather than fail every task
         worktrees_dir(repo)  # nowhere to put worktrees (inside the working tree ...): the same
+        team_budget(repo.config)  # a bad gitboard.budget.usd: the same
         spawned = start(repo, name, options, role=role)
         host_dir = repo.work_dir or repo.git_dir
     _note(note)
@@ -135,6 +164,9 @@ def work(
     idle_timeout: float = IDLE_OPT,
     lease: float = LEASE_OPT,
     max_turns: Optional[int] = TURNS_OPT,
+    budget_usd: Optional[float] = BUDGET_USD_OPT,
+    budget_tokens: Optional[int] = BUDGET_TOKENS_OPT,
+    stall_timeout: float = STALL_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
     """Run teammate NAME in the foreground until it shuts down (how a clone on another machine joins).
@@ -143,19 +175,21 @@ def work(
     Ctrl-C stops it cleanly: its command is stopped and its task released.
     """
     from gitboard.team import agents
-    from gitboard.team.loop import Settings, Teammate, install_signal_handlers
+    from gitboard.team.loop import Settings, Teammate, install_signal_handlers, team_budget
     from gitboard.team.port import Logger
     from gitboard.team.process import check_can_start, clear_pid, write_pid
 
-    _check(name, role, poll, idle_timeout, lease, max_turns)
-    kind, note = agents.choose(agent, agent_cmd)
-    _note(note)
+    _check(name, role, poll, idle_timeout, lease, max_turns, budget_usd, budget_tokens, stall_timeout)
     from gitboard.team.worktree import base_commit, worktrees_dir
 
     with open_repo() as repo:
+        kind, note = agents.choose(agent, agent_cmd, config=repo.config)
+        config = repo.config
+        _note(note)
         check_can_start(repo, name, restart_idle=False, me=os.getpid())
         base_commit(repo)  # no base branch with a commit: refuse now rather than fail every task
         worktrees_dir(repo)  # nowhere to put worktrees (inside the working tree ...): the same
+        team_budget(repo.config)  # a bad gitboard.budget.usd: the same
         root = repo.work_dir or repo.git_dir
         write_pid(repo, name, os.getpid())
     os.environ["GITBOARD_ACTOR"] = name
@@ -166,8 +200,9 @@ def work(
             model = resolve_model(model, cwd=root)
         teammate = Teammate(
             Settings(name=name, repo_path=root, role=role, prompt=prompt, model=model, poll=poll,
-                     idle_timeout=idle_timeout, lease=lease, max_turns=max_turns),
-            agents.make(kind, agent_cmd), log=Logger(name, sys.stderr if json_ else sys.stdout))
+                     idle_timeout=idle_timeout, lease=lease, max_turns=max_turns, budget_usd=budget_usd,
+                     budget_tokens=budget_tokens, stall_timeout=stall_timeout),
+            agents.make(kind, agent_cmd, config), log=Logger(name, sys.stderr if json_ else sys.stdout))
         install_signal_handlers(teammate)
         code = teammate.run()
     finally:

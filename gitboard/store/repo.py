@@ -78,6 +78,9 @@ class BoardRepo:
         self.base = config.get("gitboard.base") or None
         #: ``git config gitboard.worktrees`` (None: the per-user state directory)
         self.worktrees = config.get("gitboard.worktrees") or None
+        #: every ``gitboard.*`` setting read from git config (lower-case section and key names;
+        #: subsections as written, e.g. ``gitboard.agent.claude.program``)
+        self.config: dict[str, str] = {k: v for k, v in config.items() if k.startswith("gitboard.")}
         self._user_name = config.get("user.name") or None
         self._user_email = config.get("user.email") or None
         self._lock: FileLock | None = None

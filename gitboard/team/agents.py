@@ -1,22 +1,26 @@
 """Choosing a teammate's agent (``--agent``) without importing the anthropic SDK.
 
+The names come from the registry in :mod:`gitboard.team.presets`: the built-in kinds
+and the agent CLI presets (plus profiles added with ``git config gitboard.agent.<name>.*``).
+
 - ``anthropic`` is the default when ``ANTHROPIC_API_KEY`` or
   ``ANTHROPIC_AUTH_TOKEN`` is set; :mod:`gitboard.team.anthropic_agent` is
   imported only when this agent is made (its SDK import costs over a second).
 - ``shell`` is the default without a key (``spawn`` says so on stderr).
-- ``exec`` needs ``--agent-cmd``.
+- ``exec`` needs ``--agent-cmd``; ``--agent-cmd`` alone means ``exec``.
+- ``claude``, ``codex``, ``aider`` and configured profiles run :class:`~gitboard.team.cli_agent.CliAgent`.
 - An explicit ``--agent anthropic`` with no key is refused, naming the others.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from typing import Callable, Mapping
 
 from gitboard.board.errors import Invalid
+from gitboard.team import presets
 from gitboard.team.agent import Agent
 
-AGENTS = ("anthropic", "shell", "exec")
 KEY_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 
 
@@ -26,17 +30,24 @@ def has_key(env: Mapping[str, str] | None = None) -> bool:
     return any(env.get(k, "").strip() for k in KEY_VARS)
 
 
-def choose(requested: str | None, agent_cmd: str | None = None,
-           env: Mapping[str, str] | None = None) -> tuple[str, str | None]:
-    """Return ``(agent kind, note)``: the agent to run and a note for stderr when it was defaulted.
+def choose(requested: str | None, agent_cmd: str | None = None, env: Mapping[str, str] | None = None,
+           config: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+    """Return ``(agent name, note)``: the agent to run and a note for stderr when it was defaulted.
+
+    Args:
+        requested: ``--agent``, or None.
+        agent_cmd: ``--agent-cmd``, or None.
+        env: the environment (default ``os.environ``), for the key.
+        config: the repository's ``gitboard.*`` git config (profiles and their overrides).
 
     Raises:
-        Invalid: an unknown kind; ``anthropic`` with no key (the message names
-            ``shell`` and ``exec``); ``exec`` without ``--agent-cmd``;
-            ``--agent-cmd`` with another agent.
+        Invalid: an unknown name; ``anthropic`` with no key (the message names
+            ``shell`` and ``exec``); ``exec`` without ``--agent-cmd``; ``--agent-cmd``
+            with another agent; a CLI profile whose git config is bad.
     """
-    if requested is not None and requested not in AGENTS:
-        raise Invalid(f"unknown agent {requested!r}: expected one of {', '.join(AGENTS)}")
+    known = presets.names(config)
+    if requested is not None and requested not in known:
+        raise Invalid(f"unknown agent {requested!r}: expected one of {', '.join(known)}")
     note = None
     kind = requested
     if kind is None:
@@ -47,36 +58,55 @@ def choose(requested: str | None, agent_cmd: str | None = None,
         else:
             kind = "shell"
             note = ("no ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN set: using the shell agent, which runs "
-                    "each task's run command (--agent exec --agent-cmd CMD runs an agent CLI)")
+                    "each task's run command (--agent claude runs Claude Code; --agent exec --agent-cmd CMD "
+                    "any agent CLI)")
     if kind == "anthropic" and not has_key(env):
         raise Invalid("--agent anthropic needs ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN; without a key use "
-                      "--agent shell (runs each task's run command) or --agent exec --agent-cmd CMD "
-                      "(an external agent CLI)")
+                      "--agent shell (runs each task's run command), --agent claude (Claude Code, logged in on "
+                      "its own) or --agent exec --agent-cmd CMD (an external agent CLI)")
     if kind == "exec" and not (agent_cmd or "").strip():
-        raise Invalid("--agent exec needs --agent-cmd CMD (for example --agent-cmd 'claude -p')")
+        raise Invalid("--agent exec needs --agent-cmd CMD (for example --agent-cmd 'my-agent --yes')")
     if kind != "exec" and agent_cmd:
         raise Invalid(f"--agent-cmd is for --agent exec, not --agent {kind}")
+    if kind not in presets.BUILTIN:
+        presets.profile(kind, config)  # a bad git config override is refused now, not per task
     return kind, note
 
 
-def make(kind: str, agent_cmd: str | None = None) -> Agent:
+def _shell(agent_cmd: str | None, config: Mapping[str, str] | None) -> Agent:
+    from gitboard.team.shell_agent import ShellAgent
+
+    return ShellAgent()
+
+
+def _exec(agent_cmd: str | None, config: Mapping[str, str] | None) -> Agent:
+    if not agent_cmd:
+        raise Invalid("--agent exec needs --agent-cmd CMD")
+    from gitboard.team.exec_agent import ExecAgent
+
+    return ExecAgent(agent_cmd)
+
+
+def _anthropic(agent_cmd: str | None, config: Mapping[str, str] | None) -> Agent:
+    from gitboard.team.anthropic_agent import AnthropicAgent
+
+    return AnthropicAgent()
+
+
+#: How each built-in kind is made (CLI profiles are made by :func:`make` from :mod:`presets`).
+FACTORIES: dict[str, Callable[[str | None, Mapping[str, str] | None], Agent]] = {
+    "shell": _shell, "exec": _exec, "anthropic": _anthropic}
+
+
+def make(kind: str, agent_cmd: str | None = None, config: Mapping[str, str] | None = None) -> Agent:
     """Return an agent of ``kind`` (see :func:`choose`).
 
     Raises:
-        Invalid: an unknown kind, or ``exec`` without a command.
+        Invalid: an unknown kind, ``exec`` without a command, or a bad CLI profile.
     """
-    if kind == "shell":
-        from gitboard.team.shell_agent import ShellAgent
+    factory = FACTORIES.get(kind)
+    if factory is not None:
+        return factory(agent_cmd, config)
+    from gitboard.team.cli_agent import CliAgent
 
-        return ShellAgent()
-    if kind == "exec":
-        if not agent_cmd:
-            raise Invalid("--agent exec needs --agent-cmd CMD")
-        from gitboard.team.exec_agent import ExecAgent
-
-        return ExecAgent(agent_cmd)
-    if kind == "anthropic":
-        from gitboard.team.anthropic_agent import AnthropicAgent
-
-        return AnthropicAgent()
-    raise Invalid(f"unknown agent {kind!r}: expected one of {', '.join(AGENTS)}")
+    return CliAgent(presets.profile(kind, config))

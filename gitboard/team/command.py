@@ -6,11 +6,13 @@ external agent CLI). The command:
 - runs as ``/bin/sh -c COMMAND`` in the worktree, with the teammate's
   environment plus ``ctx.env`` (``GITBOARD_ACTOR``, ``GITBOARD_TASK`` ...);
 - leads its own process group, recorded in
-  ``<git-common-dir>/gitboard/worktrees/task-<id>.pgid``, so that stopping it
+  ``<git-common-dir>/gitboard/pids/task-<id>.pgid``, so that stopping it
   stops its children too, and a teammate that takes the worktree over after a
   crash can kill what was left running (:func:`gitboard.team.worktree.kill_leftover`);
 - gets SIGKILL if the teammate process dies (Linux ``PR_SET_PDEATHSIG``);
-- has its output copied to the teammate's log (``| line``) and its tail kept.
+- has its output copied to the teammate's log (``| line``; a reader may rewrite the lines,
+  as the agent CLI presets do) and its tail kept; every line counts as activity
+  (``port.touch``) for stall detection.
 
 Every ``ctx.poll`` seconds the runner drains the inbox: a shutdown_request is
 approved at once and the command is stopped; any other message is logged and
@@ -21,11 +23,13 @@ from __future__ import annotations
 
 import collections
 import os
+import shlex
 import signal
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
 
 from gitboard.board.errors import BoardError
 from gitboard.team.agent import AgentContext
@@ -34,6 +38,8 @@ from gitboard.team.worktree import pgid_file
 
 #: Characters of output kept as the tail reported in a task's result.
 TAIL_CHARS = 2000
+#: Seconds between checks for a stop (cancel, ``stop_when``) while a command runs.
+CHECK_INTERVAL = 0.25
 #: Default seconds a task's command may run; ``GITBOARD_COMMAND_TIMEOUT`` overrides.
 DEFAULT_TIMEOUT = 3600.0
 
@@ -56,8 +62,9 @@ class CommandResult:
         tail: the last :data:`TAIL_CHARS` characters of its output (stdout and stderr).
         timed_out: it ran past its timeout and was stopped.
         shutdown: a shutdown_request was approved while it ran, and it was stopped.
-        stopped: the teammate was told to stop (signal, lost lease) and stopped it.
+        stopped: the teammate was told to stop (signal, lost lease, stall) and stopped it.
         error: why it could not start ("" if it did).
+        stop_reason: why ``stop_when`` stopped it (a budget ...), "" if it did not.
     """
 
     exit_code: int | None
@@ -66,6 +73,7 @@ class CommandResult:
     shutdown: bool = False
     stopped: bool = False
     error: str = ""
+    stop_reason: str = ""
 
 
 def _child_setup() -> None:  # runs in the child between fork and exec
@@ -92,28 +100,38 @@ def _stop_group(proc: subprocess.Popen, grace: float = 2.0) -> None:
             continue
 
 
-def run_command(ctx: AgentContext, command: str, *, stdin_text: str | None = None,
-                timeout: float | None = None, label: str = "run") -> CommandResult:
+def run_command(ctx: AgentContext, command: str | Sequence[str], *, stdin_text: str | None = None,
+                timeout: float | None = None, label: str = "run",
+                on_line: Callable[[str], list[str]] | None = None,
+                stop_when: Callable[[], str | None] | None = None,
+                env: Mapping[str, str] | None = None) -> CommandResult:
     """Run ``command`` in ``ctx.worktree`` and return how it ended; never raises for the command's failure.
 
     Args:
         ctx: the task's context (worktree, env, poll interval, port for the inbox and the log).
-        command: a shell command line.
+        command: a shell command line (run by ``/bin/sh -c``), or an argv list (run as it is).
         stdin_text: text written to the command's standard input (then closed); None gives it /dev/null.
         timeout: seconds before the command is stopped (default :func:`command_timeout`).
-        label: the word that introduces the command in the log (``run``, ``exec``).
+        label: the word that introduces the command in the log (``run``, ``exec``, ``claude`` ...).
+        on_line: called with each line of output (stdout and stderr, in order); returns the lines
+            to log (each as ``| line``). Default: every line is logged as it is.
+        stop_when: checked about every :data:`CHECK_INTERVAL` seconds; a reason (a string) stops
+            the command (``CommandResult.stop_reason``). For budgets read from streamed output.
+        env: environment entries added after ``ctx.env`` (None values are not allowed).
     """
     timeout = command_timeout() if timeout is None else timeout
     port = ctx.port
     log = port.log
-    log(f"{label}: {command}")
-    env = {**os.environ, **ctx.env}
+    touch = getattr(port, "touch", None)
+    argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+    log(f"{label}: {command if isinstance(command, str) else ' '.join(shlex.quote(a) for a in argv)}")
+    full_env = {**os.environ, **ctx.env, **(env or {})}
     try:
-        proc = subprocess.Popen(["/bin/sh", "-c", command], cwd=str(ctx.worktree), env=env,
+        proc = subprocess.Popen(argv, cwd=str(ctx.worktree), env=full_env,
                                 stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_child_setup)
     except OSError as e:
-        return CommandResult(None, error=f"cannot start {command!r}: {e}")
+        return CommandResult(None, error=f"cannot start {argv[0]!r}: {e.strerror or e}")
     task_id = ctx.task.get("id") if ctx.task else None
     record = pgid_file(ctx.state_dir, task_id) if task_id else None
     if record is not None:
@@ -130,11 +148,18 @@ def run_command(ctx: AgentContext, command: str, *, stdin_text: str | None = Non
         assert proc.stdout is not None
         for raw in iter(proc.stdout.readline, b""):
             text = raw.decode(errors="replace")
+            if touch is not None:
+                touch()
             tail.append(text)
             size[0] += len(text)
             while size[0] > TAIL_CHARS and len(tail) > 1:
                 size[0] -= len(tail.popleft())
-            log("| " + text.rstrip("\n"))
+            try:
+                shown = on_line(text) if on_line is not None else [text.rstrip("\n")]
+            except Exception as e:  # a reader must not kill the output pipe (the command would block)
+                shown = [f"(cannot read this output line: {type(e).__name__}: {e}) {text.rstrip()}"]
+            for one in shown:
+                log("| " + one)
 
     def write_input() -> None:
         assert proc.stdin is not None
@@ -156,11 +181,13 @@ def run_command(ctx: AgentContext, command: str, *, stdin_text: str | None = Non
     result = CommandResult(None)
     inbox = Outage(ctx.port.log, "the inbox")
     started = time.monotonic()
+    next_inbox = started + ctx.poll
     stop = getattr(port, "cancel", None)
     while True:
-        remaining = timeout - (time.monotonic() - started)
+        now = time.monotonic()
+        remaining = timeout - (now - started)
         try:
-            proc.wait(timeout=max(0.0, min(ctx.poll, remaining)))
+            proc.wait(timeout=max(0.0, min(CHECK_INTERVAL, remaining, max(0.0, next_inbox - now))))
             break
         except subprocess.TimeoutExpired:
             pass
@@ -174,10 +201,18 @@ def run_command(ctx: AgentContext, command: str, *, stdin_text: str | None = Non
             result.stopped = True
             _stop_group(proc)
             break
-        if _shutdown_requested(ctx, inbox):
-            result.shutdown = True
+        why = stop_when() if stop_when is not None else None
+        if why:
+            log(f"{label}: stopping it: {why}")
+            result.stop_reason = why
             _stop_group(proc)
             break
+        if time.monotonic() >= next_inbox:
+            next_inbox = time.monotonic() + ctx.poll
+            if _shutdown_requested(ctx, inbox):
+                result.shutdown = True
+                _stop_group(proc)
+                break
     reader.join(timeout=5)
     result.exit_code = proc.returncode
     text = "".join(tail)

@@ -34,15 +34,16 @@ shuts down (exit 1). A repeated SIGTERM/SIGINT changes nothing: the stop goes on
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from gitboard.board.clock import utcnow
-from gitboard.board.errors import BoardError, Busy, Conflict, GitFailure, NotFound
+from gitboard.board.errors import BoardError, Busy, Conflict, GitFailure, Invalid, NotFound
 from gitboard.board.snapshot import Board
 from gitboard.board.task import IN_PROGRESS, Task
 from gitboard.board.team_ops import IDLE, SHUTDOWN
@@ -70,6 +71,10 @@ class Settings:
         idle_timeout: seconds of idleness before it shuts down.
         lease: seconds of every claim's lease; renewed every third of it.
         max_turns: model turns per task (anthropic agent).
+        budget_usd: per-task budget in USD (``--budget-usd``; None: no limit).
+        budget_tokens: per-task budget in tokens, all four kinds summed (``--budget-tokens``).
+        stall_timeout: seconds without agent activity (output, a log line, a tool call) after
+            which the agent is stopped and its task released as ``stalled`` (``--stall-timeout``).
     """
 
     name: str
@@ -81,6 +86,9 @@ class Settings:
     idle_timeout: float = 60.0
     lease: float = 600.0
     max_turns: int | None = None
+    budget_usd: float | None = None
+    budget_tokens: int | None = None
+    stall_timeout: float = 900.0
 
 
 
@@ -112,6 +120,10 @@ class Teammate(InboxSession, TaskWork):
         self._refused: set[tuple[int, str]] = set()
         #: task id -> the checkouts of its branch last logged as the reason to skip it
         self._skipped: dict[int, tuple[str, ...]] = {}
+        #: tasks this teammate released as stalled: left to others (see work.StallWatch)
+        self._stalled: set[int] = set()
+        #: the team budget line last logged (logged once while it holds)
+        self._budget_logged: str | None = None
         self.state_dir = self._state_dir()
 
     # -- small helpers -------------------------------------------------------------
@@ -259,6 +271,28 @@ class Teammate(InboxSession, TaskWork):
             self.log(f"cannot set my status to {status}: {e.message}")
 
     # -- IDLE: the board -----------------------------------------------------------
+    def _over_team_budget(self, board: Board) -> bool:
+        """True if the board's recorded cost has reached the team budget (``git config gitboard.budget.usd``),
+        which is logged once: no more claims. Tasks already claimed (crash recovery) still go on."""
+        from gitboard.board.cost import total
+
+        with self.port.open() as repo:
+            limit = team_budget(repo.config)  # Invalid: logged by the poll as a board error; no claims
+        if limit is None:
+            return False
+        spent = total(board).cost_usd or 0.0
+        if spent < limit:
+            if self._budget_logged:
+                self.log(f"team budget: ${spent:.4f} recorded of ${limit:.4f}; claiming again")
+            self._budget_logged = None
+            return False
+        line = (f"team budget reached: ${spent:.4f} recorded on the board of the ${limit:.4f} budget "
+                f"(git config gitboard.budget.usd); not claiming more tasks")
+        if self._budget_logged != line:
+            self.log(line)
+        self._budget_logged = line
+        return True
+
     def _claim_next(self, board: Board) -> Task | None:
         """Claim the lowest-id ready task this teammate can do; a lost race moves on to the next.
 
@@ -267,13 +301,16 @@ class Teammate(InboxSession, TaskWork):
         and a task whose claim the board refused with another error (Invalid, Corrupt ...:
         logged once, tried again when the task changes). Returns the claimed task, or None.
         """
+        if self._over_team_budget(board):
+            return None
         need_run = self.agent.name == "shell"
         listing: dict[str, list[Path]] | None = None
         skipped: dict[int, tuple[str, ...]] = {}
         visited: set[int] = set()
         try:
             for t in board.ready(utcnow(), self._role(board), need_run=need_run):
-                if not self.agent.accepts(t.to_json()) or (t.id, t.updated_at or "") in self._refused:
+                if not self.agent.accepts(t.to_json()) or (t.id, t.updated_at or "") in self._refused \
+                        or t.id in self._stalled:
                     continue
                 if listing is None:
                     with self.port.open() as repo:
@@ -327,6 +364,24 @@ class Teammate(InboxSession, TaskWork):
             return False
         self._work(task)
         return True
+
+
+def team_budget(config: Mapping[str, str]) -> float | None:
+    """Return the team budget in USD, ``git config gitboard.budget.usd``, or None if unset.
+
+    Raises:
+        Invalid: it is set but not a positive finite number.
+    """
+    raw = config.get("gitboard.budget.usd")
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not (value > 0 and math.isfinite(value)):
+        raise Invalid(f"git config gitboard.budget.usd must be a positive number of USD, not {raw!r}")
+    return value
 
 
 def install_signal_handlers(teammate: Teammate) -> None:

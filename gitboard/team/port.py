@@ -104,6 +104,9 @@ class BoardPort:
         self.abort = threading.Event()
         self.shutdown_approved = False
         self.claimed: set[int] = set()
+        #: ``time.monotonic()`` of the last sign of life of the agent: a log line, a line of output
+        #: (:meth:`touch`). What stall detection watches.
+        self.last_activity = time.monotonic()
         self._held: list[dict] = []
         self._lock = threading.Lock()
 
@@ -169,8 +172,13 @@ class BoardPort:
                 delay = min(delay * 2, MAX_BACKOFF)
 
     def log(self, line: str) -> None:
-        """Write one line to the teammate's log, shown as ``HH:MM:SS [name] <line>``."""
+        """Write one line to the teammate's log, shown as ``HH:MM:SS [name] <line>``; counts as activity."""
+        self.last_activity = time.monotonic()
         self._log(line)
+
+    def touch(self) -> None:
+        """Record a sign of life of the agent (output it printed, a tool call) without a log line."""
+        self.last_activity = time.monotonic()
 
     # -- TeamPort: what an agent may do ----------------------------------------
     def send(self, to: str, content: str, type: str = "message") -> dict:
@@ -343,14 +351,14 @@ class BoardPort:
         self.claimed.discard(task_id)
         return task
 
-    def release(self, task_id: int, status: str = team_ops.IDLE) -> Task:
+    def release(self, task_id: int, status: str = team_ops.IDLE, reason: str = "") -> Task:
         """Give ``task_id`` back (pending, unowned) and set this member's status, in one commit,
-        retrying through outages.
+        retrying through outages. ``reason`` (``stalled: ...``, a stop) goes in the commit subject.
 
         Raises:
             Conflict: the task is no longer ours.
         """
-        rel = partial(task_ops.release, actor=self.name, task_id=task_id)
+        rel = partial(task_ops.release, actor=self.name, task_id=task_id, reason=reason)
         op = partial(sequence, ops=(rel, self._member(status, None)))
         task, _member = self.persist(f"release #{task_id}", lambda: self.transact(op))
         self.claimed.discard(task_id)

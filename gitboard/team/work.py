@@ -19,6 +19,7 @@ The mixin relies on these attributes of the teammate: ``s`` (:class:`~gitboard.t
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from gitboard.board.errors import BoardError, Busy, Conflict, GitFailure, NotFound
@@ -78,6 +79,51 @@ class Renewer:
 
 
 
+class StallWatch:
+    """Stops an agent that has shown no sign of life for ``timeout`` seconds, on a thread of its own.
+
+    Activity is anything that moves ``port.last_activity``: a line in the teammate's log (the
+    anthropic agent logs every tool call, the command runner every line of output) or
+    :meth:`BoardPort.touch`. Generic on purpose: every agent gets it. A lease only protects
+    against a dead process; a hung agent keeps renewing it.
+
+    Attributes:
+        stalled: why the agent was stopped (``stalled: no output and no tool call for N s``), or None.
+    """
+
+    def __init__(self, port: BoardPort, timeout: float) -> None:
+        self.port = port
+        self.timeout = timeout
+        self.stalled: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stall-watch", daemon=True)
+
+    def start(self) -> "StallWatch":
+        """Start watching (activity counts from now); returns self."""
+        if hasattr(self.port, "touch"):
+            self.port.touch()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop watching."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        interval = min(max(self.timeout / 10.0, 0.05), 5.0)
+        while not self._stop.wait(interval):
+            last = getattr(self.port, "last_activity", None)
+            if last is None:
+                return
+            quiet = time.monotonic() - last
+            if quiet >= self.timeout:
+                self.stalled = f"stalled: no output and no tool call for {quiet:.0f} s (--stall-timeout {self.timeout:g})"
+                self.port.log(f"{self.stalled}; stopping the agent")
+                self.port.cancel.set()
+                return
+
+
 class TaskWork:
     """The WORK half of a teammate (a mixin of :class:`gitboard.team.loop.Teammate`)."""
 
@@ -96,7 +142,8 @@ class TaskWork:
             env["GITBOARD_ROLE"] = s.role
         return AgentContext(name=s.name, role=s.role, team_name=team_name, task=task, worktree=worktree,
                             state_dir=self.state_dir, port=self.port, prompt=s.prompt, model=s.model,
-                            max_turns=s.max_turns, poll=s.poll, messages=messages, env=env)
+                            max_turns=s.max_turns, poll=s.poll, messages=messages, env=env,
+                            budget_usd=s.budget_usd, budget_tokens=s.budget_tokens)
 
     def _run_agent(self, ctx: AgentContext) -> Outcome:
         try:
@@ -176,11 +223,20 @@ class TaskWork:
             task_json["rework_start"] = started.to_json()
             self._rework_conflicts = started.conflicts
         renewer = Renewer(self.port, task.id, self.s.lease).start()
+        watch = StallWatch(self.port, self.s.stall_timeout).start()
         try:
             ctx = self._context(task_json, wt.path, board.team.team_name, self.port.take_held())
             outcome = self._run_agent(ctx)
         finally:
+            watch.stop()
             renewer.stop()
+        if watch.stalled and not renewer.lost and not self.port.abort.is_set() and not outcome.ok:
+            if not outcome.shutdown:
+                self.port.cancel.clear()
+            outcome.reason = watch.stalled
+            self._stalled.add(task.id)
+            self._release(task, wt, outcome, stop=outcome.shutdown or self.port.shutdown_approved)
+            return
         if renewer.lost:
             self.log(f"leaving {wt.branch} and its worktree to #{task.id}'s new owner")
             if not self.port.abort.is_set():
@@ -224,22 +280,26 @@ class TaskWork:
         return Outcome(ok=False, summary=outcome.summary, usage=outcome.usage, reason=reason,
                        shutdown=outcome.shutdown, details=details)
 
-    def _release(self, task: Task, wt: Worktree, outcome: Outcome) -> None:
+    def _release(self, task: Task, wt: Worktree, outcome: Outcome, stop: bool = True) -> None:
         """Stopping mid-task: commit the work so far, push it, release the task for someone else.
 
         If the work so far cannot be committed the task is failed instead (a takeover
         elsewhere would start without it), with the reason, and the worktree is kept.
+
+        Args:
+            stop: the teammate stops afterwards (a signal, a shutdown); False after a stall,
+                when it goes back to idle (and does not claim that task again itself).
         """
         commit, why = self._commit_and_push(task, wt, f"Work in progress, released by {self.s.name}: "
                                                       f"{outcome.reason}")
         if commit is None:
             self._finish(task, wt, self._uncommitted(task, wt, outcome, why), committed=(None, why))
-            self.stopping = True
+            self.stopping = self.stopping or stop
             return
         try:
-            self.port.release(task.id, status=SHUTDOWN)
+            self.port.release(task.id, status=SHUTDOWN if stop else IDLE, reason=outcome.reason)
             self._current = None
-            self.log(f"released #{task.id} for someone else")
+            self.log(f"released #{task.id} for someone else" + (f" ({outcome.reason})" if outcome.reason else ""))
         except (Conflict, NotFound) as e:
             self._current = None
             self.log(f"cannot release #{task.id}: {e.message}")
@@ -249,7 +309,8 @@ class TaskWork:
             self.log(f"cannot release #{task.id}: {e.message}; it stays claimed until its lease expires")
         with self.port.open() as repo:
             remove(repo, wt.path)
-        self.stopping = True
+        if stop:
+            self.stopping = True
 
     def _finish(self, task: Task, wt: Worktree | None, outcome: Outcome,
                 committed: tuple[str | None, str] | None = None) -> None:

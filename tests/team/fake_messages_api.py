@@ -147,6 +147,9 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.server.api
         with api._lock:
             api.requests.append(rec)
+        if self.path.split("?")[0] == "/v1/messages/count_tokens" and isinstance(body, dict):
+            self._send(200, {"input_tokens": max(1, len(json.dumps(body)) // 4)})  # a rough count, like the API's
+            return
         if self.path.split("?")[0] != "/v1/messages" or not isinstance(body, dict):
             self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": f"no route {self.path}"}})
             return
@@ -158,9 +161,50 @@ class _Handler(BaseHTTPRequestHandler):
             return
         usage = {"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 0,
                  "cache_read_input_tokens": 0, **item["usage"]}
-        self._send(200, {"id": f"msg_fake_{next(_ids):04d}", "type": "message", "role": "assistant",
-                         "model": body.get("model", "fake-model"), "content": item["content"],
-                         "stop_reason": item["stop_reason"], "stop_sequence": None, "usage": usage})
+        message = {"id": f"msg_fake_{next(_ids):04d}", "type": "message", "role": "assistant",
+                   "model": body.get("model", "fake-model"), "content": item["content"],
+                   "stop_reason": item["stop_reason"], "stop_sequence": None, "usage": usage}
+        if body.get("stream"):
+            self._send_stream(message)
+        else:
+            self._send(200, message)
+
+    def _send_stream(self, message: dict) -> None:
+        """Answer a ``"stream": true`` request as the API does: Server-Sent Events, message_start,
+        one content_block_start/delta/stop per block (text_delta, input_json_delta), message_delta
+        (stop_reason and the output tokens), message_stop. The body is sent whole, with its length."""
+        events: list[tuple[str, dict]] = []
+        start = {**message, "content": [], "stop_reason": None,
+                 "usage": {**message["usage"], "output_tokens": 1}}
+        events.append(("message_start", {"type": "message_start", "message": start}))
+        for i, block in enumerate(message["content"]):
+            if block.get("type") == "tool_use":
+                events.append(("content_block_start", {"type": "content_block_start", "index": i,
+                                                       "content_block": {**block, "input": {}}}))
+                delta = {"type": "input_json_delta", "partial_json": json.dumps(block.get("input") or {})}
+            elif block.get("type") == "thinking":
+                events.append(("content_block_start", {"type": "content_block_start", "index": i,
+                                                       "content_block": {"type": "thinking", "thinking": "",
+                                                                         "signature": ""}}))
+                delta = {"type": "thinking_delta", "thinking": block.get("thinking", "")}
+            else:
+                events.append(("content_block_start", {"type": "content_block_start", "index": i,
+                                                       "content_block": {"type": "text", "text": ""}}))
+                delta = {"type": "text_delta", "text": block.get("text", "")}
+            events.append(("content_block_delta", {"type": "content_block_delta", "index": i, "delta": delta}))
+            events.append(("content_block_stop", {"type": "content_block_stop", "index": i}))
+        events.append(("message_delta", {"type": "message_delta",
+                                         "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                                         "usage": {"output_tokens": message["usage"]["output_tokens"]}}))
+        events.append(("message_stop", {"type": "message_stop"}))
+        data = "".join(f"event: {name}\ndata: {json.dumps(payload)}\n\n" for name, payload in events).encode()
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("content-length", str(len(data)))
+        self.send_header("request-id", f"req_fake_{next(_ids):04d}")
+        self.end_headers()
+        self.wfile.write(data)
 
     def do_GET(self) -> None:
         self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": f"no route {self.path}"}})

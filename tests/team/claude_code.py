@@ -1,0 +1,80 @@
+"""Running the real Claude Code CLI in tests, against the loopback Messages API (fake_messages_api.py).
+
+The binary comes from ``npm install @anthropic-ai/claude-code``: ``.ci/run`` installs it into
+``.ci-node/`` of the clone (gitignored) and exports ``TEST_CLAUDE_CODE_BIN`` with its path.
+Developers point ``TEST_CLAUDE_CODE_BIN`` at their own install. Where it is missing, the
+tests that need it skip and say why (``pytest -rs`` prints the reason; pyproject sets it).
+
+What Claude Code 2.1 sends, as found with this server: ``POST /v1/messages?beta=true`` with
+``"stream": true`` (so the server answers with Server-Sent Events), its tools (``Write``,
+``Edit``, ``Bash`` ...), and a system prompt that names its working directory
+(``Primary working directory: /abs/path``); its file tools take absolute paths.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from tests.team.fake_messages_api import FakeMessagesAPI, Recorded, reply, text, tool_use
+
+ENV_VAR = "TEST_CLAUDE_CODE_BIN"  # not GITBOARD_*: tests/conftest.py clears those
+_CWD = re.compile(r"Primary working directory: (\S+)")
+
+
+def claude_binary() -> str:
+    """Return the path of the Claude Code binary, or skip the test saying why there is none."""
+    path = os.environ.get(ENV_VAR, "")
+    if path:
+        if os.access(path, os.X_OK):
+            return path
+        pytest.skip(f"{ENV_VAR}={path} is not an executable file")
+    local = Path(__file__).resolve().parents[2] / ".ci-node" / "node_modules" / ".bin" / "claude"
+    if os.access(local, os.X_OK):
+        return str(local)
+    why = "node and npm are not installed" if not shutil.which("npm") else \
+        f"Claude Code is not installed (npm install @anthropic-ai/claude-code, then set {ENV_VAR} to its bin/claude)"
+    pytest.skip(f"real Claude Code CLI tests skipped: {why}")
+
+
+def claude_env(api: FakeMessagesAPI) -> dict[str, str]:
+    """The environment that points Claude Code at ``api`` and keeps it off the network."""
+    return {"ANTHROPIC_BASE_URL": api.url, "ANTHROPIC_API_KEY": "anything",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
+
+
+def workdir(rec: Recorded) -> str:
+    """The working directory Claude Code's system prompt names."""
+    m = _CWD.search(rec.all_text())
+    assert m, "Claude Code's system prompt names no working directory"
+    return m.group(1)
+
+
+def answered_tool(rec: Recorded) -> bool:
+    """True if the request's last message carries a tool_result (the model's tool call was answered)."""
+    return bool(rec.tool_results)
+
+
+def write_then_say(name: str, content: str, final: str, *, first_usage: dict | None = None,
+                   last_usage: dict | None = None) -> Callable[[Recorded], dict]:
+    """A handler scripting one task: Write ``name`` (an absolute path in the working directory),
+    then say ``final``. Usage per turn as given (defaults: 90 in / 10 out, then 100 in / 20 out,
+    50 cache read, 30 cache write)."""
+    first = {"input_tokens": 90, "output_tokens": 10, **(first_usage or {})}
+    last = {"input_tokens": 100, "output_tokens": 20, "cache_read_input_tokens": 50,
+            "cache_creation_input_tokens": 30, **(last_usage or {})}
+
+    def handler(rec: Recorded) -> dict:
+        if not (rec.body or {}).get("tools"):
+            return reply(text("a title"))  # a side request without tools, if Claude Code makes one
+        if answered_tool(rec):
+            return reply(text(final), usage=last)
+        return reply(tool_use("Write", {"file_path": os.path.join(workdir(rec), name), "content": content}),
+                     usage=first)
+
+    return handler
