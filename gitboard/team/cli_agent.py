@@ -16,7 +16,9 @@ How a run ends (the Outcome):
   worktree while the CLI's permission rules denied tool calls (``permission_denials``);
 - **failed on the budget** -- ``ctx.budget_usd``/``ctx.budget_tokens``: passed to the CLI
   where it has a limit of its own (Claude Code's ``--max-budget-usd``), and the CLI is
-  stopped as soon as its streamed usage passes either; the reason starts with ``budget``.
+  stopped as soon as its streamed usage passes either (the USD figure priced from the
+  streamed tokens; for a CLI that keeps its own USD limit, only at :data:`BACKSTOP` times
+  it); the reason starts with ``budget``.
   The harness commits the work so far either way.
 
 Sessions: the session id a CLI reports is kept in ``<state_dir>/sessions/task-<id>.json``
@@ -42,6 +44,8 @@ from gitboard.team.command import CommandResult, describe_exit, run_command, tai
 from gitboard.team.exec_agent import build_prompt
 from gitboard.team.presets import Profile
 
+#: How far past a USD budget a CLI that enforces it itself may go before gitboard stops it.
+BACKSTOP = 1.5
 #: Phrases with which a CLI says that the session to resume does not exist here.
 MISSING_SESSION = ("no conversation found", "session not found", "no session found", "could not find session")
 
@@ -174,7 +178,10 @@ class CliAgent:
                     f"{ctx.budget_tokens:,}-token budget")
         if ctx.budget_usd is not None:
             spent = report.cost_usd if report.cost_usd is not None else self._priced(report, prices)
-            if spent is not None and spent > ctx.budget_usd:
+            # a CLI that keeps the USD limit itself (its own cost wins) is stopped from here only
+            # as a backstop, if it overshoots by half
+            limit = ctx.budget_usd * (BACKSTOP if self.profile.budget_args else 1.0)
+            if spent is not None and spent > limit:
                 return f"budget: {self.name} spent {_money(spent)}, past the task's {_money(ctx.budget_usd)} budget"
         return None
 
