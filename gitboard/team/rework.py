@@ -77,6 +77,9 @@ def start(repo: BoardRepo, wt: Worktree, task: Task, board: Board, *, actor: str
     Args:
         restart: restart the branch from the base instead of merging (the shell agent).
 
+    A merge already in progress in the worktree (a teammate died while resolving it) is
+    continued as it is, with its unresolved files, rather than started again.
+
     Returns:
         What was done; ``conflicts`` lists the files left with markers.
 
@@ -87,6 +90,16 @@ def start(repo: BoardRepo, wt: Worktree, task: Task, board: Board, *, actor: str
     env = repo.identity_env(actor)
     name, tip = base_commit(repo)
     path = wt.path
+    ongoing = _git(path, "rev-parse", "-q", "--verify", "MERGE_HEAD", check=False)
+    if ongoing.status == 0:  # a rework merge a dead teammate left half-way: keep its resolution so far
+        if restart:
+            _git(path, "merge", "--abort", check=False)
+        else:
+            left = tuple(_unmerged(path))
+            merging = ongoing.stdout.decode().strip()
+            log(f"rework #{task.id}: continuing the merge of {merging[:12]} left in the worktree"
+                + (f"; still conflicting: {', '.join(left)}" if left else ""))
+            return ReworkStart(name, merging, left)
     if restart:
         old = _git(path, "rev-parse", "HEAD").stdout.decode().strip()
         _git(path, "read-tree", "-u", "--reset", tip)

@@ -458,9 +458,10 @@ def _healthy_checkout(repo: BoardRepo, path: Path, branch: str) -> bool:
     theirs = os.path.realpath(os.path.join(path, _out(common)))
     if mine != theirs or _out(head) != f"refs/heads/{branch}":
         return False
-    # a merge or rebase left half-way is not worth keeping
+    # a rebase left half-way is not worth keeping; a merge left half-way is the harness's rework
+    # merge with the dead teammate's resolution so far (gitboard.team.rework continues it)
     git_dir = Path(os.path.realpath(os.path.join(path, _out(_git(path, "rev-parse", "--git-dir")))))
-    return not any((git_dir / f).exists() for f in ("MERGE_HEAD", "rebase-merge", "rebase-apply"))
+    return not any((git_dir / f).exists() for f in ("rebase-merge", "rebase-apply"))
 
 
 def remove(repo: BoardRepo, path: Path) -> None:

@@ -107,3 +107,39 @@ def test_exec_prompt_carries_the_rework_records(tmp_path: Path, run_cli) -> None
     assert "merged main" in prompt and "cleanly" in prompt
     assert board(path).tasks[tid].status == "completed"
     assert g(path, "show", f"task/{tid}:x.txt") == "zebra"
+
+
+@pytest.mark.usefixtures("anthropic_env")
+def test_a_rework_merge_left_half_way_by_a_dead_teammate_is_continued_not_redone(tmp_path: Path, run_cli,
+                                                                                 fake_api: FakeMessagesAPI) -> None:
+    from gitboard.store.repo import BoardRepo
+    from gitboard.team import rework
+    from gitboard.team.anthropic_agent import AnthropicAgent
+    from gitboard.team.worktree import prepare
+
+    path = make_project(tmp_path, files={"greeting.txt": "hello\n"})
+    completed_task(run_cli, path, "Say hi", {"greeting.txt": "hi\n"}, approve=True)
+    b = completed_task(run_cli, path, "Say hey", {"greeting.txt": "hey\n"}, approve=True)
+    run_queue(path)
+    with BoardRepo(path) as repo:  # a teammate that got as far as half a resolution, then died
+        brd = board(path)
+        wt = prepare(repo, brd.tasks[b], brd, actor="ghost")
+        started = rework.start(repo, wt, brd.tasks[b], brd, actor="ghost", restart=False)
+    assert started.conflicts == ("greeting.txt",)
+    (wt.path / "greeting.txt").write_text("hi and hey (resolved by the ghost)\n")
+    seen = {}
+
+    def model(request) -> dict:
+        seen.setdefault("prompt", json.dumps(request.body.get("system")))
+        seen.setdefault("file", (wt.path / "greeting.txt").read_text())
+        return reply(text("The resolution in greeting.txt is complete."))
+
+    fake_api.handler = model
+    t, lines = teammate(path, agent=AnthropicAgent(max_retries=1))
+    t.run()
+    assert seen["file"] == "hi and hey (resolved by the ghost)\n"  # kept, not thrown away
+    assert any("continuing the merge" in ln for ln in lines), lines
+    assert "greeting.txt" in seen["prompt"]
+    assert board(path).tasks[b].status == "completed"
+    assert g(path, "show", f"task/{b}:greeting.txt") == "hi and hey (resolved by the ghost)"
+    assert len(g(path, "log", "-1", "--format=%P", f"task/{b}").split()) == 2
