@@ -248,17 +248,18 @@ def check_checkout(repo: BoardRepo, branch: str, touched: set[str]) -> None:
 
 
 def bring_along(repo: BoardRepo, worktree: str, old: str, new: str) -> None:
-    """Move the index and files of ``worktree`` (whose checked-out branch just moved from ``old`` to
-    ``new``) along, like ``git merge --ff-only``: a two-tree ``git read-tree -m -u``, which keeps
-    uncommitted changes to files the move does not touch.
+    """Move the index and files of ``worktree``, whose checked-out branch is at ``old``, to ``new``,
+    as ``git merge --ff-only`` does before it moves the branch: a two-tree ``git read-tree -m -u``,
+    which keeps uncommitted changes to files the move does not touch and changes nothing at all
+    when it cannot (a touched file has changes).
 
     Raises:
-        GitFailure: git refused (the message names what to do).
+        CheckoutDirty: git refused: a file the move touches has uncommitted changes (nothing changed).
     """
     res = gitcmd.run(worktree, ["read-tree", "-m", "-u", old, new], check=False, new_session=True)
     if res.status != 0:
-        raise GitFailure(f"the base moved to {new[:12]}, but the checkout in {worktree} could not follow: "
-                         f"{gitcmd.last_line(res.stderr)}; run 'git reset --keep {new[:12]}' there")
+        raise CheckoutDirty(f"the checkout in {worktree} cannot follow to {new[:12]}: "
+                            f"{gitcmd.last_line(res.stderr)}; commit or stash your changes (nothing was changed)")
 
 
 # -- landing: base and board in one step -------------------------------------------
@@ -309,9 +310,11 @@ def land(repo: BoardRepo, operation: Callable[[Board, datetime], "Change | NoCha
 
     The board is re-read and ``operation`` re-applied whenever only the board
     moved. Locally, a checkout of the base branch in this clone is brought along
-    (:func:`bring_along`) right after the refs move, and a checkout with
+    (:func:`bring_along`) just before the refs move -- the order of ``git merge
+    --ff-only``, so that a checkout that cannot follow stops the landing with nothing
+    changed -- and back again if the refs then do not move; a checkout with
     uncommitted changes to files the move touches is refused first
-    (:func:`check_checkout`), with nothing changed. When the base moved, nothing is written and :data:`BASE_MOVED` is
+    (:func:`check_checkout`). When the base moved, nothing is written and :data:`BASE_MOVED` is
     returned: the caller redoes the merge against the new tip.
 
     Args:
@@ -358,11 +361,17 @@ def land(repo: BoardRepo, operation: Callable[[Board, datetime], "Change | NoCha
                     mirror(repo, commit, change.subject, parent=board_tip)
             else:
                 where = checkout_of(repo, branch)
-                if where is not None:
+                if where is not None:  # files first, then the refs, as git merge --ff-only does
                     check_checkout(repo, branch, set(changed_paths(repo, old_base, new_base)))
-                won, _ = _update_both(repo, base_ref, new_base, old_base, commit, board_tip, change.subject)
-                if won and where is not None:
                     bring_along(repo, where, old_base, new_base)
+                won, why = _update_both(repo, base_ref, new_base, old_base, commit, board_tip, change.subject)
+                if not won and where is not None:
+                    try:
+                        bring_along(repo, where, new_base, old_base)  # the refs stayed: so do the files
+                    except CheckoutDirty:
+                        raise GitFailure(f"{branch} did not move ({why}), but its checkout in {where} could not "
+                                         f"go back from {new_base[:12]}; run 'git reset --keep {old_base[:12]}' "
+                                         f"there") from None
             if won:
                 remember_writes(cache, change.writes)
                 cache.save(keep=blob_ids(listing) | {blob_id(d) for d in change.writes.values() if d is not None})

@@ -279,3 +279,14 @@ def test_every_review_and_queue_commit_passes_the_board_rules(proj: Path, run_cl
     assert res.exit_code == 0 and res.json()["violations"] == [], res.stdout
     actions = g(proj, "log", "--format=%(trailers:key=Gitboard-Action,valueonly,separator=)", "gitboard").split()
     assert {"approve", "reject", "rework", "merge"} <= set(actions)
+
+
+def test_a_checkout_dirtied_while_the_check_runs_stops_the_landing_with_nothing_moved(proj: Path, run_cli) -> None:
+    tid = completed_task(run_cli, proj, "Edit a", {"a.txt": "ONE\ntwo\n"}, approve=True)
+    before = (g(proj, "rev-parse", "main"), g(proj, "rev-parse", "gitboard"))
+    res = run_cli(["merge", "--check", f"echo 'edited meanwhile' > {proj / 'a.txt'}"], cwd=proj)
+    assert res.exit_code == 3 and "a.txt" in res.stderr, res.stderr
+    assert (g(proj, "rev-parse", "main"), g(proj, "rev-parse", "gitboard")) == before
+    assert (proj / "a.txt").read_text() == "edited meanwhile\n"
+    assert g(proj, "diff", "--cached", "--name-only") == ""  # index, HEAD and files still agree
+    assert tasks(run_cli, proj)[tid]["status"] == "completed"
