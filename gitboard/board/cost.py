@@ -39,30 +39,44 @@ NONE_KEY = "-"
 
 
 def _count(value: Any) -> int:
-    """A token count: a non-negative JSON integer, else 0."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+    """A token count: a non-negative JSON integer (not a bool), else 0."""
+    return value if type(value) is int and value >= 0 else 0
+
+
+def _cost(result: dict) -> float | None:
+    value = result.get("cost_usd")
+    if type(value) is float or type(value) is int:
+        return float(value) if value >= 0 and math.isfinite(value) else None
+    return None
+
+
+def _record(task: Task) -> tuple[dict[str, int], float | None] | None:
+    """``(usage, cost)`` of a task that counts (see the module docstring), else None."""
+    result = task.result
+    if type(result) is not dict:
+        return None
+    usage = result.get("usage")
+    if type(usage) is dict:
+        get = usage.get
+        counts = {k: _count(get(k)) for k in TOKEN_KEYS}
+    else:
+        counts = dict.fromkeys(TOKEN_KEYS, 0)
+    cost = _cost(result)
+    if cost is None and not any(counts.values()):
+        return None
+    return counts, cost
 
 
 def usage_of(task: Task) -> dict[str, int] | None:
     """The tokens a task's result records, one int per :data:`TOKEN_KEYS` (missing ones 0),
     or None when the task does not count (see the module docstring)."""
-    result = task.result
-    if not isinstance(result, dict):
-        return None
-    usage = result.get("usage")
-    counts = {k: _count(usage.get(k)) if isinstance(usage, dict) else 0 for k in TOKEN_KEYS}
-    if any(counts.values()) or cost_of(task) is not None:
-        return counts
-    return None
+    record = _record(task)
+    return None if record is None else record[0]
 
 
 def cost_of(task: Task) -> float | None:
     """The cost in USD a task's result records (``cost_usd``), or None when it records none."""
-    result = task.result
-    value = result.get("cost_usd") if isinstance(result, dict) else None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
-        return float(value)
-    return None
+    return _cost(task.result) if type(task.result) is dict else None
 
 
 def models_of(task: Task) -> tuple[str, ...]:
@@ -121,11 +135,12 @@ class Sum:
 
 def counted(board: Board) -> Iterable[tuple[Task, dict[str, int], float | None]]:
     """``(task, usage, cost)`` for every task that counts, in id order."""
-    for tid in sorted(board.tasks):
-        task = board.tasks[tid]
-        usage = usage_of(task)
-        if usage is not None:
-            yield task, usage, cost_of(task)
+    tasks = board.tasks
+    for tid in sorted(tasks):
+        task = tasks[tid]
+        record = _record(task)
+        if record is not None:
+            yield task, record[0], record[1]
 
 
 def _day(task: Task) -> str:

@@ -259,6 +259,6 @@ def cost_table(doc: dict) -> RenderableType:
     parts: list[RenderableType] = [t]
     if total["unpriced"]:
         n = total["unpriced"]
-        parts.append(Text(f"{n} task{'s' if n != 1 else ''} recorded tokens but no cost: "
-                          "their cost is unknown (shown as unknown or +?), not 0", style="dim"))
+        parts.append(Text(f"{n} task{'s have' if n != 1 else ' has'} tokens but no recorded cost: "
+                          "unknown (+?), not 0", style="dim"))
     return Group(*parts)

@@ -58,7 +58,7 @@ def test_cost_human_shows_unknown_not_zero(run_cli, costed, monkeypatch):
     assert rows["alice"][1:] == ["1", "1,200", "300", "5,000", "100", "$0.0421"]
     assert rows["bob"][1:] == ["2", "38,690", "905", "0", "0", "$0.1900+?"]
     assert rows["total"][-1] == "$0.2321+?"
-    assert "1 task recorded tokens but no cost" in out
+    assert "1 task has tokens but no recorded cost: unknown (+?), not 0" in out
     out = ok(run_cli(["cost"], cwd=costed)).stdout
     assert [ln.split()[-1] for ln in out.splitlines() if ln.startswith("#3")] == ["unknown"]
 
