@@ -41,6 +41,8 @@ class Meter:
         unpriced_responses: how many responses came from a model without a price.
         last_prompt: the prompt size of the last response (input + cache reads + cache
             writes, tokens): what the next request re-reads at least.
+        last_prompt_usd: what that prompt cost (its input, cache reads and cache writes at
+            their prices; 0.0 if unpriced): the estimate of the next prompt's cost.
     """
 
     prices: Mapping[str, pricing.Price] | None = None
@@ -51,6 +53,7 @@ class Meter:
     responses: int = 0
     unpriced_responses: int = 0
     last_prompt: int = 0
+    last_prompt_usd: float = 0.0
 
     def add(self, model: str | None, usage: Any) -> float | None:
         """Add one response's ``usage`` (SDK object or dict) from ``model``; return its cost in USD, or None if unpriced."""
@@ -59,6 +62,11 @@ class Meter:
         one = Usage()
         one.add(usage)
         self.last_prompt = one.input_tokens + one.cache_read_input_tokens + one.cache_creation_input_tokens
+        prompt_only = {**one.to_json(), "output_tokens": 0}
+        detail = usage.get("cache_creation") if isinstance(usage, Mapping) else getattr(usage, "cache_creation", None)
+        if detail is not None:
+            prompt_only["cache_creation"] = detail
+        self.last_prompt_usd = pricing.cost_usd(str(model or ""), prompt_only, self.prices) or 0.0
         name = str(model or "")
         if name and name not in self.models:
             self.models.append(name)
@@ -153,22 +161,25 @@ class Budget:
             model: the next request's model.
             prices: the price table.
             prompt_tokens: the expected prompt size of the next request (tokens); default
-                ``meter.last_prompt``. Charged at the cache-read price (most of a prompt is
-                the cached conversation so far), so the figure errs high, never stopping early.
+                ``meter.last_prompt``, costed as the last prompt was (``meter.last_prompt_usd``:
+                its own mix of input, cache reads and cache writes); a number given here is
+                costed at the input price.
 
         Returns:
             the affordable output tokens (0 or less: the next turn alone would pass the
             budget); the caller clamps its ``max_tokens`` to it, so one reply cannot go
             far past the budget.
         """
+        price = pricing.price_for(model, prices)
         if prompt_tokens is None:
-            prompt_tokens = meter.last_prompt
+            prompt_tokens, prompt_usd = meter.last_prompt, meter.last_prompt_usd
+        else:
+            prompt_usd = prompt_tokens * price.input / pricing.MTOK if price is not None else 0.0
         limits: list[int] = []
         if self.tokens is not None:
             limits.append(self.tokens - meter.tokens - prompt_tokens)
-        price = pricing.price_for(model, prices)
         if self.usd is not None and price is not None and price.output > 0:
-            left = self.usd - meter.priced_usd - prompt_tokens * price.cache_read / pricing.MTOK
+            left = self.usd - meter.priced_usd - prompt_usd
             limits.append(int(left * pricing.MTOK / price.output))
         return min(limits) if limits else None
 

@@ -65,3 +65,33 @@ def test_usd_budget_with_an_unpriced_model_fails_before_any_request(fake_api: Fa
     assert not out.ok and out.reason.startswith("budget: cannot keep the $1.0 budget")
     assert "git config gitboard.price.claude-test-model" in out.reason
     assert fake_api.message_requests == []
+
+
+@pytest.mark.slow
+def test_a_budget_stops_a_spawned_anthropic_teammate_near_its_limit(tmp_path: Path, fake_api: FakeMessagesAPI,
+                                                                    gitboard_exe: Path) -> None:
+    from gitboard.store.host import pid_alive
+    from tests.team.runtime_helpers import Spawner, add_tasks, board, git, log_of, make_project, wait_for
+
+    project = make_project(tmp_path)
+    add_tasks(project, [{"subject": "Write ten files"}])
+    # each turn: 2,000 prompt tokens + 500 output; a $0.05 budget at $2/$10 per MTok is 5 turns of $0.009
+    fake_api.script(*_writes(10, {"input_tokens": 2000, "output_tokens": 500}))
+    spawner = Spawner(gitboard_exe)
+    try:
+        pid = spawner.spawn(project, "alice", "--agent", "anthropic", "--model", MODEL, "--budget-usd", "0.05",
+                            "--poll", "0.2", "--idle-timeout", "1", "--lease", "30", env=fake_api.env())
+        wait_for(lambda: not pid_alive(pid), 90, what="alice to stop on the budget and shut down")
+    finally:
+        spawner.cleanup()
+    task = board(project).tasks[1]
+    log = log_of(project, "alice")
+    assert task.status == "failed", log
+    result = task.result
+    assert result["reason"].startswith("budget reached"), result
+    assert 0.05 - 0.009 <= result["cost_usd"] <= 0.05 + 1e-9  # near the limit, never past it
+    assert result["models"] == [MODEL] and result["num_turns"] == len(fake_api.message_requests) == 5
+    # the work so far is committed on the task's branch
+    files = git(project, "ls-tree", "--name-only", result["commit"]).split()
+    assert {f"f{i}.txt" for i in range(5)} <= set(files)
+    assert "budget reached" in log

@@ -109,8 +109,12 @@ def test_budget_reached_and_max_output() -> None:
     assert Budget(tokens=2500).reached(m).startswith("budget reached: 2,500 tokens")
     assert Budget(tokens=2501).reached(m) is None
     assert Budget(tokens=10_000).max_output(m, "claude-sonnet-5-5", None) == 10_000 - 2500 - 2000
-    # $0.009 spent; $0.01 leaves $0.001, less 2000 cache-read tokens ($0.0002): 80 output tokens at $10/MTok
-    assert Budget(usd=0.01).max_output(m, "claude-sonnet-5-5", None) == 80
+    # $0.009 spent; $0.0095 leaves $0.0005, less a prompt like the last (2,000 input tokens, $0.004): none
+    assert Budget(usd=0.0095).max_output(m, "claude-sonnet-5-5", None) < 0
+    # $0.015 leaves $0.006, less the $0.004 prompt: $0.002, 200 output tokens at $10/MTok
+    assert Budget(usd=0.015).max_output(m, "claude-sonnet-5-5", None) == 200
     assert Budget(usd=0.009).reached(m).startswith("budget reached: $0.0090 spent")
     assert Budget().max_output(m, "x", None) is None and not Budget()
     assert "has no price" in Budget(usd=1).unenforceable("claude-test-model", None)
+    m.add("claude-sonnet-5-5", {"input_tokens": 10, "cache_read_input_tokens": 2000, "output_tokens": 100})
+    assert m.last_prompt_usd == pytest.approx((10 * 2 + 2000 * 0.1) / 1e6)  # a cached prompt costs less
