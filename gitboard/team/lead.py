@@ -239,8 +239,7 @@ class LeadSession:
         """
         blocks: list[dict] = []
         try:
-            roster = self.board.roster()
-            tasks = self.board.task_list()
+            roster, tasks = self.board.look()
         except Exception as e:
             return [{"type": "text", "text": f"(the board could not be read: {conversation.one_line(e, 200)})"}]
         after = team_snapshot(roster, tasks)

@@ -121,6 +121,14 @@ class LeadBoard:
         with self.open() as repo:
             return roster_json(repo, read_board(repo))
 
+    def look(self) -> tuple[dict, list[dict]]:
+        """Return ``(roster document, task objects sorted by id)`` from one read of the board (one fetch in remote mode)."""
+        from gitboard.team.process import roster_json
+
+        with self.open() as repo:
+            board = read_board(repo)
+            return roster_json(repo, board), [board.tasks[i].to_json() for i in sorted(board.tasks)]
+
     def spawn(self, name: str, role: str | None = None, prompt: str | None = None,
               agent: str | None = None, extra: list[str] | None = None) -> dict:
         """Run ``gitboard -C <repo> spawn NAME ... --json`` with the lead's environment; return its JSON document.

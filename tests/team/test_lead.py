@@ -252,3 +252,13 @@ def test_the_lead_compacts_with_the_shared_code(project: Path, fake_api: FakeMes
     assert r.usage.input_tokens == 40 + 300 + 10  # the summary call is metered like a turn
     [transcript] = (s.dir / "transcripts").glob("lead-task-session-*.jsonl")
     assert "What is on the board?" in transcript.read_text()
+
+
+def test_in_remote_mode_the_leads_writes_reach_the_shared_remote(tmp_path: Path, fake_api: FakeMessagesAPI) -> None:
+    from tests.team.runtime_helpers import make_remote_project
+
+    remote, (mine, theirs) = make_remote_project(tmp_path, ["mine", "theirs"])
+    fake_api.script(reply(tool_use("task_create", {"subject": "Shared task"})), reply(text("Done.")))
+    assert session(mine).turn("Add a shared task.").ok
+    assert "add #1 by lead: Shared task" in git(remote, "log", "-1", "--format=%s", "gitboard")
+    assert board(theirs).tasks[1].subject == "Shared task"  # another clone sees it (read_board fetches)
