@@ -14,14 +14,11 @@ other operation.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
 from gitboard.board.change import Change, NoChange
-from gitboard.board.snapshot import Board, ParseError, build
-from gitboard.board import layout
-from gitboard.board.team import CONFIG_PATH, Team
+from gitboard.board.snapshot import Board, ParseError
 
 Operation = Callable[[Board, datetime], "Change | NoChange"]
 
@@ -39,25 +36,8 @@ def apply_writes(board: Board, writes: Mapping[str, bytes | None]) -> Board:
     ``tip`` stays the same: the result is a view for the next operation of a
     :func:`sequence`, not a commit. Only the written files are parsed.
     """
-    tasks = dict(board.tasks)
-    docs = dict(board.docs)
-    corrupt = dict(board.corrupt)
-    team = board.team
-    for path in writes:
-        docs.pop(path, None)
-        corrupt.pop(path, None)
-        tid = layout.task_id_of(path, board.format)
-        if tid is not None:
-            tasks.pop(tid, None)
-        if path == CONFIG_PATH:
-            team = Team(team_name="")
-    changed = build(board.tip, {p: _parse(b) for p, b in writes.items() if b is not None}, board.format)
-    tasks.update(changed.tasks)
-    docs.update(changed.docs)
-    corrupt.update(changed.corrupt)
-    if writes.get(CONFIG_PATH) is not None:
-        team = changed.team
-    return replace(board, tasks=tasks, team=team, docs=docs, corrupt=corrupt)
+    changed = {p: _parse(b) for p, b in writes.items() if b is not None}
+    return board.with_files(board.tip, changed, [p for p, b in writes.items() if b is None])
 
 
 def sequence(board: Board, now: datetime, *, ops: Sequence[Operation]) -> Change | NoChange:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from gitboard.board import layout
 from gitboard.board.errors import BoardError, Corrupt, NotFound
 from gitboard.board.task import DONE, IN_PROGRESS, PENDING, Task
-from gitboard.board.team import CONFIG_PATH, Team
+from gitboard.board.team import Team
 
 
 def is_task_file(path: str, version: int = layout.FORMAT) -> bool:
@@ -75,6 +75,51 @@ class Board:
     def request_paths(self) -> list[str]:
         """Paths of every request file (valid or corrupt)."""
         return [p for paths in self._by_kind[layout.REQUEST].values() for p in paths]
+
+    def with_files(self, tip: str | None, changed: Mapping[str, Any], deleted: Iterable[str] = ()) -> "Board":
+        """Return the board at ``tip`` whose files are this board's with ``changed`` (path ->
+        parsed value, as for :func:`build`) put in and ``deleted`` taken out.
+
+        The result equals :func:`build` of the whole new set of files, at a cost that
+        depends on the changed files, not on the board's size (the dictionaries are
+        copied, not rebuilt).
+        """
+        tasks, docs, corrupt, team = dict(self.tasks), dict(self.docs), dict(self.corrupt), self.team
+        touched = [*deleted, *changed]
+        for path in touched:
+            docs.pop(path, None)
+            corrupt.pop(path, None)
+            found = layout.classify(path, self.format)
+            if found is not None and found.kind == layout.TASK:
+                old = tasks.get(found.key)  # type: ignore[arg-type]
+                if old is not None and path == self.path_of_task(old.id):
+                    del tasks[old.id]
+            elif found is not None and found.kind == layout.ROSTER:
+                team = Team(team_name="")
+        part = build(tip, changed, self.format)
+        tasks.update(part.tasks)
+        docs.update(part.docs)
+        corrupt.update(part.corrupt)
+        if layout.ROSTER_PATH in changed:
+            team = part.team
+        new = Board(tip=tip, tasks=tasks, team=team, docs=docs, corrupt=corrupt, format=self.format)
+        index = self.__dict__.get("_by_kind")
+        if index is not None:  # carry the index of inbox and request files forward
+            index = {kind: dict(keys) for kind, keys in index.items()}
+            for path in touched:
+                found = layout.classify(path, self.format)
+                if found is None or found.kind not in index:
+                    continue
+                keys = index[found.kind]
+                paths = [p for p in keys.get(found.key, ()) if p != path]
+                if path in docs or path in corrupt:
+                    paths.append(path)
+                if paths:
+                    keys[found.key] = paths
+                else:
+                    keys.pop(found.key, None)
+            new.__dict__["_by_kind"] = index
+        return new
 
     def path_of_task(self, task_id: int) -> str:
         """The board path of task ``task_id``'s file in this board's format."""

@@ -1,29 +1,35 @@
-"""The parse cache: board files parsed once, keyed by object id, under the common git dir.
+"""The parse cache: board trees and files parsed once, keyed by object id, under the common git dir.
 
 Git objects are immutable, so an object id names what was parsed from it forever:
 
+- commit id -> its tree id;
+- tree id -> the tree's own entries (name -> (mode, object id)), one directory, not recursive;
 - blob id -> the parsed JSON of a board file (or why it does not parse);
 - blob id -> the validated :class:`~gitboard.board.task.Task` of a task file, as a
-  plain record plus its JSON text (or why it is corrupt);
-- tree id -> the tree's recursive listing (``git ls-tree -r -t``);
-- commit id -> its tree id.
+  plain record plus its JSON text (or why it is corrupt).
 
-A claim changes one blob, two trees and makes one commit; the writer records
-all of them, so the next read -- in any process of the clone -- runs no git
-command at all, and a read after someone else's change re-reads only what changed.
+A claim adds one blob, the few small trees on its path (see
+:mod:`gitboard.board.layout`) and one commit; the writer records them, so the next
+read in any process of the clone runs no git command, and a read after someone
+else's change reads only the trees and blobs that changed.
 
-The cache is one file, ``<git-common-dir>/gitboard/cache/board-v2.marshal``.
-:mod:`marshal` is the fastest loader of plain Python data (about 25 ms for
-10,000 tasks, against 30 ms for pickle and 50 ms for re-parsing the JSON), and
-the file carries a fingerprint of the Python version and the task model's
-source, so a cache written by other code is ignored, never misread. It is
-written atomically (temporary file + rename) and only when it gained entries;
-concurrent writers can only lose each other's entries, never corrupt them, and
-a cache that fails to load is rebuilt.
+**The file** is an append-only log, ``<git-common-dir>/gitboard/cache/board-v3.log``:
+a sequence of chunks, each ``b"GBC3"``, its length and CRC-32 (4 bytes each,
+little-endian) and a :mod:`marshal` payload ``(fingerprint, commits, trees, files,
+tasks)`` holding the entries one process added. A write appends one chunk with
+``O_APPEND`` (its cost depends on what changed, not on the board's size); a
+reader that saw the file before reads only the chunks added since. When the
+appended chunks outgrow the first one (and 1 MB), a writer compacts the file:
+it rewrites it as one chunk of what the current board still uses (temporary file
+and rename). A chunk whose CRC or fingerprint (the Python version and the task
+model's source) does not match is skipped, so a torn append or another
+version's cache is ignored, never misread.
 
-A :class:`BoardCache` lives as long as its :class:`~gitboard.store.repo.BoardRepo`
-(:attr:`~gitboard.store.repo.BoardRepo.cache`): a long-lived process keeps what
-it parsed, and merges the file in again only when another process rewrote it.
+**In memory**, one :class:`BoardCache` per cache directory serves the whole
+process (:func:`cache_for`), for every :class:`~gitboard.store.repo.BoardRepo`
+opened on the clone, and it also keeps the last boards built (tree id ->
+:class:`~gitboard.board.snapshot.Board`), so a long-lived process re-reads
+nothing when the board did not move and applies only the changed files when it did.
 """
 
 from __future__ import annotations
@@ -31,23 +37,32 @@ from __future__ import annotations
 import itertools
 import marshal
 import os
+import struct
 import sys
+import threading
+import zlib
+from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from gitboard.board import task as task_model
-from gitboard.board.snapshot import ParseError
+from gitboard.board.snapshot import Board, ParseError
 from gitboard.board.task import Task, task_from_record, task_record
 
-CACHE_VERSION = 2
-FILE_NAME = f"board-v{CACHE_VERSION}.marshal"
-#: Tree listings kept in the file: the board as read and as written by the last change.
-MAX_TREES = 2
-#: Commit -> tree entries kept in the file.
+CACHE_VERSION = 3
+FILE_NAME = f"board-v{CACHE_VERSION}.log"
+MAGIC = b"GBC3"
+_HEADER = struct.Struct("<4sII")
+#: Appended bytes beyond which a writer compacts the file (if they also outgrow the first chunk).
+COMPACT_MIN_BYTES = 1 << 20
+#: Boards kept in memory, most recent last.
+MAX_BOARDS = 4
+#: Commit -> tree entries kept when compacting.
 MAX_COMMITS = 64
 
-#: A tree listing: path -> (mode, type, object id), blobs and trees alike, in ``git ls-tree`` order.
-Listing = dict[str, tuple[str, str, str]]
+#: A tree's own entries: name -> (mode as an int, object id).
+Entries = dict[str, tuple[int, str]]
+TREE_MODE = 0o40000
 
 #: First item of a cached "does not parse" entry. Parsed JSON is never a tuple, so
 #: ``("!", message)`` cannot be mistaken for a file's content.
@@ -55,7 +70,7 @@ _BAD = "!"
 
 
 def _fingerprint() -> tuple:
-    """What the cached values depend on besides the blobs: marshal's format (the Python
+    """What the cached values depend on besides the objects: marshal's format (the Python
     version) and the task model (``gitboard/board/task.py``, by size and modification time)."""
     try:
         st = os.stat(task_model.__file__)
@@ -69,10 +84,32 @@ def _fingerprint() -> tuple:
 
 FINGERPRINT = _fingerprint()
 _counter = itertools.count()
+_registry: dict[str, "BoardCache"] = {}
+_registry_lock = threading.Lock()
+
+
+def cache_for(directory: Path | str) -> "BoardCache":
+    """Return this process's :class:`BoardCache` for ``directory`` (made on first use)."""
+    key = os.path.realpath(directory)
+    with _registry_lock:
+        cache = _registry.get(key)
+        if cache is None:
+            cache = _registry[key] = BoardCache(Path(key))
+        return cache
+
+
+def forget_all() -> None:
+    """Drop every in-memory cache of this process (the next use reloads the files): what a
+    new process would see. For tests and benchmarks."""
+    with _registry_lock:
+        _registry.clear()
 
 
 class BoardCache:
-    """Parsed board files, tree listings and commit trees, keyed by git object id.
+    """Parsed board files, tree entries, commit trees and recent boards, keyed by git object id.
+
+    Use :func:`cache_for` rather than this constructor, so that a process keeps one.
+    Hold :attr:`lock` while reading or changing it from several threads.
 
     Args:
         directory: where the cache file lives (``<git-common-dir>/gitboard/cache``).
@@ -80,75 +117,157 @@ class BoardCache:
 
     def __init__(self, directory: Path) -> None:
         self.path = Path(directory) / FILE_NAME
+        self.lock = threading.RLock()
         self.commits: dict[str, str] = {}
-        self.trees: dict[str, Listing] = {}
+        self.trees: dict[str, Entries] = {}
         self.files: dict[str, Any] = {}
         self.tasks: dict[str, tuple] = {}
+        self.boards: OrderedDict[str, Board] = OrderedDict()
         self._live: dict[str, Task | ParseError] = {}
-        self._stamp: tuple | None = None
+        self._new: tuple[dict, dict, dict, dict] = ({}, {}, {}, {})
+        self._ino: int | None = None
+        self._offset = 0  # bytes of the file (inode ``_ino``) already merged in
+        self._base = 0  # length of its first chunk
+        self._broken = False  # the file holds something this code cannot read: rewrite it
         self.dirty = False
         self.refresh()
 
     # -- the file ----------------------------------------------------------
     def refresh(self) -> None:
-        """Merge in the cache file if another process rewrote it since this object last
-        read or wrote it (one ``stat`` when it did not)."""
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return
-        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
-        if stamp == self._stamp:
-            return
-        self._stamp = stamp
-        try:
-            with open(self.path, "rb") as f:
-                fingerprint, commits, trees, files, tasks = marshal.loads(f.read())
-        except Exception:  # a missing, old or damaged cache is rebuilt
-            return
-        if fingerprint != FINGERPRINT:
-            return
-        if self.commits or self.trees or self.files or self.tasks:  # keep what we have too
-            commits.update(self.commits)
-            for k, v in self.trees.items():  # ours are the most recent
-                trees.pop(k, None)
-                trees[k] = v
-            files.update(self.files)
-            tasks.update(self.tasks)
-        self.commits, self.trees, self.files, self.tasks = commits, trees, files, tasks
+        """Merge in what other processes appended to the cache file since this object last looked
+        (one ``stat`` when nothing was), or all of it if the file was replaced."""
+        with self.lock:
+            try:
+                st = os.stat(self.path)
+            except OSError:
+                return
+            if st.st_ino == self._ino and st.st_size == self._offset:
+                return
+            if st.st_ino != self._ino or st.st_size < self._offset:
+                self._ino, self._offset, self._base = st.st_ino, 0, 0
+            try:
+                with open(self.path, "rb") as f:
+                    f.seek(self._offset)
+                    data = f.read()
+            except OSError:
+                return
+            self._read_chunks(data)
 
-    def save(self, keep: set[str] | None = None) -> None:
-        """Write the cache file if entries were added since it was read or written.
+    def _read_chunks(self, data: bytes) -> None:
+        pos = 0
+        while pos + _HEADER.size <= len(data):
+            magic, length, crc = _HEADER.unpack_from(data, pos)
+            if magic != MAGIC:
+                self._broken = True
+                pos = len(data)
+                break
+            end = pos + _HEADER.size + length
+            if end > len(data):
+                break  # an append still being written: read it next time
+            payload = data[pos + _HEADER.size:end]
+            if self._offset == 0 and pos == 0:
+                self._base = end
+            if zlib.crc32(payload) == crc:
+                try:
+                    fingerprint, commits, trees, files, tasks = marshal.loads(payload)
+                except Exception:
+                    fingerprint = None
+                if fingerprint == FINGERPRINT:
+                    self._merge(commits, trees, files, tasks)
+                else:
+                    self._broken = True
+            pos = end
+        self._offset += pos
+
+    def _merge(self, commits: dict, trees: dict, files: dict, tasks: dict) -> None:
+        for mine, theirs in ((self.commits, commits), (self.trees, trees), (self.files, files),
+                             (self.tasks, tasks)):
+            if not mine:
+                mine.update(theirs)
+            else:
+                for k, v in theirs.items():
+                    mine.setdefault(k, v)
+
+    def save(self, keep: Iterable[str] | None = None) -> None:
+        """Append the entries added since the last save to the cache file, as one chunk.
+
+        Compacts the file instead when the appended chunks have outgrown the first one
+        (and :data:`COMPACT_MIN_BYTES`), or when it holds chunks this code cannot read.
 
         Args:
-            keep: if given, the blob ids to keep (the current board's); parsed
-                files of other blobs are dropped. Only the :data:`MAX_TREES` most
-                recently used listings and the commits that name them are kept.
+            keep: ignored (the blob ids to keep; compaction keeps what the boards in memory use).
         """
-        if not self.dirty:
-            return
-        if keep is not None:
-            self.files = {k: v for k, v in self.files.items() if k in keep}
-            self.tasks = {k: v for k, v in self.tasks.items() if k in keep}
-            self._live = {k: v for k, v in self._live.items() if k in keep}
-        if len(self.trees) > MAX_TREES:
-            self.trees = dict(list(self.trees.items())[-MAX_TREES:])
-        commits = [(c, t) for c, t in self.commits.items() if t in self.trees]
-        self.commits = dict(commits[-MAX_COMMITS:])
-        data = marshal.dumps((FINGERPRINT, self.commits, self.trees, self.files, self.tasks))
+        with self.lock:
+            if not self.dirty:
+                return
+            self.dirty = False
+            new, self._new = self._new, ({}, {}, {}, {})
+            self.refresh()
+            try:
+                st = os.stat(self.path)
+                size, ino = st.st_size, st.st_ino
+            except OSError:
+                size, ino = 0, None
+            torn = ino == self._ino and size > self._offset  # a chunk that will never be whole
+            if self._broken or torn or (size and size - self._base > max(self._base, COMPACT_MIN_BYTES)):
+                self._compact()
+                return
+            chunk = _chunk(*new)
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                try:
+                    os.write(fd, chunk)
+                    st = os.fstat(fd)
+                finally:
+                    os.close(fd)
+            except OSError:  # a read-only or full disk: the cache is only a cache
+                return
+            if st.st_ino == self._ino and st.st_size == self._offset + len(chunk):
+                self._offset = st.st_size  # nobody else appended: our chunk is all that is new
+            elif self._ino is None and st.st_size == len(chunk):
+                self._ino, self._offset, self._base = st.st_ino, st.st_size, st.st_size
+
+    def _compact(self) -> None:
+        """Rewrite the file as one chunk of what the boards in memory use (temporary file + rename)."""
+        trees: dict[str, Entries] = {}
+        blobs: set[str] = set()
+        stack = [t for t in self.boards]
+        while stack:
+            tree = stack.pop()
+            entries = self.trees.get(tree)
+            if entries is None or tree in trees:
+                continue
+            trees[tree] = entries
+            for mode, sha in entries.values():
+                if mode == TREE_MODE:
+                    stack.append(sha)
+                else:
+                    blobs.add(sha)
+        if not trees:  # nothing to go by: keep everything
+            trees, blobs = dict(self.trees), set(self.files) | set(self.tasks)
+        commits = [(c, t) for c, t in self.commits.items() if t in trees][-MAX_COMMITS:]
+        self.commits, self.trees = dict(commits), trees
+        self.files = {k: v for k, v in self.files.items() if k in blobs}
+        self.tasks = {k: v for k, v in self.tasks.items() if k in blobs}
+        self._live = {k: v for k, v in self._live.items() if k in blobs}
+        chunk = _chunk(self.commits, self.trees, self.files, self.tasks)
         tmp = f"{self.path}.{os.getpid()}.{next(_counter)}.tmp"
         try:
             with open(tmp, "xb") as f:
-                f.write(data)
+                f.write(chunk)
             os.replace(tmp, self.path)
             st = os.stat(self.path)
-            self._stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
-        except OSError:  # a read-only or full disk: the cache is only a cache
+        except OSError:
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
-        self.dirty = False
+            return
+        self._ino, self._offset, self._base, self._broken = st.st_ino, len(chunk), len(chunk), False
+
+    def _add(self, kind: int, key: str, value: Any) -> None:
+        self._new[kind][key] = value
+        self.dirty = True
 
     # -- commits and trees -------------------------------------------------
     def tree_of(self, commit: str) -> str | None:
@@ -159,24 +278,43 @@ class BoardCache:
         """Remember that ``commit``'s tree is ``tree``."""
         if self.commits.get(commit) != tree:
             self.commits[commit] = tree
-            self.dirty = True
+            self._add(0, commit, tree)
 
-    def listing(self, tree: str) -> Listing | None:
-        """Return the recursive listing of ``tree`` (do not modify it), or None if not cached."""
-        listing = self.trees.pop(tree, None)
-        if listing is not None:
-            self.trees[tree] = listing  # most recently used last
-        return listing
+    def entries(self, tree: str) -> Entries | None:
+        """Return the entries of ``tree`` (do not modify them), or None if not cached."""
+        return self.trees.get(tree)
 
-    def put_tree(self, tree: str, listing: Listing) -> None:
-        """Remember the recursive listing of ``tree``."""
+    def put_tree(self, tree: str, entries: Entries) -> None:
+        """Remember the entries of ``tree`` (name -> (mode, object id))."""
         if tree not in self.trees:
-            self.trees[tree] = listing
-            self.dirty = True
+            self.trees[tree] = entries
+            self._add(1, tree, entries)
+
+    # -- boards --------------------------------------------------------------
+    def board(self, tree: str) -> Board | None:
+        """Return the board built from ``tree`` in this process, or None."""
+        board = self.boards.get(tree)
+        if board is not None:
+            self.boards.move_to_end(tree)
+        return board
+
+    def latest_board(self) -> tuple[str, Board] | None:
+        """Return (tree, board) of the board built most recently in this process, or None."""
+        if not self.boards:
+            return None
+        tree = next(reversed(self.boards))
+        return tree, self.boards[tree]
+
+    def put_board(self, tree: str, board: Board) -> None:
+        """Keep ``board``, built from ``tree``, for later reads (the last :data:`MAX_BOARDS`)."""
+        self.boards[tree] = board
+        self.boards.move_to_end(tree)
+        while len(self.boards) > MAX_BOARDS:
+            self.boards.popitem(last=False)
 
     # -- parsed files ------------------------------------------------------
     @property
-    def entries(self) -> dict[str, Any]:
+    def entries_by_blob(self) -> dict[str, Any]:
         """A view for inspection: blob id -> parsed JSON of every cached file (a task as its
         JSON object, a file that did not parse as a :class:`ParseError`)."""
         out = {blob: self.get(blob) for blob in self.files}
@@ -195,8 +333,9 @@ class BoardCache:
     def put(self, blob: str, value: Any) -> None:
         """Remember the parsed JSON of ``blob`` (or the :class:`ParseError` it gave)."""
         if blob not in self.files:
-            self.files[blob] = (_BAD, value.message) if isinstance(value, ParseError) else value
-            self.dirty = True
+            entry = (_BAD, value.message) if isinstance(value, ParseError) else value
+            self.files[blob] = entry
+            self._add(2, blob, entry)
 
     def get_task(self, blob: str) -> Task | ParseError | Any:
         """Return the task a task file's ``blob`` holds (a :class:`ParseError` saying why it is
@@ -217,11 +356,17 @@ class BoardCache:
         if blob in self.tasks:
             return
         if isinstance(value, ParseError):
-            self.tasks[blob] = (_BAD, value.message)
+            entry: tuple = (_BAD, value.message)
         else:
-            self.tasks[blob] = (_shared(task_record(value)), value.to_json_text())
+            entry = (_shared(task_record(value)), value.to_json_text())
+        self.tasks[blob] = entry
         self._live[blob] = value
-        self.dirty = True
+        self._add(3, blob, entry)
+
+
+def _chunk(commits: dict, trees: dict, files: dict, tasks: dict) -> bytes:
+    payload = marshal.dumps((FINGERPRINT, commits, trees, files, tasks))
+    return _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
 
 
 #: Record fields whose values repeat from task to task: status, owner, the times, role.

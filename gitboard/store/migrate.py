@@ -3,7 +3,7 @@
 A migration is one commit (action ``migrate``) that moves every board file to
 its new path (:func:`gitboard.board.layout.migrate_path`) with its blob, and so
 its content, unchanged, and adds the format file. It reads no blob and parses
-nothing: it rebuilds the trees from the old tree's listing. :func:`transact`
+nothing: it rebuilds the trees from the old tree's entries. :func:`transact`
 makes it before the first write to an old board, and ``gitboard init`` makes it
 on an old board; it lands like any other commit, so two clones racing to
 migrate is an ordinary lost race.
@@ -16,8 +16,10 @@ from typing import Mapping
 from gitboard.board import layout
 from gitboard.board.change import trailers
 from gitboard.board.errors import GitFailure
-from gitboard.store.objects import BLOB_MODE, Listing, commit_tree, remember_writes, write_full_tree, write_object
+from gitboard.store import trees
+from gitboard.store.objects import commit_tree, remember_writes, write_object
 from gitboard.store.repo import BoardRepo
+from gitboard.store.trees import Files, TreeRef
 
 ACTION = "migrate"
 
@@ -31,42 +33,39 @@ def migration_message(actor: str, old: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def migrated_files(listing: Listing) -> dict[str, tuple[str, str]]:
-    """Return the files of the format-2 tree made from format-1 ``listing``: path -> (mode, blob id).
+def migrated_files(files: Files) -> Files:
+    """Return the files of the format-2 tree made from the files of a format-1 tree: path -> (mode, blob id).
 
     Raises:
         GitFailure: two files would land on one path (a hand-made file already sits
             where a board file moves); nothing is written.
     """
-    files: dict[str, tuple[str, str]] = {}
+    out: Files = {}
     origin: dict[str, str] = {}
-    for path, (mode, typ, sha) in listing.items():
-        if typ == "tree":
-            continue
+    for path, entry in files.items():
         new = layout.migrate_path(path)
-        if new in files:
+        if new in out:
             raise GitFailure(f"cannot migrate the board: {origin[new]} and {path} would both be {new}; "
                              f"move one of them away")
-        files[new], origin[new] = (mode, sha), path
-    return files
+        out[new], origin[new] = entry, path
+    return out
 
 
-def write_migration(repo: BoardRepo, base: str, listing: Listing, old: int,
-                    identity: Mapping[str, str], actor: str) -> tuple[str, Listing]:
-    """Write the migration commit of the board at ``base`` (tree ``listing``, format ``old``).
+def write_migration(repo: BoardRepo, base: str, listing: TreeRef,
+                    identity: Mapping[str, str], actor: str) -> tuple[str, TreeRef]:
+    """Write the migration commit of the board at ``base`` (its tree ``listing``, in an old format).
 
-    Returns (commit id, the new tree's listing); no ref is moved. The new tree, its
-    listing and the commit's tree are recorded in the parse cache.
+    Returns (commit id, the new tree); no ref is moved. The new trees and the
+    commit's tree are recorded in the parse cache.
 
     Raises:
-        GitFailure: two files would land on one path.
+        GitFailure: two files would land on one path, or git could not read the old tree.
     """
-    files = migrated_files(listing)
-    files[layout.FORMAT_PATH] = (BLOB_MODE, write_object(repo, b"blob", layout.format_file()))
-    tree, new_listing = write_full_tree(repo, files)
-    commit = commit_tree(repo, tree, base, migration_message(actor, old), identity)
     cache = repo.cache
+    files = migrated_files(trees.walk(repo, cache, listing.tree))
+    files[layout.FORMAT_PATH] = (trees.BLOB_MODE, write_object(repo, b"blob", layout.format_file()))
+    tree = trees.write_full(repo, cache, files)
+    commit = commit_tree(repo, tree, base, migration_message(actor, listing.version), identity)
     cache.put_commit(commit, tree)
-    cache.put_tree(tree, new_listing)
     remember_writes(cache, {layout.FORMAT_PATH: layout.format_file()})
-    return commit, new_listing
+    return commit, TreeRef(tree, layout.FORMAT)

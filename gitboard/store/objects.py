@@ -1,16 +1,16 @@
 """Reading board files at a commit and writing the commit of a change.
 
 Reads go through the :class:`~gitboard.store.cache.BoardCache`: commit -> tree
--> listing -> parsed files, each keyed by object id. What it lacks comes from
-git in as few commands as possible: the tree of a loose commit is read from its
-object file, a listing from one ``git ls-tree -r -t -z``, and every missing
-blob from one ``git cat-file --batch``.
+-> tree entries (:mod:`gitboard.store.trees`) -> parsed files, each keyed by
+object id. What it lacks comes from git in as few commands as possible: loose
+objects are read directly, packed trees and blobs with one ``git cat-file
+--batch`` each.
 
 Writes of a few files go straight into the object database as loose objects
 (zlib, written to a temporary file and renamed, as git does; no subprocess):
 only the trees on the changed paths are rebuilt, and the writer records the new
-commit's tree, listing and files in the cache. Writes of many files (bulk
-imports) go through ``git fast-import``, which writes a pack.
+blobs, trees and commit in the cache. Writes of many files (bulk imports) go
+through ``git fast-import``, which writes a pack.
 """
 
 from __future__ import annotations
@@ -28,8 +28,13 @@ from gitboard.board import layout
 from gitboard.board.errors import BoardError
 from gitboard.board.snapshot import ParseError
 from gitboard.board.task import Task
-from gitboard.store.cache import MISSING, BoardCache, Listing
+from gitboard.store import trees
+from gitboard.store.cache import MISSING, BoardCache
 from gitboard.store.repo import BoardRepo
+from gitboard.store.trees import TreeRef
+
+#: What :func:`gitboard.store.read.load_board` returns as the board's "listing".
+Listing = TreeRef
 
 #: Number of changed files from which a commit is written as a pack by fast-import.
 PACK_THRESHOLD = 64
@@ -39,8 +44,8 @@ BLOB_MODE = "100644"
 #: zlib level of loose objects: git's default ``core.looseCompression`` (best speed).
 LOOSE_COMPRESSION = 1
 
-__all__ = ["Listing", "blob_id", "list_tree", "tree_id", "listing_at", "cat_blobs", "parse_json",
-           "read_files", "write_object", "write_tree", "write_commit", "blob_ids", "remember_writes"]
+__all__ = ["Listing", "blob_id", "list_tree", "tree_id", "cat_blobs", "parse_json", "read_files", "read_format",
+           "write_object", "commit_tree", "write_commit", "blob_ids", "remember_writes"]
 
 
 def blob_id(data: bytes) -> str:
@@ -52,13 +57,13 @@ def blob_id(data: bytes) -> str:
 
 # -- reading ---------------------------------------------------------------------
 
-def list_tree(repo: BoardRepo, treeish: str) -> Listing:
+def list_tree(repo: BoardRepo, treeish: str) -> dict[str, tuple[str, str, str]]:
     """Return every path in the tree of ``treeish`` (a commit or tree id), recursively, trees included.
 
     Raises:
         GitFailure: ``git ls-tree`` failed (no such object).
     """
-    out: Listing = {}
+    out: dict[str, tuple[str, str, str]] = {}
     raw = repo.git("ls-tree", "-r", "-t", "-z", "--full-tree", treeish).stdout
     intern = sys.intern  # one shared "100644" and "blob": smaller and faster in the cache file
     for rec in raw.split(b"\0"):
@@ -93,23 +98,6 @@ def tree_id(repo: BoardRepo, commit: str) -> str:
     if obj is not None and obj[0] == b"commit" and obj[1].startswith(b"tree "):
         return obj[1][5:obj[1].index(b"\n")].decode()
     return repo.git("rev-parse", "--verify", "-q", commit + "^{tree}").stdout.decode().strip()
-
-
-def listing_at(repo: BoardRepo, commit: str, cache: BoardCache) -> Listing:
-    """Return the recursive listing of ``commit``'s tree, through ``cache`` (do not modify it).
-
-    Raises:
-        GitFailure: git could not read the commit or its tree.
-    """
-    tree = cache.tree_of(commit)
-    if tree is None:
-        tree = tree_id(repo, commit)
-        cache.put_commit(commit, tree)
-    listing = cache.listing(tree)
-    if listing is None:
-        listing = list_tree(repo, tree)
-        cache.put_tree(tree, listing)
-    return listing
 
 
 def cat_blobs(repo: BoardRepo, ids: list[str]) -> dict[str, bytes]:
@@ -154,48 +142,45 @@ def parse_task(data: bytes) -> Task | ParseError:
         return ParseError(e.message)
 
 
-def _is_board_file(path: str, typ: str) -> bool:
-    return typ == "blob" and path.endswith(".json")
-
-
-def read_format(repo: BoardRepo, listing: Listing, cache: BoardCache) -> int:
-    """Return the format of the board tree ``listing`` (see :mod:`gitboard.board.layout`): the version
+def read_format(repo: BoardRepo, cache: BoardCache, tree: str) -> int:
+    """Return the format of the board tree ``tree`` (see :mod:`gitboard.board.layout`): the version
     in its format file, else :data:`layout.LEGACY_FORMAT`; 0 for a format file that is not valid.
 
     Raises:
         GitFailure: git could not read the format file.
     """
-    entry = listing.get(layout.FORMAT_PATH)
+    entry = trees.lookup(repo, cache, tree, layout.FORMAT_PATH)
     if entry is None:
         return layout.LEGACY_FORMAT
     value = read_files(repo, {layout.FORMAT_PATH: entry}, cache, layout.FORMAT)[layout.FORMAT_PATH]
     return layout.format_of(value) or 0
 
 
-def read_files(repo: BoardRepo, listing: Listing, cache: BoardCache, version: int = layout.FORMAT) -> dict[str, Any]:
-    """Return path -> value for every ``*.json`` blob in ``listing``, via ``cache``.
+def read_files(repo: BoardRepo, files: Mapping[str, tuple[int, str]], cache: BoardCache,
+               version: int = layout.FORMAT) -> dict[str, Any]:
+    """Return path -> value for every ``*.json`` file in ``files`` (path -> (mode, blob id)), via ``cache``.
 
     A task file's value (a task path of format ``version``) is its :class:`Task`;
     any other file's is its parsed JSON; a file that does not parse or validate
     gives a :class:`ParseError`. Blobs missing from the cache are read in one
     ``git cat-file --batch``.
     """
-    files: dict[str, Any] = {}
+    out: dict[str, Any] = {}
     missing: dict[str, list[str]] = {}
     get, get_task, task_id_of = cache.get, cache.get_task, layout.task_id_of
-    for path, (_, typ, sha) in listing.items():
-        if typ != "blob" or not path.endswith(".json"):
+    for path, (_, sha) in files.items():
+        if not path.endswith(".json"):
             continue
         value = get_task(sha) if task_id_of(path, version) is not None else get(sha)
         if value is MISSING:
             missing.setdefault(sha, []).append(path)
         else:
-            files[path] = value
+            out[path] = value
     if missing:
         for sha, data in cat_blobs(repo, list(missing)).items():
             for path in missing[sha]:
-                files[path] = _remember(cache, path, sha, data, version)
-    return files
+                out[path] = _remember(cache, path, sha, data, version)
+    return out
 
 
 def _remember(cache: BoardCache, path: str, sha: str, data: bytes, version: int = layout.FORMAT) -> Any:
@@ -243,97 +228,6 @@ def write_object(repo: BoardRepo, kind: bytes, data: bytes) -> str:
     return oid
 
 
-def _tree_key(entry: tuple[str, int, str]) -> str:
-    # git orders tree entries by their UTF-8 bytes (code point order is the same), comparing a
-    # tree's name as if it ended in "/"
-    name, mode, _ = entry
-    return name + "/" if mode == 0o040000 else name
-
-
-def _serialize_tree(repo: BoardRepo, entries: Mapping[str, tuple[int, str]]) -> str:
-    items = sorted(((name, mode, sha) for name, (mode, sha) in entries.items()), key=_tree_key)
-    body = b"".join([b"%o %s\0%s" % (mode, name.encode(), bytes.fromhex(sha)) for name, mode, sha in items])
-    return write_object(repo, b"tree", body)
-
-
-def _listing_order(item: tuple[str, tuple[str, str, str]]) -> str:
-    # ``git ls-tree -r -t`` order: a tree's path sorts as if it ended in "/"
-    path, (_, typ, _) = item
-    return path + "/" if typ == "tree" else path
-
-
-def _write_trees(repo: BoardRepo, listing: Listing, writes: Mapping[str, bytes | None]) -> tuple[str, Listing]:
-    """Write the trees of ``listing`` with ``writes`` applied; return (root tree id, new listing)."""
-    dirs: set[str] = {""}
-    for path in writes:
-        parts = path.split("/")
-        for i in range(1, len(parts)):
-            dirs.add("/".join(parts[:i]))
-    children: dict[str, dict[str, tuple[int, str]]] = {d: {} for d in dirs}
-    for path, (mode, _, sha) in listing.items():
-        parent, _, name = path.rpartition("/")
-        if parent in children:
-            children[parent][name] = (int(mode, 8), sha)
-    new = dict(listing)
-    added = False
-    for path, data in writes.items():
-        parent, _, name = path.rpartition("/")
-        if data is None:
-            children[parent].pop(name, None)
-            new.pop(path, None)
-        else:
-            sha = write_object(repo, b"blob", data)
-            children[parent][name] = (int(BLOB_MODE, 8), sha)
-            added = added or path not in new
-            new[path] = (BLOB_MODE, "blob", sha)
-    for d in sorted(dirs, key=lambda p: -p.count("/") if p else 1):
-        if d == "":
-            continue
-        entries = children[d]
-        parent, _, name = d.rpartition("/")
-        if entries:
-            sha = _serialize_tree(repo, entries)
-            children[parent][name] = (int(TREE_MODE, 8), sha)
-            added = added or d not in new
-            new[d] = (TREE_MODE, "tree", sha)
-        else:
-            children[parent].pop(name, None)
-            new.pop(d, None)
-    if added:
-        new = dict(sorted(new.items(), key=_listing_order))
-    return _serialize_tree(repo, children[""]), new
-
-
-def write_tree(repo: BoardRepo, listing: Listing, writes: Mapping[str, bytes | None]) -> str:
-    """Write the tree of ``listing`` with ``writes`` applied (None deletes) and return its id.
-
-    Only the trees on the changed paths are rebuilt; an emptied tree is dropped.
-    """
-    return _write_trees(repo, listing, writes)[0]
-
-
-def write_full_tree(repo: BoardRepo, files: Mapping[str, tuple[str, str]]) -> tuple[str, Listing]:
-    """Write every tree of a board whose files are ``files`` (path -> (mode, blob id), blobs that
-    exist already) and return (root tree id, its recursive listing)."""
-    children: dict[str, dict[str, tuple[int, str]]] = {"": {}}
-    listing: Listing = {}
-    for path, (mode, sha) in files.items():
-        parts = path.split("/")
-        for i in range(1, len(parts)):
-            children.setdefault("/".join(parts[:i]), {})
-        parent, _, name = path.rpartition("/")
-        children[parent][name] = (int(mode, 8), sha)
-        listing[path] = (mode, "blob", sha)
-    for d in sorted(children, key=lambda p: -p.count("/") if p else 1):
-        if d == "":
-            continue
-        sha = _serialize_tree(repo, children[d])
-        parent, _, name = d.rpartition("/")
-        children[parent][name] = (int(TREE_MODE, 8), sha)
-        listing[d] = (TREE_MODE, "tree", sha)
-    return _serialize_tree(repo, children[""]), dict(sorted(listing.items(), key=_listing_order))
-
-
 def _signature(env: Mapping[str, str], who: str, when: int) -> str:
     return f"{env[f'GIT_{who}_NAME']} <{env[f'GIT_{who}_EMAIL']}> {when} +0000"
 
@@ -353,24 +247,29 @@ def commit_tree(repo: BoardRepo, tree: str, parent: str | None, message: str, id
     return write_object(repo, b"commit", body)
 
 
-def write_commit(repo: BoardRepo, parent: str | None, listing: Listing,
+def write_commit(repo: BoardRepo, parent: str | None, listing: TreeRef,
                  writes: Mapping[str, bytes | None], message: str, identity: Mapping[str, str]) -> str:
-    """Write a commit whose tree is ``listing`` with ``writes`` applied, child of ``parent``.
+    """Write a commit whose tree is ``listing``'s tree with ``writes`` applied, child of ``parent``.
 
-    ``identity`` is an environment from :meth:`BoardRepo.identity_env`. Returns
-    the new commit id; no ref is moved. With :data:`PACK_THRESHOLD` or more
+    ``listing`` is the :class:`~gitboard.store.trees.TreeRef` that :func:`load_board`
+    returned for ``parent``; ``identity`` an environment from :meth:`BoardRepo.identity_env`.
+    Returns the new commit id; no ref is moved. With :data:`PACK_THRESHOLD` or more
     changed files the objects are written as a pack by ``git fast-import``.
-    Otherwise the commit's tree, listing and files are recorded in the
-    repository's parse cache (:attr:`BoardRepo.cache`), whether or not the
-    commit ever lands: they are facts about objects, true either way.
+    Otherwise only the trees on the written paths are rebuilt (see
+    :func:`gitboard.store.trees.write_changes`), and the new blobs, trees and
+    commit are recorded in the repository's parse cache (:attr:`BoardRepo.cache`),
+    whether or not the commit ever lands: they are facts about objects, true either way.
     """
-    if len(writes) >= PACK_THRESHOLD:
-        return _fast_import(repo, parent, writes, message, identity, int(time.time()))
-    tree, new_listing = _write_trees(repo, listing, writes)
-    commit = commit_tree(repo, tree, parent, message, identity)
     cache = repo.cache
+    if len(writes) >= PACK_THRESHOLD:
+        commit = _fast_import(repo, parent, writes, message, identity, int(time.time()))
+        remember_writes(cache, writes)
+        return commit
+    changes = {path: None if data is None else (trees.BLOB_MODE, write_object(repo, b"blob", data))
+               for path, data in writes.items()}
+    tree = trees.write_changes(repo, cache, listing.tree, changes)
+    commit = commit_tree(repo, tree, parent, message, identity)
     cache.put_commit(commit, tree)
-    cache.put_tree(tree, new_listing)
     remember_writes(cache, writes)
     return commit
 
@@ -403,9 +302,12 @@ def _fast_import(repo: BoardRepo, parent: str | None, writes: Mapping[str, bytes
     return commit
 
 
-def blob_ids(listing: Listing) -> set[str]:
-    """Return the ids of every blob in ``listing``."""
-    return {sha for _, typ, sha in listing.values() if typ == "blob"}
+def blob_ids(listing: TreeRef | Mapping[str, tuple]) -> set[str]:
+    """Return the ids of the blobs in a recursive listing (path -> (mode, type, id)); an empty set
+    for a :class:`TreeRef` (the cache no longer prunes by it: see :meth:`BoardCache.save`)."""
+    if isinstance(listing, TreeRef):
+        return set()
+    return {entry[-1] for entry in listing.values() if len(entry) < 3 or entry[1] == "blob"}
 
 
 def remember_writes(cache: BoardCache, writes: Mapping[str, bytes | None]) -> None:

@@ -1,19 +1,25 @@
 """Reading the board: a snapshot at a tip, fresh from the remote in remote mode.
 
 A warm local read runs no git command: the tip is read from the ref file, and
-the tree listing and every parsed file come from the parse cache
-(:mod:`gitboard.store.cache`). GitPython is imported only in remote mode.
+the trees and every parsed file come from the parse cache
+(:mod:`gitboard.store.cache`); a long-lived process reuses the board it built
+last, with only the changed files applied. GitPython is imported only in remote mode.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping
 
 from gitboard.board import layout
 from gitboard.board.errors import Conflict, GitFailure
 from gitboard.board.snapshot import Board, build
 from gitboard.board.team import CONFIG_PATH
-from gitboard.store.cache import BoardCache
-from gitboard.store.objects import Listing, blob_ids, listing_at, read_files, read_format
+from gitboard.store import trees
+from gitboard.store.cache import MISSING, BoardCache
+from gitboard.store.objects import blob_id, read_files, read_format, tree_id
 from gitboard.store.repo import BoardRepo
+from gitboard.store.trees import TreeRef
 
 
 def no_board_error(repo: BoardRepo) -> GitFailure:
@@ -22,13 +28,16 @@ def no_board_error(repo: BoardRepo) -> GitFailure:
     return GitFailure(f"no board: {where}branch {repo.branch!r} does not exist (run 'gitboard init')")
 
 
-def load_board(repo: BoardRepo, tip: str | None) -> tuple[Board, Listing, BoardCache]:
+def load_board(repo: BoardRepo, tip: str | None) -> tuple[Board, TreeRef, BoardCache]:
     """Read the board at commit ``tip`` (None: the empty board before ``init``).
 
-    Returns the snapshot, the tree listing (do not modify it) and the parse
-    cache used, :attr:`BoardRepo.cache`, refreshed from its file first.
-
-    A board in an older format (:data:`layout.READABLE_FORMATS`) is read as it is;
+    Returns the snapshot, the tree it was read from (for
+    :func:`~gitboard.store.objects.write_commit`) and the parse cache used,
+    :attr:`BoardRepo.cache`, refreshed from its file first. A board this process
+    built before is returned as it is; a board near one it built (the next commit,
+    another process's claim) is that board with the changed files applied
+    (:func:`gitboard.store.trees.diff`); any other is read in full. A board in an
+    older format (:data:`layout.READABLE_FORMATS`) is read as it is;
     ``Board.format`` says which.
 
     Raises:
@@ -37,21 +46,62 @@ def load_board(repo: BoardRepo, tip: str | None) -> tuple[Board, Listing, BoardC
             gitboard cannot read (a newer one, or a damaged format file).
     """
     cache = repo.cache
-    cache.refresh()
-    listing = listing_at(repo, tip, cache) if tip else {}
-    if not tip:
-        return build(tip, {}, layout.FORMAT), listing, cache
-    if CONFIG_PATH not in listing:
+    with cache.lock:
+        cache.refresh()
+        if not tip:
+            return build(tip, {}, layout.FORMAT), TreeRef(None, layout.FORMAT), cache
+        tree = cache.tree_of(tip)
+        if tree is None:
+            tree = tree_id(repo, tip)
+            cache.put_commit(tip, tree)
+        board = cache.board(tree)
+        if board is None:
+            board = _read(repo, cache, tip, tree)
+            cache.put_board(tree, board)
+        elif board.tip != tip:  # another commit of the same tree
+            board = replace(board, tip=tip)
+        return board, TreeRef(tree, board.format), cache
+
+
+def _read(repo: BoardRepo, cache: BoardCache, tip: str, tree: str) -> Board:
+    if trees.lookup(repo, cache, tree, CONFIG_PATH) is None:
         raise GitFailure(f"branch {repo.branch!r} is not a gitboard board (its tree has no {CONFIG_PATH}); "
                          f"name the board branch with 'git config gitboard.branch'")
-    version = read_format(repo, listing, cache)
+    version = read_format(repo, cache, tree)
     if version not in layout.READABLE_FORMATS:
         if version > layout.FORMAT:
             raise GitFailure(f"the board is in format {version}, newer than this gitboard reads "
                              f"({layout.FORMAT}); upgrade gitboard")
         raise GitFailure(f"the board's {layout.FORMAT_PATH} is damaged (expected {{\"format\": N}})")
-    board = build(tip, read_files(repo, listing, cache, version), version)
-    return board, listing, cache
+    latest = cache.latest_board()
+    if latest is not None and latest[1].format == version:
+        changes = trees.diff(repo, cache, latest[0], tree)
+        changed = {p: e for p, e in changes.items() if e is not None}
+        return latest[1].with_files(tip, read_files(repo, changed, cache, version),
+                                    [p for p, e in changes.items() if e is None])
+    return build(tip, read_files(repo, trees.walk(repo, cache, tree), cache, version), version)
+
+
+def remember_board(repo: BoardRepo, board: Board, commit: str, writes: Mapping[str, bytes | None]) -> None:
+    """Keep the board that ``commit`` made from ``board`` by ``writes`` in the cache's memory, so
+    that the next read of ``commit`` costs nothing. Call it after the commit landed; its tree must
+    be cached (:func:`~gitboard.store.objects.write_commit` does that)."""
+    cache = repo.cache
+    tree = cache.tree_of(commit)
+    if tree is None:
+        return
+    with cache.lock:
+        if cache.board(tree) is not None:
+            return
+        changed = {}
+        for path, data in writes.items():
+            if data is not None and path.endswith(".json"):
+                sha = blob_id(data)
+                value = cache.get_task(sha) if layout.task_id_of(path, board.format) is not None else cache.get(sha)
+                if value is MISSING:
+                    return  # not remembered (cannot happen after write_commit): the next read diffs
+                changed[path] = value
+        cache.put_board(tree, board.with_files(commit, changed, [p for p, d in writes.items() if d is None]))
 
 
 def mirror(repo: BoardRepo, commit: str, reason: str, parent: str | None = None) -> None:
@@ -104,6 +154,6 @@ def read_board(repo: BoardRepo, fresh: bool = True) -> Board:
     Raises:
         GitFailure: no board, or the remote is unreachable.
     """
-    board, listing, cache = load_board(repo, current_tip(repo, fresh))
-    cache.save(keep=blob_ids(listing))
+    board, _, cache = load_board(repo, current_tip(repo, fresh))
+    cache.save()
     return board

@@ -100,11 +100,11 @@ class BoardRepo:
 
     @property
     def cache(self) -> "BoardCache":
-        """This clone's parse cache (:mod:`gitboard.store.cache`), kept for the life of this object."""
+        """This clone's parse cache (:mod:`gitboard.store.cache`), one per process for the clone."""
         if self._cache is None:
-            from gitboard.store.cache import BoardCache
+            from gitboard.store.cache import cache_for
 
-            self._cache = BoardCache(self.state_dir("cache"))
+            self._cache = cache_for(self.state_dir("cache"))
         return self._cache
 
     @property

@@ -30,8 +30,8 @@ from gitboard.board.errors import Busy, GitFailure
 from gitboard.board.layout import FORMAT
 from gitboard.board.snapshot import Board
 from gitboard.store.migrate import write_migration
-from gitboard.store.objects import blob_id, blob_ids, remember_writes, write_commit
-from gitboard.store.read import load_board, mirror, no_board_error
+from gitboard.store.objects import write_commit
+from gitboard.store.read import load_board, mirror, no_board_error, remember_board
 from gitboard.store.repo import BoardRepo
 
 #: An operation: (board, now) -> Change | NoChange, raising a domain error to refuse.
@@ -142,12 +142,12 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
             change = operation(board, now)
             migrating = base is not None and board.format < FORMAT and (migrate or isinstance(change, Change))
             if isinstance(change, NoChange) and not migrating:
-                cache.save(keep=blob_ids(listing))
+                cache.save()
                 return change.result
             actor = _actor_of(change) if isinstance(change, Change) else "gitboard"
             identity = repo.identity_env(actor)
             if migrating:
-                commit, new_listing = write_migration(repo, base, listing, board.format, identity, actor)
+                commit, _ = write_migration(repo, base, listing, identity, actor)
                 subject = f"migrate board to format {FORMAT} by {actor}"
             else:
                 if _CHECK_RULES:
@@ -170,12 +170,12 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
                     stuck_since = None
                 last_base = base
             if won and migrating:  # now the operation itself, on the migrated board
-                cache.save(keep=blob_ids(new_listing))
+                cache.save()
                 stats.migrated = landed = commit
                 continue
             if won:
-                remember_writes(cache, change.writes)
-                cache.save(keep=blob_ids(listing) | {blob_id(d) for d in change.writes.values() if d is not None})
+                remember_board(repo, board, commit, change.writes)
+                cache.save()
                 stats.commit = commit
                 return change.result
         if time.monotonic() >= limit:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import marshal
+import zlib
 from functools import partial
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from gitboard.board.layout import task_path
 from gitboard.board.task import Task, task_from_record, task_record
 from gitboard.cli.common import task_array
 from gitboard.store import git as gitcmd
-from gitboard.store.cache import FILE_NAME, BoardCache
+from gitboard.store import cache as cache_mod
+from gitboard.store.cache import FILE_NAME, BoardCache, forget_all
 from gitboard.store.objects import list_tree, tree_id
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
@@ -37,11 +39,32 @@ def write_files(writes: dict[str, bytes | None]):
     return op
 
 
-def cached_listing(path: Path) -> tuple[str | None, dict | None]:
+def git_tree(git, path: Path, tree: str) -> dict:
+    """The entries of ``tree`` as git lists them: name -> (mode, id)."""
+    out = {}
+    for line in git(path, "ls-tree", "-z", tree).split("\0"):
+        if line:
+            meta, name = line.split("\t", 1)
+            mode, _, sha = meta.split()
+            out[name] = (int(mode, 8), sha)
+    return out
+
+
+def cached_trees_match_git(git, path: Path) -> int:
+    """Check that the cache file holds the tip's tree and every tree under it exactly as git
+    lists them (in git's order too); return how many trees that is."""
     with BoardRepo(path) as r:
-        cache = BoardCache(r.state_dir("cache"))
+        cache = BoardCache(r.state_dir("cache"))  # what the file holds, as a new process reads it
         tree = cache.tree_of(r.tip())
-        return tree, cache.listing(tree) if tree else None
+        assert tree == tree_id(r, r.tip())
+    stack, seen = [tree], 0
+    while stack:
+        t = stack.pop()
+        mine, real = cache.entries(t), git_tree(git, path, t)
+        assert mine == real and list(mine) == list(real)
+        stack += [sha for mode, sha in mine.values() if mode == 0o40000]
+        seen += 1
+    return seen
 
 
 @pytest.fixture
@@ -58,7 +81,7 @@ def git_calls(monkeypatch):
     return calls
 
 
-def test_a_writer_records_its_commit_tree_and_listing_exactly_as_git_lists_them(repo, git, monkeypatch):
+def test_a_writer_records_its_commit_and_trees_exactly_as_git_lists_them(repo, git, monkeypatch):
     monkeypatch.setattr("gitboard.store.transact._CHECK_RULES", False)  # it writes files no operation would
     steps = [
         partial(task_ops.add, actor="lead", subject="one"),
@@ -73,12 +96,7 @@ def test_a_writer_records_its_commit_tree_and_listing_exactly_as_git_lists_them(
     ]
     for step in steps:
         do(repo, step)
-        tree, listing = cached_listing(repo)
-        with BoardRepo(repo) as r:
-            assert tree == tree_id(r, r.tip())
-            real = list_tree(r, r.tip())
-        assert listing == real
-        assert list(listing) == list(real)  # in git's order too
+        assert cached_trees_match_git(git, repo) >= 4
     git(repo, "fsck", "--strict", "--no-dangling")  # and every tree written is well-formed
 
 
@@ -109,7 +127,11 @@ def test_a_commit_made_behind_gitboards_back_is_read_correctly(repo, board_commi
     with BoardRepo(repo) as r:
         board = read_board(r)
     assert board.tasks[1].subject == "edited by hand" and board.tasks[2].subject == "two"
-    assert [c[0] for c in git_calls] == ["ls-tree", "cat-file"]  # the new listing, the one new blob
+    assert [c[0] for c in git_calls] == ["cat-file"]  # the new trees are loose objects; the one new blob
+    forget_all()  # a new process, with only the cache file
+    with BoardRepo(repo) as r:
+        again = read_board(r)
+    assert again.tasks == board.tasks and again.team == board.team
 
 
 def test_a_long_lived_repo_sees_other_processes_writes(repo):
@@ -123,16 +145,23 @@ def test_a_long_lived_repo_sees_other_processes_writes(repo):
         assert read_board(other).tasks[1].status == "completed"
 
 
-def test_a_cache_written_by_other_code_is_ignored(repo):
+@pytest.mark.parametrize("other", ["fingerprint", "format"])
+def test_a_cache_written_by_other_code_is_ignored(repo, other):
     do(repo, partial(task_ops.add, actor="lead", subject="one"))
     with BoardRepo(repo) as r:
         path = r.state_dir("cache") / FILE_NAME
-        listing = list_tree(r, r.tip())
-        blob = listing[task_path(1)][2]
-        lie = ((1, "a lie", "", "pending", "", (), "", "", None, None, None, None, None, {}), "{}")
-        path.write_bytes(marshal.dumps((("another", "version"), {}, {}, {}, {blob: lie})))
+        blob = list_tree(r, r.tip())[task_path(1)][2]
+    lie = ((1, "a lie", "", "pending", "", (), "", "", None, None, None, None, None, None, (), {}), "{}")
+    payload = marshal.dumps((("another", "version"), {}, {}, {}, {blob: lie}))
+    if other == "fingerprint":  # a well-formed chunk of another version
+        path.write_bytes(cache_mod._HEADER.pack(cache_mod.MAGIC, len(payload), zlib.crc32(payload)) + payload)
+    else:  # the cache file of gitboard before the append-only log
+        path.write_bytes(payload)
+    forget_all()
     with BoardRepo(repo) as r:
         assert read_board(r).tasks[1].subject == "one"
+    do(repo, partial(task_ops.add, actor="lead", subject="two"))  # and the next write replaces the file
+    assert BoardCache(path.parent).get_task(blob).subject == "one"
 
 
 def test_the_board_tip_is_read_from_packed_refs_too(repo, git):

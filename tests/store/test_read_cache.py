@@ -11,7 +11,8 @@ import pytest
 from gitboard.board import task_ops
 from gitboard.board.errors import Corrupt
 from gitboard.board.layout import task_path
-from gitboard.store.cache import FILE_NAME, BlobCache
+from gitboard.store import cache as cache_mod
+from gitboard.store.cache import FILE_NAME, BoardCache, forget_all
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
@@ -51,7 +52,7 @@ def three(repo: Path) -> Path:
 
 def test_cache_holds_parsed_files_keyed_by_blob_id(three, git):
     board(three)
-    entries = BlobCache(cache_file(three).parent).entries
+    entries = BoardCache(cache_file(three).parent).entries_by_blob
     ids = blob_ids(git, three)
     assert set(ids.values()) <= set(entries)
     assert entries[ids[task_path(2)]]["subject"] == "two"
@@ -60,28 +61,38 @@ def test_cache_holds_parsed_files_keyed_by_blob_id(three, git):
 def test_reads_use_the_cache_instead_of_git(three, git):
     board(three)
     sha = blob_ids(git, three)[task_path(1)]
-    cache = BlobCache(cache_file(three).parent)
-    task = cache.get_task(sha)  # a task file's blob is cached as its validated Task
-    cache.tasks.pop(sha)
+    task = BoardCache(cache_file(three).parent).get_task(sha)  # a task file's blob is cached as its validated Task
+    cache_file(three).unlink()
+    cache = BoardCache(cache_file(three).parent)
     cache.put_task(sha, task.evolve(subject="served from the cache"))
     cache.save()
+    forget_all()  # a new process: only the file
     assert board(three).tasks[1].subject == "served from the cache"
     assert board(three).tasks[2].subject == "two"
 
 
 def test_a_claim_caches_the_blob_it_wrote(three, git):
     board(three)
+    size = cache_file(three).stat().st_size
     do(three, partial(task_ops.claim, actor="alice", task_id=2))
     sha = blob_ids(git, three)[task_path(2)]
-    entries = BlobCache(cache_file(three).parent).entries
+    entries = BoardCache(cache_file(three).parent).entries_by_blob
     assert entries[sha]["owner"] == "alice"
-    # old versions of files do not pile up: a write keeps the board it read plus what it wrote
-    do(three, partial(task_ops.finish, actor="alice", task_id=2, ok=True))
-    do(three, partial(task_ops.claim, actor="bob", task_id=1))
-    do(three, partial(task_ops.finish, actor="bob", task_id=1, ok=True))
-    entries = BlobCache(cache_file(three).parent).entries
+    assert 0 < cache_file(three).stat().st_size - size < 4096  # one small chunk appended, not the whole cache
+
+
+def test_the_cache_file_is_compacted_to_what_the_board_uses(three, git, monkeypatch):
+    monkeypatch.setattr(cache_mod, "COMPACT_MIN_BYTES", 20_000)
+    board(three)
+    sizes = []
+    for i in range(60):
+        do(three, partial(task_ops.update, actor="lead", task_id=3, subject=f"three, take {i}"))
+        sizes.append(cache_file(three).stat().st_size)
+    assert max(sizes) < 50_000 and min(sizes[30:]) < max(sizes)  # it shrank at least once
+    entries = BoardCache(cache_file(three).parent).entries_by_blob
     assert set(blob_ids(git, three).values()) <= set(entries)
-    assert len(entries) <= len(blob_ids(git, three)) + 1
+    forget_all()
+    assert board(three).tasks[3].subject == "three, take 59"
 
 
 @pytest.mark.parametrize("damage", [
@@ -95,13 +106,17 @@ def test_damaged_cache_is_rebuilt_and_reads_stay_correct(three, damage):
     expected = {tid: t.to_json() for tid, t in board(three).tasks.items()}
     f = cache_file(three)
     damage(f)
+    forget_all()
     assert {tid: t.to_json() for tid, t in board(three).tasks.items()} == expected
     # writes work on a damaged cache too, and the cache is whole again afterwards
     damage(f) if f.exists() else None
+    forget_all()  # as a new process would, with the damaged file
     claimed = do(three, partial(task_ops.claim, actor="alice", task_id=1))
     assert claimed.owner == "alice"
     assert board(three).tasks[1].owner == "alice"
-    assert len(BlobCache(f.parent).entries) >= 4
+    forget_all()
+    assert board(three).tasks[1].owner == "alice"
+    assert len(BoardCache(f.parent).entries_by_blob) >= 4
 
 
 def test_cache_is_not_in_the_working_tree(three, git):

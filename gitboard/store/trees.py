@@ -1,0 +1,237 @@
+"""Board trees one directory at a time: read, walk, diff and rewrite them through the parse cache.
+
+The board's layout (:mod:`gitboard.board.layout`) keeps every directory small,
+so the work of a read after a change, or of a write, is the few directories on
+the changed paths, whatever the board's size:
+
+- :func:`diff` compares two trees and descends only into subtrees whose ids differ;
+- :func:`write_changes` rebuilds only the trees on the written paths;
+- :func:`walk` lists every file of a tree (a first read, a migration).
+
+Tree entries come from the cache (:meth:`BoardCache.entries`), else from the
+loose object file, else from one ``git cat-file --batch`` for all the trees of a
+level that are packed (fetched in remote mode, or after ``git gc``).
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from typing import Iterable, Mapping
+
+from gitboard.store.cache import TREE_MODE, BoardCache, Entries
+from gitboard.store.repo import BoardRepo
+
+#: Modes of the entries read as board files: regular files and symlinks (not submodules).
+FILE_MODES = (0o100644, 0o100755, 0o120000)
+BLOB_MODE = 0o100644
+
+#: A file of a tree: path -> (mode, blob id).
+Files = dict[str, tuple[int, str]]
+
+
+class TreeRef:
+    """The tree a board was read from: ``tree`` (None before ``init``) and its format ``version``.
+
+    This is the "listing" :func:`gitboard.store.read.load_board` returns and
+    :func:`gitboard.store.objects.write_commit` takes.
+    """
+
+    __slots__ = ("tree", "version")
+
+    def __init__(self, tree: str | None, version: int) -> None:
+        self.tree = tree
+        self.version = version
+
+    def __repr__(self) -> str:
+        return f"TreeRef({self.tree!r}, {self.version})"
+
+
+def parse_tree(body: bytes) -> Entries:
+    """Parse a raw tree object (``<mode> <name>\\0<20-byte id>`` ...) into name -> (mode, id)."""
+    out: Entries = {}
+    pos, end = 0, len(body)
+    while pos < end:
+        sp = body.index(b" ", pos)
+        nul = body.index(b"\0", sp)
+        out[body[sp + 1:nul].decode("utf-8", "surrogateescape")] = (int(body[pos:sp], 8),
+                                                                      body[nul + 1:nul + 21].hex())
+        pos = nul + 21
+    return out
+
+
+def _read_loose(repo: BoardRepo, oid: str) -> tuple[bytes, bytes] | None:
+    try:
+        with open(os.path.join(repo.objects_dir, oid[:2], oid[2:]), "rb") as f:
+            raw = zlib.decompress(f.read())
+    except (OSError, zlib.error):
+        return None
+    header, _, body = raw.partition(b"\0")
+    kind, _, size = header.partition(b" ")
+    return (kind, body) if size.isdigit() and int(size) == len(body) else None
+
+
+def load(repo: BoardRepo, cache: BoardCache, trees: Iterable[str]) -> None:
+    """Make sure the entries of every tree in ``trees`` are cached: loose objects are read
+    directly, the others with one ``git cat-file --batch``.
+
+    Raises:
+        GitFailure: git could not be run; a missing tree is an error of the caller's next lookup.
+    """
+    missing = []
+    for tree in dict.fromkeys(trees):
+        if cache.entries(tree) is not None:
+            continue
+        obj = _read_loose(repo, tree)
+        if obj is not None and obj[0] == b"tree":
+            cache.put_tree(tree, parse_tree(obj[1]))
+        else:
+            missing.append(tree)
+    if not missing:
+        return
+    raw = repo.git("cat-file", "--batch", input=("\n".join(missing) + "\n").encode()).stdout
+    pos = 0
+    for oid in missing:
+        eol = raw.index(b"\n", pos)
+        header = raw[pos:eol].split(b" ")
+        pos = eol + 1
+        if len(header) < 3:  # "<id> missing"
+            continue
+        size = int(header[2])
+        if header[1] == b"tree":
+            cache.put_tree(oid, parse_tree(raw[pos:pos + size]))
+        pos += size + 1
+
+
+def entries(repo: BoardRepo, cache: BoardCache, tree: str) -> Entries:
+    """Return the entries of ``tree`` (do not modify them).
+
+    Raises:
+        GitFailure: no such tree object.
+    """
+    found = cache.entries(tree)
+    if found is None:
+        load(repo, cache, [tree])
+        found = cache.entries(tree)
+        if found is None:
+            from gitboard.board.errors import GitFailure
+
+            raise GitFailure(f"cannot read tree {tree[:12]}: no such object")
+    return found
+
+
+def lookup(repo: BoardRepo, cache: BoardCache, tree: str, path: str) -> tuple[int, str] | None:
+    """Return (mode, id) of ``path`` in ``tree``, or None if there is no such entry."""
+    mode, sha = TREE_MODE, tree
+    for name in path.split("/"):
+        if mode != TREE_MODE:
+            return None
+        found = entries(repo, cache, sha).get(name)
+        if found is None:
+            return None
+        mode, sha = found
+    return mode, sha
+
+
+def walk(repo: BoardRepo, cache: BoardCache, tree: str) -> Files:
+    """Return every file of ``tree``, recursively: path -> (mode, blob id), level by level
+    (one git command per level at most, for packed trees)."""
+    files: Files = {}
+    level = [("", tree)]
+    while level:
+        load(repo, cache, [t for _, t in level])
+        nxt = []
+        for prefix, t in level:
+            for name, (mode, sha) in entries(repo, cache, t).items():
+                path = prefix + name
+                if mode == TREE_MODE:
+                    nxt.append((path + "/", sha))
+                elif mode in FILE_MODES:
+                    files[path] = (mode, sha)
+        level = nxt
+    return files
+
+
+def diff(repo: BoardRepo, cache: BoardCache, old: str, new: str) -> dict[str, tuple[int, str] | None]:
+    """Return the files that differ from tree ``old`` to tree ``new``: path -> (mode, blob id),
+    or None for a file ``new`` no longer has. Only subtrees whose ids differ are read."""
+    out: dict[str, tuple[int, str] | None] = {}
+    level = [("", old, new)]
+    while level:
+        load(repo, cache, [t for _, a, b in level for t in (a, b) if t])
+        nxt = []
+        for prefix, a, b in level:
+            ea = entries(repo, cache, a) if a else {}
+            eb = entries(repo, cache, b) if b else {}
+            for name in ea.keys() | eb.keys():
+                x, y = ea.get(name), eb.get(name)
+                if x == y:
+                    continue
+                path = prefix + name
+                xt = x is not None and x[0] == TREE_MODE
+                yt = y is not None and y[0] == TREE_MODE
+                if xt or yt:
+                    nxt.append((path + "/", x[1] if xt else None, y[1] if yt else None))
+                if x is not None and not xt and x[0] in FILE_MODES:
+                    out[path] = None
+                if y is not None and not yt and y[0] in FILE_MODES:
+                    out[path] = y
+        level = nxt
+    return out
+
+
+def _tree_key(item: tuple[str, tuple[int, str]]) -> bytes:
+    # git orders tree entries by their bytes, comparing a tree's name as if it ended in "/"
+    name, (mode, _) = item
+    raw = name.encode("utf-8", "surrogateescape")
+    return raw + b"/" if mode == TREE_MODE else raw
+
+
+def write_entries(repo: BoardRepo, cache: BoardCache, items: Entries) -> str:
+    """Write a tree object with ``items`` (name -> (mode, id)) and cache its entries; return its id."""
+    from gitboard.store.objects import write_object
+
+    ordered = sorted(items.items(), key=_tree_key)
+    body = b"".join([b"%o %s\0%s" % (mode, name.encode("utf-8", "surrogateescape"), bytes.fromhex(sha))
+                     for name, (mode, sha) in ordered])
+    sha = write_object(repo, b"tree", body)
+    cache.put_tree(sha, dict(ordered))
+    return sha
+
+
+def write_changes(repo: BoardRepo, cache: BoardCache, tree: str | None,
+                  changes: Mapping[str, tuple[int, str] | None]) -> str:
+    """Write the trees of ``tree`` (None: empty) with ``changes`` applied and return the new root id.
+
+    ``changes`` maps a file path to (mode, blob id) of its new content, or None to delete it.
+    Only the trees on the changed paths are rebuilt; a tree left empty is dropped.
+    """
+    return _rewrite(repo, cache, tree, changes) or write_entries(repo, cache, {})
+
+
+def _rewrite(repo: BoardRepo, cache: BoardCache, tree: str | None,
+             changes: Mapping[str, tuple[int, str] | None]) -> str | None:
+    items = dict(entries(repo, cache, tree)) if tree else {}
+    below: dict[str, dict[str, tuple[int, str] | None]] = {}
+    for path, value in changes.items():
+        name, sep, rest = path.partition("/")
+        if sep:
+            below.setdefault(name, {})[rest] = value
+        elif value is None:
+            items.pop(name, None)
+        else:
+            items[name] = value
+    for name, sub in below.items():
+        current = items.get(name)
+        subtree = current[1] if current is not None and current[0] == TREE_MODE else None
+        new = _rewrite(repo, cache, subtree, sub)
+        if new is None:
+            items.pop(name, None)
+        else:
+            items[name] = (TREE_MODE, new)
+    return write_entries(repo, cache, items) if items else None
+
+
+def write_full(repo: BoardRepo, cache: BoardCache, files: Mapping[str, tuple[int, str]]) -> str:
+    """Write every tree of a board whose files are ``files`` (path -> (mode, blob id)); return the root id."""
+    return write_changes(repo, cache, None, files)
