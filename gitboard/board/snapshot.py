@@ -195,7 +195,7 @@ def format_in(files: Mapping[str, Any]) -> int:
     return layout.LEGACY_FORMAT if files else layout.FORMAT
 
 
-def build(tip: str | None, files: Mapping[str, Any], version: int = layout.FORMAT) -> Board:
+def build(tip: str | None, files: Mapping[str, Any], version: int = layout.FORMAT, *, checked: bool = False) -> Board:
     """Build a :class:`Board` from ``files``: board path -> parsed JSON, or :class:`ParseError`.
 
     ``version`` is the board's format, which says where each kind of file is (the
@@ -205,15 +205,16 @@ def build(tip: str | None, files: Mapping[str, Any], version: int = layout.FORMA
     store's parse cache keeps validated tasks). Task files that fail validation
     go to ``corrupt``. A missing or corrupt ``.team/config.json`` yields an empty
     roster and a ``corrupt`` entry for it (when corrupt). The format file is not
-    in ``docs``.
+    in ``docs``. ``checked``: every :class:`Task` value is known to be at its own
+    task path (the store's reads check that as they go).
     """
     tasks: dict[int, Task] = {}
     docs: dict[str, Any] = {}
     corrupt: dict[str, str] = {}
     team = Team(team_name="")
-    task_path, classify = layout.task_path, layout.classify
+    classify, task_id_of = layout.classify, layout.task_id_of
     for path, value in files.items():
-        if type(value) is Task and path == task_path(value.id, version):
+        if type(value) is Task and (checked or task_id_of(path, version) == value.id):
             tasks[value.id] = value  # built from this very file (the store's cache)
             continue
         if isinstance(value, ParseError):

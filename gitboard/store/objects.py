@@ -160,9 +160,11 @@ def read_files(repo: BoardRepo, files: Mapping[str, tuple[int, str]], cache: Boa
                version: int = layout.FORMAT) -> dict[str, Any]:
     """Return path -> value for every ``*.json`` file in ``files`` (path -> (mode, blob id)), via ``cache``.
 
-    A task file's value (a task path of format ``version``) is its :class:`Task`;
-    any other file's is its parsed JSON; a file that does not parse or validate
-    gives a :class:`ParseError`. Blobs missing from the cache are read in one
+    A task file's value (a task path of format ``version``) is its :class:`Task`
+    (always the task of that path: a task file naming another id gives a
+    :class:`ParseError`, as :func:`~gitboard.board.snapshot.build` would say); any
+    other file's is its parsed JSON; a file that does not parse or validate gives a
+    :class:`ParseError`. Blobs missing from the cache are read in one
     ``git cat-file --batch``.
     """
     out: dict[str, Any] = {}
@@ -171,15 +173,22 @@ def read_files(repo: BoardRepo, files: Mapping[str, tuple[int, str]], cache: Boa
     for path, (_, sha) in files.items():
         if not path.endswith(".json"):
             continue
-        value = get_task(sha) if task_id_of(path, version) is not None else get(sha)
+        tid = task_id_of(path, version)
+        value = get(sha) if tid is None else get_task(sha)
         if value is MISSING:
             missing.setdefault(sha, []).append(path)
+        elif tid is not None and type(value) is Task and value.id != tid:
+            out[path] = ParseError(f"id {value.id} does not match file name")
         else:
             out[path] = value
     if missing:
         for sha, data in cat_blobs(repo, list(missing)).items():
             for path in missing[sha]:
-                out[path] = _remember(cache, path, sha, data, version)
+                value = _remember(cache, path, sha, data, version)
+                tid = task_id_of(path, version)
+                if tid is not None and type(value) is Task and value.id != tid:
+                    value = ParseError(f"id {value.id} does not match file name")
+                out[path] = value
     return out
 
 

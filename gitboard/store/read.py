@@ -79,7 +79,7 @@ def _read(repo: BoardRepo, cache: BoardCache, tip: str, tree: str) -> Board:
         changed = {p: e for p, e in changes.items() if e is not None}
         return latest[1].with_files(tip, read_files(repo, changed, cache, version),
                                     [p for p, e in changes.items() if e is None])
-    return build(tip, read_files(repo, trees.walk(repo, cache, tree), cache, version), version)
+    return build(tip, read_files(repo, trees.walk(repo, cache, tree), cache, version), version, checked=True)
 
 
 def remember_board(repo: BoardRepo, board: Board, commit: str, writes: Mapping[str, bytes | None]) -> None:
