@@ -55,9 +55,16 @@ def workdir(rec: Recorded) -> str:
     return m.group(1)
 
 
+def tool_results(rec: Recorded) -> int:
+    """How many tool_result blocks the conversation holds (Claude Code may add a user message of
+    its own after one, so the last message alone does not tell)."""
+    return sum(1 for m in rec.messages for b in (m.get("content") if isinstance(m.get("content"), list) else [])
+               if isinstance(b, dict) and b.get("type") == "tool_result")
+
+
 def answered_tool(rec: Recorded) -> bool:
-    """True if the request's last message carries a tool_result (the model's tool call was answered)."""
-    return bool(rec.tool_results)
+    """True if a tool call of the model was answered in the conversation so far."""
+    return tool_results(rec) > 0
 
 
 def write_then_say(name: str, content: str, final: str, *, first_usage: dict | None = None,

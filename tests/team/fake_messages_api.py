@@ -27,6 +27,11 @@ exhausted script answers ``end_turn`` with the text ``(fake API: script exhauste
 
 Error replies carry ``retry-after-ms: 1`` (see :class:`FakeMessagesAPI`), so the SDK's
 retries of 429/5xx take milliseconds, not seconds.
+
+A request with ``"stream": true`` (what Claude Code sends) gets the same reply as
+Server-Sent Events: ``message_start``, per block ``content_block_start``/``_delta``
+(``text_delta``, ``input_json_delta``)/``_stop``, ``message_delta`` (stop_reason, output
+tokens) and ``message_stop``. ``POST /v1/messages/count_tokens`` answers a rough count.
 """
 
 from __future__ import annotations

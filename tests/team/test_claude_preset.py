@@ -16,9 +16,9 @@ import pytest
 from gitboard.store.repo import BoardRepo
 from gitboard.team import agents
 from gitboard.team.cli_agent import session_file
-from tests.team.claude_code import answered_tool, claude_binary, claude_env, workdir, write_then_say
+from tests.team.claude_code import answered_tool, claude_binary, claude_env, tool_results, workdir, write_then_say
 from tests.team.fake_messages_api import FakeMessagesAPI, Recorded, error, reply, text, tool_use
-from tests.team.runtime_helpers import add_tasks, board, git, make_project, teammate
+from tests.team.runtime_helpers import Spawner, add_tasks, board, git, log_of, make_project, teammate, wait_for
 
 
 @pytest.fixture
@@ -125,8 +125,7 @@ def test_a_token_budget_stops_claude_and_commits_the_work_so_far(tmp_path, claud
     def handler(rec: Recorded) -> dict:
         if not (rec.body or {}).get("tools"):
             return reply(text("a title"))
-        done = sum(1 for m in rec.messages for b in (m.get("content") if isinstance(m.get("content"), list) else [])
-                   if isinstance(b, dict) and b.get("type") == "tool_result")
+        done = tool_results(rec)
         if done == 0:  # part 1, well inside the budget
             return reply(tool_use("Write", {"file_path": f"{workdir(rec)}/part1.txt", "content": "one\n"}),
                          usage={"input_tokens": 400, "output_tokens": 10})
@@ -194,3 +193,26 @@ def test_a_takeover_resumes_the_session_it_ran_before(tmp_path, claude):
     resumed = [r for r in api.message_requests[before:] if (r.body or {}).get("tools")]
     assert len(resumed[0].messages) > 1  # the earlier conversation came along
     assert git(path, "show", f"{task.result['commit']}:hello.txt") == "hi"
+
+
+@pytest.mark.slow
+def test_spawn_agent_claude_as_a_user_would(tmp_path, claude, gitboard_exe):
+    """The console script, a detached teammate, the flags: a task done by Claude Code with a budget it keeps."""
+    binary, api = claude
+    path = project(tmp_path, binary)
+    add_tasks(path, [{"subject": "Write hello.txt"}])
+    api.handler = write_then_say("hello.txt", "hi\n", "Wrote hello.txt.")
+    spawner = Spawner(gitboard_exe)
+    try:
+        spawner.spawn(path, "alice", "--agent", "claude", "--budget-usd", "5", "--budget-tokens", "100000",
+                      "--stall-timeout", "120", "--poll", "0.2", "--idle-timeout", "2")
+        try:
+            wait_for(lambda: board(path).tasks[1].status in ("completed", "failed"), 90, what="alice to finish #1")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; alice's log:\n{log_of(path, 'alice')}") from None
+    finally:
+        spawner.cleanup()
+    task = board(path).tasks[1]
+    assert task.status == "completed", log_of(path, "alice")
+    assert task.result["summary"] == "Wrote hello.txt." and task.result["session_id"]
+    assert "--max-budget-usd 5" in log_of(path, "alice")
