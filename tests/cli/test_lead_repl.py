@@ -125,3 +125,32 @@ def test_ctrl_c_at_an_empty_prompt_leaves(tmp_path: Path, fake_api: FakeMessages
     finally:
         tmux.close()
     assert fake_api.message_requests == []
+
+
+def test_ctrl_c_during_a_bash_tool_call_kills_it_and_keeps_the_session(tmp_path: Path, fake_api: FakeMessagesAPI,
+                                                                       gitboard_exe: Path) -> None:
+    project = make_project(tmp_path)
+    marker = tmp_path / "finished"
+    fake_api.script(reply(tool_use("bash", {"command": f"sleep 30; touch {marker}"})),
+                    reply(text("Noted the cancel.")))
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in fake_api.env().items())
+    tmux = Tmux(f"env {env} {shlex.quote(str(gitboard_exe))} lead; echo LEAD-EXITED-$?; sleep 60", project)
+    try:
+        tmux.wait(PROMPT)
+        tmux.type("Run the slow command.")
+        tmux.wait("bash: sleep 30")
+        started = time.monotonic()
+        tmux.keys("C-c")
+        tmux.wait("(cancelled; the session goes on)")
+        assert time.monotonic() - started < 20  # not the 30 s of the command
+        tmux.wait(PROMPT, 2)
+        tmux.type("What happened?")
+        tmux.wait("Noted the cancel.")
+        tmux.keys("C-d")
+        tmux.wait("LEAD-EXITED-0")
+    finally:
+        tmux.close()
+    [result] = [b for b in fake_api.message_requests[-1].body["messages"][-1]["content"] if b.get("type") == "tool_result"]
+    assert result["is_error"] is True and result["content"].startswith("Cancelled while it ran")
+    time.sleep(0.5)
+    assert not marker.exists()  # the command's process group was killed
