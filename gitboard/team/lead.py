@@ -93,24 +93,29 @@ def team_snapshot(roster: dict, tasks: list[dict]) -> dict:
             "tasks": {str(t["id"]): [t.get("status"), t.get("owner")] for t in tasks}}
 
 
-def team_updates(before: dict | None, after: dict, subjects: dict[str, str] | None = None) -> list[str]:
+def team_updates(before: dict | None, after: dict, subjects: dict[str, str] | None = None,
+                 reasons: dict[str, str] | None = None) -> list[str]:
     """Return one line per teammate whose status or task changed, or who finished a task, from ``before`` to ``after``.
 
-    Pure. ``before`` None (the first look) lists every teammate. A line reads
-    ``alice: idle; completed #3 (Write hello.txt)`` or ``bob: working on #4``; the subject
-    is cut to 60 characters.
+    Pure. ``before`` None (the first look) lists every teammate not shut down. A line reads
+    ``alice: idle; completed #3 (Write hello.txt)``, ``bob: working on #4`` or ``carol: idle;
+    failed #5 (Port the parser): budget reached ...``; subjects are cut to 60 characters and
+    failure reasons (``reasons``: task id -> the result's reason) to 100.
     """
-    subjects = subjects or {}
+    subjects, reasons = subjects or {}, reasons or {}
     old_members = (before or {}).get("members", {})
     old_tasks = (before or {}).get("tasks", {})
     finished: dict[str, list[str]] = {}
     for tid, (status, owner) in after.get("tasks", {}).items():
         if status in _FINISHED and owner and old_tasks.get(tid, [None])[0] != status and before is not None:
             subject = conversation.one_line(subjects.get(tid, ""), 60)
-            finished.setdefault(owner, []).append(f"{status} #{tid}" + (f" ({subject})" if subject else ""))
+            note = f"{status} #{tid}" + (f" ({subject})" if subject else "")
+            if status == "failed" and reasons.get(tid):
+                note += ": " + conversation.one_line(reasons[tid], 100)
+            finished.setdefault(owner, []).append(note)
     lines = []
     for name, (status, task) in sorted(after.get("members", {}).items()):
-        changed = before is None or old_members.get(name) != [status, task]
+        changed = old_members.get(name) != [status, task] and not (before is None and status == "shutdown")
         if not changed and name not in finished:
             continue
         line = f"{name}: {status}" + (f" on #{task}" if task is not None and status == "working" else "")
@@ -243,7 +248,8 @@ class LeadSession:
         except Exception as e:
             return [{"type": "text", "text": f"(the board could not be read: {conversation.one_line(e, 200)})"}]
         after = team_snapshot(roster, tasks)
-        lines = team_updates(self.snapshot, after, {str(t["id"]): t.get("subject", "") for t in tasks})
+        reasons = {str(t["id"]): t["result"].get("reason", "") for t in tasks if isinstance(t.get("result"), dict)}
+        lines = team_updates(self.snapshot, after, {str(t["id"]): t.get("subject", "") for t in tasks}, reasons)
         self.snapshot = after
         if lines:
             blocks.append({"type": "text", "text": prompts.wrap_data("team_updates", "\n".join(lines))})

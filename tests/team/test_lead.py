@@ -101,6 +101,12 @@ def test_team_updates_condense_to_one_line_per_teammate() -> None:
     after = {"members": {"alice": ["idle", None], "bob": ["idle", None]}, "tasks": {"1": ["completed", "alice"]}}
     assert team_updates(before, after, {"1": "Write hello.txt"}) == ["alice: idle; completed #1 (Write hello.txt)"]
     assert team_updates(after, after) == []
+    after["tasks"]["2"] = ["failed", "bob"]
+    after["members"]["carol"] = ["shutdown", None]
+    assert team_updates(before, after, {"2": "Port it"}, {"2": "budget reached: 10,000 tokens"}) == [
+        "alice: idle; completed #1", "bob: idle; failed #2 (Port it): budget reached: 10,000 tokens",
+        "carol: shutdown"]
+    assert team_updates(None, after) == ["alice: idle", "bob: idle"]  # the first look skips the shut down
 
 
 def test_plan_approval_round_trip(project: Path, fake_api: FakeMessagesAPI) -> None:
