@@ -134,6 +134,7 @@ class Repl:
                      f"{self.session.conv.meter.line()})", "dim")
         try:
             while True:
+                self.waiting()
                 line = self.read()
                 if line is None:
                     return 0
@@ -147,6 +148,16 @@ class Repl:
                 self.prompt(line)
         finally:
             self._save_history()
+
+    def waiting(self) -> None:
+        """Before the prompt: say how many messages wait in the lead's inbox (when there are any)."""
+        try:
+            n = len(self.session.board.peek_inbox())
+        except BoardError:
+            return
+        if n:
+            self.say(f"({n} message{'s' if n != 1 else ''} waiting in the lead's inbox: /inbox shows "
+                     f"{'them' if n != 1 else 'it'}, the next prompt delivers {'them' if n != 1 else 'it'})", "yellow")
 
     def prompt(self, text: str) -> TurnResult:
         """Run one prompt through the model and print the reply and the usage."""

@@ -210,7 +210,7 @@ def test_the_repl_with_streams_runs_slash_commands_and_reports_errors_in_one_lin
     lines = "/tasks\n/team\n/inbox\n/review\n/nope\nShow task 7\n/cost\n/help\n/quit\nnever read\n"
     assert Repl(session(project), io.StringIO(lines), out).run() == 0
     screen = out.getvalue()
-    for needle in ("Write the greeting", "alice", "plan coming", "no completed tasks waiting for review",
+    for needle in ("(1 message waiting in the lead's inbox", "Write the greeting", "alice", "plan coming", "no completed tasks waiting for review",
                    "gitboard: error: unknown command /nope; /help lists them", "task_get: ",
                    "There is no task 7.", "turn: 30 tokens", "models: claude-sonnet-5-5", "/quit"):
         assert needle in screen, needle
