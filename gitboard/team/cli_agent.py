@@ -201,6 +201,10 @@ class CliAgent:
         details: dict[str, Any] = {"agent": self.name, "cost_usd": cost, "models": list(report.models),
                                    "num_turns": report.num_turns, "session_id": report.session_id,
                                    "exit_code": res.exit_code}
+        if ctx.budget_usd is not None and cost is None and not self.profile.budget_args:
+            ctx.port.log(f"budget: cannot check the {_money(ctx.budget_usd)} budget: {self.name} reported no cost "
+                         f"and its model ({', '.join(report.models) or 'unknown'}) has no price (git config "
+                         f"gitboard.price.<model>); --budget-tokens works without one")
         ctx.port.log(f"{self.name}: {how}; {report.tokens:,} tokens"
                      + (f", {_money(cost)}" if cost is not None else "")
                      + (f", session {report.session_id}" if report.session_id else ""))
