@@ -13,23 +13,30 @@ from gitboard.board.snapshot import build
 from gitboard.cli import render
 from gitboard import demo
 
-#: The real time, to the second: the demo's board reads the clock itself, so leases must be live.
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+def _now() -> datetime:
+    """The real time, to the second: the demo's board reads the clock itself, so leases must be live
+    when the test runs (not when the module was imported: a loaded suite can take minutes)."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+NOW = _now()
 
 
 def iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def board():
-    """A board of four tasks: #1 completed, #2 in progress (lease 95 s left), #3 blocked on #2, #4 ready."""
+def board(now: datetime | None = None):
+    """A board of four tasks: #1 completed, #2 in progress (lease 95 s after ``now``, default: the
+    real time now), #3 blocked on #2, #4 ready."""
+    now = now or _now()
     files = {
         ".team/config.json": {"team_name": "t", "members": [
             {"name": "alice", "status": "working", "task": 2}, {"name": "bob", "status": "idle"}]},
         task_path(1): {"id": 1, "subject": "done one", "status": "completed", "owner": "alice",
                                "result": {"commit": "0123456789abcdef"}},
         task_path(2): {"id": 2, "subject": "working", "status": "in_progress", "owner": "alice",
-                               "lease_expires_at": iso(NOW + timedelta(seconds=95))},
+                               "lease_expires_at": iso(now + timedelta(seconds=95))},
         task_path(3): {"id": 3, "subject": "[bold]waits", "blockedBy": [2]},
         task_path(4): {"id": 4, "subject": "free"},
     }
@@ -65,7 +72,7 @@ def test_empty_table_says_so():
 
 
 def test_lease_countdown_and_commit_columns():
-    b = board()
+    b = board(NOW)
     out = text(render.task_table(b, [b.tasks[1], b.tasks[2]], NOW, columns=("id", "lease", "commit")))
     assert "1m35s" in out and "0123456789" in out and "0123456789a" not in out
     assert render.countdown(iso(NOW + timedelta(seconds=9)), NOW) == "9s"
