@@ -279,7 +279,11 @@ def _update_both(repo: BoardRepo, base_ref: str, new_base: str, old_base: str,
 
 
 def _push_both(repo: BoardRepo, base_ref: str, new_base: str, board_commit: str) -> bool:
-    """One ``git push --atomic`` of both refs without force; True if the remote took them.
+    """One ``git push --atomic`` of both refs without force; True if the remote took them from us.
+
+    A ref the remote already has at exactly our commit ("up to date") is a lost race: two
+    queues that merge the same task onto the same tip in the same second write
+    byte-identical commits, and only the first push landed them.
 
     Raises:
         GitFailure: unreachable, or refused for a reason other than a moved ref.
@@ -294,8 +298,12 @@ def _push_both(repo: BoardRepo, base_ref: str, new_base: str, board_commit: str)
         parts = line.split("\t")
         if len(parts) >= 3 and parts[1].endswith((":" + base_ref, ":" + repo.ref)):
             flags[parts[1].rsplit(":", 1)[1]] = (parts[0], parts[2].strip())
-    if res.status == 0 and flags and all(f != "!" for f, _ in flags.values()):
+    if res.status == 0 and len(flags) == 2 and all(f not in ("!", "=") for f, _ in flags.values()):
         return True
+    if res.status == 0 and any(f == "=" for f, _ in flags.values()):
+        # "up to date": another queue landed byte-identical commits (the same merge of the same
+        # task onto the same tip in the same second) -- its merge, not ours: a lost race
+        return False
     summaries = [s for f, s in flags.values() if f == "!"]
     if summaries and all(s.startswith("[rejected]") or "atomic" in s or any(w in s.lower() for w in _RACE_WORDS)
                          for s in summaries):
@@ -305,7 +313,7 @@ def _push_both(repo: BoardRepo, base_ref: str, new_base: str, board_commit: str)
 
 
 def land(repo: BoardRepo, operation: Callable[[Board, datetime], "Change | NoChange"], *,
-         base_ref: str, new_base: str, old_base: str, deadline: float = 60.0) -> str:
+         base_ref: str, new_base: str, old_base: str, deadline: float = 60.0, fresh: bool = False) -> str:
     """Move ``base_ref`` from ``old_base`` to ``new_base`` and commit ``operation`` on the board, atomically.
 
     The board is re-read and ``operation`` re-applied whenever only the board
@@ -320,6 +328,9 @@ def land(repo: BoardRepo, operation: Callable[[Board, datetime], "Change | NoCha
     Args:
         operation: a pure board operation (typically :func:`~gitboard.board.review_ops.mark_merged`).
         base_ref: ``refs/heads/<base>``.
+        fresh: remote mode: the board and the base were fetched just now, so the first attempt
+            pushes without fetching them again (the remote refuses a push built on a stale tip,
+            and the next attempt fetches).
 
     Returns:
         :data:`LANDED` or :data:`BASE_MOVED`.
@@ -332,15 +343,21 @@ def land(repo: BoardRepo, operation: Callable[[Board, datetime], "Change | NoCha
     """
     limit = time.monotonic() + deadline
     branch = base_ref[len("refs/heads/"):]
+    attempt = 0
     while True:
+        attempt += 1
         with repo.board_lock(timeout=limit - time.monotonic()):
-            if repo.remote:
+            if repo.remote and (attempt > 1 or not fresh):
                 from gitboard.store import remote as remote_ops
 
                 board_tip = remote_ops.fetch(repo)
                 if board_tip is not None and board_tip != repo.tip():
                     mirror(repo, board_tip, "sync")
                 if fetch_branch(repo, branch) != old_base:
+                    return BASE_MOVED
+            elif repo.remote:  # just fetched by the caller: a stale guess only costs a refused push
+                board_tip = repo.tip()
+                if local_branch(repo, branch) != old_base:
                     return BASE_MOVED
             else:
                 board_tip = repo.tip()

@@ -296,7 +296,8 @@ class Refinery:
             op = partial(review_ops.mark_merged, actor=self.actor, task_id=tid, commit=commit, base=base_tip,
                          check=result.record() if result else None, require_review=require)
             try:
-                landed = git_merge.land(repo, op, base_ref=f"refs/heads/{base}", new_base=commit, old_base=base_tip)
+                landed = git_merge.land(repo, op, base_ref=f"refs/heads/{base}", new_base=commit, old_base=base_tip,
+                                        fresh=True)  # fetched at the start of this candidate
             except CheckoutDirty:
                 raise
             except (Conflict, NotFound):  # another queue merged it or sent it back first
