@@ -7,7 +7,8 @@ an :class:`Outcome`. The harness, not the agent, then commits, pushes and marks
 the task done or failed (or releases it after an approved shutdown).
 
 Agents: ``anthropic`` (the Messages API tool-use loop), ``shell`` (the task's
-``run`` command) and ``exec`` (an external agent CLI).
+``run`` command), ``exec`` (any command line) and the agent CLI presets ``claude``,
+``codex``, ``aider`` (:mod:`gitboard.team.presets`, run by :mod:`gitboard.team.cli_agent`).
 """
 
 from __future__ import annotations
@@ -46,12 +47,13 @@ class Outcome:
     Attributes:
         ok: True completes the task, False fails it (with ``reason``).
         summary: a short account of the work, stored in the task result.
-        usage: tokens used (zero for shell and exec).
+        usage: tokens used (zero for shell and exec; what the CLI reported for the presets).
         reason: why it failed (exit code and output tail, API error, max turns ...).
         shutdown: the teammate approved a shutdown_request while working: the
             runtime releases the task for someone else (unless ``ok``) and exits.
         details: extra JSON fields for the task result (the shell agent's
-            ``exit_code`` and ``output_tail``).
+            ``exit_code`` and ``output_tail``; ``cost_usd``, ``models``, ``num_turns``,
+            ``session_id`` from the model-driven agents).
     """
 
     ok: bool

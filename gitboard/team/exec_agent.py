@@ -1,6 +1,7 @@
 """The ``exec`` agent: an external agent command line (``--agent-cmd``) in the task worktree.
 
-For example ``gitboard spawn bob --agent exec --agent-cmd 'claude -p'``. The
+For example ``gitboard spawn bob --agent exec --agent-cmd 'my-agent --yes'`` (Claude Code,
+Codex and aider have presets that also read their results: :mod:`gitboard.team.presets`). The
 command runs as ``/bin/sh -c CMD`` in the worktree; the task prompt (identity,
 task, the rework records of a task that came back, standing instructions,
 messages) goes on its standard input; the
