@@ -22,7 +22,9 @@ How a run ends (the Outcome):
   The harness commits the work so far either way.
 
 Sessions: the session id a CLI reports is kept in ``<state_dir>/sessions/task-<id>.json``
-as soon as it is seen. When a takeover, a restart or a rework continues a task this clone
+as soon as it is seen, with the usage and cost of runs that were stopped (a stall, a
+shutdown: a release records no result), which the run that finishes the task in this
+clone adds to its result. When a takeover, a restart or a rework continues a task this clone
 ran before (that file, or the task result's ``session_id`` from the same agent), the run
 continues that session (Claude Code ``--resume <session_id>``); if the CLI cannot find it
 (another machine, another worktree path), the task starts a new session.
@@ -39,7 +41,7 @@ from typing import Any
 
 from gitboard.store import git as gitcmd
 from gitboard.team import cli_output, pricing
-from gitboard.team.agent import AgentContext, Outcome
+from gitboard.team.agent import AgentContext, Outcome, Usage
 from gitboard.team.command import CommandResult, describe_exit, run_command, tail_lines
 from gitboard.team.exec_agent import build_prompt
 from gitboard.team.presets import Profile
@@ -73,7 +75,18 @@ def previous_session(ctx: AgentContext, agent: str) -> str | None:
     return None
 
 
-def _save_session(ctx: AgentContext, agent: str, session_id: str) -> None:
+def _read_record(ctx: AgentContext) -> dict:
+    task_id = (ctx.task or {}).get("id")
+    if not task_id:
+        return {}
+    try:
+        doc = json.loads(session_file(ctx.state_dir, task_id).read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _write_record(ctx: AgentContext, doc: dict) -> None:
     task_id = (ctx.task or {}).get("id")
     if not task_id:
         return
@@ -81,10 +94,48 @@ def _save_session(ctx: AgentContext, agent: str, session_id: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"agent": agent, "session_id": session_id}) + "\n")
+        tmp.write_text(json.dumps(doc) + "\n")
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+def _save_session(ctx: AgentContext, agent: str, session_id: str) -> None:
+    doc = _read_record(ctx)
+    if doc.get("agent") != agent:
+        doc = {}
+    _write_record(ctx, {**doc, "agent": agent, "session_id": session_id})
+
+
+def _carry(ctx: AgentContext, agent: str, outcome: Outcome) -> Outcome:
+    """Account for runs of this task that ended without a result on the board.
+
+    A run that was stopped (a stall, a shutdown, a signal) releases its task, and a release
+    records no result, so its usage and cost are kept in the session record ("carried") and
+    added to the result of the run that finishes the task in this clone.
+    """
+    doc = _read_record(ctx)
+    if doc.get("agent") != agent:
+        doc = {"agent": agent}
+    carried = Usage()
+    carried.add(doc.get("carried_usage") or {})
+    carried_cost = float(doc.get("carried_cost_usd") or 0.0)
+    known = bool(doc.get("carried_cost_known", True))
+    cost = outcome.details.get("cost_usd")
+    if outcome.shutdown or outcome.reason.startswith(("stopped", "stalled")):
+        carried.add(outcome.usage.to_json())
+        _write_record(ctx, {**doc, "carried_usage": carried.to_json(),
+                            "carried_cost_usd": round(carried_cost + (cost or 0.0), 6),
+                            "carried_cost_known": known and cost is not None})
+        return outcome
+    if sum(carried.to_json().values()):
+        outcome.usage.add(carried.to_json())
+        if cost is not None:
+            outcome.details["cost_usd"] = round(cost + carried_cost, 6) if known else None
+        for key in ("carried_usage", "carried_cost_usd", "carried_cost_known"):
+            doc.pop(key, None)
+        _write_record(ctx, doc)
+    return outcome
 
 
 def _snapshot(worktree: Path) -> str:
@@ -127,7 +178,7 @@ class CliAgent:
         if missing:
             ctx.port.log(f"{self.name}: session {session} is not on this machine; starting a new session")
             outcome, _ = self._attempt(ctx, None)
-        return outcome
+        return _carry(ctx, self.name, outcome)
 
     # -- one run ---------------------------------------------------------------------
     def _attempt(self, ctx: AgentContext, session: str | None) -> tuple[Outcome, bool]:

@@ -195,6 +195,8 @@ def test_a_takeover_resumes_the_session_it_ran_before(tmp_path, claude):
     resumed = [r for r in api.message_requests[before:] if (r.body or {}).get("tools")]
     assert len(resumed[0].messages) > 1  # the earlier conversation came along
     assert git(path, "show", f"{task.result['commit']}:hello.txt") == "hi"
+    # the stopped run's usage (its first turn, 90 input tokens, as streamed) is not lost with the release
+    assert task.result["usage"]["input_tokens"] == 90 + 100 and task.result["usage"]["cache_read_input_tokens"] == 50
 
 
 @pytest.mark.slow
