@@ -126,9 +126,14 @@ def compose(board: Board, now: datetime, *, sender: str, to: str, content: str, 
 def _existing(board: Board, to: str, msg_id: str) -> Message | None:
     """The message ``msg_id`` if it is still in ``to``'s inbox (a retried send), else None."""
     suffix = f"-{msg_id}.json"
-    for path, m in _inbox(board, to)[0]:
-        if path.endswith(suffix) and m.id == msg_id:
-            return m
+    for path in board.inbox_paths(to):  # the file names only: a send costs no parse of the whole inbox
+        if path.endswith(suffix) and path in board.docs:
+            try:
+                m = Message.from_json(board.docs[path])
+            except BoardError:
+                continue
+            if m.id == msg_id:
+                return m
     return None
 
 

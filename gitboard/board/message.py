@@ -46,6 +46,10 @@ ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 
 _OPTIONAL = ("request_id", "approve", "feedback", "plan")
 
+#: The epoch seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the times a datetime holds.
+_MIN_TS = datetime(1, 1, 1, tzinfo=timezone.utc).timestamp()
+_MAX_TS = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()
+
 
 def check_id(value: Any, what: str = "message id") -> str:
     """Return ``value`` if it is a file-name-safe id (``[A-Za-z0-9][A-Za-z0-9_-]{0,99}``).
@@ -138,10 +142,8 @@ class Message:
         ts = d.get("timestamp")
         if not isinstance(ts, (int, float)) or isinstance(ts, bool):
             raise Corrupt("message timestamp is not a number")
-        try:  # NaN, infinities and times past year 9999 cannot be shown or sorted
-            datetime.fromtimestamp(ts, timezone.utc)
-        except (OverflowError, ValueError, OSError):
-            raise Corrupt(f"message timestamp {ts!r:.40} is not a time") from None
+        if not _MIN_TS <= ts <= _MAX_TS:  # NaN, infinities and times outside years 1-9999 cannot be shown or sorted
+            raise Corrupt(f"message timestamp {ts!r:.40} is not a time")
         for key in ("request_id", "feedback", "plan"):
             value = d.get(key)
             if value is not None and not isinstance(value, str):

@@ -85,39 +85,39 @@ class Board:
         copied, not rebuilt).
         """
         tasks, docs, corrupt, team = dict(self.tasks), dict(self.docs), dict(self.corrupt), self.team
-        touched = [*deleted, *changed]
-        for path in touched:
+        classify, version = layout.classify, self.format
+        kinds = {path: classify(path, version) for path in (*deleted, *changed)}
+        for path, found in kinds.items():
             docs.pop(path, None)
             corrupt.pop(path, None)
-            found = layout.classify(path, self.format)
-            if found is not None and found.kind == layout.TASK:
-                old = tasks.get(found.key)  # type: ignore[arg-type]
-                if old is not None and path == self.path_of_task(old.id):
-                    del tasks[old.id]
-            elif found is not None and found.kind == layout.ROSTER:
+            if found is None:
+                continue
+            if found.kind == layout.TASK:
+                tasks.pop(found.key, None)  # type: ignore[arg-type]
+            elif found.kind == layout.ROSTER:
                 team = Team(team_name="")
-        part = build(tip, changed, self.format)
+        part = build(tip, changed, version)
         tasks.update(part.tasks)
         docs.update(part.docs)
         corrupt.update(part.corrupt)
         if layout.ROSTER_PATH in changed:
             team = part.team
-        new = Board(tip=tip, tasks=tasks, team=team, docs=docs, corrupt=corrupt, format=self.format)
+        new = Board(tip=tip, tasks=tasks, team=team, docs=docs, corrupt=corrupt, format=version)
         index = self.__dict__.get("_by_kind")
         if index is not None:  # carry the index of inbox and request files forward
-            index = {kind: dict(keys) for kind, keys in index.items()}
-            for path in touched:
-                found = layout.classify(path, self.format)
-                if found is None or found.kind not in index:
-                    continue
-                keys = index[found.kind]
-                paths = [p for p in keys.get(found.key, ()) if p != path]
-                if path in docs or path in corrupt:
-                    paths.append(path)
-                if paths:
-                    keys[found.key] = paths
+            touched: dict[tuple[str, Any], set[str]] = {}
+            for path, found in kinds.items():
+                if found is not None and found.kind in index:
+                    touched.setdefault((found.kind, found.key), set()).add(path)
+            index = dict(index)
+            for (kind, key), paths in touched.items():
+                keys = index[kind] = dict(index[kind]) if index[kind] is self._by_kind[kind] else index[kind]
+                kept = [p for p in keys.get(key, ()) if p not in paths]
+                kept += [p for p in paths if p in docs or p in corrupt]
+                if kept:
+                    keys[key] = kept
                 else:
-                    keys.pop(found.key, None)
+                    keys.pop(key, None)
             new.__dict__["_by_kind"] = index
         return new
 

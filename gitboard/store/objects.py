@@ -36,7 +36,7 @@ from gitboard.store.trees import TreeRef
 #: What :func:`gitboard.store.read.load_board` returns as the board's "listing".
 Listing = TreeRef
 
-#: Number of changed files from which a commit is written as a pack by fast-import.
+#: Number of new files from which a commit is written as a pack by fast-import (deletions write no object).
 PACK_THRESHOLD = 64
 
 TREE_MODE = "040000"
@@ -263,16 +263,22 @@ def write_commit(repo: BoardRepo, parent: str | None, listing: TreeRef,
     ``listing`` is the :class:`~gitboard.store.trees.TreeRef` that :func:`load_board`
     returned for ``parent``; ``identity`` an environment from :meth:`BoardRepo.identity_env`.
     Returns the new commit id; no ref is moved. With :data:`PACK_THRESHOLD` or more
-    changed files the objects are written as a pack by ``git fast-import``.
+    new files the objects are written as a pack by ``git fast-import``.
     Otherwise only the trees on the written paths are rebuilt (see
     :func:`gitboard.store.trees.write_changes`), and the new blobs, trees and
     commit are recorded in the repository's parse cache (:attr:`BoardRepo.cache`),
     whether or not the commit ever lands: they are facts about objects, true either way.
     """
     cache = repo.cache
-    if len(writes) >= PACK_THRESHOLD:
-        commit = _fast_import(repo, parent, writes, message, identity, int(time.time()))
+    if sum(1 for data in writes.values() if data is not None) >= PACK_THRESHOLD:
+        commit, tree = _fast_import(repo, parent, writes, message, identity, int(time.time()))
         remember_writes(cache, writes)
+        # the pack's trees, computed here too: the next read then needs no git command
+        expected = trees.write_changes(repo, cache, listing.tree, {
+            path: None if data is None else (trees.BLOB_MODE, blob_id(data)) for path, data in writes.items()},
+            dry=True)
+        if expected == tree:
+            cache.put_commit(commit, tree)
         return commit
     changes = {path: None if data is None else (trees.BLOB_MODE, write_object(repo, b"blob", data))
                for path, data in writes.items()}
@@ -284,7 +290,8 @@ def write_commit(repo: BoardRepo, parent: str | None, listing: TreeRef,
 
 
 def _fast_import(repo: BoardRepo, parent: str | None, writes: Mapping[str, bytes | None],
-                 message: str, identity: Mapping[str, str], now: int) -> str:
+                 message: str, identity: Mapping[str, str], now: int) -> tuple[str, str]:
+    """Write the commit with ``git fast-import`` (a pack); return (commit id, its tree id)."""
     tmp_ref = f"refs/gitboard-tmp/{uuid.uuid4().hex}"
     msg = message.encode()
     out = BytesIO()
@@ -303,12 +310,13 @@ def _fast_import(repo: BoardRepo, parent: str | None, writes: Mapping[str, bytes
     out.write(b"done\n")
     repo.git("fast-import", "--quiet", "--done", input=out.getvalue())
     try:
-        commit = repo.resolve(tmp_ref)
+        res = repo.git("rev-parse", f"{tmp_ref}^{{commit}}", f"{tmp_ref}^{{tree}}", check=False)
     finally:
         repo.git("update-ref", "-d", tmp_ref, check=False)
-    if not commit:
+    ids = res.stdout.decode().split()
+    if res.status != 0 or len(ids) != 2:
         raise RuntimeError("git fast-import wrote no commit")
-    return commit
+    return ids[0], ids[1]
 
 
 def blob_ids(listing: TreeRef | Mapping[str, tuple]) -> set[str]:

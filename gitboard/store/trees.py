@@ -187,30 +187,39 @@ def _tree_key(item: tuple[str, tuple[int, str]]) -> bytes:
     return raw + b"/" if mode == TREE_MODE else raw
 
 
-def write_entries(repo: BoardRepo, cache: BoardCache, items: Entries) -> str:
-    """Write a tree object with ``items`` (name -> (mode, id)) and cache its entries; return its id."""
+def write_entries(repo: BoardRepo, cache: BoardCache, items: Entries, dry: bool = False) -> str:
+    """Write a tree object with ``items`` (name -> (mode, id)) and cache its entries; return its id.
+
+    ``dry``: only compute the id (the object exists already, say in a pack ``git fast-import`` wrote).
+    """
+    import hashlib
+
     from gitboard.store.objects import write_object
 
     ordered = sorted(items.items(), key=_tree_key)
     body = b"".join([b"%o %s\0%s" % (mode, name.encode("utf-8", "surrogateescape"), bytes.fromhex(sha))
                      for name, (mode, sha) in ordered])
-    sha = write_object(repo, b"tree", body)
+    if dry:
+        sha = hashlib.sha1(b"tree %d\0" % len(body) + body).hexdigest()
+    else:
+        sha = write_object(repo, b"tree", body)
     cache.put_tree(sha, dict(ordered))
     return sha
 
 
 def write_changes(repo: BoardRepo, cache: BoardCache, tree: str | None,
-                  changes: Mapping[str, tuple[int, str] | None]) -> str:
+                  changes: Mapping[str, tuple[int, str] | None], dry: bool = False) -> str:
     """Write the trees of ``tree`` (None: empty) with ``changes`` applied and return the new root id.
 
     ``changes`` maps a file path to (mode, blob id) of its new content, or None to delete it.
     Only the trees on the changed paths are rebuilt; a tree left empty is dropped.
+    ``dry``: compute the trees' ids and cache their entries, but write nothing.
     """
-    return _rewrite(repo, cache, tree, changes) or write_entries(repo, cache, {})
+    return _rewrite(repo, cache, tree, changes, dry) or write_entries(repo, cache, {}, dry)
 
 
 def _rewrite(repo: BoardRepo, cache: BoardCache, tree: str | None,
-             changes: Mapping[str, tuple[int, str] | None]) -> str | None:
+             changes: Mapping[str, tuple[int, str] | None], dry: bool = False) -> str | None:
     items = dict(entries(repo, cache, tree)) if tree else {}
     below: dict[str, dict[str, tuple[int, str] | None]] = {}
     for path, value in changes.items():
@@ -224,12 +233,12 @@ def _rewrite(repo: BoardRepo, cache: BoardCache, tree: str | None,
     for name, sub in below.items():
         current = items.get(name)
         subtree = current[1] if current is not None and current[0] == TREE_MODE else None
-        new = _rewrite(repo, cache, subtree, sub)
+        new = _rewrite(repo, cache, subtree, sub, dry)
         if new is None:
             items.pop(name, None)
         else:
             items[name] = (TREE_MODE, new)
-    return write_entries(repo, cache, items) if items else None
+    return write_entries(repo, cache, items, dry) if items else None
 
 
 def write_full(repo: BoardRepo, cache: BoardCache, files: Mapping[str, tuple[int, str]]) -> str:
