@@ -21,7 +21,9 @@ Fixtures and helpers (all paths are :class:`pathlib.Path`):
 ``repo``
     ``git_repo`` with the board initialised (team ``test``).
 ``bare_remote``
-    An empty bare repository.
+    An empty bare repository with gitboard's pre-receive hook installed. (Every repository a
+    test makes gets the hook from the git template ``isolated_git_env`` configures;
+    ``unhook(path)`` removes it.)
 ``clone(name=None, init=True) -> Path``
     Clone ``bare_remote`` into a new directory; with ``init``, run
     ``gitboard init --remote origin`` there (the first clone creates the
@@ -82,12 +84,30 @@ class CliResult:
         return json.loads(self.stdout)
 
 
+@pytest.fixture(scope="session")
+def hook_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git template directory whose ``hooks/pre-receive`` is gitboard's hook (this Python)."""
+    from gitboard.store.hooks import render
+
+    root = tmp_path_factory.mktemp("git-template")
+    (root / "hooks").mkdir()
+    hook = root / "hooks" / "pre-receive"
+    hook.write_text(render(sys.executable))
+    hook.chmod(0o755)
+    return root
+
+
 @pytest.fixture(autouse=True)
-def isolated_git_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Give every test a HOME of its own, empty git config and no git identity; returns HOME."""
+def isolated_git_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+                     hook_template: Path) -> Path:
+    """Give every test a HOME of its own, a git config that only names gitboard's hook template,
+    and no git identity; returns HOME."""
     home = tmp_path_factory.mktemp("home")
     empty = home / "gitconfig"
-    empty.write_text("")
+    # every repository a test creates (bare remotes included) gets gitboard's pre-receive hook,
+    # so every push to a remote in the suite goes through it; a test of an unhooked remote
+    # removes <remote>/hooks/pre-receive (see unhook)
+    empty.write_text(f"[init]\n\ttemplateDir = {hook_template}\n")
     for key in list(os.environ):
         if key.startswith(_CLEARED_PREFIXES) or key.startswith("GIT_CONFIG_") or key in _CLEARED_NAMES:
             monkeypatch.delenv(key, raising=False)
@@ -201,10 +221,20 @@ def repo(git_repo: Path) -> Path:
 
 @pytest.fixture
 def bare_remote(tmp_path: Path) -> Path:
-    """An empty bare repository, to use as ``origin``."""
+    """An empty bare repository, to use as ``origin``, with gitboard's pre-receive hook installed
+    (``gitboard hook install``: the hook, receive.denyDeletes, receive.denyNonFastForwards)."""
+    from gitboard.store.hooks import install
+
     path = tmp_path / "remote.git"
     _git(tmp_path, "init", "-q", "--bare", str(path))
+    install(str(path), python=sys.executable)
     return path
+
+
+def unhook(repo: Path | str) -> None:
+    """Remove the pre-receive hook from ``repo``: for tests of what a client does with a remote
+    that enforces nothing (forged history pushed with plain git)."""
+    Path(repo, "hooks", "pre-receive").unlink(missing_ok=True)
 
 
 @pytest.fixture

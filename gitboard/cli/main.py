@@ -17,7 +17,7 @@ from gitboard.board.errors import BoardError, Invalid
 from gitboard.cli import board_cmds, task_cmds
 from gitboard.cli import inbox_cmds, protocol_cmds, team_cmds
 from gitboard.cli import team_runtime_cmds
-from gitboard.cli import verify_cmds
+from gitboard.cli import hook_cmds, verify_cmds
 from gitboard.cli import cost_cmds
 from gitboard.cli import review_cmds, queue_cmds
 from gitboard.cli import watch_cmds
@@ -67,6 +67,8 @@ app.command("work")(team_runtime_cmds.work)
 app.command("logs")(team_runtime_cmds.logs)
 app.command("demo")(team_runtime_cmds.demo)
 app.command("verify")(verify_cmds.verify)
+app.add_typer(hook_cmds.app, name="hook")
+app.command("hook-impl", hidden=True)(hook_cmds.hook_impl)
 app.command("cost")(cost_cmds.cost)
 app.command("review")(review_cmds.review)
 app.command("approve")(review_cmds.approve)

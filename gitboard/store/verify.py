@@ -153,6 +153,8 @@ class Report:
 
     commits: int = 0
     violations: list[Violation] = field(default_factory=list)
+    #: the commits checked, oldest first
+    checked: list[Commit] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """Return ``{"commits": N, "violations": [{"commit", "action", "actor", "reason"}]}`` (``verify --json``)."""
@@ -179,7 +181,7 @@ def check_range(repo: BoardRepo, old: str | None, new: str, *, now: Callable[[Co
         GitFailure: git could not read the range.
     """
     commits, blobs = commits_between(repo, old, new)
-    report = Report()
+    report = Report(checked=commits)
     board = board_at_old if board_at_old is not None else (load_board(repo, old)[0] if old else _empty())
     for c in commits:
         report.commits += 1

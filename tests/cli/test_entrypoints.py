@@ -25,7 +25,9 @@ def _walk(cmd, path=()):
 
 
 COMMANDS = list(_walk(typer.main.get_command(app)))
-LEAVES = [(path, cmd) for path, cmd in COMMANDS if getattr(cmd, "commands", None) is None]
+#: user-facing commands (the hidden ``hook-impl`` is what git's hook runs, not a command for people)
+LEAVES = [(path, cmd) for path, cmd in COMMANDS
+          if getattr(cmd, "commands", None) is None and not getattr(cmd, "hidden", False)]
 
 
 def test_version_matches_the_package_metadata(run_cli):

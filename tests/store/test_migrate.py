@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from functools import partial
 from pathlib import Path
@@ -15,7 +16,9 @@ from gitboard.board.team import Member, Team
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.setup import init
+from gitboard.store.hooks import install
 from gitboard.store.transact import Stats, transact
+from tests.conftest import unhook
 
 T0 = "2026-01-01T00:00:00Z"
 MSG_FILE = "0001767225600000000-m1.json"
@@ -144,7 +147,9 @@ def test_two_clones_race_to_migrate_through_a_bare_remote(tmp_path, bare_remote,
     seed = tmp_path / "seed"
     git(tmp_path, "clone", "-q", str(bare_remote), str(seed))
     make_v1_board(seed, board_commit)
+    unhook(bare_remote)  # the hand-made format-1 history goes in unchecked; the migrations race through the hook
     git(seed, "push", "-q", "origin", "gitboard")
+    install(str(bare_remote), python=sys.executable)
     c1, c2 = clone("c1", init=False), clone("c2", init=False)
     for c in (c1, c2):
         git(c, "config", "gitboard.remote", "origin")

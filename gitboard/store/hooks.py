@@ -1,0 +1,171 @@
+"""Installing the pre-receive hook into a server repository, and the hook's entry point.
+
+The installed hook is a thin shell script (``gitboard/resources/pre-receive``, also at
+``hooks/pre-receive`` in the source tree) that records the Python interpreter it was
+installed with, like pre-commit's hook template, and runs ``<python> -m gitboard
+hook-impl pre-receive`` (else the ``gitboard`` on PATH). Its ID line lets install and
+uninstall touch only gitboard's own file: a foreign ``pre-receive`` is moved to
+``pre-receive.legacy`` (and still run first, with the same input), and uninstall puts it
+back. The work is :func:`gitboard.store.receive.check_push`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+from gitboard.board.errors import BoardError, GitFailure, Invalid
+from gitboard.board.names import check_name
+from gitboard.store.repo import BoardRepo
+
+#: The line that marks gitboard's hook script.
+HOOK_ID = "ID: gitboard-pre-receive-7f3c2a91"
+HOOK_NAME = "pre-receive"
+
+
+def template() -> str:
+    """The hook script's text, as shipped (``GITBOARD_PYTHON=''``)."""
+    return resources.files("gitboard.resources").joinpath(HOOK_NAME).read_text()
+
+
+def render(python: str) -> str:
+    """The hook script recording interpreter ``python``."""
+    return template().replace("GITBOARD_PYTHON=''", f"GITBOARD_PYTHON={shlex.quote(python)}", 1)
+
+
+def is_ours(path: Path) -> bool:
+    """True if ``path`` is a hook script written by gitboard (it carries :data:`HOOK_ID`)."""
+    try:
+        return HOOK_ID in path.read_text(errors="replace")
+    except OSError:
+        return False
+
+
+def hooks_dir(repo: BoardRepo) -> Path:
+    """The repository's hooks directory.
+
+    Raises:
+        Invalid: ``core.hooksPath`` is set (install by hand there; see the README).
+    """
+    custom = repo.git("config", "core.hooksPath", check=False).stdout.decode().strip()
+    if custom:
+        raise Invalid(f"core.hooksPath is set to {custom!r}; copy hooks/pre-receive there by hand "
+                      f"(or unset it) -- nothing was changed")
+    return Path(repo.common_dir, "hooks")
+
+
+def install(path: str, *, leads: Sequence[str] = (), base: str | None = None, protect_base: bool = False,
+            skew: float | None = None, python: str | None = None) -> dict:
+    """Install the pre-receive hook into the repository at ``path`` and set what it relies on.
+
+    Sets ``receive.denyDeletes`` and ``receive.denyNonFastForwards`` to true, and
+    ``gitboard.hook.leads`` to exactly ``leads`` (when any are given), plus
+    ``gitboard.hook.base``, ``gitboard.hook.protectBase`` and ``gitboard.hook.skew``
+    when given. Reinstalling replaces gitboard's own script; a foreign hook is moved to
+    ``pre-receive.legacy`` once.
+
+    Args:
+        path: the server repository (bare, usually).
+        leads: pushers who may act as ``lead``.
+        python: the interpreter to record (default: this one, ``sys.executable``).
+
+    Returns:
+        ``{"hook": path of the script, "python", "legacy": path or None, "leads": [...]}``.
+
+    Raises:
+        GitFailure: ``path`` is not a git repository.
+        Invalid: a bad lead name or skew, or ``core.hooksPath`` is set.
+    """
+    for name in leads:
+        check_name(name, "lead")
+    if skew is not None and not skew >= 0:
+        raise Invalid(f"--skew must be zero or more seconds, not {skew!r}")
+    with BoardRepo(path) as repo:
+        directory = hooks_dir(repo)
+        directory.mkdir(parents=True, exist_ok=True)
+        hook = directory / HOOK_NAME
+        legacy = directory / f"{HOOK_NAME}.legacy"
+        if hook.exists() and not is_ours(hook):
+            if legacy.exists():
+                raise Invalid(f"{hook} is not gitboard's and {legacy} exists already; move one of them away")
+            os.replace(hook, legacy)
+        tmp = directory / f".{HOOK_NAME}.gitboard-tmp"
+        tmp.write_text(render(python or sys.executable))
+        tmp.chmod(0o755)
+        os.replace(tmp, hook)
+        repo.git("config", "receive.denyDeletes", "true")
+        repo.git("config", "receive.denyNonFastForwards", "true")
+        if leads:
+            repo.git("config", "--unset-all", "gitboard.hook.leads", check=False)
+            for name in leads:
+                repo.git("config", "--add", "gitboard.hook.leads", name)
+        if base:
+            repo.git("config", "gitboard.hook.base", base)
+        if protect_base:
+            repo.git("config", "gitboard.hook.protectBase", "true")
+        if skew is not None:
+            repo.git("config", "gitboard.hook.skew", f"{skew:g}")
+        configured = repo.git("config", "--get-all", "gitboard.hook.leads", check=False).stdout.decode().split()
+    return {"hook": str(hook), "python": python or sys.executable,
+            "legacy": str(legacy) if legacy.exists() else None, "leads": configured}
+
+
+def uninstall(path: str) -> dict:
+    """Remove gitboard's pre-receive hook from the repository at ``path`` (only if it is gitboard's),
+    and put back a ``pre-receive.legacy`` it had moved aside. Config is left as it is.
+
+    Returns:
+        ``{"removed": bool, "restored": path or None}``.
+
+    Raises:
+        GitFailure: ``path`` is not a git repository.
+        Invalid: ``core.hooksPath`` is set.
+    """
+    with BoardRepo(path) as repo:
+        directory = hooks_dir(repo)
+    hook, legacy = directory / HOOK_NAME, directory / f"{HOOK_NAME}.legacy"
+    removed = hook.exists() and is_ours(hook)
+    restored = None
+    if removed:
+        hook.unlink()
+        if legacy.exists():
+            os.replace(legacy, hook)
+            restored = str(hook)
+    return {"removed": removed, "restored": restored}
+
+
+def pre_receive_main(stdin: bytes | None = None, cwd: str = ".") -> int:
+    """Run as git's pre-receive hook: read the ref updates, judge them, print refusals; return the exit status.
+
+    Prints one ``gitboard: refused <commit>: <reason>`` line per problem on stderr and
+    returns 1 if there is any (git then rejects the whole push). A hook that cannot do its
+    job (gitboard's own failure) also refuses, with one ``gitboard: error: ...`` line.
+    """
+    from gitboard.store.receive import check_push, parse_updates, run_legacy
+
+    data = sys.stdin.buffer.read() if stdin is None else stdin
+    try:
+        with BoardRepo(cwd) as repo:
+            status = run_legacy(str(Path(repo.common_dir, "hooks")), HOOK_NAME, data, os.environ)
+            if status != 0:
+                sys.stderr.write(f"gitboard: refused: the {HOOK_NAME}.legacy hook declined the push (exit {status})\n")
+                return 1
+            refused = check_push(repo, parse_updates(data.decode(errors="replace")), os.environ)
+    except BoardError as e:
+        sys.stderr.write(f"gitboard: error: {e.message} (push refused)\n")
+        return 1
+    except Exception as e:  # a bug: refuse, in one line
+        if os.environ.get("GITBOARD_DEBUG"):
+            raise
+        sys.stderr.write(f"gitboard: error: internal error: {type(e).__name__}: {e} (push refused)\n")
+        return 1
+    for line in refused:
+        sys.stderr.write(f"gitboard: {line}\n")
+    return 1 if refused else 0
+
+
+__all__ = ["install", "uninstall", "pre_receive_main", "is_ours", "render", "template", "HOOK_ID", "GitFailure"]
