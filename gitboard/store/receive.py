@@ -168,17 +168,17 @@ def check_push(repo: BoardRepo, updates: Sequence[tuple[str, str, str]], env: Ma
     def may_act(actor: str) -> bool:
         return pusher is None or actor in names or (anyone and actor != LEAD and actor != "")
 
-    base_ref = _base_ref(repo, cfg)
+    base_ref = _base_ref(repo, cfg) if any(ref != repo.ref for _, _, ref in updates) else None
     for old, new, ref in updates:
         old_c, new_c = zero_to_none(old), zero_to_none(new)
         if ref == repo.ref:
             if new_c is None:
                 refused.append(f"refused {new}: deletion of the board branch {ref}")
                 continue
-            if old_c is not None and not repo.is_ancestor(old_c, new_c):
+            report, board = check_range(repo, old_c, new_c, now=lambda c: now, skew=cfg.skew)
+            if old_c is not None and not _fast_forward(report.checked, old_c, new_c):
                 refused.append(f"refused {new}: a rewind of the board branch {ref} (not a fast-forward of {old})")
                 continue
-            report, board = check_range(repo, old_c, new_c, now=lambda c: now, skew=cfg.skew)
             for v in report.violations:
                 refused.append(f"refused {v.commit}: {v.action or 'commit'} by {v.actor or '?'}: {v.message}")
             if pusher is not None:
@@ -206,6 +206,17 @@ def check_push(repo: BoardRepo, updates: Sequence[tuple[str, str, str]], env: Ma
                     who = f"owned by {task.owner}" if task.owner else "not claimed"
                     refused.append(f"refused {new}: {pusher} may not push {ref}: task #{task.id} is {who}")
     return refused
+
+
+def _fast_forward(commits: Sequence, old: str, new: str) -> bool:
+    """True if ``new`` descends from ``old``, judged from the commits of ``old..new`` (oldest first):
+    the range is empty only when ``new == old``, and otherwise its first commit (in a history
+    without merges) has ``old`` as its parent. A merge in the range is refused anyway; then ask git."""
+    if not commits:
+        return new == old
+    if any(len(c.parents) > 1 for c in commits):
+        return True  # reported as a merge commit by the rules
+    return commits[0].parents == [old]
 
 
 def _current_board(repo: BoardRepo) -> Board | None:

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""gitboard benchmark (issue 9): what the pre-receive hook adds to a claim, and verify's commits/s.
+
+Run it with the interpreter gitboard is installed in::
+
+    .venv/bin/python bench/bench_hook.py            # about a minute on 2 cores
+    .venv/bin/python bench/bench_hook.py --quick
+
+It builds its own temporary repositories (removed afterwards) and prints:
+
+- the wall time of one claim through :func:`gitboard.store.transact.transact` in remote
+  mode (fetch, commit, push) against a bare remote **with** gitboard's hook installed and
+  against an identical one **without** it, measured alternately in the same run; the
+  median difference is what the hook adds (target: at most 50 ms). Python starts the hook
+  as users run it: ``PYTHONDONTWRITEBYTECODE`` is unset, so its modules are byte-compiled
+  once and then loaded from ``.pyc``;
+- the hook's own run time on one pushed claim (the installed script on git's input);
+- ``gitboard verify``'s rate over a board history of N commits, in-process
+  (:func:`gitboard.store.verify.check_range`) and through the console script (target: at
+  least 500 commits/s).
+
+A script, not a test: nothing asserts. The exit status is 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+
+from gitboard.board import inbox_ops, task_ops, team_ops
+from gitboard.store.hooks import install
+from gitboard.store.repo import BoardRepo
+from gitboard.store.setup import init
+from gitboard.store.transact import transact
+from gitboard.store.verify import check_range
+
+ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"}
+
+
+def git(cwd: Path, *args: str) -> str:
+    p = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"git {' '.join(args)} failed: {p.stderr}")
+    return p.stdout.strip()
+
+
+def do(path: Path, op) -> object:
+    with BoardRepo(path) as r:
+        return transact(r, op)
+
+
+def remote_pair(root: Path, name: str, tasks: int, hooked: bool) -> Path:
+    bare = root / f"{name}.git"
+    git(root, "init", "-q", "--bare", "--template=", str(bare))
+    if hooked:
+        install(str(bare), python=sys.executable)
+    clone = root / name
+    git(root, "clone", "-q", str(bare), str(clone))
+    with BoardRepo(clone) as r:
+        init(r, actor="lead", team_name="bench", remote="origin")
+    do(clone, partial(task_ops.import_tasks, actor="lead", items=[{"subject": f"job {i}"} for i in range(tasks)]))
+    return clone
+
+
+def claim_times(root: Path, n: int, tasks: int) -> tuple[list[float], list[float]]:
+    hooked = remote_pair(root, "hooked", tasks, True)
+    plain = remote_pair(root, "plain", tasks, False)
+    for clone in (hooked, plain):  # warm-up: byte-compile the hook's modules, fill the caches
+        do(clone, partial(task_ops.claim, actor="warm", task_id=None))
+    with_hook, without = [], []
+    for i in range(n):
+        for clone, out in ((hooked, with_hook), (plain, without)) if i % 2 == 0 else \
+                ((plain, without), (hooked, with_hook)):
+            start = time.perf_counter()
+            do(clone, partial(task_ops.claim, actor=f"w{i}", task_id=None))
+            out.append(time.perf_counter() - start)
+    return with_hook, without
+
+
+def hook_run_time(root: Path, n: int) -> float:
+    """Median seconds of the installed script judging one claim already in the repository's objects."""
+    bare = root / "hooked.git"
+    clone = root / "hooked"
+    tip = git(bare, "rev-parse", "gitboard")
+    parent = git(bare, "rev-parse", "gitboard~1")
+    line = f"{parent} {tip} refs/heads/gitboard\n"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        p = subprocess.run([str(bare / "hooks" / "pre-receive")], input=line, cwd=bare, env=env,
+                           capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+        if p.returncode != 0:
+            raise SystemExit(f"the hook refused a good claim: {p.stderr}")
+    del clone
+    return statistics.median(times)
+
+
+def python_start(n: int) -> float:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def history(root: Path, commits: int) -> Path:
+    path = root / "history"
+    path.mkdir()
+    git(path, "init", "-q", "--template=")
+    with BoardRepo(path) as r:
+        init(r, actor="lead", team_name="bench")
+        for name in ("alice", "bob", "carol"):
+            transact(r, partial(team_ops.add_member, actor="lead", name=name))
+        k, tid = 4, 0
+        while k < commits:
+            who = ("alice", "bob", "carol")[tid % 3]
+            tid = transact(r, partial(task_ops.add, actor="lead", subject=f"t{tid + 1}")).id
+            transact(r, partial(task_ops.claim, actor=who, task_id=tid, lease=600))
+            transact(r, partial(task_ops.finish, actor=who, task_id=tid, ok=True, result={"n": tid}))
+            transact(r, partial(inbox_ops.send, sender=who, to="lead", content=f"did {tid}", msg_id=f"m{tid}"))
+            k += 4
+            if tid % 5 == 0:
+                transact(r, partial(inbox_ops.drain, name="lead"))
+                k += 1
+    return path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer claims and a shorter history")
+    args = ap.parse_args()
+    n_claims, n_commits = (10, 500) if args.quick else (30, 2000)
+    os.environ.update(ENV)
+    root = Path(tempfile.mkdtemp(prefix="gitboard-bench-hook-"))
+    ok = True
+    try:
+        with_hook, without = claim_times(root, n_claims, n_claims * 2 + 10)
+        med_with, med_without = statistics.median(with_hook), statistics.median(without)
+        added = med_with - med_without
+        hook_alone = hook_run_time(root, 15)
+        py = python_start(15)
+        path = history(root, n_commits)
+        with BoardRepo(path) as r:
+            start = time.perf_counter()
+            report, _ = check_range(r, None, r.tip())
+            inproc = time.perf_counter() - start
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        exe = Path(sys.executable).parent / "gitboard"
+        subprocess.run([str(exe), "verify"], cwd=path, env=env, capture_output=True)  # byte-compile once
+        start = time.perf_counter()
+        p = subprocess.run([str(exe), "verify", "--json"], cwd=path, env=env, capture_output=True, text=True)
+        cli = time.perf_counter() - start
+        if p.returncode != 0 or report.violations:
+            print(f"verify found violations in a clean history: {p.stdout[:500]}")
+            ok = False
+        rate_in, rate_cli = report.commits / inproc, report.commits / cli
+        print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}, git {git(root, 'version')[12:]}")
+        print(f"{'figure':58} {'value':>12}  target")
+        rows = [
+            (f"claim through transact, hook installed (median of {n_claims})", f"{med_with * 1000:.1f} ms", ""),
+            (f"claim through transact, no hook (median of {n_claims})", f"{med_without * 1000:.1f} ms", ""),
+            ("time the hook adds to one claim push (difference)", f"{added * 1000:.1f} ms",
+             ("PASS" if added <= 0.050 else "MISS") + " <= 50 ms"),
+            ("the hook script alone on one claim (median of 15)", f"{hook_alone * 1000:.1f} ms", ""),
+            ("  of which python start-up, `python -c pass` (median of 15)", f"{py * 1000:.1f} ms", ""),
+            (f"verify in-process, {report.commits} commits", f"{rate_in:,.0f} c/s",
+             ("PASS" if rate_in >= 500 else "MISS") + " >= 500/s"),
+            (f"gitboard verify --json (console script), {report.commits} commits", f"{rate_cli:,.0f} c/s",
+             ("PASS" if rate_cli >= 500 else "MISS") + " >= 500/s"),
+        ]
+        for name, value, target in rows:
+            print(f"{name:58} {value:>12}  {target}")
+        ok = ok and added <= 0.050 and rate_cli >= 500
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
