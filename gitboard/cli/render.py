@@ -21,9 +21,13 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from gitboard.board.clock import parse_iso
 from gitboard.board.snapshot import Board
 from gitboard.board.task import Task
+from gitboard.cli.words import blockers, compact, countdown, state, tokens, usd
+
+__all__ = ["STYLE", "style", "plain", "styled", "show", "line", "state", "countdown", "blockers", "Column",
+           "COLUMNS", "LIST_COLUMNS", "table", "task_table", "team_line", "task_detail", "history_table",
+           "usd", "tokens", "compact", "cost_table", "console"]
 
 console = Console(highlight=False)
 
@@ -63,38 +67,6 @@ def show(*renderables: RenderableType) -> None:
 def line(message: str) -> None:
     """Print one line of plain text (no markup)."""
     console.print(Text(message))
-
-
-def state(board: Board, task: Task, now: datetime) -> str:
-    """A short word for a task's readiness: ready, blocked, expired (lease), or its status."""
-    if task.status == "pending":
-        return "ready" if board.is_ready(task, now) else ("blocked" if not board.unblocked(task) else "pending")
-    if task.status == "in_progress" and task.lease_expired(now):
-        return "expired"
-    return task.status
-
-
-def countdown(until: str | None, now: datetime) -> str:
-    """Time left until the ISO-8601 time ``until``: ``42s``, ``3m05s``, ``2h10m``; ``expired``
-    once it has passed; ``-`` for none or an unreadable time."""
-    if not until:
-        return "-"
-    try:
-        left = int((parse_iso(until) - now).total_seconds())
-    except ValueError:
-        return "-"
-    if left <= 0:
-        return "expired"
-    if left < 60:
-        return f"{left}s"
-    if left < 3600:
-        return f"{left // 60}m{left % 60:02d}s"
-    return f"{left // 3600}h{left % 3600 // 60:02d}m"
-
-
-def blockers(task: Task) -> str:
-    """``#1,#2`` for the task's blockedBy, ``-`` for none."""
-    return ",".join(f"#{b}" for b in task.blockedBy) or "-"
 
 
 @dataclass(frozen=True)
@@ -210,28 +182,6 @@ def history_table(entries: list[dict]) -> RenderableType:
         t.add_row(e["commit"][:10], plain(e["time"] or ""), plain(e["action"] or "-"),
                   plain("-" if e["task"] is None else e["task"]), plain(e["actor"] or "-"), plain(e["subject"]))
     return t
-
-
-def usd(cost: float | None, unpriced: int = 0) -> str:
-    """A cost for people: ``$0.1912``; ``unknown`` when no cost is known; ``$0.1912+?`` when
-    some of the tasks behind it are unpriced (their cost is unknown, not 0)."""
-    if cost is None:
-        return "unknown"
-    return f"${cost:,.4f}" + ("+?" if unpriced else "")
-
-
-def tokens(n: int) -> str:
-    """A token count for people: ``38,680``."""
-    return f"{n:,}"
-
-
-def compact(n: int) -> str:
-    """A count in at most five characters: ``950``, ``12.4k``, ``164k``, ``1.2M``, ``38M``."""
-    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
-        if n >= size:
-            v = n / size
-            return f"{v:.1f}{unit}" if v < 10 else f"{v:.0f}{unit}"
-    return str(n)
 
 
 def cost_table(doc: dict) -> RenderableType:

@@ -46,9 +46,9 @@ def last_line(path: str) -> str:
 
 
 def teammates(repo: Any, board: Any) -> list:
-    """The roster as :class:`~gitboard.cli.watch_view.Mate` rows: a member registered on this host
+    """The roster as :class:`~gitboard.cli.watch_data.Mate` rows: a member registered on this host
     whose process is gone shows as ``dead``; the last line of its log in this clone, if any."""
-    from gitboard.cli.watch_view import Mate
+    from gitboard.cli.watch_data import Mate
     from gitboard.store.host import this_host
     from gitboard.team.process import log_path, member_alive
 
@@ -188,22 +188,25 @@ def watch(
     not a terminal it prints one line per new board tip instead.
     """
     import json
+
     from gitboard.board.clock import utcnow
-    from gitboard.cli import render, watch_view
+    from gitboard.cli import watch_data
     from gitboard.store.read import read_board
 
-    console = render.console
     with open_repo(offline) as repo:
         board = read_board(repo)  # remote mode: fetched once now; an unreachable remote fails here
         remote = None if repo.offline else repo.remote
         repo.close()  # no GitPython Repo held for the life of the view; the fetcher opens its own
         if once and json_:
-            emit(True, watch_view.document(board, teammates(repo, board), utcnow()), lambda: None)
+            emit(True, watch_data.document(board, teammates(repo, board), utcnow()), lambda: None)
             return 0
+        live = not json_ and sys.stdout.isatty()
         if once:
-            width, height = _size(console)
+            from gitboard.cli import render, watch_view
+
+            width, height = _size(render.console)
             render.show(watch_view.frame(board, teammates(repo, board), utcnow(), width=width, height=height,
-                                         source=watch_view.Source(remote, 0.0 if remote else None)))
+                                         source=watch_data.Source(remote, 0.0 if remote else None)))
             return 0
         fetcher = Fetcher(repo.cwd, poll) if remote else None
         follower = TipFollower(repo.cwd, board.tip)
@@ -212,13 +215,13 @@ def watch(
             follower.thread.start()
             if fetcher:
                 fetcher.thread.start()
-            if console.is_terminal and not json_:
-                _live(repo, board, console, follower, fetcher, remote)
+            if live:
+                _live(repo, board, follower, fetcher, remote)
             elif json_:
                 _lines(repo, board, follower, fetcher, lambda b, now: json.dumps(
-                    watch_view.document(b, teammates(repo, b), now), ensure_ascii=False))
+                    watch_data.document(b, teammates(repo, b), now), ensure_ascii=False))
             else:
-                _lines(repo, board, follower, fetcher, watch_view.status_line)
+                _lines(repo, board, follower, fetcher, watch_data.status_line)
         except KeyboardInterrupt:
             pass
         finally:
@@ -241,12 +244,13 @@ def _reread(repo: Any, board: Any, follower: TipFollower) -> Any:
     return board if fresh.tip == board.tip else fresh
 
 
-def _live(repo: Any, board: Any, console: Any, follower: TipFollower, fetcher: Fetcher | None,
-          remote: str | None) -> None:
+def _live(repo: Any, board: Any, follower: TipFollower, fetcher: Fetcher | None, remote: str | None) -> None:
     from rich.live import Live
 
     from gitboard.board.clock import utcnow
-    from gitboard.cli.watch_view import Source, frame
+    from gitboard.cli.render import console
+    from gitboard.cli.watch_data import Source
+    from gitboard.cli.watch_view import frame
 
     def draw(now: datetime) -> Any:
         width, height = _size(console)

@@ -100,3 +100,12 @@ def test_json_lines_per_new_tip(repo, gitboard_exe, run_gitboard):
         proc.communicate(timeout=30)
     assert first["tasks"] == {} and second["tasks"] == {"ready": 1} and second["tip"] != first["tip"]
     assert proc.returncode == 0
+
+
+def test_json_and_non_terminal_paths_import_no_rich(repo):
+    code = ("import sys; from gitboard.cli.main import main\n"
+            "try:\n    main(['watch', '--once', '--json'])\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'rich'))")
+    p = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip().splitlines()[-1] == "[]"

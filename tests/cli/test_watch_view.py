@@ -10,8 +10,9 @@ from rich.console import Console
 from gitboard.board.layout import task_path
 from gitboard.board.snapshot import build
 from gitboard.board.task import Task
-from gitboard.cli import watch_view
-from gitboard.cli.watch_view import Mate, Source, frame
+from gitboard.cli import watch_data, watch_view
+from gitboard.cli.watch_data import Mate, Source
+from gitboard.cli.watch_view import frame
 
 NOW = datetime(2026, 12, 1, 15, 0, 0, tzinfo=timezone.utc)
 
@@ -136,7 +137,7 @@ def test_empty_board_and_status_line():
     assert len(lines(frame(big_board(), [], NOW, source=Source("origin", 1.0, "down")))) <= 24
     assert out[1] == "tasks 0: none yet (gitboard task add SUBJECT)"
     assert "teammates: none on the roster" in out[2]
-    assert watch_view.status_line(small_board(), NOW) == (
+    assert watch_data.status_line(small_board(), NOW) == (
         "15:00:00 board 0123456789: 6 tasks (1 in_progress, 1 ready, 1 blocked, 2 completed, 1 failed); "
         "tokens 1,215; cost $0.0421+?")
 

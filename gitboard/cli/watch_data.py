@@ -1,0 +1,136 @@
+"""What ``gitboard watch`` shows, as plain data: no rich (see :mod:`gitboard.cli.watch_view`
+for the frame). The ``--json`` documents and the one-line-per-tip output come from here,
+so neither imports rich."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+
+from gitboard.board import cost as costs
+from gitboard.board.snapshot import Board
+from gitboard.board.task import DONE, PENDING, Task
+from gitboard.cli import words
+
+
+#: Task states in display order (see :func:`gitboard.cli.words.state`), and ``review``:
+#: a completed task waiting for review or merge.
+ORDER = ("expired", "in_progress", "ready", "pending", "blocked", "rework", "completed", "failed", "merged")
+
+
+@dataclass(frozen=True)
+class Mate:
+    """What the view shows of one teammate.
+
+    Attributes:
+        name: the teammate's name.
+        status: working, idle, shutdown (the roster's), or dead (its process on this host is gone).
+        task: the id it works on, or None.
+        last_line: the last line of its log in this clone ("" when there is none here).
+    """
+
+    name: str
+    status: str
+    task: int | None = None
+    last_line: str = ""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the board comes from, for the header: ``remote`` (None: local), when it was last
+    fetched (seconds ago, None: not yet), and the last fetch error ("" when it worked)."""
+
+    remote: str | None = None
+    fetched_ago: float | None = None
+    error: str = ""
+
+
+def approved(task: Task) -> bool:
+    """True if the task's ``review`` says approved."""
+    return isinstance(task.review, dict) and task.review.get("verdict") == "approved"
+
+
+def in_rework(task: Task) -> bool:
+    """True if a pending task has been sent back (it has ``rework`` records)."""
+    return task.status == PENDING and bool(task.rework)
+
+
+def view_state(board: Board, task: Task, now: datetime) -> str:
+    """The state word of a task in the view: :func:`gitboard.cli.words.state`, with ``rework`` for a ready
+    or blocked task sent back by review, the queue or a check."""
+    word = words.state(board, task, now)
+    return "rework" if word in ("ready", "blocked", "pending") and in_rework(task) else word
+
+
+def open_blockers(board: Board, task: Task) -> str:
+    """``#2,#3``: the task's blockers not yet completed or merged; ``-`` for none, or once it has started."""
+    if task.status != "pending":
+        return "-"
+    waits = [b for b in task.blockedBy if getattr(board.tasks.get(b), "status", None) not in DONE]
+    return ",".join(f"#{b}" for b in waits) or "-"
+
+
+def task_cost(task: Task) -> str:
+    """The cost cell: ``$0.0421``, ``12.4k tok`` for a task with tokens but no cost, ``-`` for none."""
+    usage = costs.usage_of(task)
+    if usage is None:
+        return "-"
+    cost = costs.cost_of(task)
+    if cost is not None:
+        return words.usd(cost)
+    n = sum(usage.values())
+    return f"{words.compact(n)} tok" if n else "unknown"
+
+
+def tally(states: dict[int, str]) -> list[tuple[str, int]]:
+    """``(state, number of tasks)`` for every state present, in :data:`ORDER`."""
+    seen: dict[str, int] = {}
+    for word in states.values():
+        seen[word] = seen.get(word, 0) + 1
+    return [(s, seen[s]) for s in list(ORDER) + sorted(set(seen) - set(ORDER)) if s in seen]
+
+
+def status_line(board: Board, now: datetime) -> str:
+    """One plain line about the board, for a ``watch`` whose output is not a terminal:
+    ``15:04:05 board 3f2a9c1d07: 12 tasks (1 in_progress, 3 ready, ...); tokens 48,210; cost $0.2321+?``."""
+    states = {t.id: view_state(board, t, now) for t in board.tasks.values()}
+    detail = ", ".join(f"{n} {s}" for s, n in tally(states))
+    whole = costs.total(board)
+    return (f"{now.strftime('%H:%M:%S')} board {(board.tip or '-')[:10]}: {len(board.tasks)} tasks"
+            f" ({detail}); tokens {whole.tokens:,}; cost {words.usd(whole.cost_usd, whole.unpriced) if whole.tasks else '-'}")
+
+
+def queue_ids(board: Board) -> dict[str, list[int]]:
+    """The merge queue as ids: ``{"review", "approved", "rework", "merged"}`` (see :func:`queue_line`), by id."""
+    out: dict[str, list[int]] = {"review": [], "approved": [], "rework": [], "merged": []}
+    for tid in sorted(board.tasks):
+        t = board.tasks[tid]
+        if t.status == "completed":
+            out["approved" if approved(t) else "review"].append(tid)
+        elif t.status == "merged":
+            out["merged"].append(tid)
+        elif in_rework(t):
+            out["rework"].append(tid)
+    return out
+
+
+def document(board: Board, mates: Sequence[Mate], now: datetime) -> dict:
+    """What a frame shows, as the ``watch --json`` document::
+
+        {"tip": str, "at": ISO-8601 UTC, "tasks": {state: count}, "queue": {"review", "approved",
+         "rework", "merged": [id]}, "teammates": [{"name", "status", "task", "last_line"}],
+         "total": {"tasks", "priced", "unpriced", "cost_usd", "tokens", "usage"}}
+
+    ``tasks`` counts the state words of the frame (``in_progress``, ``ready``, ``blocked``,
+    ``expired``, ``rework``, ``completed``, ``merged``, ``failed`` ...); ``total`` is
+    ``gitboard cost --json``'s total.
+    """
+    states = {t.id: view_state(board, t, now) for t in board.tasks.values()}
+    total = costs.total(board).to_json()
+    del total["key"]
+    return {"tip": board.tip, "at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "tasks": dict(tally(states)),
+            "queue": queue_ids(board),
+            "teammates": [{"name": m.name, "status": m.status, "task": m.task, "last_line": m.last_line}
+                          for m in mates],
+            "total": total}
