@@ -33,7 +33,7 @@ from functools import partial
 from typing import Any, Callable, Sequence
 
 from gitboard.board import queue, review_ops
-from gitboard.board.errors import CheckoutDirty, Conflict, NotFound
+from gitboard.board.errors import Busy, CheckoutDirty, Conflict, GitFailure, Invalid, NotFound
 from gitboard.board.names import LEAD, check_name
 from gitboard.store import merge as git_merge
 from gitboard.store.read import read_board
@@ -163,6 +163,23 @@ class QueueRun:
         return {"merged": list(self.merged), "rework": [dict(r) for r in self.rework], "waiting": list(self.waiting)}
 
 
+def _seconds(value: str | None) -> float:
+    """``git config gitboard.checkTimeout`` as seconds (default :data:`CHECK_TIMEOUT`).
+
+    Raises:
+        Invalid: not a positive number.
+    """
+    if value is None:
+        return CHECK_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise Invalid(f"git config gitboard.checkTimeout must be a positive number of seconds, not {value!r}")
+    return seconds
+
+
 def _config(repo: BoardRepo, key: str) -> str | None:
     res = repo.git("config", "--get", key, check=False)
     return res.stdout.decode(errors="replace").strip() or None if res.status == 0 else None
@@ -200,6 +217,9 @@ class Refinery:
     def run(self, ids: Sequence[int] | None = None, *, follow: bool = False, poll: float = DEFAULT_POLL) -> QueueRun:
         """Go through the candidates once (or, with ``follow``, until :attr:`stop` is set).
 
+        With ``follow``, an unreachable remote or a dirty checkout after the first pass is
+        logged once and retried every ``poll`` seconds, like a teammate through an outage.
+
         Raises:
             NotFound: a named id is unknown (exit 4). Conflict: a named task is not completed or
                 not approved, or the checked-out base has uncommitted changes to files a merge
@@ -208,9 +228,20 @@ class Refinery:
         out = QueueRun()
         named = list(dict.fromkeys(ids)) if ids else None
         first = True
+        trouble = ""
         while True:
-            with BoardRepo(self.path) as repo:
-                self._pass(repo, named, out, validate=first)
+            try:
+                with BoardRepo(self.path) as repo:
+                    self._pass(repo, named, out, validate=first)
+                if trouble:
+                    self.log("the queue runs again")
+                trouble = ""
+            except (GitFailure, Busy, CheckoutDirty) as e:
+                if not follow or first:
+                    raise
+                if e.message != trouble:  # an outage, or a dirty checkout: said once, retried every poll
+                    self.log(f"cannot merge now ({e.message}); trying again every {poll:g} s")
+                trouble = e.message
             first = False
             if not follow or self.stop.wait(poll):
                 return out
@@ -222,18 +253,19 @@ class Refinery:
             queue.check_named(board, named, require)
         base = git_merge.base_branch(repo)
         check = self.check if self.check is not None else (_config(repo, "gitboard.check") or "")
-        timeout = self.check_timeout or float(_config(repo, "gitboard.checkTimeout") or CHECK_TIMEOUT)
+        timeout = self.check_timeout or _seconds(_config(repo, "gitboard.checkTimeout"))
         todo = queue.candidates(board, named, require)
         if not repo.remote:
             self._check_checkout_first(repo, base, todo)
-        out.waiting = []
+        said, out.waiting = set(out.waiting), []
         for task in todo:
             if self.stop.is_set():
                 return
             waits = queue.waiting_on(board, task, out.merged)
             if waits:
                 out.waiting.append(task.id)
-                self.log(f"waiting #{task.id}: blocked by {', '.join(f'#{b}' for b in waits)} (not merged)")
+                if task.id not in said:  # once, not on every pass of --follow
+                    self.log(f"waiting #{task.id}: blocked by {', '.join(f'#{b}' for b in waits)} (not merged)")
                 continue
             self._candidate(repo, task.id, base, check, timeout, require, out)
 

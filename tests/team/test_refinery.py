@@ -290,3 +290,42 @@ def test_a_checkout_dirtied_while_the_check_runs_stops_the_landing_with_nothing_
     assert (proj / "a.txt").read_text() == "edited meanwhile\n"
     assert g(proj, "diff", "--cached", "--name-only") == ""  # index, HEAD and files still agree
     assert tasks(run_cli, proj)[tid]["status"] == "completed"
+
+
+def test_follow_rides_out_an_unreachable_remote(tmp_path: Path, run_cli) -> None:
+    import threading
+
+    bare, a = _remote_team(tmp_path)
+    t1 = completed_task(run_cli, a, "Remote one", {"r1.txt": "1\n"}, push=True, approve=True)
+    url = g(a, "remote", "get-url", "origin")
+    lines: list[str] = []
+    stop = threading.Event()
+    result: dict = {}
+
+    def follow() -> None:
+        result.update(run_queue(a, follow=True, poll=0.1, stop=stop, log=lines.append))
+
+    g(a, "config", "gitboard.check", "true")
+    runner = threading.Thread(target=follow)
+    runner.start()
+    try:
+        from tests.team.runtime_helpers import wait_for
+
+        wait_for(lambda: any(f"merged #{t1}" in ln for ln in lines), 60, what="the first merge")
+        g(a, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+        wait_for(lambda: any("cannot merge now" in ln for ln in lines), 60, what="the outage noticed")
+        g(a, "remote", "set-url", "origin", url)
+        t2 = completed_task(run_cli, a, "Remote two", {"r2.txt": "2\n"}, push=True, approve=True)
+        wait_for(lambda: any(f"merged #{t2}" in ln for ln in lines), 60, what="the merge after the outage")
+    finally:
+        stop.set()
+        runner.join(60)
+    assert result["merged"] == [t1, t2]
+    assert sum("cannot merge now" in ln for ln in lines) == 1 and any("runs again" in ln for ln in lines)
+
+
+def test_a_bad_check_timeout_setting_is_one_clear_error(proj: Path, run_cli) -> None:
+    completed_task(run_cli, proj, "One", {"x.txt": "x\n"}, approve=True)
+    g(proj, "config", "gitboard.checkTimeout", "soon")
+    res = run_cli(["merge", "--check", "true"], cwd=proj)
+    assert res.exit_code == 2 and "gitboard.checkTimeout" in res.stderr
