@@ -150,6 +150,32 @@ def merge_tree(repo: BoardRepo, base: str, branch: str) -> MergeTree:
     return MergeTree(tree, tuple(paths))
 
 
+#: Words of ``git worktree`` errors that come from another process of this clone adding or removing
+#: a worktree at the same moment (its half-made entry under ``.git/worktrees``): retried.
+_WORKTREE_RACE = ("failed to read", "cannot lock", ".lock", "could not create directory", "already exists")
+
+
+def add_detached_worktree(repo: BoardRepo, path: str, commit: str, *, attempts: int = 20) -> None:
+    """``git worktree add --detach <path> <commit>``, retried while another process of this clone
+    adds or removes a worktree at the same moment (git then trips over the half-made entry).
+
+    Raises:
+        GitFailure: git refused for another reason, or kept failing.
+    """
+    res = None
+    for attempt in range(attempts):
+        res = repo.git("worktree", "add", "-q", "--detach", path, commit, check=False)
+        if res.status == 0:
+            return
+        if not any(w in res.stderr for w in _WORKTREE_RACE):
+            break
+        if os.path.exists(path) and not os.listdir(path):
+            os.rmdir(path)
+        time.sleep(0.01 * (attempt + 1))
+    assert res is not None
+    raise GitFailure(f"git worktree add failed: {gitcmd.last_line(res.stderr) or f'exit {res.status}'}")
+
+
 def merge_in_worktree(repo: BoardRepo, base: str, branch: str) -> MergeTree:
     """:func:`merge_tree` for a git without ``merge-tree --write-tree``: ``git merge --no-commit`` in a
     temporary detached worktree of ``base`` under ``<git-common-dir>/gitboard/tmp/``, removed afterwards.
@@ -158,7 +184,7 @@ def merge_in_worktree(repo: BoardRepo, base: str, branch: str) -> MergeTree:
         GitFailure: git could not make the worktree or merge for another reason than a conflict.
     """
     path = repo.state_dir("tmp") / f"merge-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    repo.git("worktree", "add", "-q", "--detach", str(path), base)
+    add_detached_worktree(repo, str(path), base)
     try:
         env = repo.identity_env("gitboard")
         m = gitcmd.run(str(path), [*NO_SIGN, "merge", "-q", "--no-commit", "--no-ff", "--allow-unrelated-histories",
@@ -416,5 +442,5 @@ def branch_tip(repo: BoardRepo, task: Task, fetch: bool = True) -> tuple[str, st
 
 
 __all__ = ["task_branch", "base_branch", "fetch_branch", "local_branch", "MergeTree", "merge_tree",
-           "merge_base", "merge_message", "has_write_tree", "merge_in_worktree", "write_merge_commit", "changed_paths", "checkout_of",
+           "merge_base", "merge_message", "has_write_tree", "merge_in_worktree", "add_detached_worktree", "write_merge_commit", "changed_paths", "checkout_of",
            "dirty_paths", "check_checkout", "bring_along", "LANDED", "BASE_MOVED", "land", "branch_tip"]

@@ -98,7 +98,7 @@ def run_check(repo: BoardRepo, commit: str, command: str, *, timeout: float = CH
         GitFailure: git could not make the worktree.
     """
     path = repo.state_dir("tmp") / f"check-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    repo.git("worktree", "add", "-q", "--detach", str(path), commit)
+    git_merge.add_detached_worktree(repo, str(path), commit)
     started = time.monotonic()
     try:
         full_env = {k: v for k, v in os.environ.items() if k not in _GIT_VARS}

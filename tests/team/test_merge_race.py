@@ -97,3 +97,30 @@ def test_spawned_teammate_and_a_following_queue_through_a_remote_rework_a_confli
     assert g(remote, "show", "main:shared.txt") == "two"
     assert g(remote, "show", "main:b.txt") == "b"
     assert len(first_parent(remote, "main")) == 3
+
+
+@pytest.mark.slow
+def test_two_queues_in_one_clone_with_the_base_checked_out_merge_each_task_once(tmp_path: Path, run_cli,
+                                                                                gitboard_exe: Path) -> None:
+    n = 15
+    p = project(tmp_path / "p", {"README": "r\n"})
+    init_board(p)
+    g(p, "config", "gitboard.review", "none")
+    lines = "\n".join(json.dumps({"subject": f"part {i}"}) for i in range(1, n + 1))
+    assert run_cli(["task", "import", "-"], cwd=p, input=lines).exit_code == 0
+    with BoardRepo(p) as repo:
+        for i in range(1, n + 1):
+            commit_on(p, f"task/{i}", "main", {f"part{i}.txt": f"{i}\n"}, f"task #{i}: part {i}")
+            transact(repo, partial(task_ops.claim, actor="alice", task_id=i))
+            transact(repo, partial(task_ops.finish, actor="alice", task_id=i, ok=True, result={"branch": f"task/{i}"}))
+    procs = [subprocess.Popen([str(gitboard_exe), "merge", "--check", "true", "--json"], cwd=p,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [proc.communicate(timeout=300) for proc in procs]
+    for proc, (_, err) in zip(procs, outs):
+        assert proc.returncode == 0, err
+    docs = [json.loads(out) for out, _ in outs]
+    assert sorted(docs[0]["merged"] + docs[1]["merged"]) == list(range(1, n + 1)), docs
+    assert len(first_parent(p)) == n + 1
+    assert g(p, "status", "--porcelain") == ""  # the checkout followed every merge: files, index and HEAD agree
+    assert all((p / f"part{i}.txt").exists() for i in range(1, n + 1))
+    assert "check-" not in g(p, "worktree", "list")
