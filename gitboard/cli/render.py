@@ -155,7 +155,8 @@ def team_line(board: Board, *, prefix: str = "team: ") -> Text:
 
 def task_detail(board: Board, task: Task, now: datetime) -> RenderableType:
     """Every field of one task: the id and subject, then one ``name  value`` row per field,
-    the description and the result (as JSON). Field values are shown literally."""
+    the description, the result, the review and the rework records (as JSON). Field values
+    are shown literally."""
     parts: list[RenderableType] = [Text(f"#{task.id} {task.subject}", style="bold")]
     rows: list[tuple[str, Any]] = [
         ("state", state(board, task, now)), ("status", task.status), ("owner", task.owner or "-"),
@@ -169,6 +170,9 @@ def task_detail(board: Board, task: Task, now: datetime) -> RenderableType:
         parts += [Text(), Text(task.description)]
     if task.result is not None:
         parts += [Text(), Text("  result", style="dim"), Text(json.dumps(task.result, indent=2, ensure_ascii=False))]
+    for name, value in (("review", task.review), ("rework", list(task.rework) or None)):
+        if value is not None:
+            parts += [Text(), Text(f"  {name}", style="dim"), Text(json.dumps(value, indent=2, ensure_ascii=False))]
     return Group(*parts)
 
 

@@ -94,3 +94,12 @@ def test_review_fetches_the_branch_in_remote_mode(tmp_path: Path, run_cli) -> No
     assert doc["base"]["commit"] == g(a, "rev-parse", "main") and doc["mergeable"] is True
     assert run_cli(["approve", tid], cwd=b).exit_code == 0
     assert g(bare, "log", "-1", "--format=%s", "gitboard") == f"approve #{tid} by lead"
+
+
+def test_task_show_prints_the_review_and_rework_records(tmp_path: Path, run_cli) -> None:
+    p = _proj(tmp_path)
+    tid = completed_task(run_cli, p, "Edit a", {"a.txt": "x\n"}, approve=True)
+    assert '"verdict": "approved"' in run_cli(["task", "show", tid], cwd=p).stdout
+    run_cli(["reject", tid, "--feedback", "[bold]not yet[/]"], cwd=p)
+    out = run_cli(["task", "show", tid], cwd=p).stdout
+    assert "rework" in out and "[bold]not yet[/]" in out and "verdict" not in out
