@@ -189,6 +189,7 @@ def watch(
     """
     import json
 
+    from gitboard.board import queue
     from gitboard.board.clock import utcnow
     from gitboard.cli import watch_data
     from gitboard.store.read import read_board
@@ -196,9 +197,11 @@ def watch(
     with open_repo(offline) as repo:
         board = read_board(repo)  # remote mode: fetched once now; an unreachable remote fails here
         remote = None if repo.offline else repo.remote
+        review = repo.git("config", "--get", "gitboard.review", check=False)
+        require_review = queue.review_required(review.stdout.decode(errors="replace") if review.status == 0 else None)
         repo.close()  # no GitPython Repo held for the life of the view; the fetcher opens its own
         if once and json_:
-            emit(True, watch_data.document(board, teammates(repo, board), utcnow()), lambda: None)
+            emit(True, watch_data.document(board, teammates(repo, board), utcnow(), require_review), lambda: None)
             return 0
         live = not json_ and sys.stdout.isatty()
         if once:
@@ -206,7 +209,8 @@ def watch(
 
             width, height = _size(render.console)
             render.show(watch_view.frame(board, teammates(repo, board), utcnow(), width=width, height=height,
-                                         source=watch_data.Source(remote, 0.0 if remote else None)))
+                                         source=watch_data.Source(remote, 0.0 if remote else None),
+                                         require_review=require_review))
             return 0
         fetcher = Fetcher(repo.cwd, poll) if remote else None
         follower = TipFollower(repo.cwd, board.tip)
@@ -216,10 +220,10 @@ def watch(
             if fetcher:
                 fetcher.thread.start()
             if live:
-                _live(repo, board, follower, fetcher, remote)
+                _live(repo, board, follower, fetcher, remote, require_review)
             elif json_:
                 _lines(repo, board, follower, fetcher, lambda b, now: json.dumps(
-                    watch_data.document(b, teammates(repo, b), now), ensure_ascii=False))
+                    watch_data.document(b, teammates(repo, b), now, require_review), ensure_ascii=False))
             else:
                 _lines(repo, board, follower, fetcher, watch_data.status_line)
         except KeyboardInterrupt:
@@ -244,7 +248,8 @@ def _reread(repo: Any, board: Any, follower: TipFollower) -> Any:
     return board if fresh.tip == board.tip else fresh
 
 
-def _live(repo: Any, board: Any, follower: TipFollower, fetcher: Fetcher | None, remote: str | None) -> None:
+def _live(repo: Any, board: Any, follower: TipFollower, fetcher: Fetcher | None, remote: str | None,
+          require_review: bool) -> None:
     from rich.live import Live
 
     from gitboard.board.clock import utcnow
@@ -256,7 +261,8 @@ def _live(repo: Any, board: Any, follower: TipFollower, fetcher: Fetcher | None,
         width, height = _size(console)
         source = Source(remote, None if fetcher is None or fetcher.fetched_at is None
                         else time.monotonic() - fetcher.fetched_at, fetcher.error if fetcher else "")
-        return frame(board, teammates(repo, board), now, width=width, height=height, source=source)
+        return frame(board, teammates(repo, board), now, width=width, height=height, source=source,
+                     require_review=require_review)
 
     now = utcnow()
     with Keys() as keys, Live(draw(now), console=console, screen=True, auto_refresh=False,

@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Sequence
 
 from gitboard.board import cost as costs
+from gitboard.board import queue
 from gitboard.board.snapshot import Board
-from gitboard.board.task import DONE, PENDING, Task
+from gitboard.board.task import COMPLETED, DONE, MERGED, PENDING, Task
 from gitboard.cli import words
 
 
@@ -44,11 +45,6 @@ class Source:
     remote: str | None = None
     fetched_ago: float | None = None
     error: str = ""
-
-
-def approved(task: Task) -> bool:
-    """True if the task's ``review`` says approved."""
-    return isinstance(task.review, dict) and task.review.get("verdict") == "approved"
 
 
 def in_rework(task: Task) -> bool:
@@ -101,24 +97,27 @@ def status_line(board: Board, now: datetime) -> str:
             f" ({detail}); tokens {whole.tokens:,}; cost {words.usd(whole.cost_usd, whole.unpriced) if whole.tasks else '-'}")
 
 
-def queue_ids(board: Board) -> dict[str, list[int]]:
-    """The merge queue as ids: ``{"review", "approved", "rework", "merged"}`` (see :func:`queue_line`), by id."""
-    out: dict[str, list[int]] = {"review": [], "approved": [], "rework": [], "merged": []}
+def queue_ids(board: Board, require_review: bool = True) -> dict[str, list[int]]:
+    """The merge queue as ids, each list by id: ``review`` (completed, waiting for the lead's
+    approval), ``queued`` (candidates of ``gitboard merge``: approved, or every completed task
+    when review is off -- ``require_review`` False, ``git config gitboard.review none``),
+    ``rework`` (sent back, pending again) and ``merged``."""
+    out: dict[str, list[int]] = {"review": [], "queued": [], "rework": [], "merged": []}
     for tid in sorted(board.tasks):
         t = board.tasks[tid]
-        if t.status == "completed":
-            out["approved" if approved(t) else "review"].append(tid)
-        elif t.status == "merged":
+        if t.status == COMPLETED:
+            out["queued" if queue.is_candidate(t, require_review) else "review"].append(tid)
+        elif t.status == MERGED:
             out["merged"].append(tid)
         elif in_rework(t):
             out["rework"].append(tid)
     return out
 
 
-def document(board: Board, mates: Sequence[Mate], now: datetime) -> dict:
+def document(board: Board, mates: Sequence[Mate], now: datetime, require_review: bool = True) -> dict:
     """What a frame shows, as the ``watch --json`` document::
 
-        {"tip": str, "at": ISO-8601 UTC, "tasks": {state: count}, "queue": {"review", "approved",
+        {"tip": str, "at": ISO-8601 UTC, "tasks": {state: count}, "queue": {"review", "queued",
          "rework", "merged": [id]}, "teammates": [{"name", "status", "task", "last_line"}],
          "total": {"tasks", "priced", "unpriced", "cost_usd", "tokens", "usage"}}
 
@@ -130,7 +129,7 @@ def document(board: Board, mates: Sequence[Mate], now: datetime) -> dict:
     total = costs.total(board).to_json()
     del total["key"]
     return {"tip": board.tip, "at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "tasks": dict(tally(states)),
-            "queue": queue_ids(board),
+            "queue": queue_ids(board, require_review),
             "teammates": [{"name": m.name, "status": m.status, "task": m.task, "last_line": m.last_line}
                           for m in mates],
             "total": total}

@@ -10,7 +10,7 @@
       ...
     teammates
     alice  working  #7  15:03:58 edit_file: parser.py
-    merge queue: review #4 #6 · approved #5 · rework #2 · merged #1 #3
+    merge queue: review #4 #6 · queued #5 · rework #2 · merged #1 #3
     cost $0.2321+? (1 unpriced) · tokens 48,210 (in 40,100 · out 2,110 · cache read 6,000 · …
 
 Task rows come in the order a lead reads them: working, then ready, blocked,
@@ -116,10 +116,10 @@ def _mates(board: Board, mates: Sequence[Mate], rows: int) -> RenderableType:
     return t
 
 
-def queue_line(board: Board) -> Text | None:
-    """The merge queue in one line -- completed tasks waiting for review, approved ones waiting
-    to merge, tasks in rework, merged ones (newest first) -- or None when there is none of these."""
-    groups = queue_ids(board)
+def queue_line(board: Board, require_review: bool = True) -> Text | None:
+    """The merge queue in one line (see :func:`gitboard.cli.watch_data.queue_ids`; merged ones
+    newest first), or None when there is nothing in it."""
+    groups = queue_ids(board, require_review)
     if not any(groups.values()):
         return None
     out = Text("merge queue", style="bold")
@@ -132,7 +132,7 @@ def queue_line(board: Board) -> Text | None:
         listed = " ".join(f"#{i}" for i in ids[:MAX_IDS]) + (f" +{len(ids) - MAX_IDS}" if len(ids) > MAX_IDS else "")
         out.append(": " if first else " · ")
         first = False
-        out.append(name, style=render.style({"review": "completed"}.get(name, name)))
+        out.append(name, style=render.style({"review": "completed", "queued": "approved"}.get(name, name)))
         out.append(f" {listed}")
     return _line(out)
 
@@ -155,7 +155,7 @@ def totals_line(board: Board) -> Text:
 
 
 def frame(board: Board, mates: Sequence[Mate], now: datetime, *, width: int = 80, height: int = 24,
-          source: Source = Source()) -> RenderableType:
+          source: Source = Source(), require_review: bool = True) -> RenderableType:
     """The whole view, at most ``height`` lines of ``width`` columns.
 
     Args:
@@ -164,11 +164,13 @@ def frame(board: Board, mates: Sequence[Mate], now: datetime, *, width: int = 80
         now: the time lease countdowns count down from.
         width, height: the terminal's size in columns and lines.
         source: where the board comes from, for the header.
+        require_review: whether a completed task waits for approval before the merge queue
+            takes it (``git config gitboard.review`` is not ``none``).
 
     Returns:
         A rich ``Group``: header, task counts, the task table, teammates, the merge queue and the totals.
     """
-    static = _static(board)
+    static = _static(board, require_review)
     working = [t for t in static.working if t.lease_expired(now)] + \
         [t for t in static.working if not t.lease_expired(now)]
     states = dict(static.states)
@@ -214,19 +216,19 @@ class _Static:
     totals: Text
 
 
-_last: list = [None, None]  # [board, its _Static]: a redraw every second of the same board reuses it
+_last: list = [None, None, None]  # [board, require_review, its _Static]: the redraw every second reuses it
 
 
-def _static(board: Board) -> _Static:
+def _static(board: Board, require_review: bool) -> _Static:
     """:class:`_Static` of ``board``, computed once per board object (10,000 tasks: about 20 ms)."""
-    if _last[0] is board:
-        return _last[1]
+    if _last[0] is board and _last[1] == require_review:
+        return _last[2]
     never = datetime.max.replace(tzinfo=timezone.utc)  # for states that do not depend on the clock
     working = sorted((t for t in board.tasks.values() if t.status == IN_PROGRESS), key=lambda t: t.id)
     states = {t.id: view_state(board, t, never) for t in board.tasks.values() if t.status != IN_PROGRESS}
     rest = _ordered([board.tasks[i] for i in states], states)
-    static = _Static(states, rest, working, queue_line(board), totals_line(board))
-    _last[0], _last[1] = board, static
+    static = _Static(states, rest, working, queue_line(board, require_review), totals_line(board))
+    _last[:] = [board, require_review, static]
     return static
 
 

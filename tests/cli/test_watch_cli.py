@@ -80,7 +80,7 @@ def test_once_json_is_one_document(run_cli, repo):
     ok(run_cli(["team", "add", "alice"], cwd=repo))
     doc = ok(run_cli(["watch", "--once", "--json"], cwd=repo)).json()
     assert doc["tasks"] == {"ready": 1, "blocked": 1}
-    assert doc["queue"] == {"review": [], "approved": [], "rework": [], "merged": []}
+    assert doc["queue"] == {"review": [], "queued": [], "rework": [], "merged": []}
     assert doc["teammates"] == [{"name": "alice", "status": "idle", "task": None, "last_line": ""}]
     assert doc["total"]["cost_usd"] is None and doc["total"]["tokens"] == 0
     assert len(doc["tip"]) == 40 and doc["at"].endswith("Z")
@@ -109,3 +109,15 @@ def test_json_and_non_terminal_paths_import_no_rich(repo):
     p = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_merge_queue_follows_approval_and_gitboard_review_none(run_cli, repo):
+    for n in (1, 2):
+        ok(run_cli(["task", "add", f"t{n}"], cwd=repo))
+        ok(run_cli(["task", "claim", str(n), "--as", "alice"], cwd=repo))
+        ok(run_cli(["task", "done", str(n), "--as", "alice"], cwd=repo))
+    ok(run_cli(["approve", "2"], cwd=repo))
+    assert ok(run_cli(["watch", "--once", "--json"], cwd=repo)).json()["queue"] == \
+        {"review": [1], "queued": [2], "rework": [], "merged": []}
+    subprocess.run(["git", "config", "gitboard.review", "none"], cwd=repo, check=True)
+    assert ok(run_cli(["watch", "--once", "--json"], cwd=repo)).json()["queue"]["queued"] == [1, 2]

@@ -119,7 +119,9 @@ def test_merge_queue_from_review_rework_and_merged():
     }
     b = build("a" * 40, {task_path(i): t.to_json() for i, t in tasks.items()})
     q = watch_view.queue_line(b).plain
-    assert q == "merge queue: review #4 · approved #3 · rework #5 · merged #2 #1"
+    assert q == "merge queue: review #4 · queued #3 · rework #5 · merged #2 #1"
+    assert watch_view.queue_line(b, require_review=False).plain == "merge queue: queued #3 #4 · rework #5 · merged #2 #1"
+    assert watch_data.queue_ids(b) == {"review": [4], "queued": [3], "rework": [5], "merged": [1, 2]}
     assert rows(lines(frame(b, [], NOW)))["5"][1] == "rework"
     assert watch_view.queue_line(build("a" * 40, {task_path(1): {"id": 1, "subject": "s"}})) is None
 
