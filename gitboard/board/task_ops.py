@@ -12,7 +12,7 @@ arguments.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Container, Iterable, Mapping, Sequence
 
 from gitboard.board.change import TAKEOVER, Change, NoChange, trailers
 from gitboard.board.clock import after, iso
@@ -53,11 +53,10 @@ def check_lease(lease: float | None) -> float | None:
     return lease
 
 
-def _check_blockers(board: Board, blockers: Iterable[int], known: Iterable[int] = ()) -> tuple[int, ...]:
-    ids = set(board.tasks) | set(known)
+def _check_blockers(board: Board, blockers: Iterable[int], known: Container[int] = ()) -> tuple[int, ...]:
     out: list[int] = []
-    for b in blockers:
-        if b not in ids:
+    for b in blockers:  # ``known`` is a range or a set: no copy of the board's ids per call (imports)
+        if b not in board.tasks and b not in known:
             raise NotFound(f"blockedBy names no task #{b}")
         if b not in out:
             out.append(b)

@@ -228,9 +228,13 @@ def write_object(repo: BoardRepo, kind: bytes, data: bytes) -> str:
         return oid
     except OSError:
         pass
-    os.makedirs(directory, exist_ok=True)
     tmp = os.path.join(directory, f"tmp_obj_{os.getpid()}_{uuid.uuid4().hex[:12]}")
-    with open(tmp, "xb") as f:
+    try:
+        f = open(tmp, "xb")
+    except FileNotFoundError:  # the fan-out directory is new
+        os.makedirs(directory, exist_ok=True)
+        f = open(tmp, "xb")
+    with f:
         f.write(zlib.compress(raw, LOOSE_COMPRESSION))
     os.chmod(tmp, 0o444)
     os.replace(tmp, path)
