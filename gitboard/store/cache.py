@@ -3,7 +3,8 @@
 Git objects are immutable, so an object id names what was parsed from it forever:
 
 - commit id -> its tree id;
-- tree id -> the tree's own entries (name -> (mode, object id)), one directory, not recursive;
+- tree id -> the tree's own entries (name -> (mode, object id)), one directory, not recursive,
+  kept as the raw tree object (bytes load at the speed of a copy) and parsed on first use;
 - blob id -> the parsed JSON of a board file (or why it does not parse);
 - blob id -> the validated :class:`~gitboard.board.task.Task` of a task file, as a
   plain record plus its JSON text (or why it is corrupt).
@@ -50,6 +51,8 @@ from gitboard.board.snapshot import Board, ParseError
 from gitboard.board.task import Task, task_from_record, task_record
 
 CACHE_VERSION = 3
+#: Version of the chunks' payload (part of the fingerprint).
+PAYLOAD_VERSION = 2
 FILE_NAME = f"board-v{CACHE_VERSION}.log"
 MAGIC = b"GBC3"
 _HEADER = struct.Struct("<4sII")
@@ -79,7 +82,7 @@ def _fingerprint() -> tuple:
         from gitboard import __version__
 
         model = __version__
-    return (CACHE_VERSION, marshal.version, sys.version_info[:2], task_model.TASK_FIELDS, model)
+    return (CACHE_VERSION, PAYLOAD_VERSION, marshal.version, sys.version_info[:2], task_model.TASK_FIELDS, model)
 
 
 FINGERPRINT = _fingerprint()
@@ -119,7 +122,8 @@ class BoardCache:
         self.path = Path(directory) / FILE_NAME
         self.lock = threading.RLock()
         self.commits: dict[str, str] = {}
-        self.trees: dict[str, Entries] = {}
+        self.trees: dict[str, bytes] = {}  # raw tree objects
+        self._entries: dict[str, Entries] = {}  # ... parsed, on first use
         self.files: dict[str, Any] = {}
         self.tasks: dict[str, tuple] = {}
         self.boards: OrderedDict[str, Board] = OrderedDict()
@@ -234,10 +238,10 @@ class BoardCache:
         stack = [t for t in self.boards]
         while stack:
             tree = stack.pop()
-            entries = self.trees.get(tree)
+            entries = self.entries(tree)
             if entries is None or tree in trees:
                 continue
-            trees[tree] = entries
+            trees[tree] = self.trees[tree]
             for mode, sha in entries.values():
                 if mode == TREE_MODE:
                     stack.append(sha)
@@ -247,6 +251,7 @@ class BoardCache:
             trees, blobs = dict(self.trees), set(self.files) | set(self.tasks)
         commits = [(c, t) for c, t in self.commits.items() if t in trees][-MAX_COMMITS:]
         self.commits, self.trees = dict(commits), trees
+        self._entries = {k: v for k, v in self._entries.items() if k in trees}
         self.files = {k: v for k, v in self.files.items() if k in blobs}
         self.tasks = {k: v for k, v in self.tasks.items() if k in blobs}
         self._live = {k: v for k, v in self._live.items() if k in blobs}
@@ -282,13 +287,21 @@ class BoardCache:
 
     def entries(self, tree: str) -> Entries | None:
         """Return the entries of ``tree`` (do not modify them), or None if not cached."""
-        return self.trees.get(tree)
+        found = self._entries.get(tree)
+        if found is None:
+            raw = self.trees.get(tree)
+            if raw is None:
+                return None
+            found = self._entries[tree] = parse_tree(raw)
+        return found
 
-    def put_tree(self, tree: str, entries: Entries) -> None:
-        """Remember the entries of ``tree`` (name -> (mode, object id))."""
+    def put_tree(self, tree: str, body: bytes, entries: Entries | None = None) -> None:
+        """Remember tree object ``tree``: its raw ``body`` and, if known, its parsed ``entries``."""
         if tree not in self.trees:
-            self.trees[tree] = entries
-            self._add(1, tree, entries)
+            self.trees[tree] = body
+            self._add(1, tree, body)
+        if entries is not None:
+            self._entries.setdefault(tree, entries)
 
     # -- boards --------------------------------------------------------------
     def board(self, tree: str) -> Board | None:
@@ -362,6 +375,19 @@ class BoardCache:
         self.tasks[blob] = entry
         self._live[blob] = value
         self._add(3, blob, entry)
+
+
+def parse_tree(body: bytes) -> Entries:
+    """Parse a raw tree object (``<mode> <name>\\0<20-byte id>`` ...) into name -> (mode, id)."""
+    out: Entries = {}
+    pos, end = 0, len(body)
+    while pos < end:
+        sp = body.index(b" ", pos)
+        nul = body.index(b"\0", sp)
+        out[body[sp + 1:nul].decode("utf-8", "surrogateescape")] = (int(body[pos:sp], 8),
+                                                                      body[nul + 1:nul + 21].hex())
+        pos = nul + 21
+    return out
 
 
 def _chunk(commits: dict, trees: dict, files: dict, tasks: dict) -> bytes:

@@ -47,19 +47,6 @@ class TreeRef:
         return f"TreeRef({self.tree!r}, {self.version})"
 
 
-def parse_tree(body: bytes) -> Entries:
-    """Parse a raw tree object (``<mode> <name>\\0<20-byte id>`` ...) into name -> (mode, id)."""
-    out: Entries = {}
-    pos, end = 0, len(body)
-    while pos < end:
-        sp = body.index(b" ", pos)
-        nul = body.index(b"\0", sp)
-        out[body[sp + 1:nul].decode("utf-8", "surrogateescape")] = (int(body[pos:sp], 8),
-                                                                      body[nul + 1:nul + 21].hex())
-        pos = nul + 21
-    return out
-
-
 def _read_loose(repo: BoardRepo, oid: str) -> tuple[bytes, bytes] | None:
     try:
         with open(os.path.join(repo.objects_dir, oid[:2], oid[2:]), "rb") as f:
@@ -84,7 +71,7 @@ def load(repo: BoardRepo, cache: BoardCache, trees: Iterable[str]) -> None:
             continue
         obj = _read_loose(repo, tree)
         if obj is not None and obj[0] == b"tree":
-            cache.put_tree(tree, parse_tree(obj[1]))
+            cache.put_tree(tree, obj[1])
         else:
             missing.append(tree)
     if not missing:
@@ -99,7 +86,7 @@ def load(repo: BoardRepo, cache: BoardCache, trees: Iterable[str]) -> None:
             continue
         size = int(header[2])
         if header[1] == b"tree":
-            cache.put_tree(oid, parse_tree(raw[pos:pos + size]))
+            cache.put_tree(oid, raw[pos:pos + size])
         pos += size + 1
 
 
@@ -203,7 +190,7 @@ def write_entries(repo: BoardRepo, cache: BoardCache, items: Entries, dry: bool 
         sha = hashlib.sha1(b"tree %d\0" % len(body) + body).hexdigest()
     else:
         sha = write_object(repo, b"tree", body)
-    cache.put_tree(sha, dict(ordered))
+    cache.put_tree(sha, body, dict(ordered))
     return sha
 
 
