@@ -20,11 +20,13 @@ from typing import Any, Callable
 
 import typer
 
-from gitboard.board.errors import BoardError
+from gitboard.board.errors import BoardError, Invalid
 from gitboard.cli.common import OFFLINE_OPT, emit, open_repo
 
 #: Seconds between two looks at the keyboard (and at whether the board moved).
 KEY_CHECK = 0.1
+#: Bounds of ``--poll`` (seconds).
+MIN_POLL, MAX_POLL = 0.5, 86400.0
 #: Bytes read from the end of a teammate's log to find its last line.
 LOG_TAIL = 4096
 
@@ -174,8 +176,8 @@ def _size(console: Any) -> tuple[int, int]:
 
 
 def watch(
-    poll: float = typer.Option(5.0, "--poll", metavar="SECONDS", min=0.5,
-                               help="Remote mode: fetch the board every SECONDS."),
+    poll: float = typer.Option(5.0, "--poll", metavar="SECONDS",
+                               help=f"Remote mode: fetch the board every SECONDS ({MIN_POLL:g} to {MAX_POLL:g})."),
     once: bool = typer.Option(False, "--once", help="Print one frame and exit (for scripts)."),
     offline: bool = OFFLINE_OPT,
     json_: bool = typer.Option(False, "--json", help="Print JSON, not the view: one document per new "
@@ -188,12 +190,15 @@ def watch(
     not a terminal it prints one line per new board tip instead.
     """
     import json
+    import math
 
     from gitboard.board import queue
     from gitboard.board.clock import utcnow
     from gitboard.cli import watch_data
     from gitboard.store.read import read_board
 
+    if not (math.isfinite(poll) and MIN_POLL <= poll <= MAX_POLL):
+        raise Invalid(f"--poll must be a number of seconds from {MIN_POLL:g} to {MAX_POLL:g}, not {poll:g}")
     with open_repo(offline) as repo:
         board = read_board(repo)  # remote mode: fetched once now; an unreachable remote fails here
         remote = None if repo.offline else repo.remote

@@ -55,8 +55,9 @@ def test_without_a_terminal_it_prints_a_line_per_new_tip_and_stops_on_sigterm(re
 
 
 def test_bad_options_are_one_error_line(run_cli, repo, git_repo, tmp_path):
-    res = run_cli(["watch", "--poll", "0.1"], cwd=repo)
-    assert res.exit_code == 2 and "--poll" in one_error_line(res)
+    for bad in ("0.1", "nan", "inf", "1e9", "soon"):
+        res = run_cli(["watch", "--poll", bad], cwd=repo)
+        assert res.exit_code == 2 and "--poll" in one_error_line(res), bad
     plain = tmp_path / "plain"
     plain.mkdir()
     subprocess.run(["git", "init", "-q", str(plain)], check=True)
