@@ -68,8 +68,8 @@ def choose(requested: str | None, agent_cmd: str | None = None, env: Mapping[str
         raise Invalid("--agent exec needs --agent-cmd CMD (for example --agent-cmd 'my-agent --yes')")
     if kind != "exec" and agent_cmd:
         raise Invalid(f"--agent-cmd is for --agent exec, not --agent {kind}")
-    if kind not in presets.BUILTIN:
-        presets.profile(kind, config)  # a bad git config override is refused now, not per task
+    if kind not in presets.BUILTIN:  # a bad git config override is refused now, not per task
+        presets.profile(kind, config).argv({"worktree": ".", "prompt": "", "prompt_file": "p", "scratch": "."})
     return kind, note
 
 

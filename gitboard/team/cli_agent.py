@@ -49,7 +49,8 @@ from gitboard.team.presets import Profile
 #: How far past a USD budget a CLI that enforces it itself may go before gitboard stops it.
 BACKSTOP = 1.5
 #: Phrases with which a CLI says that the session to resume does not exist here.
-MISSING_SESSION = ("no conversation found", "session not found", "no session found", "could not find session")
+MISSING_SESSION = ("no conversation found", "session not found", "no session found", "could not find session",
+                   "no rollout found")  # Claude Code 2.1; codex-cli 0.171
 
 
 def session_file(state_dir: Path, task_id: int) -> Path:

@@ -14,8 +14,10 @@ streamed so far (for budgets) and, at the end, what the CLI itself reported.
 - ``codex``: ``codex exec --json`` JSON Lines: ``thread.started`` (``thread_id``, the
   session), ``item.completed`` (``agent_message`` text, ``command_execution``,
   ``file_change``), ``turn.completed`` (``usage``: ``input_tokens``,
-  ``cached_input_tokens``, ``output_tokens``), ``turn.failed``/``error`` (``message``).
-  Codex reports no cost.
+  ``cached_input_tokens``, ``cache_write_input_tokens``, ``output_tokens``; summed over the
+  turn's requests), ``turn.failed`` (``error.message``), and
+  ``error`` (``message``; also its retries, ``Reconnecting... 2/5``, so an error counts only
+  if no turn completes after it). Codex reports no cost. As printed by codex-cli 0.171.
 - ``aider``: plain text; its ``Tokens: 1.2k sent, 250 received. Cost: $0.01 message,
   $0.02 session.`` lines give usage and cost; the last lines are the summary.
 - ``text``: plain text; the last lines are the summary.
@@ -225,6 +227,12 @@ class CodexReader(Reader):
         super().__init__()
         self._turns = 0
         self._messages: list[str] = []
+        self._pending = ""
+
+    def finish(self) -> Report:
+        if self._pending and not self.report.error:
+            self.report.error = self._pending
+        return super().finish()
 
     def feed(self, line: str) -> list[str]:
         try:
@@ -244,14 +252,20 @@ class CodexReader(Reader):
             r.num_turns = self._turns
             usage = event.get("usage") or {}
             cached = int(usage.get("cached_input_tokens") or 0)
-            r.usage.add({"input_tokens": max(0, int(usage.get("input_tokens") or 0) - cached),
-                         "cache_read_input_tokens": cached, "output_tokens": int(usage.get("output_tokens") or 0)})
+            written = int(usage.get("cache_write_input_tokens") or 0)
+            r.usage.add({"input_tokens": max(0, int(usage.get("input_tokens") or 0) - cached - written),
+                         "cache_read_input_tokens": cached, "cache_creation_input_tokens": written,
+                         "output_tokens": int(usage.get("output_tokens") or 0)})
             r.final = True
+            self._pending = ""
             return [f"codex: turn completed ({r.tokens:,} tokens so far)"]
-        if kind in ("turn.failed", "error"):
+        if kind == "turn.failed":
             err = event.get("error") if isinstance(event.get("error"), dict) else event
-            r.error = str(err.get("message") or "codex reported an error")
-            return [f"codex: error: {_short(r.error)}"]
+            r.error = str(err.get("message") or "codex reported a failed turn")
+            return [f"codex: turn failed: {_short(r.error)}"]
+        if kind == "error":  # also "Reconnecting... 2/5 (...)": fatal only if no turn completes after it
+            self._pending = str(event.get("message") or "codex reported an error")
+            return [f"codex: error: {_short(self._pending)}"]
         item = event.get("item") if isinstance(event.get("item"), dict) else None
         if kind == "item.completed" and item:
             itype = item.get("type") or item.get("item_type")

@@ -11,7 +11,7 @@ preset            command line (prompt, output reader)
 ``claude``        ``claude -p --output-format stream-json --verbose --permission-mode
                   acceptEdits`` (prompt on stdin; reader ``claude``; ``--resume
                   <session_id>``; ``--max-budget-usd`` from ``--budget-usd``)
-``codex``         ``codex exec --json --full-auto --skip-git-repo-check -`` (prompt on
+``codex``         ``codex exec --json --sandbox workspace-write --skip-git-repo-check -`` (prompt on
                   stdin; reader ``codex``; ``codex exec resume <thread_id>``)
 ``aider``         ``aider --message-file FILE --yes-always --no-auto-commits ...``
                   (prompt in a file; reader ``aider``: its ``Tokens:``/``Cost:`` lines)
@@ -22,7 +22,7 @@ new one (a new name needs ``program``). Keys:
 
 - ``program`` -- the executable, or a command prefix (split like a shell; e.g. the path
   of a ``claude`` that is not on ``PATH``, or ``npx @anthropic-ai/claude-code``);
-- ``args`` -- the arguments, replacing the preset's; ``extra-args`` -- appended to them;
+- ``args`` -- the arguments, replacing the preset's; ``extra-args`` -- added after them;
 - ``prompt`` -- ``stdin``, ``file`` (``{prompt_file}`` in the arguments), or ``arg``
   (``{prompt}`` in the arguments);
 - ``output`` -- ``claude``, ``codex``, ``aider`` or ``text`` (:mod:`gitboard.team.cli_output`);
@@ -39,12 +39,15 @@ Placeholders in arguments: ``{worktree}``, ``{prompt}``, ``{prompt_file}``, ``{s
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from gitboard.board.errors import Invalid
 
+#: The placeholders :meth:`Profile.argv` fills in.
+_PLACEHOLDER = re.compile(r"\{(worktree|prompt|prompt_file|scratch|session_id|permission_mode|model|budget_usd)\}")
 #: The built-in agent kinds that are not CLI profiles.
 BUILTIN = ("anthropic", "shell", "exec")
 #: How a profile gets its prompt.
@@ -69,7 +72,9 @@ class Profile:
         budget_args: arguments that pass a USD budget to the CLI (empty: it has no such limit).
         model_args: arguments that pass ``--model`` (empty: the CLI's own default).
         permission_mode: the value of ``{permission_mode}`` (None if the CLI has none).
-        extra_args: arguments appended after ``args``.
+        extra_args: arguments added after ``args`` (your options; before the model, budget and
+            resume arguments, since a subcommand such as ``codex exec resume`` ends the options).
+        tail: arguments that end every command line (codex's ``-``: the prompt is on stdin).
         summary: one line for ``--help`` and the README.
     """
 
@@ -83,6 +88,7 @@ class Profile:
     model_args: tuple[str, ...] = ()
     permission_mode: str | None = None
     extra_args: tuple[str, ...] = field(default=())
+    tail: tuple[str, ...] = ()
     summary: str = ""
 
     def argv(self, values: Mapping[str, str], *, session_id: str | None = None,
@@ -95,11 +101,14 @@ class Profile:
             budget_usd: the per-task budget in USD (adds :attr:`budget_args`), or None.
             model: the model (adds :attr:`model_args`), or None.
 
+        Only the placeholders of the module docstring are filled in; other braces (a TOML
+        table in a ``-c`` option, say) are left as they are.
+
         Raises:
-            Invalid: an argument names an unknown placeholder.
+            Invalid: ``prompt`` is ``file`` or ``arg`` but no argument takes it.
         """
         vals = {"permission_mode": self.permission_mode or "", **values}
-        words = list(self.args)
+        words = list(self.args) + list(self.extra_args)
         if model and self.model_args:
             words += self.model_args
             vals["model"] = model
@@ -109,20 +118,17 @@ class Profile:
         if session_id and self.resume:
             words += self.resume
             vals["session_id"] = session_id
-        words += self.extra_args
+        words += self.tail
         out = list(self.program)
         for w in words:
-            try:
-                out.append(w.format_map(vals))
-            except (KeyError, IndexError, ValueError) as e:
-                raise Invalid(f"agent {self.name}: cannot fill in the argument {w!r} ({e})") from None
+            out.append(_PLACEHOLDER.sub(lambda m: vals.get(m.group(1), m.group(0)), w))
         if self.prompt == "stdin" or any("{prompt" in w for w in words):
             return out
         raise Invalid(f"agent {self.name}: prompt = {self.prompt} needs {{prompt_file}} or {{prompt}} in its arguments")
 
 
 #: The presets (see the module docstring). Command lines as documented by each CLI:
-#: ``claude --help`` (Claude Code 2.1), ``codex exec --help`` (Codex CLI 0.4x), ``aider --help`` (0.8x).
+#: ``claude --help`` (Claude Code 2.1.197), ``codex exec --help`` (codex-cli 0.171), ``aider --help`` (0.8x).
 PRESETS: dict[str, Profile] = {
     "claude": Profile(
         name="claude", program=("claude",),
@@ -132,9 +138,9 @@ PRESETS: dict[str, Profile] = {
         permission_mode="acceptEdits", summary="Claude Code (claude -p), prompt on stdin, stream-json output"),
     "codex": Profile(
         name="codex", program=("codex",),
-        args=("exec", "--json", "--full-auto", "--skip-git-repo-check", "--cd", "{worktree}"),
+        args=("exec", "--json", "--sandbox", "workspace-write", "--skip-git-repo-check", "--cd", "{worktree}"),
         prompt="stdin", output="codex", resume=("resume", "{session_id}"), model_args=("--model", "{model}"),
-        extra_args=("-",), summary="OpenAI Codex CLI (codex exec --json), prompt on stdin"),
+        tail=("-",), summary="OpenAI Codex CLI (codex exec --json), prompt on stdin"),
     "aider": Profile(
         name="aider", program=("aider",),
         args=("--message-file", "{prompt_file}", "--yes-always", "--no-auto-commits", "--no-gitignore",

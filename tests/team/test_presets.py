@@ -42,7 +42,8 @@ def test_claude_preset_command_line():
 
 def test_codex_and_aider_preset_command_lines():
     assert presets.profile("codex").argv(VALUES, session_id="th_1") == [
-        "codex", "exec", "--json", "--full-auto", "--skip-git-repo-check", "--cd", "/w", "resume", "th_1", "-"]
+        "codex", "exec", "--json", "--sandbox", "workspace-write", "--skip-git-repo-check", "--cd", "/w",
+        "resume", "th_1", "-"]
     aider = presets.profile("aider").argv(VALUES)
     assert aider[:3] == ["aider", "--message-file", "/s/prompt.md"] and "--yes-always" in aider
     assert "--no-auto-commits" in aider and "/s/aider.chat.history.md" in aider  # its files stay out of the worktree
@@ -61,6 +62,9 @@ def test_git_config_overrides_a_preset_and_adds_a_profile():
     assert presets.names(config)[-1] == "mine"
     assert agents.choose("mine", env={}, config=config) == ("mine", None)
     assert presets.profile("mine", config).argv(VALUES) == ["my-agent", "--flag", "--in", "/s/prompt.md", "--cwd", "/w"]
+    # braces that are not placeholders (a TOML table for codex -c) pass through
+    toml = {"gitboard.agent.codex.extra-args": "-c 'p={name=\"x\", url=\"{worktree}\"}'"}
+    assert presets.profile("codex", toml).argv(VALUES)[7:10] == ["/w", "-c", 'p={name="x", url="/w"}']
 
 
 @pytest.mark.parametrize("config, message", [
@@ -68,9 +72,10 @@ def test_git_config_overrides_a_preset_and_adds_a_profile():
     ({"gitboard.agent.claude.output": "xml"}, "output must be one of claude, codex, aider, text"),
     ({"gitboard.agent.claude.args": "'unbalanced"}, "No closing quotation"),
     ({"gitboard.agent.new.prompt": "file"}, "unknown agent 'new'"),
+    ({"gitboard.agent.new.program": "x", "gitboard.agent.new.prompt": "file"}, "needs {prompt_file} or {prompt}"),
 ])
 def test_bad_profile_config_is_one_clear_error(config, message):
-    name = "new" if "gitboard.agent.new.prompt" in config else "claude"
+    name = "new" if any(k.startswith("gitboard.agent.new.") for k in config) else "claude"
     with pytest.raises(Invalid, match=message):
         agents.choose(name, env={}, config=config)
 
@@ -100,6 +105,15 @@ def test_codex_json_lines_are_read():
     failed = reader("codex")
     failed.feed(json.dumps({"type": "turn.failed", "error": {"message": "stream disconnected"}}))
     assert failed.finish().error == "stream disconnected"
+    # codex-cli prints its retries as error events: only one that no completed turn follows counts
+    retried = reader("codex")
+    for event in ({"type": "error", "message": "Reconnecting... 2/5 (stream disconnected)"},
+                  {"type": "turn.completed", "usage": {"input_tokens": 10, "output_tokens": 1}}):
+        retried.feed(json.dumps(event))
+    assert retried.finish().error == ""
+    gave_up = reader("codex")
+    gave_up.feed(json.dumps({"type": "error", "message": "Reconnecting... 5/5 (Connection failed)"}))
+    assert gave_up.finish().error == "Reconnecting... 5/5 (Connection failed)"
 
 
 def test_aider_token_and_cost_lines_are_read():
