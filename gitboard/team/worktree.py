@@ -467,7 +467,8 @@ def _healthy_checkout(repo: BoardRepo, path: Path, branch: str) -> bool:
 def remove(repo: BoardRepo, path: Path) -> None:
     """Remove the worktree at ``path`` (forcefully: its work is committed or abandoned); the branch stays.
 
-    Never raises for a worktree that is already gone. A symbolic link at ``path`` is removed
+    Its parent directory goes too once empty (``<repo-id>/`` after its last worktree). Never
+    raises for a worktree that is already gone. A symbolic link at ``path`` is removed
     itself, never followed.
     """
     if path.is_symlink():
@@ -478,6 +479,10 @@ def remove(repo: BoardRepo, path: Path) -> None:
     if path.exists():
         shutil.rmtree(path, ignore_errors=True)
     repo.git("worktree", "prune", check=False)
+    try:  # the clone's directory of worktrees goes with its last one (git worktree add makes it again)
+        os.rmdir(path.parent)
+    except OSError:
+        pass
 
 
 def prepare(repo: BoardRepo, task: Task, board: Board, *, actor: str,

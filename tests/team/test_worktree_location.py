@@ -159,6 +159,7 @@ def test_a_broken_worktree_at_the_old_location_is_replaced_at_the_new_one(tmp_pa
         assert wt.path == worktree_path(r, 1) and not legacy.exists()
         remove(r, wt.path)
         assert not wt.path.exists() and "task/1" not in checkouts(r, own=True)
+        assert not wt.path.parent.exists() and state_root().is_dir()  # the clone's directory went with it
 
 
 def test_a_command_left_running_under_an_old_pgid_record_is_killed(tmp_path):
