@@ -25,9 +25,11 @@ from gitboard.cli import lead_cmds
 from gitboard.cli.common import GLOBALS, fail, silence_stdout
 from gitboard.cli.coercion import install as _convert_plain_values_without_pydantic
 from gitboard.cli.help_flags import install as _flags_without_type_in_help
+from gitboard.cli.completion import install as _completion_errors_as_one_line
 
 _convert_plain_values_without_pydantic()  # about 100 ms off every command; see gitboard.cli.coercion
 _flags_without_type_in_help()  # --json, not --json <bool>; see gitboard.cli.help_flags
+_completion_errors_as_one_line()  # an unsupported shell is one error line; see gitboard.cli.completion
 
 app = typer.Typer(
     name="gitboard",

@@ -45,7 +45,8 @@ def test_install_completion_for_bash_completes_commands_and_values(tmp_path, git
     home = tmp_path / "home"
     home.mkdir()
     env = {**os.environ, "HOME": str(home), "SHELL": "/bin/bash"}
-    p = subprocess.run(["bash", "-c", f"'{gitboard_exe}' --install-completion"], env=env, capture_output=True,
+    # "; exit $?": bash stays the parent (no exec of a lone command), so it is the shell detected
+    p = subprocess.run(["bash", "-c", f"'{gitboard_exe}' --install-completion; exit $?"], env=env, capture_output=True,
                        text=True, timeout=60)
     assert p.returncode == 0, (p.stdout, p.stderr)
     assert "bash completion installed in" in p.stdout
@@ -55,3 +56,17 @@ def test_install_completion_for_bash_completes_commands_and_values(tmp_path, git
     assert complete(home, gitboard_exe, "gitboard", "task", "cl") == ["claim"]
     assert complete(home, gitboard_exe, "gitboard", "cost", "--by", "t") == ["task", "teammate"]
     assert "--once" in complete(home, gitboard_exe, "gitboard", "watch", "--")
+
+
+@pytest.mark.skipif(shutil.which("sh") is None, reason="sh is not installed")
+def test_an_unsupported_shell_is_one_error_line_and_writes_nothing(tmp_path, gitboard_exe):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home)}
+    for option in ("--install-completion", "--show-completion"):
+        p = subprocess.run(["sh", "-c", f"'{gitboard_exe}' {option}; exit $?"], env=env, capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 2, (p.stdout, p.stderr)
+        assert p.stdout == "" and p.stderr.startswith("gitboard: error: cannot set up completion: found the shell")
+        assert len(p.stderr.splitlines()) == 1
+    assert list(home.iterdir()) == []
