@@ -135,6 +135,7 @@ def spawn(
 
     with open_repo() as repo:
         kind, note = agents.choose(agent, agent_cmd, config=repo.config)
+        agents.check_installed(kind, repo.config)
         options = _work_options(kind, agent_cmd, role, prompt, model, poll, idle_timeout, lease, max_turns,
                                 budget_usd, budget_tokens, stall_timeout)
         base_commit(repo)  # no base branch with a commit: refuse now rather than fail every task
@@ -184,6 +185,7 @@ def work(
 
     with open_repo() as repo:
         kind, note = agents.choose(agent, agent_cmd, config=repo.config)
+        agents.check_installed(kind, repo.config)
         config = repo.config
         _note(note)
         check_can_start(repo, name, restart_idle=False, me=os.getpid())

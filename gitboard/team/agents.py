@@ -73,6 +73,22 @@ def choose(requested: str | None, agent_cmd: str | None = None, env: Mapping[str
     return kind, note
 
 
+def check_installed(kind: str, config: Mapping[str, str] | None = None) -> None:
+    """Refuse a CLI agent whose program cannot be found (on ``PATH``, or at the path configured).
+
+    Raises:
+        Invalid: the program is missing; the message says how to point gitboard at it.
+    """
+    if kind in presets.BUILTIN:
+        return
+    import shutil
+
+    program = presets.profile(kind, config).program[0]
+    if shutil.which(os.path.expanduser(program)) is None:
+        raise Invalid(f"--agent {kind}: {program!r} is not installed here (not an executable on PATH); install "
+                      f"it, or point gitboard at it with git config gitboard.agent.{kind}.program PATH")
+
+
 def _shell(agent_cmd: str | None, config: Mapping[str, str] | None) -> Agent:
     from gitboard.team.shell_agent import ShellAgent
 

@@ -163,3 +163,11 @@ def test_a_cli_that_is_not_installed_fails_with_a_hint(tmp_path):
     out = CliAgent(prof).run(make_ctx(wt, state, task=make_task(), poll=0.1))
     assert not out.ok and "cannot start" in out.reason and "gitboard.agent.claude.program" in out.reason
     assert not os.path.exists(wt / "prompt.md")
+
+
+def test_spawn_refuses_a_cli_agent_that_is_not_installed(repo, run_cli, git, tmp_path):
+    git(repo, "config", "gitboard.agent.claude.program", str(tmp_path / "no" / "claude"))
+    for cmd in ("spawn", "work"):
+        res = run_cli([cmd, "alice", "--agent", "claude"], cwd=repo)
+        assert res.exit_code == 2 and "is not installed here" in res.stderr and "gitboard.agent.claude.program" in res.stderr
+    assert run_cli(["team", "--json"], cwd=repo).json()["members"] == []
