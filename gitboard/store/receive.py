@@ -21,7 +21,9 @@ Checked, per ref:
   fast-forwards; with ``gitboard.hook.protectBase``, only merge-queue commits (merge
   commits with a ``Gitboard-Task`` trailer and actor ``lead``) pushed by a lead.
 
-Other refs are not gitboard's business and pass.
+Other refs are not gitboard's business and pass. An update of the board or base branch
+whose old value is no longer the ref's (another push landed first) is left to git, which
+rejects it as stale: a lost race, retried by the client, and cheap here.
 
 Configuration (``git config`` in the server repository; ``gitboard hook install`` writes it):
 
@@ -171,11 +173,15 @@ def check_push(repo: BoardRepo, updates: Sequence[tuple[str, str, str]], env: Ma
     base_ref = _base_ref(repo, cfg) if any(ref != repo.ref for _, _, ref in updates) else None
     for old, new, ref in updates:
         old_c, new_c = zero_to_none(old), zero_to_none(new)
+        if (ref == repo.ref or ref == base_ref) and repo.read_ref(ref) != old_c:
+            # the ref moved since the pusher read it: git refuses this update as stale (a lost
+            # race the client retries), and a ref that moved on never comes back (no rewinds)
+            continue
         if ref == repo.ref:
             if new_c is None:
                 refused.append(f"refused {new}: deletion of the board branch {ref}")
                 continue
-            report, board = check_range(repo, old_c, new_c, now=lambda c: now, skew=cfg.skew)
+            report, board = check_range(repo, old_c, new_c, now=lambda c: now, skew=cfg.skew, remember=True)
             if old_c is not None and not _fast_forward(report.checked, old_c, new_c):
                 refused.append(f"refused {new}: a rewind of the board branch {ref} (not a fast-forward of {old})")
                 continue

@@ -31,6 +31,7 @@ from gitboard.board.errors import BoardError
 from gitboard.board.rules import Violation
 from gitboard.board.snapshot import Board
 from gitboard.board.team import Team
+from gitboard.store.objects import read_loose, remember_writes
 from gitboard.store.read import load_board
 from gitboard.store.repo import ZERO_OID, BoardRepo
 
@@ -53,6 +54,7 @@ class Commit:
     time: int
     trailers: list[tuple[str, str]]
     changes: dict[str, str | None] = field(default_factory=dict)
+    tree: str = ""
 
 
 def parse_trailers(message: str) -> list[tuple[str, str]]:
@@ -77,21 +79,33 @@ def _parse_commit(oid: str, raw: bytes) -> Commit:
     head, _, body = raw.partition(b"\n\n")
     parents: list[str] = []
     when = 0
+    tree = ""
     for line in head.split(b"\n"):
-        if line.startswith(b"parent "):
+        if line.startswith(b"tree "):
+            tree = line[5:].decode()
+        elif line.startswith(b"parent "):
             parents.append(line[7:].decode())
         elif line.startswith(b"committer "):
             parts = line.rsplit(b" ", 2)
             when = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else 0
-    return Commit(oid, parents, when, parse_trailers(body.decode("utf-8", errors="replace")))
+    return Commit(oid, parents, when, parse_trailers(body.decode("utf-8", errors="replace")), tree=tree)
 
 
 def _cat(repo: BoardRepo, ids: list[str]) -> dict[str, bytes]:
-    """Object id -> raw content, for ``ids`` (any type), in one ``git cat-file --batch``."""
-    if not ids:
-        return {}
-    raw = repo.git("cat-file", "--batch", input=("\n".join(ids) + "\n").encode()).stdout
+    """Object id -> raw content, for ``ids`` (any type): loose objects straight from their files
+    (a small push arrives loose, in the quarantine directory), the rest in one ``git cat-file --batch``."""
     out: dict[str, bytes] = {}
+    rest = []
+    for oid in ids:
+        obj = read_loose(repo, oid)
+        if obj is not None:
+            out[oid] = obj[1]
+        else:
+            rest.append(oid)
+    ids = rest
+    if not ids:
+        return out
+    raw = repo.git("cat-file", "--batch", input=("\n".join(ids) + "\n").encode()).stdout
     pos = 0
     for oid in ids:
         eol = raw.index(b"\n", pos)
@@ -162,7 +176,8 @@ class Report:
 
 
 def check_range(repo: BoardRepo, old: str | None, new: str, *, now: Callable[[Commit], datetime] | None = None,
-                skew: float = DEFAULT_SKEW, board_at_old: Board | None = None) -> tuple[Report, Board]:
+                skew: float = DEFAULT_SKEW, board_at_old: Board | None = None,
+                remember: bool = False) -> tuple[Report, Board]:
     """Check every commit of ``old..new`` against its parent under the board's rules.
 
     Args:
@@ -173,6 +188,8 @@ def check_range(repo: BoardRepo, old: str | None, new: str, *, now: Callable[[Co
             The hook passes the server's clock.
         skew: seconds of clock skew allowed for lease expiry.
         board_at_old: the board at ``old``, if the caller has read it already.
+        remember: record the range's trees and files in the parse cache (the hook: the next
+            push starts from this one's tip).
 
     Returns:
         (the report, the board at ``new``).
@@ -189,7 +206,20 @@ def check_range(repo: BoardRepo, old: str | None, new: str, *, now: Callable[[Co
         found, after = check_one(repo, board, c, blobs, when, skew)
         report.violations.extend(found)
         board = after
+    if remember:
+        _remember(repo, commits, blobs)
     return report, board
+
+
+def _remember(repo: BoardRepo, commits: list[Commit], blobs: dict[str, bytes]) -> None:
+    """Record each commit's tree and the changed files, parsed, in the parse cache: facts about
+    objects, true whether or not the push lands, so that the next push reads only what it changed."""
+    cache = repo.cache
+    for c in commits:
+        if c.tree:
+            cache.put_commit(c.id, c.tree)
+        remember_writes(cache, {p: blobs[sha] for p, sha in c.changes.items() if sha in blobs})
+    cache.save()
 
 
 def _board_at(repo: BoardRepo, commit: str | None) -> Board:
