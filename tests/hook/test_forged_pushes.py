@@ -133,3 +133,16 @@ def test_a_bad_commit_anywhere_in_a_push_rejects_the_whole_push(server, remote_c
     assert board_tip(server.bare) == before and board_tip(server.bare, "feature") is None
     res = push(lead, f"{good}:refs/heads/gitboard")                  # the good commit alone goes in
     assert res.returncode == 0, res.stderr and board_tip(server.bare) == good
+
+
+def test_an_actor_mismatch_is_refused_over_http(http_server, remote_clone):
+    """A commit that is legal in itself, but whose actor is not who pushed it."""
+    lead = remote_clone(http_server, "lead", user="ann")
+    do(lead, partial(task_ops.add, actor="lead", subject="one"))
+    before = board_tip(http_server.bare)
+    _git(lead, "fetch", "-q", "origin")
+    commit = forge(lead, dict([task_file(lead, 1, status="in_progress", owner="bob")]), trailers("claim", "bob", 1))
+    res = push(lead, f"{commit}:refs/heads/gitboard")
+    assert res.returncode == 1
+    assert f"remote: gitboard: refused {commit}: ann may not act as bob" in res.stderr
+    assert board_tip(http_server.bare) == before
