@@ -312,9 +312,10 @@ def _push_both(repo: BoardRepo, base_ref: str, new_base: str, board_commit: str)
     byte-identical commits, and only the first push landed them.
 
     Raises:
+        HookRefused: the remote's pre-receive hook declined it.
         GitFailure: unreachable, or refused for a reason other than a moved ref.
     """
-    from gitboard.store.remote import _RACE_WORDS
+    from gitboard.store.remote import _RACE_WORDS, hook_refusal
 
     res = gitcmd.run(repo.cwd, ["push", "--porcelain", "--atomic", "--no-verify", repo.remote,
                                 f"{new_base}:{base_ref}", f"{board_commit}:{repo.ref}"], check=False, new_session=True)
@@ -331,6 +332,10 @@ def _push_both(repo: BoardRepo, base_ref: str, new_base: str, board_commit: str)
         # task onto the same tip in the same second) -- its merge, not ours: a lost race
         return False
     summaries = [s for f, s in flags.values() if f == "!"]
+    for s in summaries:  # the remote's pre-receive hook said no: an answer, never retried
+        refused = hook_refusal(repo.remote or "", s, res.stderr)
+        if refused is not None:
+            raise refused
     if summaries and all(s.startswith("[rejected]") or "atomic" in s or any(w in s.lower() for w in _RACE_WORDS)
                          for s in summaries):
         return False

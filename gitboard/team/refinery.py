@@ -33,7 +33,7 @@ from functools import partial
 from typing import Any, Callable, Sequence
 
 from gitboard.board import queue, review_ops
-from gitboard.board.errors import Busy, CheckoutDirty, Conflict, GitFailure, Invalid, NotFound
+from gitboard.board.errors import Busy, CheckoutDirty, Conflict, GitFailure, HookRefused, Invalid, NotFound
 from gitboard.board.names import LEAD, check_name
 from gitboard.store import merge as git_merge
 from gitboard.store.read import read_board
@@ -330,7 +330,7 @@ class Refinery:
             try:
                 landed = git_merge.land(repo, op, base_ref=f"refs/heads/{base}", new_base=commit, old_base=base_tip,
                                         fresh=True)  # fetched at the start of this candidate
-            except CheckoutDirty:
+            except (CheckoutDirty, HookRefused):  # the remote's hook said no: an answer for the caller
                 raise
             except (Conflict, NotFound):  # another queue merged it or sent it back first
                 queue.check_phase(phase, queue.SKIPPED)
@@ -352,6 +352,8 @@ class Refinery:
         try:
             transact(repo, partial(review_ops.rework, actor=self.actor, task_id=tid, reason=reason,
                                    feedback=feedback, base=base_tip))
+        except HookRefused:
+            raise
         except (Conflict, NotFound):
             queue.check_phase(phase, queue.SKIPPED)
             out.skipped.append(tid)
