@@ -29,6 +29,9 @@ A commit is legal when:
   runtime commits "claim + working" as one commit); a claim that takes over an
   expired lease may also clear the previous owner's roster ``task``.
 
+A ``migrate`` commit (:mod:`gitboard.store.migrate`) moves every file of an older board
+format to its current path, content unchanged, and adds the format file; nothing else.
+
 The role of a task is routing, not permission (a claimer names its role), so
 it is an operation check only. Each :class:`Violation` says which commit,
 action, actor, rule and path, and why.
