@@ -14,7 +14,7 @@ from gitboard.board.clock import utcnow
 from gitboard.board.errors import Invalid
 from gitboard.board.names import LEAD
 from gitboard.board.task import STATUSES, Task
-from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, emit, open_repo, task_array, warn
+from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, Encoded, actor_name, emit, open_repo, task_array, warn
 
 app = typer.Typer(help="Add, list, claim and finish tasks.", no_args_is_help=True)
 
@@ -110,9 +110,21 @@ def list_(
 
     if status is not None:
         task_ops.check_status(status)
-    with open_repo(offline) as repo:
-        board = read_board(repo)
     now = utcnow()
+    with open_repo(offline) as repo:
+        if json_:  # straight from the parse cache when it can: no task objects built
+            from gitboard.store.listing import task_list_json
+
+            fast = task_list_json(repo, now, status=status, owner=owner, ready=ready, role=role)
+            if fast is not None:
+                text, corrupt = fast
+                for path, why in sorted(corrupt.items()):
+                    warn(f"{path} is corrupt and was skipped: {why}")
+                emit(True, Encoded(text), lambda: None)
+                return
+            board = read_board(repo, fresh=False)  # fetched just now
+        else:
+            board = read_board(repo)
     tasks = [board.tasks[i] for i in sorted(board.tasks)]
     if ready:  # without --role: ready tasks of any role
         tasks = [t for t in tasks if board.is_ready(t, now) and (role is None or t.role in (None, role))]

@@ -6,8 +6,9 @@ Git objects are immutable, so an object id names what was parsed from it forever
 - tree id -> the tree's own entries (name -> (mode, object id)), one directory, not recursive,
   kept as the raw tree object (bytes load at the speed of a copy) and parsed on first use;
 - blob id -> the parsed JSON of a board file (or why it does not parse);
-- blob id -> the validated :class:`~gitboard.board.task.Task` of a task file, as a
-  plain record plus its JSON text (or why it is corrupt).
+- blob id -> the validated :class:`~gitboard.board.task.Task` of a task file, as its
+  summary (:data:`SUMMARY_FIELDS`: what filters and readiness need), its full record
+  (marshalled: loaded only when the task is built) and its JSON text, or why it is corrupt.
 
 A claim adds one blob, the few small trees on its path (see
 :mod:`gitboard.board.layout`) and one commit; the writer records them, so the next
@@ -17,7 +18,8 @@ else's change reads only the trees and blobs that changed.
 **The file** is an append-only log, ``<git-common-dir>/gitboard/cache/board-v3.log``:
 a sequence of chunks, each ``b"GBC3"``, its length and CRC-32 (4 bytes each,
 little-endian) and a :mod:`marshal` payload ``(fingerprint, commits, trees, files,
-tasks)`` holding the entries one process added. A write appends one chunk with
+tasks, leaves)`` holding the entries one process added (``leaves``: the task index of
+each task directory, for :mod:`gitboard.store.listing`). A write appends one chunk with
 ``O_APPEND`` (its cost depends on what changed, not on the board's size); a
 reader that saw the file before reads only the chunks added since. When the
 appended chunks outgrow the first one (and 1 MB), a writer compacts the file:
@@ -52,7 +54,9 @@ from gitboard.board.task import Task, task_from_record, task_record
 
 CACHE_VERSION = 3
 #: Version of the chunks' payload (part of the fingerprint).
-PAYLOAD_VERSION = 2
+PAYLOAD_VERSION = 4
+#: A task's summary in the cache: the fields ``task list`` filters on and readiness needs.
+SUMMARY_FIELDS = ("id", "status", "owner", "blockedBy", "lease_expires_at", "role")
 FILE_NAME = f"board-v{CACHE_VERSION}.log"
 MAGIC = b"GBC3"
 _HEADER = struct.Struct("<4sII")
@@ -126,9 +130,11 @@ class BoardCache:
         self._entries: dict[str, Entries] = {}  # ... parsed, on first use
         self.files: dict[str, Any] = {}
         self.tasks: dict[str, tuple] = {}
+        #: tree id of a task directory -> (task ids, their blob ids, the other entries): see :mod:`gitboard.store.listing`
+        self.leaves: dict[str, tuple] = {}
         self.boards: OrderedDict[str, Board] = OrderedDict()
         self._live: dict[str, Task | ParseError] = {}
-        self._new: tuple[dict, dict, dict, dict] = ({}, {}, {}, {})
+        self._new: tuple[dict, dict, dict, dict, dict] = ({}, {}, {}, {}, {})
         self._ino: int | None = None
         self._offset = 0  # bytes of the file (inode ``_ino``) already merged in
         self._base = 0  # length of its first chunk
@@ -173,19 +179,19 @@ class BoardCache:
                 self._base = end
             if zlib.crc32(payload) == crc:
                 try:
-                    fingerprint, commits, trees, files, tasks = marshal.loads(payload)
+                    fingerprint, commits, trees, files, tasks, leaves = marshal.loads(payload)
                 except Exception:
                     fingerprint = None
                 if fingerprint == FINGERPRINT:
-                    self._merge(commits, trees, files, tasks)
+                    self._merge(commits, trees, files, tasks, leaves)
                 else:
                     self._broken = True
             pos = end
         self._offset += pos
 
-    def _merge(self, commits: dict, trees: dict, files: dict, tasks: dict) -> None:
+    def _merge(self, commits: dict, trees: dict, files: dict, tasks: dict, leaves: dict) -> None:
         for mine, theirs in ((self.commits, commits), (self.trees, trees), (self.files, files),
-                             (self.tasks, tasks)):
+                             (self.tasks, tasks), (self.leaves, leaves)):
             if not mine:
                 mine.update(theirs)
             else:
@@ -205,7 +211,7 @@ class BoardCache:
             if not self.dirty:
                 return
             self.dirty = False
-            new, self._new = self._new, ({}, {}, {}, {})
+            new, self._new = self._new, ({}, {}, {}, {}, {})
             self.refresh()
             try:
                 st = os.stat(self.path)
@@ -255,7 +261,8 @@ class BoardCache:
         self.files = {k: v for k, v in self.files.items() if k in blobs}
         self.tasks = {k: v for k, v in self.tasks.items() if k in blobs}
         self._live = {k: v for k, v in self._live.items() if k in blobs}
-        chunk = _chunk(self.commits, self.trees, self.files, self.tasks)
+        self.leaves = {k: v for k, v in self.leaves.items() if k in trees}
+        chunk = _chunk(self.commits, self.trees, self.files, self.tasks, self.leaves)
         tmp = f"{self.path}.{os.getpid()}.{next(_counter)}.tmp"
         try:
             with open(tmp, "xb") as f:
@@ -302,6 +309,16 @@ class BoardCache:
             self._add(1, tree, body)
         if entries is not None:
             self._entries.setdefault(tree, entries)
+
+    def leaf(self, tree: str) -> tuple | None:
+        """Return the cached index of task directory ``tree`` (see :mod:`gitboard.store.listing`), or None."""
+        return self.leaves.get(tree)
+
+    def put_leaf(self, tree: str, index: tuple) -> None:
+        """Remember the index of task directory ``tree``."""
+        if tree not in self.leaves:
+            self.leaves[tree] = index
+            self._add(4, tree, index)
 
     # -- boards --------------------------------------------------------------
     def board(self, tree: str) -> Board | None:
@@ -359,10 +376,24 @@ class BoardCache:
         entry = self.tasks.get(blob)
         if entry is None:
             return MISSING
-        first, second = entry
-        value = ParseError(second) if first == _BAD else task_from_record(first, second)
+        if entry[0] == _BAD:
+            value: Task | ParseError = ParseError(entry[1])
+        else:
+            value = task_from_record(marshal.loads(entry[1]), entry[2])
         self._live[blob] = value
         return value
+
+    def task_summary(self, blob: str) -> tuple | ParseError | Any:
+        """Return the summary of the task in ``blob`` (:data:`SUMMARY_FIELDS`, a plain tuple), a
+        :class:`ParseError`, or ``MISSING``; see :meth:`task_text` for its JSON text."""
+        entry = self.tasks.get(blob)
+        if entry is None:
+            return MISSING
+        return ParseError(entry[1]) if entry[0] == _BAD else entry[0]
+
+    def task_text(self, blob: str) -> str:
+        """Return the JSON text (:meth:`Task.to_json_text`) of the valid task cached for ``blob``."""
+        return self.tasks[blob][2]
 
     def put_task(self, blob: str, value: Task | ParseError) -> None:
         """Remember the task (or the :class:`ParseError` saying why it is no valid task) in ``blob``."""
@@ -371,7 +402,10 @@ class BoardCache:
         if isinstance(value, ParseError):
             entry: tuple = (_BAD, value.message)
         else:
-            entry = (_shared(task_record(value)), value.to_json_text())
+            t = value
+            i = sys.intern
+            summary = (t.id, i(t.status), i(t.owner), t.blockedBy, t.lease_expires_at, t.role)
+            entry = (summary, marshal.dumps(_shared(task_record(t))), t.to_json_text())
         self.tasks[blob] = entry
         self._live[blob] = value
         self._add(3, blob, entry)
@@ -390,8 +424,8 @@ def parse_tree(body: bytes) -> Entries:
     return out
 
 
-def _chunk(commits: dict, trees: dict, files: dict, tasks: dict) -> bytes:
-    payload = marshal.dumps((FINGERPRINT, commits, trees, files, tasks))
+def _chunk(commits: dict, trees: dict, files: dict, tasks: dict, leaves: dict) -> bytes:
+    payload = marshal.dumps((FINGERPRINT, commits, trees, files, tasks, leaves))
     return _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
 
 

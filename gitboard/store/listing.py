@@ -1,0 +1,221 @@
+"""``task list --json`` straight from the parse cache: no :class:`Task` built, no board assembled.
+
+A fresh ``gitboard task list --json`` process would otherwise load every cached
+task, build every :class:`~gitboard.board.task.Task` (about 2 µs each) and then
+print each one's cached JSON text. Here the filters and readiness run on each
+task's cached summary (:data:`gitboard.store.cache.SUMMARY_FIELDS`) and the
+output joins the cached JSON texts, so the cost is the cache's load and one
+pass over the tasks.
+
+The answer is exactly the one the board gives (``Board.is_ready``, the corrupt
+files ``build`` reports); whenever the cache cannot give it (a file not parsed
+yet, a board this process built already, an unreadable format) :func:`task_list_json`
+returns None and the caller reads the board as usual (which fills the cache).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gitboard.board import layout
+from gitboard.board.clock import parse_iso
+from gitboard.board.errors import BoardError
+from gitboard.board.snapshot import ParseError
+from gitboard.board.task import DONE, IN_PROGRESS, PENDING
+from gitboard.board.team import Team
+from gitboard.store import trees
+from gitboard.store.cache import MISSING, TREE_MODE
+from gitboard.store.objects import read_format, tree_id
+from gitboard.store.read import current_tip
+from gitboard.store.repo import BoardRepo
+
+
+def task_list_json(repo: BoardRepo, now: datetime, *, fresh: bool = True, status: str | None = None,
+                   owner: str | None = None, ready: bool = False,
+                   role: str | None = None) -> tuple[str, dict[str, str]] | None:
+    """Return ``task list --json``'s array (the tasks sorted by id, filtered like ``task list``)
+    and the board's corrupt files (path -> reason), or None when the cache cannot answer.
+
+    Args:
+        repo: the open repository.
+        now: the time readiness (an expired lease) is judged at.
+        fresh: fetch first in remote mode (see :func:`gitboard.store.read.current_tip`).
+        status, owner: keep only tasks with this status / owner.
+        ready: keep only ready tasks; with ``role``, only those that role may claim.
+
+    Raises:
+        GitFailure: no board, the remote is unreachable, or git could not read the tree.
+    """
+    tip = current_tip(repo, fresh)
+    cache = repo.cache
+    with cache.lock:
+        cache.refresh()
+        tree = cache.tree_of(tip)
+        if tree is None:
+            tree = tree_id(repo, tip)
+            cache.put_commit(tip, tree)
+        if cache.board(tree) is not None:
+            return None  # this process has the board: reading it is free
+        if trees.lookup(repo, cache, tree, layout.ROSTER_PATH) is None:
+            return None  # not a board: let the ordinary read say so
+        version = read_format(repo, cache, tree)
+        if version not in layout.READABLE_FORMATS:
+            return None
+        summaries: dict[int, tuple] = {}
+        blobs: dict[int, str] = {}
+        corrupt: dict[str, str] = {}
+        summary_of, get = cache.task_summary, cache.get
+        files = {}
+        for path, (tids, shas, others) in _walk(repo, cache, tree, version):
+            for tid, sha in zip(tids, shas):
+                summary = summary_of(sha)
+                if summary is MISSING:
+                    return None
+                if isinstance(summary, ParseError):
+                    corrupt[f"{path}task_{tid}.json"] = summary.message
+                elif summary[0] != tid:
+                    corrupt[f"{path}task_{tid}.json"] = f"id {summary[0]} does not match file name"
+                else:
+                    summaries[tid] = summary
+                    blobs[tid] = sha
+            for name, sha in others:
+                files[path + name] = sha
+        task_id_of = _task_ids(version)
+        for path, sha in files.items():  # files outside the task directories (format 1: every file)
+            if not path.endswith(".json"):
+                continue
+            tid = task_id_of(path)
+            if tid is None:
+                if path == layout.FORMAT_PATH and version != layout.LEGACY_FORMAT:
+                    continue
+                value = get(sha)
+                if value is MISSING:
+                    return None
+                if isinstance(value, ParseError):
+                    corrupt[path] = value.message
+                elif path == layout.ROSTER_PATH:
+                    try:
+                        Team.from_json(value)
+                    except BoardError as e:
+                        corrupt[path] = e.message
+                continue
+            summary = summary_of(sha)
+            if summary is MISSING:
+                return None
+            if isinstance(summary, ParseError):
+                corrupt[path] = summary.message
+            elif summary[0] != tid:
+                corrupt[path] = f"id {summary[0]} does not match file name"
+            else:
+                summaries[tid] = summary
+                blobs[tid] = sha
+        done = {tid for tid, s in summaries.items() if s[1] in DONE}
+        texts = []
+        for tid in sorted(summaries):
+            _, st, own, blocked, lease, task_role = summaries[tid]
+            if ready:
+                if role is not None and task_role not in (None, role):
+                    continue
+                if not ((st == PENDING and not own)
+                        or (st == IN_PROGRESS and lease is not None and parse_iso(lease) <= now)):
+                    continue
+                if not all(b in done for b in blocked):
+                    continue
+            if status is not None and st != status:
+                continue
+            if owner is not None and own != owner:
+                continue
+            texts.append(cache.task_text(blobs[tid]))
+        cache.save()  # the task directories' indexes, for the next listing
+        return "[" + ", ".join(texts) + "]", corrupt
+
+
+def _walk(repo: BoardRepo, cache, tree: str, version: int):
+    """Yield (directory path with a trailing "/", (task ids, blob ids, other files)) for every
+    directory of ``tree``: a format-2 task directory's files are split into its task files
+    (the cached index, made once per directory) and the others (name -> blob id)."""
+    level = [("", tree)]
+    while level:
+        trees.load(repo, cache, [t for p, t in level if version != layout.FORMAT or cache.leaf(t) is None])
+        nxt = []
+        for prefix, t in level:
+            index = cache.leaf(t) if version == layout.FORMAT else None
+            if index is None:
+                ents = trees.entries(repo, cache, t)
+                tids, shas, others = [], [], []
+                leaf = _leaf_number(prefix) if version == layout.FORMAT else None
+                for name, (mode, sha) in ents.items():
+                    if mode == TREE_MODE:
+                        nxt.append((f"{prefix}{name}/", sha))
+                        continue
+                    if mode not in trees.FILE_MODES:
+                        continue
+                    tid = _task_number(name) if leaf is not None else None
+                    if tid is not None and tid // layout.TASK_FANOUT == leaf:
+                        tids.append(tid)
+                        shas.append(sha)
+                    else:
+                        others.append((name, sha))
+                index = (tuple(tids), tuple(shas), tuple(others))
+                if leaf is not None and not any(m == TREE_MODE for m, _ in ents.values()):
+                    cache.put_leaf(t, index)
+            yield prefix, index
+        level = nxt
+
+
+def _leaf_number(prefix: str) -> int | None:
+    """``".tasks/<a>/<b>/"`` -> a * 100 + b if it is a task directory of the layout, else None."""
+    parts = prefix.split("/")
+    if len(parts) != 4 or parts[0] != layout.TASKS_DIR or parts[3] != "":
+        return None
+    a, b = parts[1], parts[2]
+    if not (a.isascii() and a.isdigit() and b.isascii() and b.isdigit() and len(b) == 2 and f"{int(a):02d}" == a):
+        return None
+    return int(a) * layout.TASK_FANOUT + int(b)
+
+
+def _task_number(name: str) -> int | None:
+    """``"task_<id>.json"`` -> id (no leading zero), else None."""
+    if not (name.startswith("task_") and name.endswith(".json")):
+        return None
+    digits = name[5:-5]
+    if not (digits.isascii() and digits.isdigit()) or digits[0] == "0":
+        return None
+    return int(digits)
+
+
+def _task_ids(version: int):
+    """``path -> task id or None`` for format ``version`` (:func:`layout.task_id_of`), checking each
+    task directory's name once rather than once per file."""
+    if version != layout.FORMAT:
+        return lambda path: layout.task_id_of(path, version)
+    leaves: dict[str, int | None] = {}
+
+    def leaf_of(head: str) -> int | None:
+        # ".tasks/<a>/<b>" -> the leaf number a * 100 + b, if it is a directory of the layout
+        parts = head.split("/")
+        if len(parts) != 3 or parts[0] != layout.TASKS_DIR:
+            return None
+        a, b = parts[1], parts[2]
+        if not (a.isascii() and a.isdigit() and b.isascii() and b.isdigit() and len(b) == 2 and len(a) >= 2):
+            return None
+        leaf = int(a) * layout.TASK_FANOUT + int(b)
+        return leaf if f"{int(a):02d}" == a else None
+
+    def task_id(path: str) -> int | None:
+        head, _, name = path.rpartition("/")
+        if not (name.startswith("task_") and name.endswith(".json")):
+            return None
+        if head in leaves:
+            leaf = leaves[head]
+        else:
+            leaf = leaves[head] = leaf_of(head)
+        if leaf is None:
+            return None
+        digits = name[5:-5]
+        if not (digits.isascii() and digits.isdigit()) or digits[0] == "0":
+            return None
+        tid = int(digits)
+        return tid if tid // layout.TASK_FANOUT == leaf else None
+
+    return task_id
