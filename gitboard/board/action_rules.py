@@ -73,6 +73,17 @@ def _recipient_of(path: str, version: int) -> str:
 
 @dataclass
 class Diff:
+    """What one commit changed, by kind of board file (built by :func:`gitboard.board.rules.check_commit`).
+
+    Attributes:
+        tasks: id -> (task before or None, task after or None).
+        added, removed: messages added (path, Message) and removed (path, parsed JSON or None).
+        requests: path -> (request before or None, request after).
+        roster: member name -> (entry before or None, entry after or None).
+        team_renamed: the roster's team name changed.
+        kinds: every changed board path -> its kind (:func:`gitboard.board.layout.classify`).
+    """
+
     tasks: dict[int, tuple[Task | None, Task | None]] = field(default_factory=dict)
     added: list[tuple[str, Message]] = field(default_factory=list)
     removed: list[tuple[str, Any]] = field(default_factory=list)
@@ -96,6 +107,7 @@ class Check:
         return layout.task_path(task_id, self.version)
 
     def bad(self, rule: str, message: str, path: str | None = None) -> None:
+        """Record a :class:`Violation` of ``rule`` by this commit."""
         self.found.append(Violation(self.commit, self.action, self.actor, rule, message, path))
 
 
