@@ -12,7 +12,6 @@ back. The work is :func:`gitboard.store.receive.check_push`.
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -33,9 +32,22 @@ def template() -> str:
     return resources.files("gitboard.resources").joinpath(HOOK_NAME).read_text()
 
 
-def render(python: str) -> str:
-    """The hook script recording interpreter ``python``."""
-    return template().replace("GITBOARD_PYTHON=''", f"GITBOARD_PYTHON={shlex.quote(python)}", 1)
+def package_root() -> str:
+    """The directory holding this ``gitboard`` package (the source tree for an editable install,
+    else ``site-packages``)."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def render(python: str, root: str | None = None) -> str:
+    """The hook script recording interpreter ``python`` and ``root``, the directory holding the
+    ``gitboard`` package it runs (default: this package's when ``python`` is this interpreter;
+    else none, and the hook runs ``python -m gitboard``)."""
+    if root is None and os.path.abspath(python) == os.path.abspath(sys.executable):
+        root = package_root()
+    import shlex
+
+    text = template().replace("GITBOARD_PYTHON=''", f"GITBOARD_PYTHON={shlex.quote(python)}", 1)
+    return text.replace("GITBOARD_PATH=''", f"GITBOARD_PATH={shlex.quote(root)}", 1) if root else text
 
 
 def is_ours(path: Path) -> bool:

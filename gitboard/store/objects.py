@@ -19,7 +19,6 @@ import json
 import os
 import sys
 import time
-import uuid
 import zlib
 from io import BytesIO
 from typing import Any, Mapping
@@ -228,7 +227,7 @@ def write_object(repo: BoardRepo, kind: bytes, data: bytes) -> str:
         return oid
     except OSError:
         pass
-    tmp = os.path.join(directory, f"tmp_obj_{os.getpid()}_{uuid.uuid4().hex[:12]}")
+    tmp = os.path.join(directory, f"tmp_obj_{os.getpid()}_{os.urandom(6).hex()}")
     try:
         f = open(tmp, "xb")
     except FileNotFoundError:  # the fan-out directory is new
@@ -296,7 +295,7 @@ def write_commit(repo: BoardRepo, parent: str | None, listing: TreeRef,
 def _fast_import(repo: BoardRepo, parent: str | None, writes: Mapping[str, bytes | None],
                  message: str, identity: Mapping[str, str], now: int) -> tuple[str, str]:
     """Write the commit with ``git fast-import`` (a pack); return (commit id, its tree id)."""
-    tmp_ref = f"refs/gitboard-tmp/{uuid.uuid4().hex}"
+    tmp_ref = f"refs/gitboard-tmp/{os.urandom(16).hex()}"
     msg = message.encode()
     out = BytesIO()
     out.write(f"commit {tmp_ref}\n".encode())

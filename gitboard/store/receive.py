@@ -71,18 +71,17 @@ class HookConfig:
 
     @classmethod
     def read(cls, repo: BoardRepo) -> "HookConfig":
-        """Read the settings of ``repo`` (one ``git config`` command).
+        """Read the settings of ``repo`` (from :attr:`BoardRepo.config_records`, read when the
+        repository was opened: no git command).
 
         Raises:
             BoardError: a ``gitboard.hook.skew`` that is not a number of seconds.
         """
-        raw = repo.git("config", "-z", "--get-regexp", r"^gitboard\.hook\.", check=False).stdout
         cfg = cls()
-        for rec in raw.decode(errors="replace").split("\0"):
-            if not rec:
-                continue
-            key, _, value = rec.partition("\n")
+        for key, value in repo.config_records:
             key = key.lower()
+            if not key.startswith("gitboard.hook."):
+                continue
             if key == "gitboard.hook.leads":
                 cfg.leads.update(_names(value))
             elif key.startswith("gitboard.hook.actors."):

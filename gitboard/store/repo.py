@@ -66,7 +66,8 @@ class BoardRepo:
     """
 
     def __init__(self, path: str | os.PathLike = ".", *, offline: bool | None = None) -> None:
-        dirs, config = _discover(os.path.abspath(path))
+        dirs, records = _discover(os.path.abspath(path))
+        config = dict(records)
         if config.get("extensions.objectformat", "sha1").lower() != "sha1":
             raise GitFailure(f"{os.path.abspath(path)}: SHA-256 repositories are not supported yet "
                              "(gitboard writes SHA-1 objects); nothing was changed")
@@ -81,6 +82,9 @@ class BoardRepo:
         #: every ``gitboard.*`` setting read from git config (lower-case section and key names;
         #: subsections as written, e.g. ``gitboard.agent.claude.program``)
         self.config: dict[str, str] = {k: v for k, v in config.items() if k.startswith("gitboard.")}
+        #: every ``gitboard.*`` (key, value) record in git's order, multi-valued keys included
+        #: (``gitboard.hook.leads``): read with the rest, so the hook needs no other ``git config``
+        self.config_records: list[tuple[str, str]] = [r for r in records if r[0].startswith("gitboard.")]
         self._user_name = config.get("user.name") or None
         self._user_email = config.get("user.email") or None
         self._lock: FileLock | None = None
@@ -266,12 +270,13 @@ class BoardRepo:
 _OID = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
-def _discover(path: str) -> tuple[tuple[str, str, str | None], dict[str, str]]:
+def _discover(path: str) -> tuple[tuple[str, str, str | None], list[tuple[str, str]]]:
     """Find the repository around ``path`` and read gitboard's settings, with two git commands
     run side by side: ``rev-parse`` and ``config --get-regexp``.
 
-    Returns ``((git_dir, common_dir, work_dir or None), config)``; ``config`` maps
-    lower-case keys (``gitboard.branch``, ``user.name``, ...) to their last value.
+    Returns ``((git_dir, common_dir, work_dir or None), records)``; ``records`` are the
+    ``(key, value)`` pairs in git's order, keys with lower-case section and name
+    (``gitboard.branch``, ``user.name``, ...): ``dict(records)`` keeps each key's last value.
 
     Raises:
         GitFailure: ``path`` is not inside a git repository (or git refuses it, as
@@ -299,9 +304,9 @@ def _discover(path: str) -> tuple[tuple[str, str, str | None], dict[str, str]]:
     git_dir = lines[0]
     common_dir = os.path.normpath(os.path.join(path, lines[1]))
     work_dir = lines[3] if lines[2] == "true" and len(lines) > 3 else None
-    config: dict[str, str] = {}
+    records: list[tuple[str, str]] = []
     for rec in raw.decode(errors="surrogateescape").split("\0"):
         if rec:
             key, _, value = rec.partition("\n")
-            config[key] = value
-    return (git_dir, common_dir, work_dir), config
+            records.append((key, value))
+    return (git_dir, common_dir, work_dir), records

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.store.hooks import HOOK_ID, is_ours, pre_receive_main, template
+from gitboard.store.hooks import HOOK_ID, is_ours, pre_receive_main, render, template
 from tests.conftest import _git
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,3 +102,22 @@ def test_the_hook_refuses_when_it_cannot_judge(server, capfd):
     assert pre_receive_main(line, cwd=str(server)) == 1
     err = capfd.readouterr().err
     assert err.count("\n") == 1 and err.startswith("gitboard: error: gitboard.hook.skew must be a number")
+
+
+def test_the_installed_hook_starts_isolated_and_falls_back(server, tmp_path):
+    """The installed script runs ``python -I -S hook_entry.py <package dir>`` (no site); with a
+    recorded directory that no longer holds gitboard, it runs ``python -m gitboard`` instead.
+    Both judge the push: a bad skew setting is refused in one line by gitboard itself."""
+    _git(server, "config", "gitboard.hook.skew", "soon")
+    line = "0" * 40 + " " + "1" * 40 + " refs/heads/gitboard\n"
+    hook = server / "hooks" / "pre-receive"
+    hook.parent.mkdir(exist_ok=True)
+    for root, flags in ((str(ROOT), " -I -S "), (str(tmp_path / "gone"), " -m gitboard ")):
+        text = render(sys.executable, root)
+        assert f"GITBOARD_PATH={root}" in text
+        hook.write_text(text.replace("#!/bin/sh", "#!/bin/sh -x", 1))
+        hook.chmod(0o755)
+        p = subprocess.run([str(hook)], input=line, cwd=server, capture_output=True, text=True)
+        assert p.returncode == 1 and p.stderr.splitlines()[-1].startswith(
+            "gitboard: error: gitboard.hook.skew must be a number"), p.stderr
+        assert any(l.startswith("+ exec ") and flags in l for l in p.stderr.splitlines()), p.stderr
