@@ -117,6 +117,21 @@ def python_start(n: int, *flags: str) -> float:
     return statistics.median(times)
 
 
+def import_time(n: int) -> float:
+    """Median seconds to import the hook's modules in a fresh ``python -I -S``, as the hook does."""
+    from gitboard.store.hooks import package_root
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); t = time.perf_counter(); "
+            "import gitboard.store.hooks, gitboard.store.receive; print(time.perf_counter() - t)")
+    times = []
+    for _ in range(n):
+        p = subprocess.run([sys.executable, "-I", "-S", "-c", code, package_root()], env=env,
+                           capture_output=True, text=True, check=True)
+        times.append(float(p.stdout))
+    return statistics.median(times)
+
+
 def history(root: Path, commits: int) -> Path:
     path = root / "history"
     path.mkdir()
@@ -154,6 +169,7 @@ def main() -> int:
         hook_alone = hook_run_time(root, 15)
         py = python_start(15)
         py_isolated = python_start(15, "-I", "-S")
+        imports = import_time(15)
         path = history(root, n_commits)
         with BoardRepo(path) as r:
             start = time.perf_counter()
@@ -179,6 +195,9 @@ def main() -> int:
              ("PASS" if added <= 0.050 else "MISS") + " <= 50 ms"),
             ("the hook script alone on one claim (median of 15)", f"{hook_alone * 1000:.1f} ms", ""),
             ("  python start-up as the hook does it, `python -I -S -c pass`", f"{py_isolated * 1000:.1f} ms", ""),
+            ("  importing gitboard's hook modules (in a fresh -I -S python)", f"{imports * 1000:.1f} ms", ""),
+            ("  the rest: sh, git rev-parse + config, reading, the rules",
+             f"{(hook_alone - py_isolated - imports) * 1000:.1f} ms", ""),
             ("  (plain `python -c pass` in this venv, for comparison)", f"{py * 1000:.1f} ms", ""),
             (f"verify in-process, {report.commits} commits", f"{rate_in:,.0f} c/s",
              ("PASS" if rate_in >= 500 else "MISS") + " >= 500/s"),
