@@ -155,25 +155,41 @@ def merge_tree(repo: BoardRepo, base: str, branch: str) -> MergeTree:
 _WORKTREE_RACE = ("failed to read", "cannot lock", ".lock", "could not create directory", "already exists")
 
 
-def add_detached_worktree(repo: BoardRepo, path: str, commit: str, *, attempts: int = 20) -> None:
-    """``git worktree add --detach <path> <commit>``, retried while another process of this clone
-    adds or removes a worktree at the same moment (git then trips over the half-made entry).
+def add_worktree(repo: BoardRepo, path: str, *args: str, attempts: int = 20) -> gitcmd.Result:
+    """``git worktree add -q <args...>`` making ``path``, retried while another process of this clone
+    adds or removes a worktree at the same moment (git then trips over the half-made entry under
+    ``.git/worktrees``: "failed to read .../commondir" and the like).
 
-    Raises:
-        GitFailure: git refused for another reason, or kept failing.
+    Args:
+        path: the worktree's directory, as it appears in ``args``.
+        args: the rest of the command line, e.g. ``("--detach", path, commit)`` or ``("-b", branch, path, start)``.
+
+    Returns:
+        git's last result: status 0, or the refusal that was not a race (or the last race lost).
     """
     res = None
     for attempt in range(attempts):
-        res = repo.git("worktree", "add", "-q", "--detach", path, commit, check=False)
-        if res.status == 0:
-            return
+        res = repo.git("worktree", "add", "-q", *args, check=False)
+        if res.status == 0 or "a branch named" in res.stderr:
+            return res
         if not any(w in res.stderr for w in _WORKTREE_RACE):
-            break
+            return res
         if os.path.exists(path) and not os.listdir(path):
             os.rmdir(path)
         time.sleep(0.01 * (attempt + 1))
     assert res is not None
-    raise GitFailure(f"git worktree add failed: {gitcmd.last_line(res.stderr) or f'exit {res.status}'}")
+    return res
+
+
+def add_detached_worktree(repo: BoardRepo, path: str, commit: str, *, attempts: int = 20) -> None:
+    """``git worktree add --detach <path> <commit>`` through :func:`add_worktree`.
+
+    Raises:
+        GitFailure: git refused for another reason, or kept failing.
+    """
+    res = add_worktree(repo, path, "--detach", path, commit, attempts=attempts)
+    if res.status != 0:
+        raise GitFailure(f"git worktree add failed: {gitcmd.last_line(res.stderr) or f'exit {res.status}'}")
 
 
 def merge_in_worktree(repo: BoardRepo, base: str, branch: str) -> MergeTree:
@@ -447,5 +463,5 @@ def branch_tip(repo: BoardRepo, task: Task, fetch: bool = True) -> tuple[str, st
 
 
 __all__ = ["task_branch", "base_branch", "fetch_branch", "local_branch", "MergeTree", "merge_tree",
-           "merge_base", "merge_message", "has_write_tree", "merge_in_worktree", "add_detached_worktree", "write_merge_commit", "changed_paths", "checkout_of",
+           "merge_base", "merge_message", "has_write_tree", "merge_in_worktree", "add_worktree", "add_detached_worktree", "write_merge_commit", "changed_paths", "checkout_of",
            "dirty_paths", "check_checkout", "bring_along", "LANDED", "BASE_MOVED", "land", "branch_tip"]

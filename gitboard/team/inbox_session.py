@@ -17,6 +17,7 @@ from gitboard.board.message import SHUTDOWN_REQUEST
 from gitboard.board.snapshot import Board
 from gitboard.board.team_ops import IDLE, WORKING
 from gitboard.store.git import last_line
+from gitboard.store.merge import add_worktree
 from gitboard.team.worktree import base_commit, inbox_worktree_path, remove
 
 #: The pseudo-task of a session started by messages while idle: no board task,
@@ -86,7 +87,7 @@ class InboxSession:
             remove(repo, scratch)
             try:
                 _, start = base_commit(repo)
-                made = repo.git("worktree", "add", "-q", "--detach", str(scratch), start, check=False)
+                made = add_worktree(repo, str(scratch), "--detach", str(scratch), start)
                 if made.status != 0:
                     self.log(f"cannot make a scratch worktree ({last_line(made.stderr)}); using an empty directory")
             except BoardError as e:

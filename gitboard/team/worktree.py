@@ -47,6 +47,7 @@ from gitboard.board.errors import BoardError, GitFailure
 from gitboard.board.snapshot import Board
 from gitboard.board.task import COMPLETED, Task
 from gitboard.store import git as gitcmd
+from gitboard.store.merge import add_worktree
 from gitboard.store.repo import BoardRepo
 
 #: Options that keep gitboard's own commits and merges independent of user settings (signing).
@@ -555,7 +556,7 @@ def prepare(repo: BoardRepo, task: Task, board: Board, *, actor: str,
         if remote_ahead(local_tip):
             repo.git("update-ref", "-m", f"gitboard: {actor} continues {branch}", ref, remote_tip,
                      local_tip or "0" * 40)
-        res = repo.git("worktree", "add", "-q", str(path), branch, check=False)
+        res = add_worktree(repo, str(path), str(path), branch)
         if res.status != 0:
             raise WorktreeError(f"cannot make the worktree of {branch}: {gitcmd.last_line(res.stderr)}")
         log(f"continuing from the existing branch {branch} in the worktree {path}")
@@ -563,7 +564,7 @@ def prepare(repo: BoardRepo, task: Task, board: Board, *, actor: str,
 
     # 3. new work: a branch from the base, with the completed blockers' work merged in
     base_name, start = base_commit(repo)
-    res = repo.git("worktree", "add", "-q", "-b", branch, str(path), start, check=False)
+    res = add_worktree(repo, str(path), "-b", branch, str(path), start)
     if res.status != 0:
         raise WorktreeError(f"cannot make the worktree of {branch}: {gitcmd.last_line(res.stderr)}")
     merged: list[int] = []

@@ -183,6 +183,16 @@ class FakeTeammate:
     def __init__(self, name: str, code: str = "import time; time.sleep(120)") -> None:
         self.proc = subprocess.Popen([PYTHON, "-c", code, "gitboard", "work", name], start_new_session=True)
         self.pid = self.proc.pid
+        # until the child has exec'd, /proc shows the forking pytest's command line, not ours
+        cmdline = Path(f"/proc/{self.pid}/cmdline")
+        deadline = time.monotonic() + 30
+        while cmdline.parent.is_dir() and time.monotonic() < deadline:
+            try:
+                if f"work\0{name}".encode() in cmdline.read_bytes():
+                    break
+            except OSError:
+                break
+            time.sleep(0.01)
 
     def __enter__(self) -> "FakeTeammate":
         return self
