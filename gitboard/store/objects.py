@@ -30,7 +30,7 @@ from gitboard.board.task import Task
 from gitboard.store import trees
 from gitboard.store.cache import MISSING, BoardCache
 from gitboard.store.repo import BoardRepo
-from gitboard.store.trees import TreeRef
+from gitboard.store.trees import TreeRef, read_loose
 
 #: What :func:`gitboard.store.read.load_board` returns as the board's "listing".
 Listing = TreeRef
@@ -74,19 +74,6 @@ def list_tree(repo: BoardRepo, treeish: str) -> dict[str, tuple[str, str, str]]:
     return out
 
 
-def read_loose(repo: BoardRepo, oid: str) -> tuple[bytes, bytes] | None:
-    """Return ``(type, content)`` of object ``oid`` if it is a loose object, else None
-    (packed, missing or unreadable: ask git)."""
-    try:
-        with open(os.path.join(repo.objects_dir, oid[:2], oid[2:]), "rb") as f:
-            raw = zlib.decompress(f.read())
-    except (OSError, zlib.error):
-        return None
-    header, _, body = raw.partition(b"\0")
-    kind, _, size = header.partition(b" ")
-    return (kind, body) if size.isdigit() and int(size) == len(body) else None
-
-
 def tree_id(repo: BoardRepo, commit: str) -> str:
     """Return the id of ``commit``'s tree: from its loose object file, else ``git rev-parse``.
 
@@ -100,7 +87,8 @@ def tree_id(repo: BoardRepo, commit: str) -> str:
 
 
 def cat_blobs(repo: BoardRepo, ids: list[str]) -> dict[str, bytes]:
-    """Read many blobs in one ``git cat-file --batch``: object id -> content bytes (missing ids are left out).
+    """Read many objects (blobs, trees, commits) in one ``git cat-file --batch``: object id -> content bytes
+    (missing ids are left out).
 
     Raises:
         GitFailure: ``git cat-file`` failed.

@@ -47,7 +47,10 @@ class TreeRef:
         return f"TreeRef({self.tree!r}, {self.version})"
 
 
-def _read_loose(repo: BoardRepo, oid: str) -> tuple[bytes, bytes] | None:
+def read_loose(repo: BoardRepo, oid: str) -> tuple[bytes, bytes] | None:
+    """Return ``(type, content)`` of object ``oid`` if it is a loose object, else None
+    (packed, missing or unreadable: ask git). Reads ``repo.objects_dir``, which honours git's
+    quarantine (``GIT_OBJECT_DIRECTORY``) in a pre-receive hook."""
     try:
         with open(os.path.join(repo.objects_dir, oid[:2], oid[2:]), "rb") as f:
             raw = zlib.decompress(f.read())
@@ -69,7 +72,7 @@ def load(repo: BoardRepo, cache: BoardCache, trees: Iterable[str]) -> None:
     for tree in dict.fromkeys(trees):
         if cache.entries(tree) is not None:
             continue
-        obj = _read_loose(repo, tree)
+        obj = read_loose(repo, tree)
         if obj is not None and obj[0] == b"tree":
             cache.put_tree(tree, obj[1])
         else:

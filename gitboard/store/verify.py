@@ -31,7 +31,7 @@ from gitboard.board.errors import BoardError
 from gitboard.board.rules import Violation
 from gitboard.board.snapshot import Board
 from gitboard.board.team import Team
-from gitboard.store.objects import read_loose, remember_writes
+from gitboard.store.objects import cat_blobs, read_loose, remember_writes
 from gitboard.store.read import load_board
 from gitboard.store.repo import ZERO_OID, BoardRepo
 
@@ -102,20 +102,7 @@ def _cat(repo: BoardRepo, ids: list[str]) -> dict[str, bytes]:
             out[oid] = obj[1]
         else:
             rest.append(oid)
-    ids = rest
-    if not ids:
-        return out
-    raw = repo.git("cat-file", "--batch", input=("\n".join(ids) + "\n").encode()).stdout
-    pos = 0
-    for oid in ids:
-        eol = raw.index(b"\n", pos)
-        header = raw[pos:eol].split(b" ")
-        if len(header) < 3:  # "<id> missing"
-            pos = eol + 1
-            continue
-        size = int(header[2])
-        out[oid] = raw[eol + 1:eol + 1 + size]
-        pos = eol + 1 + size + 1
+    out.update(cat_blobs(repo, rest))
     return out
 
 
