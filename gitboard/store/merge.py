@@ -27,13 +27,10 @@ from datetime import datetime
 from typing import Callable
 
 from gitboard.board.change import ACTOR, TASK, Change, NoChange
-from gitboard.board.clock import utcnow
-from gitboard.board.errors import Busy, CheckoutDirty, Conflict, GitFailure, NotFound
+from gitboard.board.errors import CheckoutDirty, Conflict, GitFailure, NotFound
 from gitboard.board.snapshot import Board
 from gitboard.board.task import Task
 from gitboard.store import git as gitcmd
-from gitboard.store.objects import blob_id, blob_ids, remember_writes, write_commit
-from gitboard.store.read import load_board, mirror, no_board_error
 from gitboard.store.repo import BoardRepo
 
 #: Options that keep gitboard's merge commits independent of user settings (signing).
@@ -359,25 +356,80 @@ def _push_both(repo: BoardRepo, base_ref: str, new_base: str, board_commit: str)
     raise GitFailure(f"cannot push the merge to {repo.remote}: {why}")
 
 
-def land(repo: BoardRepo, operation: Callable[[Board, datetime], "Change | NoChange"], *,
-         base_ref: str, new_base: str, old_base: str, deadline: float = 60.0, fresh: bool = False) -> str:
-    """Move ``base_ref`` from ``old_base`` to ``new_base`` and commit ``operation`` on the board, atomically.
+@dataclass(frozen=True)
+class BaseMove:
+    """The base branch's fast-forward from ``old`` to ``new`` (a merge commit), riding along with the
+    board commit in :func:`~gitboard.store.transact.transact` (a :class:`~gitboard.store.transact.RefMove`).
 
-    The board is re-read and ``operation`` re-applied whenever only the board
-    moved. Locally, a checkout of the base branch in this clone is brought along
-    (:func:`bring_along`) just before the refs move -- the order of ``git merge
-    --ff-only``, so that a checkout that cannot follow stops the landing with nothing
-    changed -- and back again if the refs then do not move; a checkout with
-    uncommitted changes to files the move touches is refused first
-    (:func:`check_checkout`). When the base moved, nothing is written and :data:`BASE_MOVED` is
-    returned: the caller redoes the merge against the new tip.
+    Locally, a checkout of the base branch in this clone is brought along (:func:`bring_along`)
+    just before the refs move -- the order of ``git merge --ff-only``, so that a checkout that
+    cannot follow stops the landing with nothing changed -- and back again if the refs then do
+    not move; a checkout with uncommitted changes to files the move touches is refused first
+    (:func:`check_checkout`).
+
+    Attributes:
+        ref: ``refs/heads/<base>``.
+        new, old: commit ids.
+    """
+
+    ref: str
+    new: str
+    old: str
+
+    @property
+    def branch(self) -> str:
+        """The base branch's name."""
+        return self.ref[len("refs/heads/"):]
+
+    def current(self, repo: BoardRepo) -> bool:
+        """True if the base is still at ``old`` (remote mode: fetched now)."""
+        if repo.remote:
+            return fetch_branch(repo, self.branch) == self.old
+        return repo.resolve(self.ref) == self.old
+
+    def swap(self, repo: BoardRepo, commit: str, old_board: str, subject: str) -> bool:
+        """Move both refs in one ``git update-ref --stdin`` transaction, bringing a checkout along.
+
+        Raises:
+            CheckoutDirty: the checked-out base has uncommitted changes in files the move touches.
+            GitFailure: the refs did not move and the checkout could not go back.
+        """
+        where = checkout_of(repo, self.branch)
+        if where is not None:  # files first, then the refs, as git merge --ff-only does
+            check_checkout(repo, self.branch, set(changed_paths(repo, self.old, self.new)))
+            bring_along(repo, where, self.old, self.new)
+        won, why = _update_both(repo, self.ref, self.new, self.old, commit, old_board, subject)
+        if not won and where is not None:
+            try:
+                bring_along(repo, where, self.new, self.old)  # the refs stayed: so do the files
+            except CheckoutDirty:
+                raise GitFailure(f"{self.branch} did not move ({why}), but its checkout in {where} could not "
+                                 f"go back from {self.new[:12]}; run 'git reset --keep {self.old[:12]}' "
+                                 f"there") from None
+        return won
+
+    def push(self, repo: BoardRepo, commit: str) -> bool:
+        """One ``git push --atomic`` of the base and the board (:func:`_push_both`); on a win the
+        base's tracking ref follows."""
+        won = _push_both(repo, self.ref, self.new, commit)
+        if won:
+            repo.git("update-ref", f"refs/remotes/{repo.remote}/{self.branch}", self.new, check=False)
+        return won
+
+
+def land(repo: BoardRepo, operation: Callable[[Board, datetime], "Change | NoChange"], *,
+         base_ref: str, new_base: str, old_base: str, deadline: float = 60.0) -> str:
+    """Move ``base_ref`` from ``old_base`` to ``new_base`` and commit ``operation`` on the board, atomically:
+    one :func:`~gitboard.store.transact.transact` with the base riding along (:class:`BaseMove`).
+
+    The board is re-read and ``operation`` re-applied whenever only the board moved. When the
+    base moved, nothing is written and :data:`BASE_MOVED` is returned: the caller redoes the
+    merge against the new tip.
 
     Args:
         operation: a pure board operation (typically :func:`~gitboard.board.review_ops.mark_merged`).
         base_ref: ``refs/heads/<base>``.
-        fresh: remote mode: the board and the base were fetched just now, so the first attempt
-            pushes without fetching them again (the remote refuses a push built on a stale tip,
-            and the next attempt fetches).
+        deadline: seconds to keep retrying lost races of the board.
 
     Returns:
         :data:`LANDED` or :data:`BASE_MOVED`.
@@ -385,64 +437,20 @@ def land(repo: BoardRepo, operation: Callable[[Board, datetime], "Change | NoCha
     Raises:
         Conflict, NotFound, Invalid: the operation's answer (e.g. another queue merged the task),
             or the checked-out base has uncommitted changes in touched files.
+        HookRefused: the remote's hook declined the push.
         GitFailure: git failed, or the remote is unreachable or refused the push; nothing moved.
         Busy: the board kept moving until ``deadline`` seconds passed.
     """
-    limit = time.monotonic() + deadline
-    branch = base_ref[len("refs/heads/"):]
-    attempt = 0
-    while True:
-        attempt += 1
-        with repo.board_lock(timeout=limit - time.monotonic()):
-            if repo.remote and (attempt > 1 or not fresh):
-                from gitboard.store import remote as remote_ops
+    from gitboard.store.transact import MOVED, transact
 
-                board_tip = remote_ops.fetch(repo)
-                if board_tip is not None and board_tip != repo.tip():
-                    mirror(repo, board_tip, "sync")
-                if fetch_branch(repo, branch) != old_base:
-                    return BASE_MOVED
-            elif repo.remote:  # just fetched by the caller: a stale guess only costs a refused push
-                board_tip = repo.tip()
-                if local_branch(repo, branch) != old_base:
-                    return BASE_MOVED
-            else:
-                board_tip = repo.tip()
-                if repo.resolve(base_ref) != old_base:
-                    return BASE_MOVED
-            if board_tip is None:
-                raise no_board_error(repo)
-            board, listing, cache = load_board(repo, board_tip)
-            change = operation(board, utcnow())
-            if isinstance(change, NoChange):
-                raise Conflict("nothing to merge on the board")
-            actor = dict(change.trailers).get(ACTOR, "gitboard")
-            commit = write_commit(repo, board_tip, listing, change.writes, change.message(), repo.identity_env(actor))
-            if repo.remote:
-                won = _push_both(repo, base_ref, new_base, commit)
-                if won:
-                    repo.git("update-ref", f"refs/remotes/{repo.remote}/{branch}", new_base, check=False)
-                    mirror(repo, commit, change.subject, parent=board_tip)
-            else:
-                where = checkout_of(repo, branch)
-                if where is not None:  # files first, then the refs, as git merge --ff-only does
-                    check_checkout(repo, branch, set(changed_paths(repo, old_base, new_base)))
-                    bring_along(repo, where, old_base, new_base)
-                won, why = _update_both(repo, base_ref, new_base, old_base, commit, board_tip, change.subject)
-                if not won and where is not None:
-                    try:
-                        bring_along(repo, where, new_base, old_base)  # the refs stayed: so do the files
-                    except CheckoutDirty:
-                        raise GitFailure(f"{branch} did not move ({why}), but its checkout in {where} could not "
-                                         f"go back from {new_base[:12]}; run 'git reset --keep {old_base[:12]}' "
-                                         f"there") from None
-            if won:
-                remember_writes(cache, change.writes)
-                cache.save(keep=blob_ids(listing) | {blob_id(d) for d in change.writes.values() if d is not None})
-                return LANDED
-        if time.monotonic() >= limit:
-            raise Busy("gave up landing the merge: the board kept moving")
-        time.sleep(0.01)
+    def changed(board: Board, now: datetime) -> Change:
+        change = operation(board, now)
+        if isinstance(change, NoChange):
+            raise Conflict("nothing to merge on the board")
+        return change
+
+    result = transact(repo, changed, deadline=deadline, also=BaseMove(base_ref, new_base, old_base))
+    return BASE_MOVED if result is MOVED else LANDED
 
 
 def branch_tip(repo: BoardRepo, task: Task, fetch: bool = True) -> tuple[str, str]:
@@ -464,4 +472,4 @@ def branch_tip(repo: BoardRepo, task: Task, fetch: bool = True) -> tuple[str, st
 
 __all__ = ["task_branch", "base_branch", "fetch_branch", "local_branch", "MergeTree", "merge_tree",
            "merge_base", "merge_message", "has_write_tree", "merge_in_worktree", "add_worktree", "add_detached_worktree", "write_merge_commit", "changed_paths", "checkout_of",
-           "dirty_paths", "check_checkout", "bring_along", "LANDED", "BASE_MOVED", "land", "branch_tip"]
+           "dirty_paths", "check_checkout", "bring_along", "LANDED", "BASE_MOVED", "BaseMove", "land", "branch_tip"]

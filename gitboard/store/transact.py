@@ -10,6 +10,11 @@ A claim is a commit that fails on conflict:
    remote mode push without force;
 5. on a lost race, re-read and re-apply after a jittered backoff, until a deadline.
 
+Another ref can ride along (``also``, a :class:`RefMove`: the merge queue's base branch):
+then step 4 moves both refs or neither -- one ``git update-ref --stdin`` transaction
+holding both old values, or one ``git push --atomic`` -- and a move of that other ref
+ends the transaction with :data:`MOVED` instead of a retry.
+
 Domain errors are answers and are never retried. Writers in one clone queue on
 ``<git-common-dir>/gitboard/board.lock`` first, so they seldom race on the ref;
 the compare-and-swap (or the remote's refusal of a non-fast-forward push) is
@@ -22,7 +27,7 @@ import os
 import random
 import time
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from gitboard.board.change import ACTOR, Change, NoChange
 from gitboard.board.clock import utcnow
@@ -75,6 +80,32 @@ def _assert_rules(board: Board, change: Change, now: datetime) -> None:
         raise RuntimeError(f"{change.subject!r} breaks the board's rules: " + "; ".join(v.message for v in found))
 
 
+class RefMove(Protocol):
+    """A ref that moves in the same atomic update as the board commit (the merge queue's base branch,
+    :class:`gitboard.store.merge.BaseMove`). :func:`transact` calls it holding the board lock, at
+    every attempt, after reading (in remote mode, fetching) the board tip."""
+
+    def current(self, repo: BoardRepo) -> bool:
+        """True if the ref is still where the move starts from (remote mode: fetch it first);
+        False ends the transaction with :data:`MOVED`, nothing written to any ref."""
+
+    def swap(self, repo: BoardRepo, commit: str, old_board: str, subject: str) -> bool:
+        """Local mode: move the board ref from ``old_board`` to ``commit`` and this ref, both or
+        neither; True if both moved, False on a lost race. May raise a domain error (an answer)."""
+
+    def push(self, repo: BoardRepo, commit: str) -> bool:
+        """Remote mode: push ``commit`` to the board branch and this ref atomically, without force;
+        True if the remote took both from us, False on a lost race.
+
+        Raises:
+            HookRefused: the remote's hook declined it.
+            GitFailure: unreachable, or refused for another reason."""
+
+
+#: What :func:`transact` returns when its :class:`RefMove`'s ref moved (nothing was written).
+MOVED = object()
+
+
 class Stats:
     """Counters of one :func:`transact` call: ``attempts`` made, ``commit`` written (or None) and
     ``migrated``, the migration commit it landed first (or None)."""
@@ -86,7 +117,8 @@ class Stats:
 
 
 def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = None,
-             stats: Stats | None = None, create: bool = False, migrate: bool = False) -> Any:
+             stats: Stats | None = None, create: bool = False, migrate: bool = False,
+             also: RefMove | None = None) -> Any:
     """Apply ``operation`` to the board as exactly one commit and return its ``result``.
 
     A board in an older format is migrated first (:mod:`gitboard.store.migrate`): when
@@ -103,6 +135,11 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
         create: allow a missing board branch (``gitboard init``): the operation
             then sees an empty board and its commit becomes the root.
         migrate: migrate an old board even if the operation changes nothing (``gitboard init``).
+        also: another ref that moves with the board commit, atomically (see :class:`RefMove`);
+            a migration commit lands alone first, as always.
+
+    Returns:
+        The Change's (or NoChange's) ``result``; :data:`MOVED` when ``also``'s ref moved.
 
     Raises:
         Invalid, Conflict, NotFound: the operation's answer, never retried.
@@ -134,6 +171,8 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
             landed = None
             if base is None and not create:
                 raise no_board_error(repo)
+            if also is not None and not also.current(repo):
+                return MOVED
             board, listing, cache = load_board(repo, base)
             now = utcnow()
             change = operation(board, now)
@@ -151,12 +190,14 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
                     _assert_rules(board, change, now)
                 commit = write_commit(repo, base, listing, change.writes, change.message(), identity)
                 subject = change.subject
+            rider = None if migrating else also
             if repo.remote:
-                won = remote_ops.push(repo, commit, exclusive=True)  # "up to date": another writer's identical commit
+                # "up to date": another writer's identical commit, a lost race
+                won = rider.push(repo, commit) if rider else remote_ops.push(repo, commit, exclusive=True)
                 if won:  # the local branch and tracking ref mirror the remote
                     mirror(repo, commit, subject, parent=base)
             else:
-                won = repo.compare_and_swap(commit, base, subject)
+                won = rider.swap(repo, commit, base, subject) if rider else repo.compare_and_swap(commit, base, subject)
                 if not won and base == last_base and repo.tip() == base:
                     # the ref did not move, yet it cannot be updated: a lock nobody releases
                     stuck_since = stuck_since or time.monotonic()

@@ -328,8 +328,7 @@ class Refinery:
             op = partial(review_ops.mark_merged, actor=self.actor, task_id=tid, commit=commit, base=base_tip,
                          check=result.record() if result else None, require_review=require)
             try:
-                landed = git_merge.land(repo, op, base_ref=f"refs/heads/{base}", new_base=commit, old_base=base_tip,
-                                        fresh=True)  # fetched at the start of this candidate
+                landed = git_merge.land(repo, op, base_ref=f"refs/heads/{base}", new_base=commit, old_base=base_tip)
             except (CheckoutDirty, HookRefused):  # the remote's hook said no: an answer for the caller
                 raise
             except (Conflict, NotFound):  # another queue merged it or sent it back first
