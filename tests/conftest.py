@@ -122,6 +122,9 @@ def isolated_git_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     monkeypatch.setenv("GIT_CONFIG_KEY_0", "user.useConfigOnly")
     monkeypatch.setenv("GIT_CONFIG_VALUE_0", "true")
     monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
+    # the warm hook server the suite's pushes start (gitboard/hook_server.py) exits a minute
+    # after the last one, not ten
+    monkeypatch.setenv("GITBOARD_HOOK_IDLE", "60")
     # every change any test commits is first checked against the rules the server hook enforces
     monkeypatch.setenv("GITBOARD_CHECK_RULES", "1")
     monkeypatch.setattr("gitboard.store.transact._CHECK_RULES", True)

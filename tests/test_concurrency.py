@@ -48,8 +48,12 @@ echo "$rc" >"$OUT.rc"
 
 
 def run_workers(script: str, jobs: list[tuple[Path, str]], out_dir: Path, exe: Path, **env: str) -> dict[str, Path]:
-    """Start one ``bash`` per (cwd, name) in ``jobs`` at once; wait for all; return name -> output file."""
+    """Start one ``bash`` per (cwd, name) in ``jobs``, let them all go at once (each waits for a
+    file that appears once every one has started, so none has a head start); wait for all;
+    return name -> output file."""
     procs, outs = [], {}
+    go = out_dir / "go"
+    script = f'while [ ! -e "{go}" ]; do sleep 0.01; done\n' + script
     base = dict(os.environ)
     # byte-compile gitboard once, not in each of the hundreds of processes (some sandboxes disable .pyc writing)
     base.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -59,6 +63,7 @@ def run_workers(script: str, jobs: list[tuple[Path, str]], out_dir: Path, exe: P
         outs[name] = out
         penv = {**base, "GB": str(exe), "W": name, "OUT": str(out), **env}
         procs.append(subprocess.Popen(["bash", "-c", script], cwd=cwd, env=penv))
+    go.touch()
     try:
         for p in procs:
             p.wait(timeout=TIMEOUT)

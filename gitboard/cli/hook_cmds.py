@@ -22,19 +22,23 @@ def install(
                                       help="The base takes only merge-queue commits from a lead."),
     skew: Optional[float] = typer.Option(None, "--skew", metavar="SECONDS",
                                          help="Clock skew allowed for lease expiry (default 120)."),
+    server: bool = typer.Option(True, "--server/--no-server",
+                                help="Judge pushes in a warm per-user hook server (Linux; default) "
+                                     "or in the hook's own process every time."),
     json_: bool = JSON_OPT,
 ) -> None:
     """Install the hook (recording this Python) and set receive.denyDeletes, receive.denyNonFastForwards
     and gitboard.hook.*. Reinstalling replaces only gitboard's own script."""
     from gitboard.store.hooks import install as do_install
 
-    doc = do_install(path, leads=lead or [], base=base, protect_base=protect_base, skew=skew)
+    doc = do_install(path, leads=lead or [], base=base, protect_base=protect_base, skew=skew, server=server)
 
     def human() -> None:
         from gitboard.cli import render
 
         leads = ", ".join(doc["leads"]) or "none (no pusher may act as lead)"
-        render.line(f"installed {doc['hook']} (python {doc['python']}); leads: {leads}")
+        where = "a warm hook server" if doc["server"] else "the hook's own process"
+        render.line(f"installed {doc['hook']} (python {doc['python']}; pushes judged in {where}); leads: {leads}")
         if doc["legacy"]:
             render.line(f"the previous hook runs first: {doc['legacy']}")
 

@@ -112,6 +112,13 @@ def forget_all() -> None:
         _registry.clear()
 
 
+def forget(directory: Path | str) -> None:
+    """Drop this process's in-memory cache for ``directory``, if it has one (the file stays): a
+    long-lived process that serves many repositories (the hook server) bounds its memory so."""
+    with _registry_lock:
+        _registry.pop(os.path.realpath(directory), None)
+
+
 class BoardCache:
     """Parsed board files, tree entries, commit trees and recent boards, keyed by git object id.
 

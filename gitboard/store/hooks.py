@@ -3,7 +3,9 @@
 The installed hook is a thin shell script (``gitboard/resources/pre-receive``, also at
 ``hooks/pre-receive`` in the source tree) that records the Python interpreter it was
 installed with, like pre-commit's hook template, and runs ``<python> -m gitboard
-hook-impl pre-receive`` (else the ``gitboard`` on PATH). Its ID line lets install and
+hook-impl pre-receive`` (else the ``gitboard`` on PATH); an installed hook starts Python
+isolated and, by default, has the warm hook server judge the push (:mod:`gitboard.hook_entry`,
+:mod:`gitboard.hook_server`). Its ID line lets install and
 uninstall touch only gitboard's own file: a foreign ``pre-receive`` is moved to
 ``pre-receive.legacy`` (and still run first, with the same input), and uninstall puts it
 back. The work is :func:`gitboard.store.receive.check_push`.
@@ -38,15 +40,19 @@ def package_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def render(python: str, root: str | None = None) -> str:
+def render(python: str, root: str | None = None, *, server: bool = True) -> str:
     """The hook script recording interpreter ``python`` and ``root``, the directory holding the
     ``gitboard`` package it runs (default: this package's when ``python`` is this interpreter;
-    else none, and the hook runs ``python -m gitboard``)."""
+    else none, and the hook runs ``python -m gitboard``). With ``server`` (the default), pushes
+    are judged by the warm hook server (:mod:`gitboard.hook_server`); without, by the hook's
+    own process, every time."""
     if root is None and os.path.abspath(python) == os.path.abspath(sys.executable):
         root = package_root()
     import shlex
 
     text = template().replace("GITBOARD_PYTHON=''", f"GITBOARD_PYTHON={shlex.quote(python)}", 1)
+    if not server:
+        text = text.replace("GITBOARD_SERVER=1", "GITBOARD_SERVER=0", 1)
     return text.replace("GITBOARD_PATH=''", f"GITBOARD_PATH={shlex.quote(root)}", 1) if root else text
 
 
@@ -72,7 +78,7 @@ def hooks_dir(repo: BoardRepo) -> Path:
 
 
 def install(path: str, *, leads: Sequence[str] = (), base: str | None = None, protect_base: bool = False,
-            skew: float | None = None, python: str | None = None) -> dict:
+            skew: float | None = None, python: str | None = None, server: bool = True) -> dict:
     """Install the pre-receive hook into the repository at ``path`` and set what it relies on.
 
     Sets ``receive.denyDeletes`` and ``receive.denyNonFastForwards`` to true, and
@@ -85,9 +91,11 @@ def install(path: str, *, leads: Sequence[str] = (), base: str | None = None, pr
         path: the server repository (bare, usually).
         leads: pushers who may act as ``lead``.
         python: the interpreter to record (default: this one, ``sys.executable``).
+        server: judge pushes in the warm hook server (:mod:`gitboard.hook_server`; Linux);
+            False: in the hook's own process, every time.
 
     Returns:
-        ``{"hook": path of the script, "python", "legacy": path or None, "leads": [...]}``.
+        ``{"hook": path of the script, "python", "legacy": path or None, "leads": [...], "server": bool}``.
 
     Raises:
         GitFailure: ``path`` is not a git repository.
@@ -107,7 +115,7 @@ def install(path: str, *, leads: Sequence[str] = (), base: str | None = None, pr
                 raise Invalid(f"{hook} is not gitboard's and {legacy} exists already; move one of them away")
             os.replace(hook, legacy)
         tmp = directory / f".{HOOK_NAME}.gitboard-tmp"
-        tmp.write_text(render(python or sys.executable))
+        tmp.write_text(render(python or sys.executable, server=server))
         tmp.chmod(0o755)
         os.replace(tmp, hook)
         repo.git("config", "receive.denyDeletes", "true")
@@ -124,7 +132,7 @@ def install(path: str, *, leads: Sequence[str] = (), base: str | None = None, pr
             repo.git("config", "gitboard.hook.skew", f"{skew:g}")
         configured = repo.git("config", "--get-all", "gitboard.hook.leads", check=False).stdout.decode().split()
     return {"hook": str(hook), "python": python or sys.executable,
-            "legacy": str(legacy) if legacy.exists() else None, "leads": configured}
+            "legacy": str(legacy) if legacy.exists() else None, "leads": configured, "server": server}
 
 
 def uninstall(path: str) -> dict:

@@ -4,7 +4,8 @@ The board's layout (:mod:`gitboard.board.layout`) keeps every directory small,
 so the work of a read after a change, or of a write, is the few directories on
 the changed paths, whatever the board's size:
 
-- :func:`diff` compares two trees and descends only into subtrees whose ids differ;
+- :func:`diff` compares two trees and descends only into subtrees whose ids differ
+  (:func:`changes` the same, reporting every kind of entry as ``git diff-tree -r`` does);
 - :func:`write_changes` rebuilds only the trees on the written paths;
 - :func:`walk` lists every file of a tree (a first read, a migration).
 
@@ -166,6 +167,40 @@ def diff(repo: BoardRepo, cache: BoardCache, old: str, new: str) -> dict[str, tu
                     out[path] = None
                 if y is not None and not yt and y[0] in FILE_MODES:
                     out[path] = y
+        level = nxt
+    return out
+
+
+def changes(repo: BoardRepo, cache: BoardCache, old: str | None, new: str) -> dict[str, str | None]:
+    """What ``git diff-tree -r --no-renames old new`` reports, from the trees themselves: every
+    non-tree path that differs -> the new blob id of a regular file, ``""`` for any other kind of
+    entry (a symlink, a submodule), or None for a path ``new`` no longer has. Only subtrees whose
+    ids differ are read (from the cache, loose files, else one ``git cat-file`` per level).
+
+    Raises:
+        GitFailure: a tree is missing.
+    """
+    out: dict[str, str | None] = {}
+    level = [("", old, new)]
+    while level:
+        load(repo, cache, [t for _, a, b in level for t in (a, b) if t])
+        nxt = []
+        for prefix, a, b in level:
+            ea = entries(repo, cache, a) if a else {}
+            eb = entries(repo, cache, b) if b else {}
+            for name in ea.keys() | eb.keys():
+                x, y = ea.get(name), eb.get(name)
+                if x == y:
+                    continue
+                path = prefix + name
+                xt = x is not None and x[0] == TREE_MODE
+                yt = y is not None and y[0] == TREE_MODE
+                if xt or yt:
+                    nxt.append((path + "/", x[1] if xt else None, y[1] if yt else None))
+                if y is not None and not yt:
+                    out[path] = y[1] if y[0] & 0o170000 == 0o100000 else ""
+                elif x is not None and not xt:
+                    out[path] = None
         level = nxt
     return out
 

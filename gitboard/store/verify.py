@@ -5,7 +5,8 @@ each against its parent with :func:`gitboard.board.rules.check_commit`. The
 board at ``old`` is read once (:func:`gitboard.store.read.load_board`); every
 later board is the previous one with the commit's changed files applied, so a
 commit costs what it changed, not the board's size. The whole range takes
-three git commands whatever its length:
+three git commands whatever its length (none, for a push of loose commits that starts where
+the parse cache knows the board: :func:`_loose_range`):
 
 - ``git rev-list --reverse --topo-order --parents old..new`` -- the commits;
 - ``git diff-tree --stdin -r -z --no-renames --root`` -- what each changed;
@@ -31,6 +32,7 @@ from gitboard.board.errors import BoardError
 from gitboard.board.rules import Violation
 from gitboard.board.snapshot import Board
 from gitboard.board.team import Team
+from gitboard.store import trees
 from gitboard.store.objects import cat_blobs, read_loose, remember_writes
 from gitboard.store.read import load_board
 from gitboard.store.repo import ZERO_OID, BoardRepo
@@ -106,6 +108,41 @@ def _cat(repo: BoardRepo, ids: list[str]) -> dict[str, bytes]:
     return out
 
 
+#: Commits read from loose objects at most, before :func:`commits_between` asks git instead.
+LOOSE_WALK_LIMIT = 256
+
+
+def _loose_range(repo: BoardRepo, old: str, new: str) -> list[Commit] | None:
+    """The commits of ``old..new``, oldest first, with their changes, read without git: the
+    commits from their loose object files (a small push arrives loose, in the quarantine),
+    the changes from the trees (:func:`gitboard.store.trees.changes`, through the parse
+    cache, where the previous push left ``old``'s tree). None when git must answer: an
+    object that is not loose, a merge or a root on the way, ``old``'s tree not cached,
+    or more than :data:`LOOSE_WALK_LIMIT` commits."""
+    cache = repo.cache
+    prev_tree = cache.tree_of(old)
+    if prev_tree is None:
+        return None
+    chain: list[Commit] = []
+    oid = new
+    while oid != old:
+        if len(chain) >= LOOSE_WALK_LIMIT:
+            return None
+        obj = read_loose(repo, oid)
+        if obj is None or obj[0] != b"commit":
+            return None
+        c = _parse_commit(oid, obj[1])
+        if len(c.parents) != 1 or not c.tree:
+            return None
+        chain.append(c)
+        oid = c.parents[0]
+    chain.reverse()
+    for c in chain:
+        c.changes = trees.changes(repo, cache, prev_tree, c.tree)
+        prev_tree = c.tree
+    return chain
+
+
 def commits_between(repo: BoardRepo, old: str | None, new: str) -> tuple[list[Commit], dict[str, bytes]]:
     """Return the commits of ``old..new`` (all of ``new``'s history if ``old`` is None), oldest
     first, with their changes, and the content of every changed ``*.json`` blob (id -> bytes).
@@ -113,6 +150,11 @@ def commits_between(repo: BoardRepo, old: str | None, new: str) -> tuple[list[Co
     Raises:
         GitFailure: git could not read the range (an unknown commit).
     """
+    if old is not None:
+        chain = _loose_range(repo, old, new)
+        if chain is not None:
+            return chain, _cat(repo, sorted({sha for c in chain for p, sha in c.changes.items()
+                                             if sha and p.endswith(".json")}))
     spec = [new] if old is None else [new, f"^{old}"]
     ids = [ln.split()[0] for ln in repo.git("rev-list", "--reverse", "--topo-order", *spec).stdout.decode().split("\n")
            if ln.strip()]

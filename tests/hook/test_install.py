@@ -121,3 +121,16 @@ def test_the_installed_hook_starts_isolated_and_falls_back(server, tmp_path):
         assert p.returncode == 1 and p.stderr.splitlines()[-1].startswith(
             "gitboard: error: gitboard.hook.skew must be a number"), p.stderr
         assert any(l.startswith("+ exec ") and flags in l for l in p.stderr.splitlines()), p.stderr
+
+
+def test_no_server_is_written_into_the_script(server, run_cli):
+    """``--no-server`` writes a hook whose own process judges every push; the default uses the
+    warm hook server (tests/hook/test_hook_server.py)."""
+    hook = server / "hooks" / "pre-receive"
+    res = run_cli(["hook", "install", str(server), "--json"])
+    assert res.exit_code == 0 and res.json()["server"] is True and "GITBOARD_SERVER=1" in hook.read_text()
+    res = run_cli(["hook", "install", str(server), "--no-server", "--json"])
+    assert res.exit_code == 0 and res.json()["server"] is False
+    assert "GITBOARD_SERVER=0" in hook.read_text() and "GITBOARD_SERVER=1" not in hook.read_text()
+    res = run_cli(["hook", "install", str(server), "--no-server"])
+    assert res.exit_code == 0 and "pushes judged in the hook's own process" in res.stdout

@@ -53,6 +53,8 @@ def test_3_clones_x_3_processes_race_claims_through_the_hook(server, remote_clon
     clones = three_clones(server, remote_clone, {u: " ".join(ws) for u, ws in workers.items()})
     do(clones[2], partial(task_ops.import_tasks, actor="lead",
                           items=[{"subject": f"job {i}"} for i in range(1, N_TASKS + 1)]))
+    for c in clones:  # every clone has fetched and read the board: no clone starts the race cold
+        assert len(board(c).tasks) == N_TASKS
     jobs = [(c, w) for c, u in zip(clones, USERS) for w in workers[u]]
     outs = run_workers(CLAIM_LOOP, jobs, tmp_path, gitboard_exe)
     for name, out in outs.items():   # every worker stopped only because nothing was ready: 0 refusals
@@ -65,7 +67,10 @@ def test_3_clones_x_3_processes_race_claims_through_the_hook(server, remote_clon
     assert sorted(claims) == sorted(got) and len(set(t for t, _ in claims)) == N_TASKS
     final = board(clones[0])
     assert sorted((t.id, t.owner) for t in final.tasks.values()) == sorted(got)
-    assert {name.split("-")[0] for name, out in outs.items() if records(out)} == set(USERS)
+    # claims from more than one clone: the race was across machines. (Not "every clone": a
+    # clone whose first pushes lose backs off, and with fast claims the others can take every
+    # task meanwhile; the race is exactly-once either way, which is what is asserted above.)
+    assert len({name.split("-")[0] for name, out in outs.items() if records(out)}) >= 2
     assert git(server.bare, "rev-list", "--merges", "gitboard") == ""
     res = subprocess.run([str(gitboard_exe), "verify", "--json"], cwd=clones[1], capture_output=True, text=True)
     assert res.returncode == 0 and json.loads(res.stdout)["violations"] == []

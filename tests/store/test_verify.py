@@ -169,3 +169,65 @@ def test_verify_runs_in_a_clone_after_fetching(clone, run_cli):
     do(c1, partial(task_ops.add, actor="lead", subject="x"))
     res = run_cli(["verify", "--json"], cwd=c2)
     assert res.exit_code == 0 and res.json()["commits"] == 2
+
+
+def _plumb_commit(path: Path, parent: str | None, entries: dict[str, tuple[str, bytes | str]], message: str) -> str:
+    """A commit whose tree holds exactly ``entries`` (path -> (mode, content; a commit id for a
+    submodule)), made with plumbing in ``path``; returns its id."""
+    import os
+    import subprocess
+
+    from tests.conftest import TEST_IDENT
+
+    env = {**os.environ, "GIT_INDEX_FILE": str(path / ".git" / "plumb-index")}
+
+    def g(*args: str, input: bytes | None = None) -> str:
+        p = subprocess.run(["git", *TEST_IDENT, *args], cwd=path, input=input, capture_output=True, env=env)
+        assert p.returncode == 0, p.stderr
+        return p.stdout.decode().strip()
+
+    g("read-tree", "--empty")
+    for name, (mode, data) in entries.items():
+        sha = data if mode == "160000" else g("hash-object", "-w", "--stdin",
+                                                input=data if isinstance(data, bytes) else data.encode())
+        g("update-index", "--add", "--cacheinfo", f"{mode},{sha},{name}")
+    return g("commit-tree", g("write-tree"), *(["-p", parent] if parent else []), "-m", message)
+
+
+def test_the_loose_walk_reports_what_diff_tree_does(git_repo, git):
+    """:func:`commits_between` reads a loose range from the objects and the cached trees, without
+    git; every kind of change (a symlink, a submodule, a mode change, a file that becomes a
+    directory and back, a deletion) comes out exactly as ``git diff-tree -r`` reports it."""
+    from gitboard.store import verify as verify_mod
+
+    path = git_repo
+    sub = _plumb_commit(path, None, {"x": ("100644", "x")}, "a commit to point a submodule at")
+    states = [
+        {".team/config.json": ("100644", "{}"), "a/b.json": ("100644", "1"), "c.json": ("100644", "2")},
+        {".team/config.json": ("100644", "{}"), "a/b.json": ("100755", "1"), "c.json": ("120000", "target")},
+        {".team/config.json": ("100644", "{}"), "a": ("100644", "now a file"), "c.json/d.json": ("100644", "3"),
+         "m": ("160000", sub)},
+        {".team/config.json": ("100644", "{changed}"), "a/b.json": ("100644", "back"), "m": ("100644", "plain")},
+        {"a/b.json": ("100644", "back")},
+    ]
+    commits, parent = [], None
+    for i, state in enumerate(states):
+        parent = _plumb_commit(path, parent, state, f"state {i}\n\nGitboard-Action: update\nGitboard-Actor: lead\n")
+        commits.append(parent)
+    old, new = commits[0], commits[-1]
+    with BoardRepo(path) as r:
+        r.cache.put_commit(old, git(path, "rev-parse", f"{old}^{{tree}}"))
+        fast = verify_mod._loose_range(r, old, new)
+        assert fast is not None  # every object is loose, and old's tree is known
+        slow_limit, verify_mod.LOOSE_WALK_LIMIT = verify_mod.LOOSE_WALK_LIMIT, 0
+        try:
+            slow, slow_blobs = verify_mod.commits_between(r, old, new)  # through rev-list and diff-tree
+        finally:
+            verify_mod.LOOSE_WALK_LIMIT = slow_limit
+        fast_again, fast_blobs = verify_mod.commits_between(r, old, new)
+    assert [c.id for c in fast] == [c.id for c in slow] == commits[1:]
+    for a, b in zip(fast, slow):
+        assert (a.parents, a.time, a.trailers, a.tree, a.changes) == (b.parents, b.time, b.trailers, b.tree, b.changes)
+    assert [c.changes for c in fast_again] == [c.changes for c in slow] and fast_blobs == slow_blobs
+    assert fast[0].changes == {"a/b.json": git(path, "rev-parse", f"{commits[1]}:a/b.json"), "c.json": ""}
+    assert fast[1].changes["m"] == "" and fast[1].changes["a/b.json"] is None and fast[1].changes["c.json"] is None
