@@ -52,7 +52,7 @@ def render(python: str, root: str | None = None, *, server: bool = True) -> str:
 
     text = template().replace("GITBOARD_PYTHON=''", f"GITBOARD_PYTHON={shlex.quote(python)}", 1)
     if not server:
-        text = text.replace("GITBOARD_SERVER=1", "GITBOARD_SERVER=0", 1)
+        text = text.replace("\nGITBOARD_SERVER=1\n", "\nGITBOARD_SERVER=0\n", 1)
     return text.replace("GITBOARD_PATH=''", f"GITBOARD_PATH={shlex.quote(root)}", 1) if root else text
 
 
