@@ -118,9 +118,6 @@ def read_request(conn) -> tuple:
 
 def _judge(conn, fields: list, fds: list) -> None:
     """In the forked child: take the hook's place, judge the push, send ``X<status>``, exit."""
-    import signal
-
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the child waits for its own git commands
     os.dup2(fds[0], 1)
     os.dup2(fds[1], 2)
     for fd in fds:
@@ -168,6 +165,20 @@ def _refresh(path: str) -> str | None:
             return repo.common_dir
     except (BoardError, OSError):
         return None
+    except Exception:  # a bug here must not take the server down: the child reads what it needs
+        return None
+
+
+def _reap(children: set) -> None:
+    """Collect the judging children that have exited (SIGCHLD keeps its default, so that the
+    git commands this process runs itself report their real exit status)."""
+    for pid in list(children):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            children.discard(pid)
 
 
 def serve_forever(root: str) -> int:
@@ -176,7 +187,6 @@ def serve_forever(root: str) -> int:
     Returns at once (0) if another server holds the name.
     """
     import select
-    import signal
     import socket
     import time
 
@@ -205,16 +215,24 @@ def serve_forever(root: str) -> int:
 
     before = _fingerprint(root)
     os.chdir("/")
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     uid = os.getuid()
     last = time.monotonic()
     pending: dict[str, None] = {}  # repositories pushed to since the last refresh
     kept: dict[str, str] = {}  # repository path -> its common dir, least recently pushed first
+    children: set[int] = set()
     while True:
-        wait = REFRESH_AFTER if pending else max(0.0, idle - (time.monotonic() - last))
+        _reap(children)
+        if pending:
+            wait = REFRESH_AFTER
+        else:
+            wait = max(0.0, idle - (time.monotonic() - last))
+            if children:
+                wait = min(wait, 1.0)
         ready, _, _ = select.select([sock], [], [], wait)
         if not ready:
             if not pending:
+                if children or time.monotonic() - last < idle:
+                    continue
                 break  # idle
             for path in pending:
                 common = _refresh(path)
@@ -246,10 +264,12 @@ def serve_forever(root: str) -> int:
                 continue
             if os.fsdecode(fields[0]) != root:
                 conn.sendall(b"S")
-            elif os.fork() == 0:
-                sock.close()
-                _judge(conn, fields, fds)
             else:
+                pid = os.fork()
+                if pid == 0:
+                    sock.close()
+                    _judge(conn, fields, fds)
+                children.add(pid)
                 pending[os.fsdecode(fields[1])] = None
             for fd in fds:
                 os.close(fd)
