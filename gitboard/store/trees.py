@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from gitboard.store.cache import TREE_MODE, BoardCache, Entries
 from gitboard.store.repo import BoardRepo
@@ -143,10 +143,11 @@ def walk(repo: BoardRepo, cache: BoardCache, tree: str) -> Files:
     return files
 
 
-def diff(repo: BoardRepo, cache: BoardCache, old: str, new: str) -> dict[str, tuple[int, str] | None]:
-    """Return the files that differ from tree ``old`` to tree ``new``: path -> (mode, blob id),
-    or None for a file ``new`` no longer has. Only subtrees whose ids differ are read."""
-    out: dict[str, tuple[int, str] | None] = {}
+def _differing(repo: BoardRepo, cache: BoardCache, old: str | None,
+               new: str) -> Iterator[tuple[str, tuple[int, str] | None, tuple[int, str] | None]]:
+    """Yield ``(path, old entry, new entry)`` for every non-tree entry that differs from tree
+    ``old`` to tree ``new`` (an entry is ``(mode, id)``, None where that side has no such
+    entry, or has a tree there), level by level, reading only subtrees whose ids differ."""
     level = [("", old, new)]
     while level:
         load(repo, cache, [t for _, a, b in level for t in (a, b) if t])
@@ -163,11 +164,20 @@ def diff(repo: BoardRepo, cache: BoardCache, old: str, new: str) -> dict[str, tu
                 yt = y is not None and y[0] == TREE_MODE
                 if xt or yt:
                     nxt.append((path + "/", x[1] if xt else None, y[1] if yt else None))
-                if x is not None and not xt and x[0] in FILE_MODES:
-                    out[path] = None
-                if y is not None and not yt and y[0] in FILE_MODES:
-                    out[path] = y
+                if (x is not None and not xt) or (y is not None and not yt):
+                    yield path, None if xt else x, None if yt else y
         level = nxt
+
+
+def diff(repo: BoardRepo, cache: BoardCache, old: str, new: str) -> dict[str, tuple[int, str] | None]:
+    """Return the files that differ from tree ``old`` to tree ``new``: path -> (mode, blob id),
+    or None for a file ``new`` no longer has. Only subtrees whose ids differ are read."""
+    out: dict[str, tuple[int, str] | None] = {}
+    for path, x, y in _differing(repo, cache, old, new):
+        if y is not None and y[0] in FILE_MODES:
+            out[path] = y
+        elif x is not None and x[0] in FILE_MODES:
+            out[path] = None
     return out
 
 
@@ -180,29 +190,8 @@ def changes(repo: BoardRepo, cache: BoardCache, old: str | None, new: str) -> di
     Raises:
         GitFailure: a tree is missing.
     """
-    out: dict[str, str | None] = {}
-    level = [("", old, new)]
-    while level:
-        load(repo, cache, [t for _, a, b in level for t in (a, b) if t])
-        nxt = []
-        for prefix, a, b in level:
-            ea = entries(repo, cache, a) if a else {}
-            eb = entries(repo, cache, b) if b else {}
-            for name in ea.keys() | eb.keys():
-                x, y = ea.get(name), eb.get(name)
-                if x == y:
-                    continue
-                path = prefix + name
-                xt = x is not None and x[0] == TREE_MODE
-                yt = y is not None and y[0] == TREE_MODE
-                if xt or yt:
-                    nxt.append((path + "/", x[1] if xt else None, y[1] if yt else None))
-                if y is not None and not yt:
-                    out[path] = y[1] if y[0] & 0o170000 == 0o100000 else ""
-                elif x is not None and not xt:
-                    out[path] = None
-        level = nxt
-    return out
+    return {path: None if y is None else (y[1] if y[0] & 0o170000 == 0o100000 else "")
+            for path, _x, y in _differing(repo, cache, old, new)}
 
 
 def _tree_key(item: tuple[str, tuple[int, str]]) -> bytes:
