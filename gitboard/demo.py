@@ -39,7 +39,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from gitboard.board import protocol_ops, review_ops, task_ops
+from gitboard.board import protocol_ops, task_ops
 from gitboard.board.errors import Invalid
 from gitboard.board.task import COMPLETED, FAILED, MERGED
 from gitboard.store import git as gitcmd
@@ -233,12 +233,13 @@ def _merge_all(project: Path, out: _Out) -> dict:
     """Approve every completed task as the lead, run the merge queue once, bring the project's
     ``main`` along, and print ``git log --first-parent --oneline origin/main``; returns the
     queue's ``--json`` document."""
+    from gitboard.store.review import approve_task
     from gitboard.team.refinery import run_queue
 
     with BoardRepo(project) as repo:
         for task in sorted(read_board(repo).tasks.values(), key=lambda t: t.id):
             if task.status == COMPLETED:
-                transact(repo, partial(review_ops.approve, actor="lead", task_id=task.id, note="demo"))
+                approve_task(repo, "lead", task.id, note="demo")
     out.say()
     check = f"{_python()} -m py_compile gen.py stats.py check.py report.py"
     out.say("The lead approves the five tasks; the merge queue merges them, blockers first:", "bold")

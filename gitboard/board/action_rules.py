@@ -21,6 +21,7 @@ from gitboard.board.names import LEAD
 from gitboard.board.permits import claim_refusal, drain_refusal, owner_refusal, release_refusal, status_refusal, \
     answer_refusal
 from gitboard.board.request import APPROVED, PENDING as REQ_PENDING, PLAN, SHUTDOWN, Request
+from gitboard.board.review_ops import is_object_id
 from gitboard.board.snapshot import Board
 from gitboard.board.task import COMPLETED, FAILED, IN_PROGRESS, PENDING, TASK_FIELDS, Task
 from gitboard.board.team import CONFIG_PATH, Member
@@ -373,6 +374,8 @@ def _review_action(c: Check, before: Board, d: Diff, trailers: Mapping[str, list
         if _only_fields(c, old, new, _REVIEW_FIELDS) and not (
                 isinstance(new.review, dict) and new.review.get("verdict") == "approved"):
             c.bad(ACTION_RULE, f"an approve records review {{\"verdict\": \"approved\"}} on task #{old.id}", path)
+        elif isinstance(new.review, dict) and "commit" in new.review and not is_object_id(new.review["commit"]):
+            c.bad(ACTION_RULE, f"an approve names the approved commit by its full id on task #{old.id}", path)
     elif a in ("reject", "rework"):
         if not _only_fields(c, old, new, _REWORK_FIELDS):
             return

@@ -14,7 +14,7 @@ import heapq
 from typing import Iterable, Sequence
 
 from gitboard.board.errors import Conflict
-from gitboard.board.review_ops import is_approved
+from gitboard.board.review_ops import approved_commit, is_approved
 from gitboard.board.snapshot import Board
 from gitboard.board.task import COMPLETED, MERGED, Task
 
@@ -52,6 +52,17 @@ def review_required(setting: str | None) -> bool:
 def is_candidate(task: Task, require_review: bool = True) -> bool:
     """True if ``task`` is completed and, when review is required, approved."""
     return task.status == COMPLETED and (not require_review or is_approved(task))
+
+
+def stale_approval(task: Task, tip: str) -> str | None:
+    """Why ``task`` may not be merged with its branch at ``tip``, or None: its approval names
+    another commit (the branch moved on, or was rewritten, since the lead approved it). The
+    queue merges exactly the approved commit; an approval without a commit pins nothing."""
+    approved = approved_commit(task)
+    if approved is None or approved == tip:
+        return None
+    return (f"it was approved at {approved[:12]}, but task/{task.id} is now at {tip[:12]}: "
+            f"review it again and approve (gitboard approve {task.id})")
 
 
 def check_named(board: Board, ids: Iterable[int], require_review: bool = True) -> None:

@@ -7,7 +7,8 @@ refuse. All of them are the lead's: anyone else gets :class:`Conflict` (exit 3).
 
 Task keys they write (see :mod:`gitboard.board.task`)::
 
-    "review": null or {"verdict": "approved", "by": str, "at": ISO-8601 UTC, "note": str}
+    "review": null or {"verdict": "approved", "by": str, "at": ISO-8601 UTC, "note": str,
+                       "commit": the task branch's commit that was approved (optional)}
     "rework": [{"reason": "review"|"conflict"|"check", "by": str, "at": ISO-8601 UTC,
                 "feedback": str, "base": commit id of the base it was judged against, or null}]
     "result": {..., "merge": {"commit", "base", "by", "at",
@@ -18,8 +19,11 @@ reason ``review``), ``rework`` (the merge queue's: reasons ``conflict`` and
 ``check``) and ``merge``. A ``merge`` commit also carries
 ``Gitboard-Merge-Commit: <the merge commit on the base>``.
 
-Going to rework, for any reason, clears ``review``: reworked work is reviewed
-afresh. The task becomes pending with no owner or lease, its branch and
+An approval names the commit of ``task/<id>`` it approved (``review.commit``, written by
+``gitboard approve``, which pins the branch's tip unless told ``--commit``): the merge
+queue merges exactly that commit, and a branch that moved on since is not merged until
+it is approved again (:func:`gitboard.board.queue.stale_approval`). Going to rework, for
+any reason, clears ``review``: reworked work is reviewed afresh. The task becomes pending with no owner or lease, its branch and
 ``result`` stay (the next claimer continues from ``task/<id>``).
 """
 
@@ -61,21 +65,45 @@ def is_approved(task: Task) -> bool:
     return isinstance(task.review, dict) and task.review.get("verdict") == APPROVED
 
 
-def approve(board: Board, now: datetime, *, actor: str, task_id: int, note: str | None = None) -> Change | NoChange:
-    """Record the lead's approval in ``review``: ``{"verdict": "approved", "by", "at", "note"}``.
+def is_object_id(value: Any) -> bool:
+    """True for a full git object id: 40 (SHA-1) or 64 (SHA-256) lowercase hex digits."""
+    return isinstance(value, str) and len(value) in (40, 64) and all(c in "0123456789abcdef" for c in value)
 
-    Approving again with the same note changes nothing.
+
+def approved_commit(task: Task) -> str | None:
+    """The commit of ``task/<id>`` that ``task``'s approval names, or None (no approval, or one
+    recorded without a commit)."""
+    if not is_approved(task):
+        return None
+    commit = task.review.get("commit")
+    return commit if is_object_id(commit) else None
+
+
+def approve(board: Board, now: datetime, *, actor: str, task_id: int, note: str | None = None,
+            commit: str | None = None) -> Change | NoChange:
+    """Record the lead's approval in ``review``: ``{"verdict": "approved", "by", "at", "note", "commit"}``.
+
+    Approving again with the same note and commit changes nothing.
+
+    Args:
+        commit: the commit of the task's branch being approved (a full object id), which the
+            merge queue will merge; None: no commit is named (the queue merges the branch's tip).
 
     Raises:
         NotFound: no such task.
         Conflict: ``actor`` is not the lead, or the task is not completed.
+        Invalid: ``commit`` is not a full object id.
     """
     _lead_only(actor, "approve")
     task = _completed(board, task_id, "approve")
+    if commit is not None and not is_object_id(commit):
+        raise Invalid(f"cannot approve task #{task_id} at {commit!r}: not a full commit id")
     note = note or ""
-    if is_approved(task) and task.review.get("note", "") == note:
+    if is_approved(task) and task.review.get("note", "") == note and task.review.get("commit") == commit:
         return NoChange(task)
     review = {"verdict": APPROVED, "by": actor, "at": iso(now), "note": note}
+    if commit is not None:
+        review["commit"] = commit
     approved = task.evolve(review=review, updated_at=iso(now))
     return Change({board.path_of_task(task.id): approved.to_bytes()}, f"approve #{task.id} by {actor}",
                   trailers("approve", actor, task.id), result=approved)

@@ -12,7 +12,7 @@ well::
      "claimed_at": ISO-8601 UTC or null, "lease_expires_at": ISO-8601 UTC or null,
      "run": shell command or null, "role": role a claimer must have, or null,
      "result": object or null,
-     "review": null or {"verdict": "approved", "by", "at", "note"},
+     "review": null or {"verdict": "approved", "by", "at", "note", "commit" (optional)},
      "rework": [{"reason": "review"|"conflict"|"check", "by", "at", "feedback", "base"}]}
 
 ``review`` and ``rework`` (see :mod:`gitboard.board.review_ops`) are written

@@ -29,8 +29,9 @@ def merge(
     gitboard.review none every completed task is a candidate. Exit 0 whatever went to
     rework; 3 for a named task that is not completed or approved, or a checked-out base
     with uncommitted changes to files a merge touches; 4 for an unknown id; 1 when the
-    remote is unreachable. --json prints {"merged": \[id], "rework": \[{"id", "reason",
-    "paths"}], "waiting": \[id]}.
+    remote is unreachable. A task whose branch moved on since it was approved is not
+    merged (approve it again). --json prints {"merged": \[id], "rework": \[{"id", "reason",
+    "paths"}], "waiting": \[id], "stale": \[{"id", "approved", "tip"}]}.
     """
     from gitboard.team.refinery import Refinery
 
@@ -61,6 +62,8 @@ def merge(
             parts.append(f"rework {len(run.rework)}")
         if run.waiting:
             parts.append(f"waiting {len(run.waiting)}")
+        if run.stale:
+            parts.append(f"not merged (approve again) {len(run.stale)}")
         sys.stdout.write(", ".join(parts) + "\n")
 
     emit(json_, run.to_json(), human)

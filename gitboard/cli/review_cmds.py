@@ -82,19 +82,26 @@ def _transact(op):
 def approve(
     task_id: int = ID_ARG,
     note: Optional[str] = typer.Option(None, "--note", metavar="TEXT", help="Kept in the task's review."),
+    commit: Optional[str] = typer.Option(None, "--commit", metavar="REV",
+                                         help="The commit of task/<id> you approve (default: its tip)."),
     as_: Optional[str] = AS_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
     """Approve a completed task for the merge queue (the lead only): one board commit.
 
-    Exit 3 if the task is not completed or you are not the lead; 4 for an unknown id.
-    --json prints the task.
+    The approval names the commit of task/<id> it approves (its tip, fetched first in remote
+    mode, or --commit): the queue merges exactly that commit, and waits for a new approval
+    if the branch moves on. Exit 2 for a --commit not on the branch; 3 if the task is not
+    completed or you are not the lead; 4 for an unknown id. --json prints the task.
     """
-    from gitboard.board import review_ops
     from gitboard.cli import render
+    from gitboard.store.review import approve_task
 
-    task = _transact(partial(review_ops.approve, actor=actor_name(as_), task_id=task_id, note=note))
-    emit(json_, task.to_json(), lambda: render.line(f"approved #{task.id}: {task.subject}"))
+    with open_repo() as repo:
+        task = approve_task(repo, actor_name(as_), task_id, note=note, rev=commit, fetch=not repo.offline)
+    at = task.review.get("commit") if isinstance(task.review, dict) else None
+    emit(json_, task.to_json(),
+         lambda: render.line(f"approved #{task.id}" + (f" at {at[:12]}" if at else "") + f": {task.subject}"))
 
 
 def reject(

@@ -19,7 +19,8 @@ Checked, per ref:
   push leaves it), or is a lead;
 - **the base branch** (``gitboard.hook.base``, default the repository's HEAD branch): only
   fast-forwards; with ``gitboard.hook.protectBase``, only merge-queue commits (merge
-  commits with a ``Gitboard-Task`` trailer and actor ``lead``) pushed by a lead.
+  commits with a ``Gitboard-Task`` trailer and actor ``lead``, recorded on the board as
+  that task's merge, merging the commit its approval names) pushed by a lead.
 
 Other refs are not gitboard's business and pass. An update of the board or base branch
 whose old value is no longer the ref's (another push landed first) is left to git, which
@@ -48,6 +49,7 @@ from gitboard.board.change import ACTOR, TASK
 from gitboard.board.clock import utcnow
 from gitboard.board.errors import BoardError
 from gitboard.board.names import LEAD
+from gitboard.board.review_ops import approved_commit
 from gitboard.board.snapshot import Board
 from gitboard.store.read import load_board
 from gitboard.store.repo import BoardRepo
@@ -170,7 +172,8 @@ def check_push(repo: BoardRepo, updates: Sequence[tuple[str, str, str]], env: Ma
         return pusher is None or actor in names or (anyone and actor != LEAD and actor != "")
 
     base_ref = _base_ref(repo, cfg) if any(ref != repo.ref for _, _, ref in updates) else None
-    for old, new, ref in updates:
+    # the board first: the other refs are judged against the board as this push leaves it
+    for old, new, ref in sorted(updates, key=lambda u: u[2] != repo.ref):
         old_c, new_c = zero_to_none(old), zero_to_none(new)
         if (ref == repo.ref or ref == base_ref) and repo.read_ref(ref) != old_c:
             # the ref moved since the pusher read it: git refuses this update as stale (a lost
@@ -198,7 +201,9 @@ def check_push(repo: BoardRepo, updates: Sequence[tuple[str, str, str]], env: Ma
             elif old_c is not None and not repo.is_ancestor(old_c, new_c):
                 refused.append(f"refused {new}: a rewind of the base branch {ref} (not a fast-forward of {old})")
             elif cfg.protect_base:
-                refused += _check_protected_base(repo, old_c, new_c, pusher, is_lead)
+                if board is None:
+                    board = _current_board(repo)
+                refused += _check_protected_base(repo, old_c, new_c, pusher, is_lead, board)
         else:
             m = _TASK_BRANCH.fullmatch(ref)
             if m and pusher is not None and not is_lead:
@@ -235,8 +240,13 @@ def _current_board(repo: BoardRepo) -> Board | None:
 
 
 def _check_protected_base(repo: BoardRepo, old: str | None, new: str, pusher: str | None,
-                          is_lead: bool) -> list[str]:
-    """With ``gitboard.hook.protectBase``: the base takes only the merge queue's commits, from a lead."""
+                          is_lead: bool, board: Board | None) -> list[str]:
+    """With ``gitboard.hook.protectBase``: the base takes only the merge queue's commits, from a lead.
+
+    Each new first-parent commit must be a merge with ``Gitboard-Task`` and ``Gitboard-Actor:
+    lead`` trailers that ``board`` (the board as this push leaves it) records as that task's
+    ``result.merge.commit``, and whose second parent is the commit the task's approval names
+    (when it names one): what was approved is what lands, whoever pushes it."""
     if pusher is not None and not is_lead:
         return [f"refused {new}: {pusher} may not push the protected base branch (only a lead's merge queue)"]
     if old is None:
@@ -253,6 +263,17 @@ def _check_protected_base(repo: BoardRepo, old: str | None, new: str, pusher: st
         if len(c.parents) < 2 or TASK not in tr or tr.get(ACTOR) != LEAD:
             out.append(f"refused {oid}: the protected base branch takes only merge-queue commits "
                        f"(a merge with {TASK} and {ACTOR}: lead trailers)")
+            continue
+        task = board.tasks.get(int(tr[TASK])) if board is not None and tr[TASK].isdigit() else None
+        merge = task.result.get("merge") if task is not None and isinstance(task.result, dict) else None
+        if not isinstance(merge, dict) or merge.get("commit") != oid:
+            out.append(f"refused {oid}: the board does not record this merge as task #{tr[TASK]}'s "
+                       f"(push the board's merge commit with it, as 'gitboard merge' does)")
+            continue
+        approved = approved_commit(task)
+        if approved is not None and c.parents[1] != approved:
+            out.append(f"refused {oid}: it merges {c.parents[1][:12]}, but task #{task.id} was approved "
+                       f"at {approved[:12]}")
     return out
 
 

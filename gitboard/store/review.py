@@ -1,4 +1,5 @@
-"""What the lead needs to judge a task's work: :func:`review_task`, read-only.
+"""What the lead needs to judge a task's work: :func:`review_task`, read-only; and
+:func:`approve_task`, which approves it at a commit of its branch.
 
 It reads the board, the base branch and ``task/<id>`` (fetching both first in
 remote mode), and returns the ``gitboard review --json`` document. No ref is
@@ -7,12 +8,15 @@ moved; ``git merge-tree --write-tree`` only adds objects to the database.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitboard.board.errors import GitFailure
 from gitboard.store.merge import base_branch, branch_tip, fetch_branch, local_branch, merge_base, merge_tree
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
+
+if TYPE_CHECKING:
+    from gitboard.board.task import Task
 
 #: Characters of ``--patch`` output kept in the JSON document's ``patch``.
 PATCH_CHARS = 1_000_000
@@ -77,3 +81,41 @@ def review_task(repo: BoardRepo, task_id: int, *, patch: bool = False, fetch: bo
     if patch:
         doc["patch"] = repo.git("diff", "--no-color", mb or base, tip).stdout.decode(errors="replace")[:PATCH_CHARS]
     return doc
+
+
+def approve_task(repo: BoardRepo, actor: str, task_id: int, note: str | None = None,
+                 rev: str | None = None, fetch: bool = True) -> "Task":
+    """Approve task ``task_id`` at a commit of its branch, in one board commit; return the task.
+
+    The approval names the commit the merge queue will merge (``review.commit``): ``rev``
+    resolved to a full id, which must be on ``task/<id>`` (its tip or an ancestor), else the
+    branch's tip (fetched first in remote mode). A task without a branch is approved without
+    a commit (the queue then has nothing to merge and says so).
+
+    Raises:
+        NotFound: no such task; or ``rev`` given and the task has no branch.
+        Invalid: ``rev`` names no commit, or one that is not on the task's branch.
+        Conflict: ``actor`` is not the lead, or the task is not completed.
+        GitFailure: git failed, or the remote is unreachable.
+    """
+    from functools import partial
+
+    from gitboard.board import review_ops
+    from gitboard.board.errors import Invalid, NotFound
+    from gitboard.store.transact import transact
+
+    task = read_board(repo, fresh=fetch).task(task_id)
+    try:
+        name, tip = branch_tip(repo, task, fetch=fetch)
+    except NotFound:
+        if rev is not None:
+            raise
+        name, tip = None, None
+    commit = tip
+    if rev is not None:
+        commit = repo.resolve(f"{rev}^{{commit}}")
+        if commit is None:
+            raise Invalid(f"--commit {rev!r} names no commit")
+        if commit != tip and not repo.is_ancestor(commit, tip):
+            raise Invalid(f"--commit {rev!r} ({commit[:12]}) is not on {name} (at {tip[:12]})")
+    return transact(repo, partial(review_ops.approve, actor=actor, task_id=task_id, note=note, commit=commit))

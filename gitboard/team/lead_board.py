@@ -224,9 +224,13 @@ class LeadBoard:
             return review_task(repo, int(task_id), fetch=not repo.offline)
 
     def approve(self, task_id: int, note: str | None = None) -> dict:
-        """Approve a completed task for the merge queue; returns it. Raises Conflict, NotFound."""
-        return self.transact(partial(review_ops.approve, actor=self.actor, task_id=int(task_id),
-                                     note=note or None)).to_json()
+        """Approve a completed task for the merge queue at its branch's tip (the commit the queue
+        will merge: :func:`gitboard.store.review.approve_task`); returns it. Raises Conflict, NotFound."""
+        from gitboard.store.review import approve_task
+
+        with self.open() as repo:
+            return approve_task(repo, self.actor, int(task_id), note=note or None,
+                                fetch=not repo.offline).to_json()
 
     def reject(self, task_id: int, feedback: str) -> dict:
         """Send a completed task back for rework with ``feedback``; returns it. Raises Invalid, Conflict, NotFound."""

@@ -148,7 +148,11 @@ class QueueRun:
         rework: ``{"id", "reason", "paths"}`` for each task sent to rework (``paths``: conflicting
             paths, [] for a check).
         waiting: ids of candidates whose blockers are not merged (as of the last pass).
-        skipped: ids another queue merged or sent back first (not in the JSON document).
+        skipped: ids another queue merged or sent back first, or whose approval is stale (not
+            in the JSON document).
+        stale: ``{"id", "approved", "tip"}`` for each candidate whose branch moved on from the
+            approved commit (:func:`gitboard.board.queue.stale_approval`): not merged, left as
+            it is for the lead to review and approve again.
         commits: task id -> the merge commit.
     """
 
@@ -156,11 +160,14 @@ class QueueRun:
     rework: list[dict[str, Any]] = field(default_factory=list)
     waiting: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
+    stale: list[dict[str, Any]] = field(default_factory=list)
     commits: dict[int, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"merged": [id], "rework": [{"id", "reason", "paths"}], "waiting": [id]}``."""
-        return {"merged": list(self.merged), "rework": [dict(r) for r in self.rework], "waiting": list(self.waiting)}
+        """``{"merged": [id], "rework": [{"id", "reason", "paths"}], "waiting": [id],
+        "stale": [{"id", "approved", "tip"}]}``."""
+        return {"merged": list(self.merged), "rework": [dict(r) for r in self.rework], "waiting": list(self.waiting),
+                "stale": [dict(r) for r in self.stale]}
 
 
 def _seconds(value: str | None) -> float:
@@ -302,6 +309,13 @@ class Refinery:
                 branch, tip = git_merge.branch_tip(repo, task)
             except NotFound as e:
                 self._rework(repo, tid, phase, "conflict", [], f"nothing to merge: {e.message}", base_tip, out)
+                return
+            stale = queue.stale_approval(task, tip)
+            if stale is not None:  # what was approved is not what the branch holds now
+                queue.check_phase(phase, queue.SKIPPED)
+                out.skipped.append(tid)
+                out.stale.append({"id": tid, "approved": task.review.get("commit"), "tip": tip})
+                self.log(f"not merged #{tid}: {stale}")
                 return
             mt = git_merge.merge_tree(repo, base_tip, tip)
             if not mt.clean:

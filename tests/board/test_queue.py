@@ -71,3 +71,13 @@ def test_transitions_are_data_and_terminal_phases_go_nowhere() -> None:
     for _ in range(5):
         reachable |= {to for f in reachable for to in queue.TRANSITIONS.get(f, ())}
     assert queue.TERMINAL <= reachable
+
+
+def test_a_stale_approval_is_not_merged() -> None:
+    approved = {"verdict": "approved", "by": "lead", "at": "2026-03-01T12:00:00Z", "note": "", "commit": "a" * 40}
+    task = t(1, review=approved)
+    assert queue.stale_approval(task, "a" * 40) is None
+    why = queue.stale_approval(task, "b" * 40)
+    assert why is not None and "aaaaaaaaaaaa" in why and "bbbbbbbbbbbb" in why and "approve" in why
+    assert queue.stale_approval(t(2), "b" * 40) is None  # an approval without a commit pins nothing
+    assert queue.stale_approval(t(3, review=None), "b" * 40) is None  # not approved: not the queue's question

@@ -132,3 +132,33 @@ def test_writes_touch_only_the_task_file() -> None:
                    review_ops.mark_merged(board, NOW, actor="lead", task_id=1, commit="m" * 40, base=BASE,
                                           require_review=False)):
         assert list(change.writes) == [task_path(1)]
+
+
+def test_an_approval_names_the_commit_it_approved() -> None:
+    board = make_board(done())
+    change = review_ops.approve(board, NOW, actor="lead", task_id=1, commit="d" * 40)
+    t = apply(board, change).task(1)
+    assert t.review["commit"] == "d" * 40 and review_ops.approved_commit(t) == "d" * 40
+    same = review_ops.approve(apply(board, change), NOW, actor="lead", task_id=1, commit="d" * 40)
+    assert type(same).__name__ == "NoChange"
+    moved = review_ops.approve(apply(board, change), NOW, actor="lead", task_id=1, commit="e" * 40)
+    assert apply(board, moved).task(1).review["commit"] == "e" * 40  # approving a new tip is a change
+    for bad in ("HEAD", "d" * 39, "D" * 40, "task/1"):
+        with pytest.raises(Invalid, match="not a full commit id"):
+            review_ops.approve(board, NOW, actor="lead", task_id=1, commit=bad)
+    plain = apply(board, review_ops.approve(board, NOW, actor="lead", task_id=1)).task(1)
+    assert "commit" not in plain.review and review_ops.approved_commit(plain) is None
+
+
+def test_the_rules_refuse_an_approval_naming_no_commit_id() -> None:
+    from gitboard.board import rules
+
+    board = make_board(done())
+    good = apply(board, review_ops.approve(board, NOW, actor="lead", task_id=1, commit="d" * 40))
+    trailers = [(ACTION, "approve"), (TASK, "1"), (ACTOR, "lead")]
+    assert rules.check_commit(board, good, trailers, NOW) == []
+    doc = json.loads(good.task(1).to_bytes())
+    doc["review"]["commit"] = "main"
+    forged = make_board(Task.from_json(doc))
+    found = rules.check_commit(board, forged, trailers, NOW)
+    assert len(found) == 1 and "full id" in found[0].message

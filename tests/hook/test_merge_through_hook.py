@@ -3,6 +3,7 @@ protected base, anyone else's is refused (exit 3, one line) and nothing moves.""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -30,3 +31,26 @@ def test_a_protected_base_takes_the_leads_merge_queue_only(tmp_path: Path, run_c
     assert res.exit_code == 0, res.stderr
     assert res.json()["merged"] == [tid]
     assert first_parent(bare)[0] == f"Merge task #{tid}: One"
+
+
+def test_a_protected_base_refuses_a_merge_the_board_does_not_record(tmp_path: Path, run_cli) -> None:
+    """A lead's hand-made merge commit with the queue's trailers, pushed without the board's
+    ``merge`` commit, is refused: the base takes only merges the board records."""
+    bare = tmp_path / "remote.git"
+    g(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    install(str(bare), leads=["ann"], protect_base=True, python=sys.executable)
+    a = project(tmp_path / "a", {"a.txt": "a\n"})
+    g(a, "remote", "add", "origin", str(bare))
+    g(a, "push", "-q", "origin", "main")
+    init_board(a, remote="origin")
+    tid = completed_task(run_cli, a, "One", {"one.txt": "1\n"}, push=True, approve=True)
+    g(a, "config", "remote.origin.receivepack", "env GITBOARD_PUSHER=ann git-receive-pack")
+    tree = g(a, "rev-parse", f"task/{tid}^{{tree}}")
+    msg = f"Merge task #{tid}: One\n\nGitboard-Task: {tid}\nGitboard-Actor: lead\n"
+    forged = g(a, "commit-tree", tree, "-p", "main", "-p", f"task/{tid}", "-m", msg)
+    before = g(bare, "rev-parse", "main")
+    p = subprocess.run(["git", "push", "origin", f"{forged}:refs/heads/main"], cwd=a, capture_output=True, text=True)
+    assert p.returncode != 0 and g(bare, "rev-parse", "main") == before
+    assert f"gitboard: refused {forged}: the board does not record this merge as task #{tid}'s" in p.stderr, p.stderr
+    res = run_cli(["merge", "--json"], cwd=a)  # the queue's own merge, board and base together, lands
+    assert res.exit_code == 0 and res.json()["merged"] == [tid], res.stderr
