@@ -236,8 +236,13 @@ def release(board: Board, now: datetime, *, actor: str, task_id: int, force: boo
     return Change(_write(released), subject, trailers("release", actor, task.id), result=released)
 
 
-def renew(board: Board, now: datetime, *, actor: str, task_id: int, lease: float = DEFAULT_LEASE) -> Change:
+def renew(board: Board, now: datetime, *, actor: str, task_id: int,
+          lease: float = DEFAULT_LEASE) -> Change | NoChange:
     """Extend the owner's lease to ``now + lease`` seconds.
+
+    A renewal that changes nothing (within the second the lease was set or last renewed,
+    to the same expiry: a teammate resuming the task it just claimed) is a NoChange, not an
+    empty commit that the rules (and the server's hook) would refuse.
 
     Raises:
         NotFound: no such task. Conflict: not in progress or not the owner. Invalid: lease <= 0.
@@ -246,6 +251,8 @@ def renew(board: Board, now: datetime, *, actor: str, task_id: int, lease: float
     check_lease(lease)
     task = _owned(board, task_id, actor, "renew")
     renewed = task.evolve(lease_expires_at=after(now, lease), updated_at=iso(now))
+    if renewed == task:
+        return NoChange(task)
     return Change(_write(renewed), f"renew #{task.id} by {actor}", trailers("renew", actor, task.id), result=renewed)
 
 

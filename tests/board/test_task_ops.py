@@ -389,6 +389,17 @@ def test_renew_default_lease_and_expired_lease_can_be_renewed_by_owner():
     assert ch.result.lease_expires_at == iso(NOW + timedelta(seconds=task_ops.DEFAULT_LEASE))
 
 
+def test_a_renewal_within_the_second_of_the_claim_changes_nothing():
+    """A teammate that resumes the task it claimed a moment ago renews to the same expiry in the
+    same second: a NoChange, never an empty commit (which the rules refuse: 0 tasks changed)."""
+    claim = task_ops.claim(make_board(task(1)), NOW, actor="alice", task_id=1, lease=60)
+    board = apply(make_board(task(1)), claim)
+    again = task_ops.renew(board, NOW, actor="alice", task_id=1, lease=60)
+    assert type(again).__name__ == "NoChange" and again.result == board.task(1)
+    later = task_ops.renew(board, NOW + timedelta(seconds=1), actor="alice", task_id=1, lease=60)
+    assert type(later).__name__ == "Change" and later.result.lease_expires_at == "2026-03-01T12:01:01Z"
+
+
 def test_renew_rules():
     b = make_board(owned(1, "alice", lease=5), task(2))
     with pytest.raises(Conflict):
