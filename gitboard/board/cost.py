@@ -189,3 +189,24 @@ def summarise(board: Board, by: str = "task") -> tuple[Sum, list[Sum]]:
             group = groups[key] = Sum(key=key)
         group.add(usage, cost)
     return whole, [groups[k] for k in sorted(groups, key=lambda k: (k == NONE_KEY, k))]
+
+
+def lead_total(meters: Iterable[Any]) -> Sum:
+    """The usage and cost of the lead's saved conversations (each a session's ``meter``, see
+    :mod:`gitboard.team.lead_sessions`): one counted item per session with tokens or cost. A
+    session with responses no price was known for has an unknown cost (not its priced part
+    alone, and never 0); malformed values count as missing."""
+    out = Sum(key="lead")
+    for meter in meters:
+        if type(meter) is not dict:
+            continue
+        usage = meter.get("usage") if type(meter.get("usage")) is dict else {}
+        tokens = {k: _count(usage.get(k)) for k in TOKEN_KEYS}
+        priced = meter.get("priced_usd")
+        cost = float(priced) if type(priced) in (int, float) and priced >= 0 and math.isfinite(priced) else None
+        if _count(meter.get("unpriced_responses")):
+            cost = None
+        if sum(tokens.values()) or cost:
+            out.add(tokens, cost)
+    return out
+

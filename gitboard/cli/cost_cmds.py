@@ -16,18 +16,25 @@ def cost(
     offline: bool = OFFLINE_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
-    """Sum the tokens and cost (USD) recorded in task results, per group and in total.
+    r"""Sum the tokens and cost (USD) recorded in task results, per group and in total, and
+    the model-driven lead's own (this clone's saved lead conversations), apart.
 
     A task whose result records tokens but no cost_usd is unpriced: its tokens
-    count, and its cost is shown as unknown, never as 0.
+    count, and its cost is shown as unknown, never as 0. --json prints {"by", "total",
+    "groups": \[...], "lead": {"sessions", "priced", "unpriced", "cost_usd", "tokens",
+    "usage"}}; "total" is the tasks' alone.
     """
+    from pathlib import Path
+
     from gitboard.board import cost as costs
     from gitboard.store.read import read_board
+    from gitboard.team.lead_sessions import saved_meters
 
     if by not in GROUPINGS:
         raise Invalid(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
     with open_repo(offline) as repo:
         board = read_board(repo)
+        meters = saved_meters(Path(repo.common_dir, "gitboard"))
     for path, why in sorted(board.corrupt.items()):
         warn(f"{path} is corrupt and was skipped: {why}")
     whole, groups = costs.summarise(board, by)
@@ -40,7 +47,10 @@ def cost(
         rows.append(row)
     total = whole.to_json()
     del total["key"]
-    doc = {"by": by, "total": total, "groups": rows}
+    lead = costs.lead_total(meters).to_json()
+    lead["sessions"] = lead.pop("tasks")
+    del lead["key"]
+    doc = {"by": by, "total": total, "groups": rows, "lead": lead}
 
     def human() -> None:
         from gitboard.cli import render

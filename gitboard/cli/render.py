@@ -192,8 +192,18 @@ def cost_table(doc: dict) -> RenderableType:
     """The ``gitboard cost --json`` document as a table: one row per group, then the total,
     then a note when some tasks are unpriced."""
     by, total = doc["by"], doc["total"]
+    lead = doc.get("lead") or {}
+    lead_line = None
+    if lead.get("sessions"):
+        u, n = lead["usage"], lead["sessions"]
+        lead_line = Text(f"the lead (this clone's {n} conversation{'s' if n != 1 else ''}): "
+                         f"{tokens(u['input_tokens'])} in, {tokens(u['output_tokens'])} out, "
+                         f"{tokens(u['cache_read_input_tokens'])} cache read, "
+                         f"{tokens(u['cache_creation_input_tokens'])} cache write, ")
+        lead_line.append(usd(lead["cost_usd"], lead["unpriced"]))
     if not doc["groups"]:
-        return plain("no task records usage or cost yet")
+        empty = plain("no task records usage or cost yet")
+        return Group(empty, lead_line) if lead_line is not None else empty
     headers = [by] + (["subject"] if by == "task" else []) + \
         ["tasks", "input", "output", "cache read", "cache write", "cost"]
     t = table(*headers, wrap=("subject",))
@@ -215,4 +225,6 @@ def cost_table(doc: dict) -> RenderableType:
         n = total["unpriced"]
         parts.append(Text(f"{n} task{'s have' if n != 1 else ' has'} tokens but no recorded cost: "
                           "unknown (+?), not 0", style="dim"))
+    if lead_line is not None:
+        parts.append(lead_line)
     return Group(*parts)

@@ -38,6 +38,7 @@ from gitboard.team import compaction, conversation, pricing, prompts, workspace
 from gitboard.team.accounting import Meter
 from gitboard.team.agent import Usage
 from gitboard.team.conversation import Conversation, Stopped, ToolCall
+from gitboard.team.lead_sessions import lead_dir
 from gitboard.team.lead_board import LeadBoard
 from gitboard.team.lead_tools import TOOLS, LeadTools, system_prompt
 from gitboard.team.models import resolve_model
@@ -48,11 +49,6 @@ SESSION_VERSION = 1
 MAX_TURNS_PER_PROMPT = 50
 #: Task statuses that end a teammate's work on a task (shown in the team updates).
 _FINISHED = ("completed", "failed", "merged")
-
-
-def lead_dir(state_dir: str | Path) -> Path:
-    """``<state_dir>/lead``: where the lead's conversation and readline history live."""
-    return Path(state_dir) / "lead"
 
 
 @dataclass

@@ -92,3 +92,15 @@ def test_an_empty_board_costs_nothing_known():
 def test_unknown_grouping_is_refused():
     with pytest.raises(ValueError):
         cost.summarise(B, "week")
+
+
+def test_the_leads_sessions_sum_apart_and_unknown_stays_unknown() -> None:
+    from gitboard.board.cost import lead_total
+
+    u = {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
+    total = lead_total([{"usage": u, "priced_usd": 0.5, "responses": 2, "unpriced_responses": 0},
+                        {"usage": u, "priced_usd": 0.25, "responses": 3, "unpriced_responses": 1},  # partly unpriced
+                        {"usage": {}, "priced_usd": 0.0}, "junk", {"usage": {"input_tokens": "many"}}])
+    assert (total.tasks, total.priced, total.unpriced) == (2, 1, 1)
+    assert total.cost_usd == 0.5 and total.usage["input_tokens"] == 20 and total.usage["output_tokens"] == 10
+    assert lead_total([]).to_json()["cost_usd"] is None

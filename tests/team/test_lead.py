@@ -268,3 +268,21 @@ def test_in_remote_mode_the_leads_writes_reach_the_shared_remote(tmp_path: Path,
     assert session(mine).turn("Add a shared task.").ok
     assert "add #1 by lead: Shared task" in git(remote, "log", "-1", "--format=%s", "gitboard")
     assert board(theirs).tasks[1].subject == "Shared task"  # another clone sees it (read_board fetches)
+
+
+def test_gitboard_cost_counts_the_leads_conversations_apart(project: Path, fake_api: FakeMessagesAPI,
+                                                            run_cli) -> None:
+    """What the lead's own model calls cost shows in ``gitboard cost`` (its saved conversations,
+    the one set aside by a new session included), apart from the tasks' total."""
+    fake_api.script(reply(text("One."), usage={"input_tokens": 1000, "output_tokens": 100}),
+                    reply(text("Two."), usage={"input_tokens": 2000, "output_tokens": 200}))
+    session(project).turn("first")
+    session(project).turn("second")  # a new session: the first conversation is set aside, not lost
+    doc = run_cli(["cost", "--json"], cwd=project).json()
+    assert doc["total"]["tasks"] == 0 and doc["total"]["cost_usd"] is None  # the tasks' alone
+    lead = doc["lead"]
+    assert lead["sessions"] == 2 and lead["unpriced"] == 0
+    assert lead["usage"]["input_tokens"] == 3000 and lead["usage"]["output_tokens"] == 300
+    assert lead["cost_usd"] == pytest.approx((3000 * 2 + 300 * 10) / 1e6)
+    out = run_cli(["cost"], cwd=project).stdout
+    assert "the lead (this clone's 2 conversations)" in " ".join(out.split()) and "$0.0090" in out
