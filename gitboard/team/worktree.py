@@ -38,16 +38,15 @@ import os
 import re
 import shutil
 import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from gitboard.board.errors import BoardError, GitFailure
+from gitboard.board.errors import BoardError
 from gitboard.board.snapshot import Board
 from gitboard.board.task import COMPLETED, Task
 from gitboard.store import git as gitcmd
-from gitboard.store.merge import add_worktree
+from gitboard.store.merge import add_worktree, fetch_branch
 from gitboard.store.repo import BoardRepo
 
 #: Options that keep gitboard's own commits and merges independent of user settings (signing).
@@ -383,27 +382,6 @@ def _kill_recorded(record: Path, worktree: Path) -> bool:
     return killed
 
 
-def _fetch_branch(repo: BoardRepo, branch: str) -> str | None:
-    """Fetch ``branch`` from the remote into ``refs/remotes/<remote>/<branch>``; return its tip or None.
-
-    Raises:
-        GitFailure: the remote is unreachable.
-    """
-    if not repo.remote:
-        return None
-    for attempt in range(8):
-        res = repo.git("fetch", "-q", "--no-tags", "--no-write-fetch-head", repo.remote,
-                       f"+refs/heads/{branch}:refs/remotes/{repo.remote}/{branch}", check=False)
-        if res.status == 0 or "cannot lock ref" not in res.stderr:
-            break
-        time.sleep(0.02 * (attempt + 1))  # another teammate of this clone fetched it at the same moment
-    if res.status != 0:
-        if "couldn't find remote ref" in res.stderr or "could not find remote ref" in res.stderr.lower():
-            return None
-        raise GitFailure(f"cannot fetch {branch} from {repo.remote}: {gitcmd.last_line(res.stderr)}")
-    return repo.resolve(f"refs/remotes/{repo.remote}/{branch}")
-
-
 def base_commit(repo: BoardRepo) -> tuple[str, str]:
     """Return ``(name, commit)`` of the base that new task branches start from.
 
@@ -420,7 +398,7 @@ def base_commit(repo: BoardRepo) -> tuple[str, str]:
         name = head or None
     if name:
         if repo.remote:
-            tip = _fetch_branch(repo, name)
+            tip = fetch_branch(repo, name)
             if tip:
                 return f"{repo.remote}/{name}", tip
         tip = repo.resolve(f"refs/heads/{name}")
@@ -441,7 +419,7 @@ def _blocker_commit(repo: BoardRepo, blocker: Task) -> str | None:
     commit = result.get("commit") if isinstance(result.get("commit"), str) else None
     if commit and repo.resolve(commit):
         return repo.resolve(commit)
-    fetched = _fetch_branch(repo, branch) if repo.remote else None
+    fetched = fetch_branch(repo, branch) if repo.remote else None
     if commit and repo.resolve(commit):
         return repo.resolve(commit)
     return fetched or repo.resolve(f"refs/heads/{branch}")
@@ -523,7 +501,7 @@ def prepare(repo: BoardRepo, task: Task, board: Board, *, actor: str,
         remove(repo, legacy)  # both exist: the one under .git is a leftover
     repo.git("worktree", "prune", check=False)
 
-    remote_tip = _fetch_branch(repo, branch) if repo.remote else None
+    remote_tip = fetch_branch(repo, branch) if repo.remote else None
     local_tip = repo.resolve(ref)
     if local_tip:
         elsewhere = checked_out_elsewhere(checkouts(repo), branch, mine=path)
