@@ -112,7 +112,25 @@ class Reader:
         return self.report
 
 
-class ClaudeReader(Reader):
+class JsonLinesReader(Reader):
+    """A reader of one JSON event per line: :meth:`_event` reads each object; a line that is
+    not JSON is kept as plain output (for the summary's fallback), other JSON values are skipped."""
+
+    def feed(self, line: str) -> list[str]:
+        """Read one line of output; return lines for the teammate's log."""
+        try:
+            event = json.loads(line)
+        except ValueError:
+            self._keep(line)
+            return [line.rstrip("\n")] if line.strip() else []
+        return self._event(event) if isinstance(event, dict) else []
+
+    def _event(self, event: dict) -> list[str]:
+        """Read one JSON event; return lines for the teammate's log."""
+        raise NotImplementedError
+
+
+class ClaudeReader(JsonLinesReader):
     """Claude Code's stream-json (or json) output; see the module docstring."""
 
     name = "claude"
@@ -121,14 +139,7 @@ class ClaudeReader(Reader):
         super().__init__()
         self._per_message: dict[str, dict[str, int]] = {}
 
-    def feed(self, line: str) -> list[str]:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            self._keep(line)
-            return [line.rstrip("\n")] if line.strip() else []
-        if not isinstance(event, dict):
-            return []
+    def _event(self, event: dict) -> list[str]:
         kind = event.get("type")
         r = self.report
         if isinstance(event.get("session_id"), str):
@@ -218,7 +229,7 @@ class ClaudeReader(Reader):
             r.error = text or f"Claude Code ended with {r.subtype or 'an error'}"
 
 
-class CodexReader(Reader):
+class CodexReader(JsonLinesReader):
     """``codex exec --json`` JSON Lines; see the module docstring."""
 
     name = "codex"
@@ -234,14 +245,7 @@ class CodexReader(Reader):
             self.report.error = self._pending
         return super().finish()
 
-    def feed(self, line: str) -> list[str]:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            self._keep(line)
-            return [line.rstrip("\n")] if line.strip() else []
-        if not isinstance(event, dict):
-            return []
+    def _event(self, event: dict) -> list[str]:
         r = self.report
         kind = event.get("type")
         if kind in ("thread.started", "thread.resumed") and isinstance(event.get("thread_id"), str):
