@@ -11,7 +11,9 @@ from gitboard.store.hooks import install
 from tests.merge_helpers import completed_task, first_parent, g, init_board, project
 
 
-def test_a_protected_base_takes_the_leads_merge_queue_only(tmp_path: Path, run_cli) -> None:
+def protected(tmp_path: Path, run_cli) -> tuple[Path, Path, int]:
+    """A bare remote with a protected base (ann a lead) and a clone with one approved task whose
+    branch is pushed: ``(bare, clone, task id)``."""
     bare = tmp_path / "remote.git"
     g(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
     install(str(bare), leads=["ann"], protect_base=True, python=sys.executable)
@@ -19,7 +21,11 @@ def test_a_protected_base_takes_the_leads_merge_queue_only(tmp_path: Path, run_c
     g(a, "remote", "add", "origin", str(bare))
     g(a, "push", "-q", "origin", "main")
     init_board(a, remote="origin")
-    tid = completed_task(run_cli, a, "One", {"one.txt": "1\n"}, push=True, approve=True)
+    return bare, a, completed_task(run_cli, a, "One", {"one.txt": "1\n"}, push=True, approve=True)
+
+
+def test_a_protected_base_takes_the_leads_merge_queue_only(tmp_path: Path, run_cli) -> None:
+    bare, a, tid = protected(tmp_path, run_cli)
     before = (g(bare, "rev-parse", "main"), g(bare, "rev-parse", "gitboard"))
     g(a, "config", "remote.origin.receivepack", "env GITBOARD_PUSHER=bob git-receive-pack")
     res = run_cli(["merge", "--json"], cwd=a)
@@ -36,14 +42,7 @@ def test_a_protected_base_takes_the_leads_merge_queue_only(tmp_path: Path, run_c
 def test_a_protected_base_refuses_a_merge_the_board_does_not_record(tmp_path: Path, run_cli) -> None:
     """A lead's hand-made merge commit with the queue's trailers, pushed without the board's
     ``merge`` commit, is refused: the base takes only merges the board records."""
-    bare = tmp_path / "remote.git"
-    g(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    install(str(bare), leads=["ann"], protect_base=True, python=sys.executable)
-    a = project(tmp_path / "a", {"a.txt": "a\n"})
-    g(a, "remote", "add", "origin", str(bare))
-    g(a, "push", "-q", "origin", "main")
-    init_board(a, remote="origin")
-    tid = completed_task(run_cli, a, "One", {"one.txt": "1\n"}, push=True, approve=True)
+    bare, a, tid = protected(tmp_path, run_cli)
     g(a, "config", "remote.origin.receivepack", "env GITBOARD_PUSHER=ann git-receive-pack")
     tree = g(a, "rev-parse", f"task/{tid}^{{tree}}")
     msg = f"Merge task #{tid}: One\n\nGitboard-Task: {tid}\nGitboard-Actor: lead\n"
