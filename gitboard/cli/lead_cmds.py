@@ -44,7 +44,11 @@ def lead(
         session = LeadSession(GLOBALS.repo_dir, model=model, resume=resume, max_turns=max_turns)
         return Repl(session).run()
     log = (lambda line: None) if json_ else (lambda line: sys.stderr.write(f"  · {line}\n"))
-    session = LeadSession(GLOBALS.repo_dir, model=model, resume=resume, max_turns=max_turns, log=log)
+    # the model's words before each round of tool calls go with the progress lines (stderr):
+    # stdout is the final reply alone, for scripts
+    steps = (lambda kind, value: None) if json_ else \
+        (lambda kind, value: sys.stderr.write(f"  · {value}\n") if kind == "text" else None)
+    session = LeadSession(GLOBALS.repo_dir, model=model, resume=resume, max_turns=max_turns, log=log, on_step=steps)
     result = session.turn(prompt)
     if json_:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")

@@ -56,6 +56,7 @@ class Repl:
         self.readline: Any = None
         session.log = self.progress
         session.conv.log = self.progress
+        session.on_step = self.step
 
     # -- output --------------------------------------------------------------------------
 
@@ -68,6 +69,15 @@ class Repl:
     def progress(self, line: str) -> None:
         """Print a progress line (a tool call, a compaction)."""
         self.say(f"  · {line}", "dim")
+
+    def step(self, kind: str, value: Any) -> None:
+        """Show a step of a running prompt: the model's words before it calls tools (the final
+        reply is printed when the prompt ends), and a tool call that failed, with its first line."""
+        if kind == "text":
+            self.say(value)
+        elif kind == "tool" and value.is_error:
+            first = (value.text.strip().splitlines() or [""])[0]
+            self.say(f"  · {value.name} failed: {first[:200]}", "yellow")
 
     def error(self, message: str) -> None:
         """Print ``gitboard: error: <message>`` (on the REPL's output: the session goes on)."""

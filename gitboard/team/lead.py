@@ -144,8 +144,12 @@ class LeadSession:
                  max_tokens: int = conversation.MAX_TOKENS, max_retries: int = conversation.MAX_RETRIES,
                  request_timeout: float | None = None, resume: bool = False,
                  log: Callable[[str], None] | None = None, max_turns: int = MAX_TURNS_PER_PROMPT,
-                 compact_threshold: int = compaction.AUTO_COMPACT_TOKENS) -> None:
+                 compact_threshold: int = compaction.AUTO_COMPACT_TOKENS,
+                 on_step: Callable[[str, Any], None] | None = None) -> None:
         self.board = LeadBoard(repo_dir)
+        #: called as a prompt runs: ``("text", str)`` for the model's words before it calls tools,
+        #: ``("tool", ToolCall)`` for each tool call once it has run (the REPL shows them live)
+        self.on_step = on_step or (lambda kind, value: None)
         self.repo = self.board.work_dir()
         self.dir = lead_dir(self.board.state_dir())
         self.path = self.dir / "session.json"
@@ -298,7 +302,12 @@ class LeadSession:
                 if reply.text:
                     result.text = reply.text
                 if reply.tool_uses:
-                    result.tool_calls += conv.run_tools(reply.tool_uses, self.tools.dispatch)
+                    if reply.text:
+                        self.on_step("text", reply.text)
+                    calls = conv.run_tools(reply.tool_uses, self.tools.dispatch)
+                    result.tool_calls += calls
+                    for call in calls:
+                        self.on_step("tool", call)
                     continue
                 if reply.stop_reason == "max_tokens":
                     conv.append_user([{"type": "text", "text": "Your reply was cut off at max_tokens. Continue."}])

@@ -105,3 +105,17 @@ def test_no_board_is_one_error_line_and_no_request(tmp_path: Path, run_gitboard,
     assert res.exit_code == 1 and len(res.stderr.strip().splitlines()) == 1
     assert res.stderr.startswith("gitboard: error: ") and "Traceback" not in res.stderr
     assert fake_api.message_requests == []
+
+
+def test_one_shot_words_before_tool_calls_go_to_stderr(project: Path, run_gitboard, fake_api: FakeMessagesAPI) -> None:
+    """With -p, stdout is the final reply alone; what the model said before calling tools is a
+    progress line on stderr, with the tool calls."""
+    fake_api.script(reply(text("Looking at the board first."), tool_use("task_list", {})),
+                    reply(text("The board is empty.")))
+    res = run_gitboard(["lead", "-p", "What is on the board?", "--model", "claude-sonnet-5-5"],
+                       cwd=project, env=fake_api.env())
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout == "The board is empty.\n"
+    err = res.stderr.splitlines()
+    assert err[0] == "  · Looking at the board first." and err[1].startswith("  · task_list")
+

@@ -62,7 +62,7 @@ def test_the_repl_in_a_terminal(tmp_path: Path, fake_api: FakeMessagesAPI, gitbo
         release.wait(60)  # the model "thinks" until the test lets it go
         return reply(text("too late"))
 
-    fake_api.script(reply(tool_use("task_create", {"subject": "Write the farewell"})),
+    fake_api.script(reply(text("I will add it."), tool_use("task_create", {"subject": "Write the farewell"})),
                     reply(text("Created task #2.")),
                     slow,
                     reply(text("Here again.")))
@@ -77,6 +77,8 @@ def test_the_repl_in_a_terminal(tmp_path: Path, fake_api: FakeMessagesAPI, gitbo
         tmux.type("Add a task for the farewell.")
         screen = tmux.wait("Created task #2.")
         assert "task_create: " in screen and "turn: 30 tokens" in screen  # progress, then usage and cost
+        # the model's words before its tool call are shown, before the final reply
+        assert screen.index("I will add it.") < screen.index("task_create: ") < screen.index("Created task #2.")
         wait_for(lambda: 2 in board(project).tasks, 30, what="task #2 on the board")
         tmux.wait(PROMPT, 3)
         # Ctrl-C while the model call is in flight cancels it; the session goes on
