@@ -57,14 +57,31 @@ class Repl:
         session.log = self.progress
         session.conv.log = self.progress
         session.on_step = self.step
+        session.conv.on_text = self.stream_text  # the model's words appear as they are written
+        self._midline = False  # streamed text that has not ended its line yet
 
     # -- output --------------------------------------------------------------------------
 
     def say(self, text: str, style: str = "") -> None:
-        """Print ``text`` literally (never as markup)."""
+        """Print ``text`` literally (never as markup), on a line of its own."""
         from gitboard.cli.render import plain
 
+        self.end_line()
         self.console.print(plain(text, style))
+
+    def stream_text(self, delta: str) -> None:
+        """Print a text delta of the reply being streamed, as it comes (literally)."""
+        from gitboard.cli.render import plain
+
+        if delta:
+            self.console.print(plain(delta), end="")
+            self._midline = not delta.endswith("\n")
+
+    def end_line(self) -> None:
+        """End the line streamed text left open, if any."""
+        if self._midline:
+            self.console.print()
+            self._midline = False
 
     def progress(self, line: str) -> None:
         """Print a progress line (a tool call, a compaction)."""
@@ -74,7 +91,8 @@ class Repl:
         """Show a step of a running prompt: the model's words before it calls tools (the final
         reply is printed when the prompt ends), and a tool call that failed, with its first line."""
         if kind == "text":
-            self.say(value)
+            if self.session.conv.on_text is None:  # streamed: already on the screen
+                self.say(value)
         elif kind == "tool" and value.is_error:
             first = (value.text.strip().splitlines() or [""])[0]
             self.say(f"  · {value.name} failed: {first[:200]}", "yellow")
@@ -178,8 +196,9 @@ class Repl:
             return TurnResult(stop_reason="error", error=e.message)
         except KeyboardInterrupt:  # between the session's own checks (saving): the session goes on
             result = TurnResult(stop_reason="cancelled", error="cancelled")
-        if result.text:
+        if result.text and self.session.conv.on_text is None:
             self.say(result.text)
+        self.end_line()
         if result.stop_reason == "cancelled":
             self.say("(cancelled; the session goes on)", "yellow")
         elif result.error:

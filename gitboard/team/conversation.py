@@ -212,6 +212,9 @@ class Conversation:
         last_usage: the usage of the last model turn (for the context estimate), or None.
         last_text: the text of the last model turn that had any.
         turns: model turns taken (summary calls not counted).
+        on_text: when set, model turns are streamed (``messages.stream``) and each text delta
+            is passed to it as it arrives, from the request's thread; None: one
+            ``messages.create`` per turn. A cancelled turn's late deltas are dropped.
     """
 
     model: str
@@ -222,6 +225,7 @@ class Conversation:
     meter: Meter = field(default_factory=Meter)
     cancel: threading.Event | None = None
     log: Callable[[str], None] = lambda line: None
+    on_text: Callable[[str], None] | None = None
     messages: list[dict] = field(default_factory=list)
     last_usage: Any = None
     last_text: str = ""
@@ -281,7 +285,8 @@ class Conversation:
         return msgs
 
     def create(self, max_tokens: int | None = None) -> Reply:
-        """Take one model turn: messages.create, usage and cost metered, the reply appended as the assistant's.
+        """Take one model turn: messages.create (or messages.stream, with :attr:`on_text`), usage and cost
+        metered, the reply appended as the assistant's.
 
         Args:
             max_tokens: this turn's max_tokens (a budget may lower it); default :attr:`max_tokens`.
@@ -291,9 +296,12 @@ class Conversation:
             anthropic.APIError ...: the request failed after the SDK's retries.
         """
         self.check_cancel()
-        response = self.call(self.client.messages.create, model=self.model,
-                             max_tokens=max_tokens or self.max_tokens, system=self.system, tools=self.tools,
-                             messages=self.request_messages())
+        request = dict(model=self.model, max_tokens=max_tokens or self.max_tokens, system=self.system,
+                       tools=self.tools, messages=self.request_messages())
+        if self.on_text is None:
+            response = self.call(self.client.messages.create, **request)
+        else:
+            response = self._streamed(self.on_text, request)
         self.meter.add(getattr(response, "model", None) or self.model, response.usage)
         self.last_usage = response.usage
         self.turns += 1
@@ -304,6 +312,25 @@ class Conversation:
         if text:
             self.last_text = text
         return Reply(response, content, text, [b for b in content if b.get("type") == "tool_use"])
+
+    def _streamed(self, sink: Callable[[str], None], request: dict) -> Any:
+        """One streamed model turn (``messages.stream``): text deltas to ``sink`` as they arrive;
+        return the final message. Cancelled (Stopped, Ctrl-C), the stream is left at the next
+        delta and nothing more reaches ``sink``."""
+        live = [True]
+
+        def run(**kwargs: Any) -> Any:
+            with self.client.messages.stream(**kwargs) as stream:
+                for delta in stream.text_stream:
+                    if not live[0]:
+                        return None
+                    sink(delta)
+                return stream.get_final_message()
+
+        try:
+            return self.call(run, **request)
+        finally:
+            live[0] = False
 
     def append_user(self, blocks: list[dict]) -> None:
         """Append content blocks as (or to) the last user message."""

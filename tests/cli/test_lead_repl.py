@@ -79,6 +79,7 @@ def test_the_repl_in_a_terminal(tmp_path: Path, fake_api: FakeMessagesAPI, gitbo
         assert "task_create: " in screen and "turn: 30 tokens" in screen  # progress, then usage and cost
         # the model's words before its tool call are shown, before the final reply
         assert screen.index("I will add it.") < screen.index("task_create: ") < screen.index("Created task #2.")
+        assert all(r.body.get("stream") is True for r in fake_api.message_requests)  # the REPL streams its turns
         wait_for(lambda: 2 in board(project).tasks, 30, what="task #2 on the board")
         tmux.wait(PROMPT, 3)
         # Ctrl-C while the model call is in flight cancels it; the session goes on

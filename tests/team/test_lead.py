@@ -51,6 +51,7 @@ def test_a_prompt_creates_a_task_as_lead_and_reports_usage_and_cost(project: Pat
     assert r.cost_usd == pytest.approx((1050 * 2 + 120 * 10 + 3000 * 2.5 + 3000 * 0.1) / 1e6)
     # prompt caching: the system prompt, the last tool and the last message block carry cache_control
     first = fake_api.message_requests[0].body
+    assert "stream" not in first  # no on_text: one messages.create per turn
     assert first["system"][-1]["cache_control"] == {"type": "ephemeral"}
     assert first["tools"][-1]["cache_control"] == {"type": "ephemeral"}
     assert first["messages"][-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
@@ -286,3 +287,18 @@ def test_gitboard_cost_counts_the_leads_conversations_apart(project: Path, fake_
     assert lead["cost_usd"] == pytest.approx((3000 * 2 + 300 * 10) / 1e6)
     out = run_cli(["cost"], cwd=project).stdout
     assert "the lead (this clone's 2 conversations)" in " ".join(out.split()) and "$0.0090" in out
+
+
+def test_a_streamed_turn_passes_the_text_as_it_comes_and_meters_it_the_same(project: Path,
+                                                                            fake_api: FakeMessagesAPI) -> None:
+    fake_api.script(reply(text("Let me look."), tool_use("task_list", {}), usage={"input_tokens": 100}),
+                    reply(text("Nothing yet."), usage={"input_tokens": 200, "output_tokens": 7}))
+    seen: list[str] = []
+    s = session(project)
+    s.conv.on_text = seen.append
+    r = s.turn("What is on the board?")
+    assert r.ok and r.text == "Nothing yet." and "".join(seen) == "Let me look.Nothing yet."
+    assert all(req.body.get("stream") is True for req in fake_api.message_requests)
+    assert r.usage.to_json()["input_tokens"] == 300 and r.usage.to_json()["output_tokens"] == 12
+    assert [c.name for c in r.tool_calls] == ["task_list"]
+
