@@ -8,8 +8,8 @@ their tools, their prompts, and when a turn ends.
 
 **The SDK.** Importing this module is cheap: ``anthropic`` is imported inside
 :func:`connect` (it costs over a second; the board path must not pay it). Requests are
-non-streaming with ``max_tokens`` of at most :data:`MAX_TOKENS` (the SDK refuses larger
-non-streaming requests). The SDK reads the key and base URL from the environment
+non-streaming (streamed when :attr:`Conversation.on_text` is set: the lead's REPL) with
+``max_tokens`` of at most :data:`MAX_TOKENS` (the SDK refuses larger non-streaming requests). The SDK reads the key and base URL from the environment
 (``ANTHROPIC_API_KEY`` or ``ANTHROPIC_AUTH_TOKEN``, ``ANTHROPIC_BASE_URL``) and retries
 408/409/429/5xx (so 529 overloaded) itself, ``max_retries`` times.
 
