@@ -88,7 +88,7 @@ def read_request(conn) -> tuple:
 
     from gitboard.hook_entry import MAGIC
 
-    data, ancillary, _flags, _addr = conn.recvmsg(65536, socket.CMSG_LEN(2 * 4))
+    data, ancillary, _flags, _addr = conn.recvmsg(65536, socket.CMSG_SPACE(2 * 4))
     fds = []
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
