@@ -66,6 +66,7 @@ def ask_server(root: str, data: bytes) -> "int | None":
         return None
     name = server_name(sys.executable, root, os.getuid())
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    reply = b""
     try:
         try:
             sock.connect(name)
@@ -79,20 +80,20 @@ def ask_server(root: str, data: bytes) -> "int | None":
         sent = sock.sendmsg([msg[:65536]], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
         while sent < len(msg):
             sent += sock.send(msg[sent:sent + 65536])
-        reply = b""
         while len(reply) < 2:
             chunk = sock.recv(2 - len(reply))
             if not chunk:
                 break
             reply += chunk
-    except OSError:
-        return None
+    except OSError:  # the server went away mid-request (it stopped, or was killed)
+        pass
     finally:
         sock.close()
     if len(reply) == 2 and reply[:1] == b"X":
         return reply[1]
-    if reply[:1] == b"S":  # its code changed on disk: it has stopped; start a fresh one
-        start_server(root)
+    # not served: its code changed on disk ("S": it has stopped), or it went away; start a
+    # fresh one for the next push (if one is running after all, the new one exits at once)
+    start_server(root)
     return None
 
 

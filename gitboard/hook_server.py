@@ -252,16 +252,18 @@ def serve_forever(root: str) -> int:
         try:
             if peer_uid(conn) != uid:
                 continue
-            if _changed(before):
-                sock.close()  # free the name first, so the fresh server the hook starts can bind it
-                conn.sendall(b"S")
-                return 0
             conn.settimeout(REQUEST_TIMEOUT)
-            try:
+            try:  # read the request whole first: a socket closed with unread data resets the connection
                 fields, fds = read_request(conn)
             except (OSError, ValueError):
                 conn.sendall(b"S")
                 continue
+            if _changed(before):
+                sock.close()  # free the name first, so the fresh server the hook starts can bind it
+                for fd in fds:
+                    os.close(fd)
+                conn.sendall(b"S")
+                return 0
             if os.fsdecode(fields[0]) != root:
                 conn.sendall(b"S")
             else:

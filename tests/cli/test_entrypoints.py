@@ -95,7 +95,7 @@ def test_a_session_through_the_console_script(run_gitboard, git_repo, git):
     assert [t["id"] for t in ok("task", "import", "-", "--json", input='{"subject": "docs"}\n')] == [3]
     assert [t["id"] for t in ok("task", "list", "--ready", "--json")] == [1, 3]
     assert ok("task", "claim", "--next", "--as", "alice", "--lease", "600", "--json")["id"] == 1
-    assert ok("task", "renew", "1", "--as", "alice", "--json")["owner"] == "alice"
+    assert ok("task", "renew", "1", "--as", "alice", "--lease", "1200", "--json")["owner"] == "alice"
     assert ok("task", "done", "1", "--as", "alice", "--note", "in src/parse.py", "--json")["status"] == "completed"
     assert [t["id"] for t in ok("task", "list", "--ready", "--json")] == [2, 3]
     assert ok("task", "show", "1", "--json")["result"] == {"note": "in src/parse.py"}
