@@ -5,6 +5,7 @@ Run it with the interpreter gitboard is installed in::
 
     .venv/bin/python bench/scale.py            # full run, a few minutes on 2 cores
     .venv/bin/python bench/scale.py --quick    # no 100,000-task board, fewer repetitions
+    .venv/bin/python bench/scale.py --quick --only startup,drains   # some parts, while iterating
 
 It builds its own temporary repositories (removed afterwards unless ``--keep``)
 and prints every target of issue 7 side by side with PASS/MISS:
@@ -335,6 +336,10 @@ def _wait(pred, timeout: float, interval: float = 0.1) -> None:
         time.sleep(interval)
 
 
+#: The parts of the run, in order (``--only``); the full run is all of them.
+PARTS = ("claims", "startup", "drains", "idle", "100k")
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         worker(sys.argv[2:])
@@ -342,16 +347,29 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="no 100,000-task board, fewer repetitions")
     ap.add_argument("--keep", action="store_true", help="keep the temporary repositories")
+    ap.add_argument("--only", metavar="PARTS", default=",".join(PARTS),
+                    help=f"comma-separated parts to run while iterating (default, every target: {','.join(PARTS)}; "
+                         "startup builds its own 10,000-task board when claims does not run)")
     args = ap.parse_args()
+    only = set(args.only.split(","))
+    if only - set(PARTS):
+        ap.error(f"unknown parts: {', '.join(sorted(only - set(PARTS)))}")
     tmp = Path(tempfile.mkdtemp(prefix="gitboard-scale-"))
     print(f"gitboard scale bench: python {sys.version.split()[0]}, {sh('git', '--version').stdout.decode().strip()}, "
           f"load average {load()} at the start; in {tmp}", flush=True)
     try:
-        out = claims(tmp, args.quick)
-        startup(tmp, out[10_000][1], args.quick)
-        drains(tmp, args.quick)
-        idle(tmp, args.quick)
-        if not args.quick:
+        if "claims" in only:
+            repo10k = claims(tmp, args.quick)[10_000][1]
+        elif "startup" in only:
+            repo10k = board_with(tmp, "claims-10000", 10_000)[0]
+            run_worker("claims", repo10k, 1, 40)  # the claims part's 41 claims: the same board and cache
+        if "startup" in only:
+            startup(tmp, repo10k, args.quick)
+        if "drains" in only:
+            drains(tmp, args.quick)
+        if "idle" in only:
+            idle(tmp, args.quick)
+        if not args.quick and "100k" in only:
             hundred_thousand(tmp)
     finally:
         if not args.keep:

@@ -228,31 +228,56 @@ def write_changes(repo: BoardRepo, cache: BoardCache, tree: str | None,
     ``changes`` maps a file path to (mode, blob id) of its new content, or None to delete it.
     Only the trees on the changed paths are rebuilt; a tree left empty is dropped.
     ``dry``: compute the trees' ids and cache their entries, but write nothing.
+
+    The changes are grouped by directory once (one ``rpartition`` per path), and the
+    directories rebuilt deepest first, so the cost is one step per changed file plus
+    one per changed directory (a drain of 1,000 messages: 1,000 plus the 256 buckets),
+    not one per file per level.
     """
-    return _rewrite(repo, cache, tree, changes, dry) or write_entries(repo, cache, {}, dry)
-
-
-def _rewrite(repo: BoardRepo, cache: BoardCache, tree: str | None,
-             changes: Mapping[str, tuple[int, str] | None], dry: bool = False) -> str | None:
-    items = dict(entries(repo, cache, tree)) if tree else {}
-    below: dict[str, dict[str, tuple[int, str] | None]] = {}
+    by_dir: dict[str, dict[str, tuple[int, str] | None]] = {"": {}}
     for path, value in changes.items():
-        name, sep, rest = path.partition("/")
-        if sep:
-            below.setdefault(name, {})[rest] = value
-        elif value is None:
-            items.pop(name, None)
-        else:
-            items[name] = value
-    for name, sub in below.items():
-        current = items.get(name)
-        subtree = current[1] if current is not None and current[0] == TREE_MODE else None
-        new = _rewrite(repo, cache, subtree, sub, dry)
-        if new is None:
-            items.pop(name, None)
-        else:
-            items[name] = (TREE_MODE, new)
-    return write_entries(repo, cache, items, dry) if items else None
+        head, _, name = path.rpartition("/")
+        files = by_dir.get(head)
+        if files is None:
+            files = by_dir[head] = {}
+        files[name] = value
+    for head in list(by_dir):  # every ancestor of a changed directory is rebuilt too
+        while head:
+            head = head.rpartition("/")[0]
+            if head in by_dir:
+                break
+            by_dir[head] = {}
+    # the directories' current trees, parents first
+    order = sorted(by_dir, key=lambda d: d.count("/") if d else -1)
+    old: dict[str, str | None] = {"": tree}
+    for d in order:
+        if not d:
+            continue
+        parent, _, name = d.rpartition("/")
+        base = old[parent]
+        found = entries(repo, cache, base).get(name) if base else None
+        old[d] = found[1] if found is not None and found[0] == TREE_MODE else None
+    # rebuilt deepest first: a directory's new subtrees are known before it is written
+    subtrees: dict[str, dict[str, str | None]] = {}
+    for d in reversed(order):
+        base = old[d]
+        items = dict(entries(repo, cache, base)) if base else {}
+        for name, value in by_dir[d].items():
+            if value is None:
+                items.pop(name, None)
+            else:
+                items[name] = value
+        for name, sub in subtrees.pop(d, {}).items():  # a subtree wins over a file of its name
+            if sub is None:
+                items.pop(name, None)
+            else:
+                items[name] = (TREE_MODE, sub)
+        if not d:
+            return write_entries(repo, cache, items, dry)
+        new = write_entries(repo, cache, items, dry) if items else None
+        parent, _, name = d.rpartition("/")
+        subtrees.setdefault(parent, {})[name] = new
+    raise AssertionError("unreachable: the root is always rebuilt")
 
 
 def write_full(repo: BoardRepo, cache: BoardCache, files: Mapping[str, tuple[int, str]]) -> str:

@@ -55,6 +55,39 @@ def test_message_round_trip_with_optional_fields():
     assert Message.from_json(d) == m
 
 
+@pytest.mark.parametrize("extra", [{}, {"request_id": "r1"}, {"approve": True}, {"approve": False, "feedback": "f"},
+                                   {"plan": "p", "request_id": None}, {"timestamp": 3}])
+def test_message_from_json_equals_the_constructed_message(extra):
+    d = {"id": "x", "type": "message", "from": "lead", "to": "bob", "content": "c", "timestamp": 1.5, **extra}
+    m = Message.from_json(d)
+    want = Message("x", "message", "lead", "bob", "c", float(d["timestamp"]), request_id=d.get("request_id"),
+                   approve=d.get("approve"), feedback=d.get("feedback"), plan=d.get("plan"))
+    assert m == want and hash(m) == hash(want) and repr(m) == repr(want)
+    assert type(m.timestamp) is float
+    with pytest.raises(AttributeError):
+        m.content = "changed"  # still frozen
+
+
+@pytest.mark.parametrize("bad, reason", [
+    ([], "message is not a JSON object"),
+    ({"id": 1}, "message id is not a string"),
+    ({"to": None}, "message to is not a string"),
+    ({"timestamp": True}, "message timestamp is not a number"),
+    ({"timestamp": "1"}, "message timestamp is not a number"),
+    ({"timestamp": float("inf")}, "message timestamp inf is not a time"),
+    ({"feedback": 3}, "message feedback is not a string or null"),
+    ({"approve": "yes"}, "message approve is not a boolean"),
+])
+def test_message_from_json_names_the_bad_field(bad, reason):
+    from gitboard.board.errors import Corrupt
+
+    d = bad if isinstance(bad, list) else {"id": "x", "type": "message", "from": "lead", "to": "bob",
+                                           "content": "c", "timestamp": 1.5, **bad}
+    with pytest.raises(Corrupt) as e:
+        Message.from_json(d)
+    assert e.value.message == reason
+
+
 def test_lead_is_always_a_recipient_and_sender(board):
     assert send(board, to="lead", sender="alice").result.to == "lead"
     assert send(empty_board(), to="lead", sender="lead").result.from_ == "lead"
