@@ -70,6 +70,26 @@ def emit(json_mode: bool, document: Any, human: Callable[[], None]) -> None:
         human()
 
 
+def emit_utf8(pieces: Iterable[bytes | memoryview]) -> None:
+    """Print a JSON document given as UTF-8 pieces (written in order, then a newline), without
+    decoding it when stdout encodes UTF-8 itself; else through the text layer, as :func:`emit` would."""
+    import codecs
+
+    out = sys.stdout
+    buffer = getattr(out, "buffer", None)
+    encoding = getattr(out, "encoding", None) or ""
+    try:
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        utf8 = False
+    if buffer is None or not utf8:
+        out.write(b"".join(pieces).decode() + "\n")
+        return
+    out.flush()  # what went to the text layer first stays first
+    buffer.writelines(pieces)
+    buffer.write(b"\n")
+
+
 def warn(message: str) -> None:
     """Print ``gitboard: warning: <message>`` on stderr."""
     sys.stderr.write(f"gitboard: warning: {message}\n")

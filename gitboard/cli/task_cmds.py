@@ -14,7 +14,9 @@ from gitboard.board.clock import utcnow
 from gitboard.board.errors import Invalid
 from gitboard.board.names import LEAD
 from gitboard.board.task import STATUSES, Task
-from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, Encoded, actor_name, emit, open_repo, task_array, warn
+from gitboard.cli.common import (
+    AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, emit, emit_utf8, open_repo, task_array, warn,
+)
 
 app = typer.Typer(help="Add, list, claim and finish tasks.", no_args_is_help=True)
 
@@ -117,10 +119,10 @@ def list_(
 
             fast = task_list_json(repo, now, status=status, owner=owner, ready=ready, role=role)
             if fast is not None:
-                text, corrupt = fast
+                pieces, corrupt = fast
                 for path, why in sorted(corrupt.items()):
                     warn(f"{path} is corrupt and was skipped: {why}")
-                emit(True, Encoded(text), lambda: None)
+                emit_utf8(pieces)
                 return
             board = read_board(repo, fresh=False)  # fetched just now
         else:

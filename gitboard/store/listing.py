@@ -1,29 +1,29 @@
-"""``task list --json`` straight from the parse cache: no :class:`Task` built, no board assembled.
+"""``task list --json`` without reading the board: no :class:`Task` built, no board assembled.
 
 A fresh ``gitboard task list --json`` process would otherwise load every cached
 task, build every :class:`~gitboard.board.task.Task` (about 2 µs each) and then
-print each one's cached JSON text. Here the filters and readiness run on each
-task's cached summary (:data:`gitboard.store.cache.SUMMARY_FIELDS`) and the
-output joins the cached JSON texts, so the cost is the cache's load and one
-pass over the tasks.
+print each one's cached JSON text. Here:
+
+- a board tree listed before has its listing index (:mod:`gitboard.store.list_index`):
+  the listing is one file read, the filters on its columns and a join;
+- else the index is made from the parse cache: readiness on each task's cached summary
+  (:data:`gitboard.store.cache.SUMMARY_FIELDS`), each task's cached JSON text, one
+  pass over the tasks; and written for the next listing of that tree.
 
 The answer is exactly the one the board gives (``Board.is_ready``, the corrupt
-files ``build`` reports); whenever the cache cannot give it (a file not parsed
+files ``build`` reports); whenever the caches cannot give it (a file not parsed
 yet, a board this process built already, an unreadable format) :func:`task_list_json`
 returns None and the caller reads the board as usual (which fills the cache).
 """
-
 from __future__ import annotations
 
 from datetime import datetime
 
 from gitboard.board import layout
-from gitboard.board.clock import parse_iso
 from gitboard.board.errors import BoardError
 from gitboard.board.snapshot import ParseError
-from gitboard.board.task import DONE, IN_PROGRESS, PENDING
 from gitboard.board.team import Team
-from gitboard.store import trees
+from gitboard.store import list_index, trees
 from gitboard.store.cache import MISSING, TREE_MODE
 from gitboard.store.objects import read_format, tree_id
 from gitboard.store.read import current_tip
@@ -32,9 +32,13 @@ from gitboard.store.repo import BoardRepo
 
 def task_list_json(repo: BoardRepo, now: datetime, *, fresh: bool = True, status: str | None = None,
                    owner: str | None = None, ready: bool = False,
-                   role: str | None = None) -> tuple[str, dict[str, str]] | None:
+                   role: str | None = None) -> tuple[list[bytes | memoryview], dict[str, str]] | None:
     """Return ``task list --json``'s array (the tasks sorted by id, filtered like ``task list``)
-    and the board's corrupt files (path -> reason), or None when the cache cannot answer.
+    as UTF-8 pieces to write in order (see :func:`gitboard.store.list_index.answer`), and the
+    board's corrupt files (path -> reason); or None when the caches cannot answer.
+
+    The board tree's listing index (:mod:`gitboard.store.list_index`) answers when there is
+    one; else it is made from the parse cache (and written for the next listing).
 
     Args:
         repo: the open repository.
@@ -47,13 +51,29 @@ def task_list_json(repo: BoardRepo, now: datetime, *, fresh: bool = True, status
         GitFailure: no board, the remote is unreachable, or git could not read the tree.
     """
     tip = current_tip(repo, fresh)
+    tree = tree_id(repo, tip)
+    index = list_index.load(repo.common_dir, tree)
+    if index is None:
+        index = index_from_cache(repo, tip, tree)
+        if index is None:
+            return None
+        list_index.save(repo.common_dir, tree, index)
+    return list_index.answer(index, now, status=status, owner=owner, ready=ready, role=role), dict(index.corrupt)
+
+
+def index_from_cache(repo: BoardRepo, tip: str, tree: str) -> list_index.Index | None:
+    """Make the listing index of board tree ``tree`` (the tree of commit ``tip``) from the parse
+    cache: readiness on each task's cached summary, no :class:`Task` built. Returns None when
+    the cache cannot give it (a file not parsed yet, a board this process built already,
+    not a board, an unreadable format).
+
+    Raises:
+        GitFailure: git could not read the tree.
+    """
     cache = repo.cache
     with cache.lock:
         cache.refresh()
-        tree = cache.tree_of(tip)
-        if tree is None:
-            tree = tree_id(repo, tip)
-            cache.put_commit(tip, tree)
+        cache.put_commit(tip, tree)
         if cache.board(tree) is not None:
             return None  # this process has the board: reading it is free
         if trees.lookup(repo, cache, tree, layout.ROSTER_PATH) is None:
@@ -109,25 +129,10 @@ def task_list_json(repo: BoardRepo, now: datetime, *, fresh: bool = True, status
             else:
                 summaries[tid] = summary
                 blobs[tid] = sha
-        done = {tid for tid, s in summaries.items() if s[1] in DONE}
-        texts = []
-        for tid in sorted(summaries):
-            _, st, own, blocked, lease, task_role = summaries[tid]
-            if ready:
-                if role is not None and task_role not in (None, role):
-                    continue
-                if not ((st == PENDING and not own)
-                        or (st == IN_PROGRESS and lease is not None and parse_iso(lease) <= now)):
-                    continue
-                if not all(b in done for b in blocked):
-                    continue
-            if status is not None and st != status:
-                continue
-            if owner is not None and own != owner:
-                continue
-            texts.append(cache.task_text(blobs[tid]))
+        text_of = cache.task_text
+        index = list_index.build(version, summaries, {tid: text_of(sha) for tid, sha in blobs.items()}, corrupt)
         cache.save()  # the task directories' indexes, for the next listing
-        return "[" + ", ".join(texts) + "]", corrupt
+        return index
 
 
 def _walk(repo: BoardRepo, cache, tree: str, version: int):

@@ -75,7 +75,8 @@ def test_the_cache_listing_equals_the_boards(varied, filters):
     with BoardRepo(varied) as r:
         got = task_list_json(r, now, **filters)
     assert got is not None
-    text, corrupt = got
+    pieces, corrupt = got
+    text = b"".join(pieces).decode()
     assert json.loads(text) == json.loads(board_way(board, now, **filters))
     assert text == board_way(board, now, **filters)
     assert corrupt == dict(board.corrupt)
