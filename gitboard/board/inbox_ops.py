@@ -50,12 +50,13 @@ def _inbox(board: Board, name: str) -> tuple[list[tuple[str, Message]], dict[str
     """Return (valid messages as (path, message) sorted by file name, corrupt path -> reason)."""
     found: list[tuple[str, Message]] = []
     corrupt: dict[str, str] = {}
+    bad, docs, from_json, add = board.corrupt, board.docs, Message.from_json, found.append
     for path in board.inbox_paths(name):  # oldest first
-        if path in board.corrupt:
-            corrupt[path] = board.corrupt[path]
+        if path in bad:
+            corrupt[path] = bad[path]
             continue
         try:
-            found.append((path, Message.from_json(board.docs[path])))
+            add((path, from_json(docs[path])))
         except BoardError as e:
             corrupt[path] = e.message
     return found, corrupt

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
+from operator import itemgetter
 from datetime import datetime, timezone
 from typing import Any
 
@@ -134,6 +135,20 @@ class Message:
         Raises:
             Corrupt: ``d`` is not such an object (the message names the field).
         """
+        if type(d) is dict and len(d) == 6 and cls is Message:  # the common message: no optional key
+            try:
+                ident, kind, sender, to, content, ts = _required(d)
+            except KeyError:
+                pass
+            else:
+                if (type(ident) is str and type(kind) is str and type(sender) is str and type(to) is str
+                        and type(content) is str and (type(ts) is float or type(ts) is int)
+                        and _MIN_TS <= ts <= _MAX_TS):
+                    m = _new(Message)
+                    _set_id(m, ident), _set_type(m, kind), _set_from(m, sender), _set_to(m, to)
+                    _set_content(m, content), _set_timestamp(m, float(ts)), _set_request_id(m, None)
+                    _set_approve(m, None), _set_feedback(m, None), _set_plan(m, None)
+                    return m
         if not isinstance(d, dict):
             raise Corrupt("message is not a JSON object")
         get = d.get
@@ -177,5 +192,6 @@ def _raise_corrupt(d: dict) -> None:
 
 
 _new = object.__new__
+_required = itemgetter("id", "type", "from", "to", "content", "timestamp")
 (_set_id, _set_type, _set_from, _set_to, _set_content, _set_timestamp, _set_request_id, _set_approve,
  _set_feedback, _set_plan) = (Message.__dict__[f.name].__set__ for f in fields(Message))

@@ -232,8 +232,13 @@ def write_changes(repo: BoardRepo, cache: BoardCache, tree: str | None,
     The changes are grouped by directory once (one ``rpartition`` per path), and the
     directories rebuilt deepest first, so the cost is one step per changed file plus
     one per changed directory (a drain of 1,000 messages: 1,000 plus the 256 buckets),
-    not one per file per level.
+    not one per file per level. Deletions of every file of one directory (a drain that
+    empties an inbox) delete the directory itself, without a step per file.
     """
+    if tree and changes and not any(changes.values()):
+        emptied = _emptied_dir(repo, cache, tree, changes)
+        if emptied is not None:
+            changes = {emptied: None}  # the directory's entry goes from its parent
     by_dir: dict[str, dict[str, tuple[int, str] | None]] = {"": {}}
     for path, value in changes.items():
         head, _, name = path.rpartition("/")
@@ -278,6 +283,39 @@ def write_changes(repo: BoardRepo, cache: BoardCache, tree: str | None,
         parent, _, name = d.rpartition("/")
         subtrees.setdefault(parent, {})[name] = new
     raise AssertionError("unreachable: the root is always rebuilt")
+
+
+def _emptied_dir(repo: BoardRepo, cache: BoardCache, tree: str, deleted: Mapping[str, None]) -> str | None:
+    """Return the directory (not the root) whose files are exactly the paths in ``deleted``, if
+    there is one: the deepest directory holding them all, when they are all its files."""
+    low, high = min(deleted), max(deleted)
+    n = 0
+    while n < len(low) and n < len(high) and low[n] == high[n]:
+        n += 1
+    top = low[:n].rpartition("/")[0]
+    if not top:
+        return None
+    found = lookup(repo, cache, tree, top)
+    if found is None or found[0] != TREE_MODE:
+        return None
+    files: set[str] = set()
+    level = [(top + "/", found[1])]
+    while level:
+        load(repo, cache, [t for _, t in level])
+        nxt = []
+        for prefix, t in level:
+            ents = entries(repo, cache, t)
+            if not ents:
+                return None  # an empty subtree would stay
+            for name, (mode, sha) in ents.items():
+                if mode == TREE_MODE:
+                    nxt.append((f"{prefix}{name}/", sha))
+                else:
+                    files.add(prefix + name)
+            if len(files) > len(deleted):
+                return None
+        level = nxt
+    return top if files == deleted.keys() else None
 
 
 def write_full(repo: BoardRepo, cache: BoardCache, files: Mapping[str, tuple[int, str]]) -> str:

@@ -77,6 +77,8 @@ def test_message_from_json_equals_the_constructed_message(extra):
     ({"timestamp": float("inf")}, "message timestamp inf is not a time"),
     ({"feedback": 3}, "message feedback is not a string or null"),
     ({"approve": "yes"}, "message approve is not a boolean"),
+    ({"content": None}, "message content is not a string"),
+    ({"timestamp": float("nan")}, "message timestamp nan is not a time"),
 ])
 def test_message_from_json_names_the_bad_field(bad, reason):
     from gitboard.board.errors import Corrupt
@@ -86,6 +88,12 @@ def test_message_from_json_names_the_bad_field(bad, reason):
     with pytest.raises(Corrupt) as e:
         Message.from_json(d)
     assert e.value.message == reason
+    if isinstance(bad, dict) and len(bad) == 1 and next(iter(bad)) in d:  # six keys, one optional for a required
+        d = {k: v for k, v in d.items() if k != next(iter(bad))}
+        d["plan"] = "p"
+        if len(d) == 6 and next(iter(bad)) != "plan":
+            with pytest.raises(Corrupt):
+                Message.from_json(d)
 
 
 def test_lead_is_always_a_recipient_and_sender(board):

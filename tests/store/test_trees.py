@@ -83,3 +83,30 @@ def test_a_directory_replaces_a_file_of_its_name(git_repo, git, tmp_path):
         tree = trees.write_changes(repo, cache, None, {"a": (trees.BLOB_MODE, blob)})
         tree = trees.write_changes(repo, cache, tree, {"a/b.json": (trees.BLOB_MODE, blob)})
         assert {p: s for p, (_, s) in trees.walk(repo, cache, tree).items()} == {"a/b.json": blob}
+
+
+def test_deleting_every_file_of_a_directory(git_repo, git, tmp_path):
+    """A drain that empties an inbox: the directory goes; one file kept, one path that is not there, or
+    the files of two inboxes give the same trees as git's."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with BoardRepo(git_repo) as repo:
+        cache = BoardCache(tmp_path / "cache")
+        blob = write_object(repo, b"blob", b"m\n")
+        inbox = {f".team/inbox/{who}/{h1}/{h2}/{i:04d}.json": blob
+                 for who in ("alice", "alex") for i, (h1, h2) in enumerate((a, b) for a in "0f" for b in "09")}
+        keep = {".team/config.json": blob, ".tasks/00/01/task_1.json": blob}
+        tree = trees.write_changes(repo, cache, None, {p: (trees.BLOB_MODE, s) for p, s in {**inbox, **keep}.items()})
+        alice = [p for p in inbox if "/alice/" in p]
+        cases = {
+            "one inbox": alice,
+            "one inbox but one file": alice[1:],
+            "one inbox and a path that is not there": alice[1:] + [".team/inbox/alice/0/0/nothere.json"],
+            "both inboxes": list(inbox),
+            "one bucket": [p for p in alice if "/0/0/" in p],
+            "one file": alice[:1],
+        }
+        for label, deleted in cases.items():
+            new = trees.write_changes(repo, cache, tree, {p: None for p in deleted})
+            left = {p: s for p, s in {**inbox, **keep}.items() if p not in deleted}
+            assert new == git_tree(git, git_repo, left, scratch), label
