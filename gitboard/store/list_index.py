@@ -20,15 +20,16 @@ slices of the file's bytes.
 **Files.** ``<git-common-dir>/gitboard/listing/<tree id>``: ``b"GBL1"``, the
 length of the :mod:`marshal` part and the CRC-32 of everything after this header
 (4 bytes each, little-endian), the marshal part (the columns), then the tasks' JSON
-texts as one UTF-8 body, which a listing writes out in slices without decoding it. A tree id names its content forever, so an index is never updated, only
-written once (temporary file and rename: a reader sees a whole file or none) and
-shared by every process of the clone; two processes that write the same index
-write the same bytes. The marshal part starts with a fingerprint (this module's
+texts as one UTF-8 body, which a listing writes out in slices without decoding it.
+A tree id names its content forever, so an index is never updated, only written
+once (temporary file and rename: a reader sees a whole file or none) and shared by
+every process of the clone; two processes that write the same index write the same
+bytes. The marshal part starts with a fingerprint (this module's
 :data:`INDEX_VERSION` and the parse cache's, which names the Python version and
 the task model), so another version's file is not misread. A file that is
-unreadable, torn, or does not check out is ignored (the caller builds the
-index again and replaces it). A writer keeps the :data:`KEEP` most recent
-files and removes the older ones.
+unreadable, torn, or does not check out is ignored (the caller builds the index
+again and replaces it). A writer keeps the :data:`KEEP` most recent files and
+removes the older ones.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ from gitboard.board.clock import parse_iso
 from gitboard.board.task import DONE, IN_PROGRESS, PENDING
 from gitboard.store.cache import FINGERPRINT as CACHE_FINGERPRINT
 
-#: Version of the index payload; part of the fingerprint.
+#: Version of the index's content; part of the fingerprint. Bump it when what an index holds, or
+#: how readiness is judged (:meth:`gitboard.board.snapshot.Board.is_ready`), changes.
 INDEX_VERSION = 1
 FINGERPRINT = (INDEX_VERSION, CACHE_FINGERPRINT)
 MAGIC = b"GBL1"
