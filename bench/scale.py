@@ -22,8 +22,8 @@ and prints every target of issue 7 side by side with PASS/MISS:
   interpreter's site-packages through a ``.pth`` file), and with
   ``PYTHONDONTWRITEBYTECODE=1`` as on the development machines; and, for information,
   the first listing after another process's claim moved the board (it makes that
-  tree's listing index, :mod:`gitboard.store.list_index`; the figures above list a
-  board listed before, as a warm-up run);
+  tree's listing index, :mod:`gitboard.store.list_index`, from the previous one; the
+  figures above list a board listed before, as a warm-up run);
 - at 100,000 tasks: ``gitboard task import`` (at most 60 s), ``task list --ready
   --json`` (at most 1 s) and a claim through ``transact()`` in a long-lived process
   (at most 50 ms);

@@ -8,14 +8,15 @@ what ``task list`` needs of one board tree, and nothing else:
 - the board's format version and its corrupt files (path -> reason, as
   :func:`~gitboard.board.snapshot.build` reports them);
 - the valid tasks in id order, as columns: ``ids``, ``status``, ``owner``,
-  ``role``, and their JSON texts (:meth:`Task.to_json_text`) as one UTF-8 body;
+  ``blocked``, ``lease``, ``role``, and their JSON texts (:meth:`Task.to_json_text`) as one UTF-8 body;
 - readiness, worked out once: ``ready`` (the positions of the tasks that are pending,
   unowned and whose blockers are all done: ready at any time) and ``leased``
   ((position, ``lease_expires_at``) of the in-progress tasks whose blockers are all
   done: ready once their lease has expired, judged at each listing's ``now``).
 
 So a listing is one file read, a pass over the positions it keeps, and a write of
-slices of the file's bytes.
+slices of the file's bytes. The index of a tree a few files away from an indexed one is
+that index patched (:func:`patch`): columns copied, the changed texts spliced in.
 
 **Files.** ``<git-common-dir>/gitboard/listing/<tree id>``: ``b"GBL1"``, the
 length of the :mod:`marshal` part and the CRC-32 of everything after this header
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import marshal
 import os
+from bisect import bisect_left
 import struct
 import zlib
 from datetime import datetime
@@ -44,6 +46,7 @@ from typing import Mapping
 from gitboard.board.clock import parse_iso
 from gitboard.board.task import DONE, IN_PROGRESS, PENDING
 from gitboard.store.cache import FINGERPRINT as CACHE_FINGERPRINT
+from gitboard.store.cache import parse_tree
 
 #: Version of the index's content; part of the fingerprint. Bump it when what an index holds, or
 #: how readiness is judged (:meth:`gitboard.board.snapshot.Board.is_ready`), changes.
@@ -64,7 +67,8 @@ class Index:
     Attributes:
         version: the board's format version.
         corrupt: path -> reason for every corrupt board file.
-        ids, status, owner, role: the valid tasks in id order (lists of equal length).
+        ids, status, owner, blocked, lease, role: the valid tasks in id order (lists of equal
+            length; ``blocked``: each task's blockedBy as a tuple, ``lease``: its lease_expires_at).
         body: the tasks' JSON texts in id order, UTF-8, joined by ``b", "`` (bytes or a memoryview).
         starts: ``starts[i]`` is where task ``i``'s text starts in ``body``; one more entry,
             ``len(body) + 2``, so that task ``i``'s text ends at ``starts[i + 1] - 2``.
@@ -72,21 +76,29 @@ class Index:
         leased: (position, lease_expires_at) of in-progress tasks, blockers done, ready once the lease expired.
     """
 
-    __slots__ = ("version", "corrupt", "ids", "status", "owner", "role", "starts", "ready", "leased", "body")
+    __slots__ = ("version", "corrupt", "ids", "status", "owner", "blocked", "lease", "role", "starts", "ready",
+                 "leased", "body")
 
     def __init__(self, version: int, corrupt: dict[str, str], ids: list[int], status: list[str],
-                 owner: list[str | None], role: list[str | None], starts: list[int], ready: list[int],
-                 leased: list[tuple[int, str]], body: bytes | memoryview) -> None:
+                 owner: list[str | None], blocked: list[tuple], lease: list[str | None], role: list[str | None],
+                 starts: list[int], ready: list[int], leased: list[tuple[int, str]], body: bytes | memoryview) -> None:
         self.version, self.corrupt = version, corrupt
-        self.ids, self.status, self.owner, self.role = ids, status, owner, role
+        self.ids, self.status, self.owner, self.blocked, self.lease, self.role = ids, status, owner, blocked, lease, role
         self.starts, self.ready, self.leased, self.body = starts, ready, leased, body
 
     def _meta(self) -> tuple:
-        return (FINGERPRINT, self.version, self.corrupt, self.ids, self.status, self.owner, self.role,
-                self.starts, self.ready, self.leased)
+        return (FINGERPRINT, self.version, self.corrupt, self.ids, self.status, self.owner, self.blocked, self.lease,
+                self.role, self.starts, self.ready, self.leased)
+
+    def tasks(self) -> dict[int, tuple[tuple, bytes]]:
+        """Return task id -> (summary, JSON text as UTF-8) of every task in the index (the input of
+        :func:`build`, to make the index of a tree a few files away)."""
+        body, starts = self.body, self.starts
+        return {tid: ((tid, self.status[i], self.owner[i], self.blocked[i], self.lease[i], self.role[i]),
+                      bytes(body[starts[i]:starts[i + 1] - 2])) for i, tid in enumerate(self.ids)}
 
 
-def build(version: int, summaries: Mapping[int, tuple], texts: Mapping[int, str],
+def build(version: int, summaries: Mapping[int, tuple], texts: Mapping[int, str | bytes],
           corrupt: Mapping[str, str]) -> Index:
     """Build the index of a board from its valid tasks and corrupt files.
 
@@ -94,29 +106,85 @@ def build(version: int, summaries: Mapping[int, tuple], texts: Mapping[int, str]
         version: the board's format version.
         summaries: task id -> summary (:data:`gitboard.store.cache.SUMMARY_FIELDS`:
             id, status, owner, blockedBy, lease_expires_at, role) of every valid task.
-        texts: task id -> the task's JSON text (:meth:`Task.to_json_text`), for the same ids.
+        texts: task id -> the task's JSON text (:meth:`Task.to_json_text`, or it encoded as UTF-8),
+            for the same ids.
         corrupt: path -> reason for the board's corrupt files.
     """
-    done = {tid for tid, s in summaries.items() if s[1] in DONE}
     ids = sorted(summaries)
-    status, owner, role, ready, leased = [], [], [], [], []
-    encoded = [texts[tid].encode() for tid in ids]
+    rows = [summaries[tid] for tid in ids]
+    encoded = [t if type(t) is bytes else t.encode() for t in map(texts.__getitem__, ids)]
     starts, at = [], 0
-    for pos, tid in enumerate(ids):
-        _, st, own, blocked, lease, task_role = summaries[tid]
-        status.append(st)
-        owner.append(own)
-        role.append(task_role)
+    for text in encoded:
         starts.append(at)
-        at += len(encoded[pos]) + 2
-        if not all(b in done for b in blocked):
-            continue
-        if st == PENDING and not own:
-            ready.append(pos)
-        elif st == IN_PROGRESS and lease is not None:
-            leased.append((pos, lease))
+        at += len(text) + 2
     starts.append(at)
-    return Index(version, dict(corrupt), ids, status, owner, role, starts, ready, leased, b", ".join(encoded))
+    return _index(version, dict(corrupt), ids, [r[1] for r in rows], [r[2] for r in rows],
+                  [tuple(r[3]) for r in rows], [r[4] for r in rows], [r[5] for r in rows], starts,
+                  b", ".join(encoded))
+
+
+def patch(index: Index, changed: Mapping[int, tuple[tuple, bytes] | None], corrupt: Mapping[str, str]) -> Index:
+    """Return ``index`` with the tasks in ``changed`` replaced, added (task id -> (summary, JSON
+    text as UTF-8), as for :func:`build`) or removed (None), and ``corrupt`` as the corrupt files:
+    the index :func:`build` makes of the resulting tasks. Columns are copied, texts spliced into
+    the body; the cost is a copy of the columns and the body, not a step per task in Python."""
+    ids = index.ids
+    n = len(ids)
+    at = {tid: bisect_left(ids, tid) for tid in changed}
+    present = {tid for tid, i in at.items() if i < n and ids[i] == tid}
+    added = sorted(tid for tid, v in changed.items() if v is not None and tid not in present)
+    removed = [tid for tid, v in changed.items() if v is None and tid in present]
+    if not n or removed or (added and added[0] < ids[-1]):  # positions move: build it anew
+        tasks = index.tasks()
+        for tid, value in changed.items():
+            if value is None:
+                tasks.pop(tid, None)
+            else:
+                tasks[tid] = value
+        return build(index.version, {t: v[0] for t, v in tasks.items()}, {t: v[1] for t, v in tasks.items()}, corrupt)
+    status, owner, blocked, lease, role = (list(index.status), list(index.owner), list(index.blocked),
+                                           list(index.lease), list(index.role))
+    body, starts = memoryview(index.body), index.starts
+    pieces: list[bytes | memoryview] = []
+    new_starts: list[int] = []
+    last, shift = 0, 0  # the old tasks before position ``last`` are in ``pieces``; ``shift``: their growth
+    for tid in sorted(t for t in present if changed[t] is not None):
+        pos = at[tid]
+        summary, text = changed[tid]  # type: ignore[misc]
+        status[pos], owner[pos], blocked[pos], lease[pos], role[pos] = (summary[1], summary[2], tuple(summary[3]),
+                                                                         summary[4], summary[5])
+        pieces.append(body[starts[last]:starts[pos]])  # the texts in between, each with its separator
+        pieces.append(text)
+        if pos < n - 1:
+            pieces.append(b", ")
+        new_starts += [s + shift for s in starts[last:pos + 1]]
+        shift += len(text) + 2 - (starts[pos + 1] - starts[pos])
+        last = pos + 1
+    if last < n:
+        pieces.append(body[starts[last]:])  # the rest: ends with the last text, no separator
+    new_starts += [s + shift for s in starts[last:]]  # and the end mark, len(body) + 2
+    for tid in added:  # new ids above every old one: appended
+        summary, text = changed[tid]  # type: ignore[misc]
+        status.append(summary[1])
+        owner.append(summary[2])
+        blocked.append(tuple(summary[3]))
+        lease.append(summary[4])
+        role.append(summary[5])
+        pieces.append(b", " + text)
+        new_starts.append(new_starts[-1] + len(text) + 2)
+    return _index(index.version, dict(corrupt), ids + added, status, owner, blocked, lease, role, new_starts,
+                  b"".join(pieces))
+
+
+def _index(version: int, corrupt: dict[str, str], ids: list[int], status: list[str], owner: list, blocked: list,
+           lease: list, role: list, starts: list[int], body: bytes) -> Index:
+    """The index of these columns, with readiness worked out (:meth:`Board.is_ready`, but for the lease)."""
+    done = {tid for tid, st in zip(ids, status) if st in DONE}
+    unblocked = [not b or all(x in done for x in b) for b in blocked]
+    ready = [i for i, (st, own, ok) in enumerate(zip(status, owner, unblocked)) if ok and st == PENDING and not own]
+    leased = [(i, lz) for i, (st, lz, ok) in enumerate(zip(status, lease, unblocked))
+              if ok and st == IN_PROGRESS and lz is not None]
+    return Index(version, corrupt, ids, status, owner, blocked, lease, role, starts, ready, leased, body)
 
 
 def answer(index: Index, now: datetime, *, status: str | None = None, owner: str | None = None,
@@ -190,12 +258,12 @@ def load(common_dir: str, tree: str) -> Index | None:
         return None
     try:
         meta = marshal.loads(rest[:meta_length])
-        if type(meta) is not tuple or len(meta) != 10 or meta[0] != FINGERPRINT:
+        if type(meta) is not tuple or len(meta) != 12 or meta[0] != FINGERPRINT:
             return None
         index = Index(*meta[1:], rest[meta_length:])
         n = len(index.ids)
         if not (type(index.corrupt) is dict and len(index.status) == len(index.owner) == len(index.role) == n
-                and len(index.starts) == n + 1 and index.starts[n] == len(index.body) + 2):
+                and len(index.blocked) == len(index.lease) == n and len(index.starts) == n + 1 and index.starts[n] == len(index.body) + 2):
             return None
     except Exception:  # marshal's errors on bad data are several (ValueError, EOFError, TypeError)
         return None
@@ -225,6 +293,52 @@ def save(common_dir: str, tree: str, index: Index) -> None:
             pass
         return
     _prune(directory, keep=path)
+
+
+def latest(common_dir: str, other_than: str) -> tuple[str, Index] | None:
+    """Return (tree id, index) of the clone's most recently written index file that loads, other
+    than the one of tree ``other_than``; None if there is none."""
+    directory = index_dir(common_dir)
+    found = []
+    try:
+        with os.scandir(directory) as it:
+            for entry in it:
+                if entry.name.endswith(".tmp") or entry.name == other_than:
+                    continue
+                try:
+                    found.append((entry.stat().st_mtime_ns, entry.name))
+                except OSError:
+                    continue
+    except OSError:
+        return None
+    for _, name in sorted(found, reverse=True):
+        index = load(common_dir, name)
+        if index is not None:
+            return name, index
+    return None
+
+
+class TreeMemo:
+    """Tree objects read for one comparison of two trees, in memory only: the two methods of
+    :class:`~gitboard.store.cache.BoardCache` that :func:`gitboard.store.trees.diff` and
+    :func:`~gitboard.store.trees.lookup` use, without loading the parse cache."""
+
+    def __init__(self) -> None:
+        self._raw: dict[str, bytes] = {}
+        self._entries: dict[str, dict] = {}
+
+    def entries(self, tree: str) -> dict | None:
+        """Return the entries of ``tree`` (name -> (mode, id)), or None if it was not read."""
+        found = self._entries.get(tree)
+        if found is None and tree in self._raw:
+            found = self._entries[tree] = parse_tree(self._raw[tree])
+        return found
+
+    def put_tree(self, tree: str, body: bytes, entries: dict | None = None) -> None:
+        """Remember tree object ``tree``: its raw ``body`` and, if known, its parsed ``entries``."""
+        self._raw.setdefault(tree, body)
+        if entries is not None:
+            self._entries.setdefault(tree, entries)
 
 
 def _prune(directory: str, keep: str) -> None:

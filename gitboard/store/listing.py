@@ -6,9 +6,14 @@ print each one's cached JSON text. Here:
 
 - a board tree listed before has its listing index (:mod:`gitboard.store.list_index`):
   the listing is one file read, the filters on its columns and a join;
-- else the index is made from the parse cache: readiness on each task's cached summary
-  (:data:`gitboard.store.cache.SUMMARY_FIELDS`), each task's cached JSON text, one
-  pass over the tasks; and written for the next listing of that tree.
+- else, after a change of a few files (a claim, another clone's push, a hand edit), the
+  clone's latest index is patched with the files that differ between the two trees
+  (:func:`index_from_previous`: a tree comparison and those files read, no parse cache);
+- else the index is made from the parse cache (:func:`index_from_cache`): readiness on
+  each task's cached summary (:data:`gitboard.store.cache.SUMMARY_FIELDS`), each task's
+  cached JSON text, one pass over the tasks.
+
+Either way it is written for the next listing of that tree.
 
 The answer is exactly the one the board gives (``Board.is_ready``, the corrupt
 files ``build`` reports); whenever the caches cannot give it (a file not parsed
@@ -25,7 +30,7 @@ from gitboard.board.snapshot import ParseError
 from gitboard.board.team import Team
 from gitboard.store import list_index, trees
 from gitboard.store.cache import MISSING, TREE_MODE
-from gitboard.store.objects import read_format, tree_id
+from gitboard.store.objects import cat_blobs, parse_json, parse_task, read_format, tree_id
 from gitboard.store.read import current_tip
 from gitboard.store.repo import BoardRepo
 
@@ -38,7 +43,9 @@ def task_list_json(repo: BoardRepo, now: datetime, *, fresh: bool = True, status
     board's corrupt files (path -> reason); or None when the caches cannot answer.
 
     The board tree's listing index (:mod:`gitboard.store.list_index`) answers when there is
-    one; else it is made from the parse cache (and written for the next listing).
+    one; else it is made from the clone's latest index and the files that changed since
+    (:func:`index_from_previous`), or else from the parse cache (:func:`index_from_cache`),
+    and written for the next listing.
 
     Args:
         repo: the open repository.
@@ -54,11 +61,86 @@ def task_list_json(repo: BoardRepo, now: datetime, *, fresh: bool = True, status
     tree = tree_id(repo, tip)
     index = list_index.load(repo.common_dir, tree)
     if index is None:
-        index = index_from_cache(repo, tip, tree)
+        index = index_from_previous(repo, tree) or index_from_cache(repo, tip, tree)
         if index is None:
             return None
         list_index.save(repo.common_dir, tree, index)
     return list_index.answer(index, now, status=status, owner=owner, ready=ready, role=role), dict(index.corrupt)
+
+
+#: Changed files up to which :func:`index_from_previous` applies them to the latest index
+#: (beyond, the parse cache makes the index: it has read most of those files already).
+MAX_CHANGED_FILES = 512
+
+
+def index_from_previous(repo: BoardRepo, tree: str) -> list_index.Index | None:
+    """Make the listing index of board tree ``tree`` from the clone's most recent index of
+    another tree and the files that differ between the two trees (read directly: loose
+    objects, else one ``git cat-file --batch``), without the parse cache. Returns None when
+    there is no such index, more than :data:`MAX_CHANGED_FILES` files differ, or the board's
+    format file differs.
+
+    The result is the index :func:`index_from_cache` would make of ``tree``: the same
+    parsing and validation of each changed file (:func:`~gitboard.store.objects.parse_task`,
+    :func:`~gitboard.store.objects.parse_json`, the roster checked by :meth:`Team.from_json`).
+
+    Raises:
+        GitFailure: git could not read the trees or files.
+    """
+    found = list_index.latest(repo.common_dir, other_than=tree)
+    if found is None:
+        return None
+    old_tree, old = found
+    memo = list_index.TreeMemo()
+    try:
+        changed = trees.diff(repo, memo, old_tree, tree)  # type: ignore[arg-type]
+    except BoardError:
+        return None  # the old tree is gone (it was never this clone's, or was pruned by git)
+    changed = {p: v for p, v in changed.items() if p.endswith(".json")}
+    version = old.version
+    if len(changed) > MAX_CHANGED_FILES or layout.FORMAT_PATH in changed:
+        return None  # a migration (or an edit of the format file) changes what every path is
+    if trees.lookup(repo, memo, tree, layout.ROSTER_PATH) is None:  # type: ignore[arg-type]
+        return None  # not a board any more: let the ordinary read say so
+    wanted = [v[1] for v in changed.values() if v is not None]
+    data: dict[str, bytes] = {}
+    for sha in wanted:
+        obj = trees.read_loose(repo, sha)
+        if obj is not None and obj[0] == b"blob":
+            data[sha] = obj[1]
+    data.update(cat_blobs(repo, [sha for sha in wanted if sha not in data]))
+    tasks: dict[int, tuple[tuple, bytes] | None] = {}
+    corrupt = dict(old.corrupt)
+    task_id_of = _task_ids(version)
+    for path, entry in changed.items():
+        corrupt.pop(path, None)
+        tid = task_id_of(path)
+        if tid is not None:
+            tasks[tid] = None
+        if entry is None:
+            continue
+        raw = data.get(entry[1])
+        if raw is None:
+            return None  # a blob git cannot read: let the ordinary read say so
+        if tid is not None:
+            task = parse_task(raw)
+            if isinstance(task, ParseError):
+                corrupt[path] = task.message
+            elif task.id != tid:
+                corrupt[path] = f"id {task.id} does not match file name"
+            else:
+                tasks[tid] = ((tid, task.status, task.owner, tuple(task.blockedBy), task.lease_expires_at, task.role),
+                              task.to_json_text().encode())
+            continue
+        value = parse_json(raw)
+        if isinstance(value, ParseError):
+            corrupt[path] = value.message
+        elif path == layout.ROSTER_PATH:
+            try:
+                Team.from_json(value)
+            except BoardError as e:
+                corrupt[path] = e.message
+    return list_index.patch(old, tasks, corrupt)
 
 
 def index_from_cache(repo: BoardRepo, tip: str, tree: str) -> list_index.Index | None:

@@ -91,9 +91,8 @@ def test_the_board_moves_the_listing_follows(tasks, board_commit):
     with BoardRepo(tasks) as r:
         t2 = read_board(r).tasks[2]
     board_commit(tasks, {task_path(3): t2.evolve(id=3, status="completed").to_bytes(), task_path(5): b"{ broken"})
-    assert listed(tasks) is None  # files the parse cache has not seen: the caller reads the board
-    want = expected(tasks)  # ... which fills the parse cache
-    text, corrupt = listed(tasks)
+    want = expected(tasks)
+    text, corrupt = listed(tasks)  # from the latest index and the two changed files
     assert text == want
     assert set(corrupt) == {task_path(5)}
     assert {f.name for f in index_files(tasks)} >= {first, current_tree(tasks)}
@@ -106,11 +105,66 @@ def test_the_cli_after_a_hand_edit(tasks, board_commit, run_cli):
     with BoardRepo(tasks) as r:
         t1 = read_board(r).tasks[1]
     board_commit(tasks, {task_path(1): t1.evolve(status="completed").to_bytes()})
-    for _ in range(3):  # the board read, then the index made, then the index read
+    for _ in range(3):  # the index made from the previous one, then read
         forget_all()
         res = run_cli(["task", "list", "--ready", "--json"], cwd=tasks)
         assert res.exit_code == 0 and res.stdout == expected(tasks, ready=True) + "\n"
         assert 1 not in [t["id"] for t in json.loads(res.stdout)]
+
+
+def same_index(a: list_index.Index, b: list_index.Index) -> bool:
+    return a._meta() == b._meta() and bytes(a.body) == bytes(b.body)
+
+
+def test_an_index_made_from_the_previous_one_is_the_one_the_parse_cache_makes(tasks, board_commit, git):
+    """Step by step (claims, a finish that unblocks, hand edits: corrupt files, a wrong id, a task
+    deleted, a bad roster, a file outside the layout), the index made from the latest index and
+    the changed files equals the index made from the parse cache."""
+    from gitboard.store.listing import index_from_cache, index_from_previous
+
+    listed(tasks)
+    with BoardRepo(tasks) as r:
+        t = read_board(r).tasks
+    lease = iso(utcnow() + timedelta(seconds=60))
+    steps = [
+        lambda: do(tasks, task_ops.claim, actor="alice", task_id=1),
+        lambda: do(tasks, task_ops.claim, actor="bob", task_id=2, lease=600),
+        lambda: do(tasks, task_ops.finish, actor="bob", task_id=2, ok=True),
+        lambda: board_commit(tasks, {task_path(5): b"{ broken", task_path(6): json.dumps({"id": 60}).encode(),
+                                     ".tasks/00/00/notes.json": b"[1", ".tasks/00/00/readme.txt": b"x"}),
+        lambda: board_commit(tasks, {task_path(5): t[5].to_bytes(), task_path(7): None}),
+        lambda: board_commit(tasks, {task_path(3): t[3].evolve(status="in_progress", owner="bob",
+                                                               lease_expires_at=lease).to_bytes()}),
+        lambda: board_commit(tasks, {".team/config.json": b'{"team_name": 3}'}),
+        lambda: board_commit(tasks, {".team/config.json": json.dumps({"team_name": "test", "members": []}).encode()}),
+        lambda: board_commit(tasks, {task_path(31): t[1].evolve(id=31).to_bytes(), task_path(6): None}),
+    ]
+    for n, step in enumerate(steps):
+        step()
+        forget_all()
+        tree = current_tree(tasks)
+        with BoardRepo(tasks) as r:
+            quick = index_from_previous(r, tree)
+            assert quick is not None, n
+            read_board(r)  # fills the parse cache
+        forget_all()
+        with BoardRepo(tasks) as r:
+            full = index_from_cache(r, r.tip(), tree)
+            assert full is not None, n
+            assert same_index(quick, full), n
+            list_index.save(r.common_dir, tree, quick)  # the next step's latest index
+
+
+def test_an_index_is_made_from_the_parse_cache_when_much_changed(tasks, monkeypatch):
+    from gitboard.store import listing
+
+    listed(tasks)
+    do(tasks, task_ops.claim, actor="alice", task_id=1)
+    do(tasks, task_ops.claim, actor="alice", task_id=2)
+    monkeypatch.setattr(listing, "MAX_CHANGED_FILES", 1)
+    with BoardRepo(tasks) as r:
+        assert listing.index_from_previous(r, current_tree(tasks)) is None
+    assert listed(tasks)[0] == expected(tasks)
 
 
 def test_a_lease_expires_between_two_listings_of_one_index(tasks, board_commit):
@@ -240,3 +294,47 @@ def test_concurrent_listers_and_writers_agree_with_the_board(tasks, tmp_path):
         for f in index_files(tasks):
             assert not f.name.endswith(".tmp")
             assert list_index.load(r.common_dir, f.name) is not None
+
+
+def test_patch_equals_build_of_the_same_tasks():
+    """Random replacements, appends and removals (first, last, middle, all of them) on random
+    boards: patching an index gives the index built from scratch, byte for byte."""
+    import random
+
+    rng = random.Random(3)
+    statuses = ["pending", "in_progress", "completed", "failed", "merged"]
+
+    def task(tid: int) -> tuple[tuple, bytes]:
+        st = rng.choice(statuses)
+        lease = iso(utcnow() + timedelta(seconds=rng.randint(-60, 60))) if st == "in_progress" and rng.random() < .7 else None
+        summary = (tid, st, rng.choice([None, "", "alice"]), tuple(rng.sample(range(1, 40), rng.randint(0, 2))), lease,
+                   rng.choice([None, "dev"]))
+        return summary, json.dumps({"id": tid, "s": "é" * rng.randint(0, 3) + "x" * rng.randint(0, 20)}).encode()
+
+    for trial in range(300):
+        n = rng.randint(0, 12)
+        tasks = {tid: task(tid) for tid in sorted(rng.sample(range(1, 30), n))}
+        index = list_index.build(2, {t: v[0] for t, v in tasks.items()}, {t: v[1] for t, v in tasks.items()}, {})
+        changed: dict = {}
+        for _ in range(rng.randint(1, 4)):
+            kind = rng.random()
+            if tasks and kind < 0.5:
+                tid = rng.choice(sorted(tasks))
+                changed[tid] = task(tid)
+            elif kind < 0.8:
+                tid = max([*tasks, *[t for t, v in changed.items() if v is not None], 0]) + rng.randint(1, 3)
+                changed[tid] = task(tid)
+            else:
+                changed[rng.choice(sorted(tasks) or [1])] = None
+        result = dict(tasks)
+        for tid, v in changed.items():
+            if v is None:
+                result.pop(tid, None)
+            else:
+                result[tid] = v
+        corrupt = {"x.json": "bad"} if trial % 2 else {}
+        want = list_index.build(2, {t: v[0] for t, v in result.items()}, {t: v[1] for t, v in result.items()}, corrupt)
+        got = list_index.patch(index, changed, corrupt)
+        assert same_index(got, want), (trial, sorted(tasks), changed)
+        now = utcnow()
+        assert b"".join(list_index.answer(got, now, ready=True)) == b"".join(list_index.answer(want, now, ready=True))
