@@ -28,13 +28,14 @@ and prints every target of issue 7 side by side with PASS/MISS:
   --json`` (at most 1 s) and a claim through ``transact()`` in a long-lived process
   (at most 50 ms);
 - a drain of 1,000 unread messages against a drain of 10, through ``transact()``
-  in a long-lived process (at most 2x), and ``gitboard inbox NAME --json`` for both;
+  in a long-lived process each, in alternating rounds (at most 2x), and
+  ``gitboard inbox NAME --json`` for both;
 - an idle ``gitboard spawn``'d teammate with ``--poll 60``: how long after a new task
   it claims it (at most 1 s) and its CPU while idle (at most 0.5% of a core).
 
 Latencies are medians. Claims and drains run in a worker process per board
 (``python bench/scale.py --worker ...``), so each figure is a long-lived process of
-its own. It is a script, not a test: nothing here asserts; the exit status is 1 if
+its own; the two boards of a comparison take turns, a few operations at a time. It is a script, not a test: nothing here asserts; the exit status is 1 if
 a target is missed.
 """
 
@@ -129,20 +130,26 @@ def worker(args: list[str]) -> None:
             times.append(time.perf_counter() - start)
             tips.append(repo.tip())
         print(json.dumps({"times": times, "tips": tips}))
-    elif kind == "drain":
-        n, rounds = int(args[2]), int(args[3])
+    elif kind == "serve-drains":  # one line "K" on stdin -> K more rounds (send N, drain them), one JSON line out
+        n = int(args[2])
         transact(repo, partial(team_ops.add_member, actor="lead", name="alice"))
-        times = []
-        for r in range(rounds + 1):
+        r = 0
+
+        def one_round() -> float:
+            nonlocal r
+            r += 1
             sends = [partial(inbox_ops.send, sender="lead", to="alice", content=f"message {i} of round {r}",
                              msg_id=f"r{r}m{i}") for i in range(n)]
             transact(repo, partial(sequence, ops=sends))
             start = time.perf_counter()
             got = transact(repo, partial(inbox_ops.drain, name="alice"))
-            if r:  # round 0 warms the process
-                times.append(time.perf_counter() - start)
+            took = time.perf_counter() - start
             assert len(got) == n, len(got)
-        print(json.dumps({"times": times}))
+            return took
+
+        one_round()  # warms the process
+        for line in sys.stdin:
+            print(json.dumps({"times": [one_round() for _ in range(int(line))]}), flush=True)
     repo.close()
 
 
@@ -268,17 +275,32 @@ def hundred_thousand(tmp: Path) -> None:
 
 
 def drains(tmp: Path, quick: bool) -> None:
-    rounds = 3 if quick else 5
-    got = {}
-    for n in (10, 1000):
-        repo, _ = board_with(tmp, f"drain-{n}", 0)
-        got[n] = statistics.median(run_worker("drain", repo, n, rounds)["times"])
-        # and as a user drains: one CLI call (the worker left the inbox empty; fill it once more)
+    """Drains of 10 and of 1,000 messages, each inbox in a long-lived worker, in alternating
+    rounds of 3 (send, then drain what was sent) so that the machine's load weighs on both alike."""
+    rounds = 3 if quick else 6
+    boards = {n: board_with(tmp, f"drain-{n}", 0)[0] for n in (10, 1000)}
+    workers = {n: subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker", "serve-drains",
+                                    str(repo), str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                   env=ENV) for n, repo in boards.items()}
+    times: dict[int, list[float]] = {n: [] for n in boards}
+    try:
+        for _ in range(rounds):
+            for n, w in workers.items():
+                w.stdin.write("3\n")
+                w.stdin.flush()
+                times[n] += json.loads(w.stdout.readline())["times"]
+    finally:
+        for w in workers.values():
+            w.stdin.close()
+            w.wait(60)
+    got: dict[Any, float] = {n: statistics.median(t) for n, t in times.items()}
+    for n, repo in boards.items():  # and as a user drains: one CLI call (the worker left the inbox empty)
         sh(sys.executable, "-c", _FILL, str(repo), str(n))
         wall, _ = timed_cpu(lambda: gb(repo, "inbox", "alice", "--json"))
         got[f"cli{n}"] = wall
-    row("drain of 10 messages through transact(), median", ms(got[10]))
-    row("drain of 1,000 messages through transact(), median", ms(got[1000]), "<= 2x the drain of 10",
+    k = len(times[10])
+    row(f"drain of 10 messages through transact(), median of {k}", ms(got[10]))
+    row(f"drain of 1,000 messages through transact(), median of {k}", ms(got[1000]), "<= 2x the drain of 10",
         got[1000] <= 2 * got[10])
     row("... ratio", f"{got[1000] / got[10]:.2f}x")
     row("gitboard inbox alice --json: 10 / 1,000 messages", f"{ms(got['cli10'])} / {ms(got['cli1000'])}")

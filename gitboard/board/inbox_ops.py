@@ -46,20 +46,31 @@ def check_recipient(board: Board, name: str) -> str:
     return name
 
 
-def _inbox(board: Board, name: str) -> tuple[list[tuple[str, Message]], dict[str, str]]:
-    """Return (valid messages as (path, message) sorted by file name, corrupt path -> reason)."""
-    found: list[tuple[str, Message]] = []
+def _inbox(board: Board, name: str) -> tuple[list[str], list[Message], dict[str, str]]:
+    """Return (paths of the valid messages sorted by file name, those messages in the same order,
+    corrupt path -> reason)."""
+    everything = board.inbox_paths(name)  # oldest first
+    bad, docs, from_json = board.corrupt, board.docs, Message.from_json
+    if not any(map(bad.__contains__, everything)):  # the usual inbox: all of it, without a loop in Python
+        try:
+            return everything, list(map(from_json, map(docs.__getitem__, everything))), {}
+        except BoardError:
+            pass  # a file that is no valid message: sort them out one by one
+    paths: list[str] = []
+    messages: list[Message] = []
     corrupt: dict[str, str] = {}
-    bad, docs, from_json, add = board.corrupt, board.docs, Message.from_json, found.append
-    for path in board.inbox_paths(name):  # oldest first
+    add_path, add = paths.append, messages.append
+    for path in everything:
         if path in bad:
             corrupt[path] = bad[path]
             continue
         try:
-            add((path, from_json(docs[path])))
+            add(from_json(docs[path]))
         except BoardError as e:
             corrupt[path] = e.message
-    return found, corrupt
+        else:
+            add_path(path)
+    return paths, messages, corrupt
 
 
 def peek(board: Board, name: str) -> list[Message]:
@@ -67,7 +78,7 @@ def peek(board: Board, name: str) -> list[Message]:
 
     Files that do not parse as messages are skipped (see :func:`corrupt_messages`).
     """
-    return [m for _, m in _inbox(board, name)[0]]
+    return _inbox(board, name)[1]
 
 
 def corrupt_messages(board: Board, name: str) -> dict[str, str]:
@@ -75,7 +86,7 @@ def corrupt_messages(board: Board, name: str) -> dict[str, str]:
 
     They are never returned by :func:`peek` or removed by :func:`drain`.
     """
-    return _inbox(board, name)[1]
+    return _inbox(board, name)[2]
 
 
 def inbox_names(board: Board) -> list[str]:
@@ -213,13 +224,13 @@ def drain(board: Board, now: datetime, *, name: str, actor: str | None = None) -
     why = drain_refusal(name, actor)
     if why:
         raise Conflict(why)
-    found = _inbox(board, name)[0]
-    if not found:
+    paths, messages, _ = _inbox(board, name)
+    if not paths:
         return NoChange([])
-    writes: dict[str, bytes | None] = {path: None for path, _ in found}
-    n = len(found)
+    writes: dict[str, bytes | None] = dict.fromkeys(paths)
+    n = len(paths)
     subject = f"drain {n} message{'s' if n != 1 else ''} of {name}" + (f" by {actor}" if actor != name else "")
-    return Change(writes, subject, trailers("drain", actor), result=[m for _, m in found])
+    return Change(writes, subject, trailers("drain", actor), result=messages)
 
 
 def message_json(messages: list[Message]) -> list[dict[str, Any]]:

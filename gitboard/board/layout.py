@@ -122,6 +122,13 @@ def inbox_dir(name: str) -> str:
     return f"{INBOX_DIR}/{name}"
 
 
+def message_name_start(to: str, version: int = FORMAT) -> int:
+    """Return where a message file's name starts in its path (:func:`message_path`), the same for
+    every message of ``to``'s inbox: after ``.team/inbox/<to>/`` and, in format 2, the two
+    one-digit fan-out directories (``<h1>/<h2>/``, see :func:`bucket`)."""
+    return len(INBOX_DIR) + len(to) + (2 if version == LEGACY_FORMAT else 6)
+
+
 def message_path(to: str, file_name: str, version: int = FORMAT) -> str:
     """Return the board path of message file ``file_name`` in ``to``'s inbox.
 

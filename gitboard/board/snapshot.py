@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from operator import itemgetter
 from typing import Any, Iterable, Mapping
 
 from gitboard.board import layout
@@ -66,7 +67,9 @@ class Board:
 
     def inbox_paths(self, name: str) -> list[str]:
         """Paths of the files in ``name``'s inbox (valid or corrupt), oldest first (by file name)."""
-        return sorted(self._by_kind[layout.MESSAGE].get(name, ()), key=lambda p: p.rpartition("/")[2])
+        # every path classified as one of name's messages has the same directories: sort on what follows
+        start = layout.message_name_start(name, self.format)
+        return sorted(self._by_kind[layout.MESSAGE].get(name, ()), key=itemgetter(slice(start, None)))
 
     def inbox_names(self) -> list[str]:
         """Names whose inbox holds at least one file, sorted."""

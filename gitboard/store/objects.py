@@ -261,7 +261,8 @@ def write_commit(repo: BoardRepo, parent: str | None, listing: TreeRef,
     whether or not the commit ever lands: they are facts about objects, true either way.
     """
     cache = repo.cache
-    if sum(1 for data in writes.values() if data is not None) >= PACK_THRESHOLD:
+    contents = list(writes.values())
+    if len(contents) - contents.count(None) >= PACK_THRESHOLD:
         commit, tree = _fast_import(repo, parent, writes, message, identity, int(time.time()))
         remember_writes(cache, writes)
         # the pack's trees, computed here too: the next read then needs no git command
@@ -271,12 +272,15 @@ def write_commit(repo: BoardRepo, parent: str | None, listing: TreeRef,
         if expected == tree:
             cache.put_commit(commit, tree)
         return commit
-    changes = {path: None if data is None else (trees.BLOB_MODE, write_object(repo, b"blob", data))
-               for path, data in writes.items()}
+    deletions_only = contents.count(None) == len(contents)  # a drain: no blob to write or remember
+    changes = dict.fromkeys(writes) if deletions_only else {
+        path: None if data is None else (trees.BLOB_MODE, write_object(repo, b"blob", data))
+        for path, data in writes.items()}
     tree = trees.write_changes(repo, cache, listing.tree, changes)
     commit = commit_tree(repo, tree, parent, message, identity)
     cache.put_commit(commit, tree)
-    remember_writes(cache, writes)
+    if not deletions_only:
+        remember_writes(cache, writes)
     return commit
 
 

@@ -300,11 +300,14 @@ def _emptied_dir(repo: BoardRepo, cache: BoardCache, tree: str, deleted: Mapping
         return None
     files: set[str] = set()
     level = [(top + "/", found[1])]
+    cached = cache.entries
     while level:
-        load(repo, cache, [t for _, t in level])
+        load(repo, cache, [t for _, t in level if cached(t) is None])
         nxt = []
         for prefix, t in level:
-            ents = entries(repo, cache, t)
+            ents = cached(t)
+            if ents is None:
+                return None  # no such tree: let the ordinary rewrite say so
             if not ents:
                 return None  # an empty subtree would stay
             for name, (mode, sha) in ents.items():

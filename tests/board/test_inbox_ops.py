@@ -192,6 +192,19 @@ def test_corrupt_message_files_are_skipped_and_kept(board):
     assert list(inbox_ops.drain(b, NOW, name="alice").writes) == [message_path("alice", 1.0, "good")]
 
 
+def test_an_invalid_message_among_valid_ones_is_skipped_in_order(board):
+    """Every file parses as JSON, one is no message: the others, oldest first, and only they drained."""
+    good = [Message(f"g{i}", "message", "lead", "alice", f"m{i}", float(i)) for i in (1, 2, 4, 5)]
+    files = {".team/config.json": board.team.to_json(), message_path("alice", 3.0, "bad"): {"id": "bad"},
+             **{message_path("alice", m.timestamp, m.id): m.to_json() for m in good}}
+    b = build("0" * 40, files)
+    assert inbox_ops.peek(b, "alice") == good
+    assert inbox_ops.corrupt_messages(b, "alice") == {message_path("alice", 3.0, "bad"): "message type is not a string"}
+    change = inbox_ops.drain(b, NOW, name="alice")
+    assert list(change.writes) == [message_path("alice", m.timestamp, m.id) for m in good]
+    assert change.result == good
+
+
 def test_send_trailers_name_the_request(board):
     change = send(board, type="plan_approval_request", request_id="r9", plan="p", content="p")
     assert dict(change.trailers)[REQUEST] == "r9"

@@ -113,3 +113,12 @@ def test_format_file_and_format_of():
     assert layout.format_of({"format": 2}) == 2
     for bad in ({"format": "2"}, {"format": True}, {"format": 0}, [], None, {}):
         assert layout.format_of(bad) is None
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("name", ["a", "alice", "bob-2", "x" * 32])
+def test_message_name_start_is_where_the_file_name_starts(version, name):
+    for file_name in ("0000000000000001-m.json", "1764611234123456-" + "z" * 100 + ".json"):
+        path = layout.message_path(name, file_name, version)
+        assert path[layout.message_name_start(name, version):] == file_name
+        assert path.rpartition("/")[2] == file_name
