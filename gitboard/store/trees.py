@@ -298,7 +298,8 @@ def _emptied_dir(repo: BoardRepo, cache: BoardCache, tree: str, deleted: Mapping
     found = lookup(repo, cache, tree, top)
     if found is None or found[0] != TREE_MODE:
         return None
-    files: set[str] = set()
+    # every file below ``top`` is one of ``deleted``, and there are as many: they are the same
+    count, wanted = 0, deleted.__contains__
     level = [(top + "/", found[1])]
     cached = cache.entries
     while level:
@@ -313,12 +314,12 @@ def _emptied_dir(repo: BoardRepo, cache: BoardCache, tree: str, deleted: Mapping
             for name, (mode, sha) in ents.items():
                 if mode == TREE_MODE:
                     nxt.append((f"{prefix}{name}/", sha))
+                elif wanted(prefix + name):
+                    count += 1
                 else:
-                    files.add(prefix + name)
-            if len(files) > len(deleted):
-                return None
+                    return None
         level = nxt
-    return top if files == deleted.keys() else None
+    return top if count == len(deleted) else None
 
 
 def write_full(repo: BoardRepo, cache: BoardCache, files: Mapping[str, tuple[int, str]]) -> str:
