@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from typing import Optional, Sequence
@@ -80,6 +81,10 @@ app.command("watch")(watch_cmds.watch)
 app.command("lead")(lead_cmds.lead)
 
 
+#: errno values of a failed write to stdout (a closed pipe, a full disk, a broken terminal).
+_OUTPUT_ERRNOS = frozenset({errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EIO})
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``) and exit with its status."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -99,9 +104,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = 130
     except typer.Exit as e:
         code = e.exit_code
-    except OSError as e:  # writing the output failed: a closed pipe, a full disk
-        silence_stdout()
-        code = fail(BoardError(f"cannot write the output: {e.strerror or e}"), False)
+    except OSError as e:
+        if isinstance(e, BrokenPipeError) or (e.filename is None and e.errno in _OUTPUT_ERRNOS):
+            silence_stdout()  # writing the output failed: a closed pipe, a full disk
+            code = fail(BoardError(f"cannot write the output: {e.strerror or e}"), False)
+        else:  # a file or directory of the work went wrong: say which
+            where = f"{e.filename}: " if e.filename else ""
+            code = fail(BoardError(f"{where}{e.strerror or e}"), json_mode)
     except Exception as e:  # a bug: still one line, never a traceback (GITBOARD_DEBUG=1 shows it)
         if os.environ.get("GITBOARD_DEBUG"):
             raise

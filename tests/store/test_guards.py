@@ -99,3 +99,21 @@ def test_output_that_cannot_be_written_is_one_error_line(repo, gitboard_exe, tmp
                            stderr=subprocess.PIPE, text=True)
     assert p.returncode == 1
     assert p.stderr.splitlines() == ["gitboard: error: cannot write the output: No space left on device"]
+
+
+def test_a_failing_file_of_the_work_is_named_not_taken_for_the_output(repo, gitboard_exe, tmp_path):
+    """An OSError that is not a write to stdout (here: the parse cache's directory is a file)
+    names the path in its one line instead of saying the output could not be written."""
+    import os
+    import subprocess
+
+    state = repo / ".git" / "gitboard"
+    import shutil
+
+    shutil.rmtree(state, ignore_errors=True)
+    state.write_text("not a directory\n")
+    p = subprocess.run([gitboard_exe, "task", "list", "--json"], cwd=repo, capture_output=True, text=True,
+                       env={**os.environ, "GITBOARD_DEBUG": ""})
+    assert p.returncode == 1, p.stderr
+    assert p.stderr.count("\n") == 1 and "cannot write the output" not in p.stderr, p.stderr
+    assert p.stderr.startswith("gitboard: error: ") and str(state) in p.stderr, p.stderr
