@@ -37,7 +37,6 @@ nothing when the board did not move and applies only the changed files when it d
 
 from __future__ import annotations
 
-import itertools
 import marshal
 import os
 import struct
@@ -49,6 +48,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from gitboard.board import task as task_model
+from gitboard.store.files import replace_whole
 from gitboard.board.snapshot import Board, ParseError
 from gitboard.board.task import Task, task_from_record, task_record
 
@@ -90,7 +90,6 @@ def _fingerprint() -> tuple:
 
 
 FINGERPRINT = _fingerprint()
-_counter = itertools.count()
 _registry: dict[str, "BoardCache"] = {}
 _registry_lock = threading.Lock()
 
@@ -270,17 +269,11 @@ class BoardCache:
         self._live = {k: v for k, v in self._live.items() if k in blobs}
         self.leaves = {k: v for k, v in self.leaves.items() if k in trees}
         chunk = _chunk(self.commits, self.trees, self.files, self.tasks, self.leaves)
-        tmp = f"{self.path}.{os.getpid()}.{next(_counter)}.tmp"
+        if not replace_whole(str(self.path), chunk):
+            return
         try:
-            with open(tmp, "xb") as f:
-                f.write(chunk)
-            os.replace(tmp, self.path)
             st = os.stat(self.path)
         except OSError:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
             return
         self._ino, self._offset, self._base, self._broken = st.st_ino, len(chunk), len(chunk), False
 

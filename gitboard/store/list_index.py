@@ -47,6 +47,7 @@ from gitboard.board.clock import parse_iso
 from gitboard.board.task import DONE, IN_PROGRESS, PENDING
 from gitboard.store.cache import FINGERPRINT as CACHE_FINGERPRINT
 from gitboard.store.cache import parse_tree
+from gitboard.store.files import replace_whole
 
 #: Version of the index's content; part of the fingerprint. Bump it when what an index holds, or
 #: how readiness is judged (:meth:`gitboard.board.snapshot.Board.is_ready`), changes.
@@ -278,21 +279,12 @@ def save(common_dir: str, tree: str, index: Index) -> None:
     crc = zlib.crc32(index.body, zlib.crc32(meta))
     directory = index_dir(common_dir)
     path = os.path.join(directory, tree)
-    tmp = f"{path}.{os.getpid()}.{id(index):x}.tmp"
     try:
         os.makedirs(directory, exist_ok=True)
-        with open(tmp, "xb") as f:
-            f.write(_HEADER.pack(MAGIC, len(meta), crc))
-            f.write(meta)
-            f.write(index.body)
-        os.replace(tmp, path)
     except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         return
-    _prune(directory, keep=path)
+    if replace_whole(path, _HEADER.pack(MAGIC, len(meta), crc), meta, index.body):
+        _prune(directory, keep=path)
 
 
 def latest(common_dir: str, other_than: str) -> tuple[str, Index] | None:

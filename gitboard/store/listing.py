@@ -23,6 +23,7 @@ returns None and the caller reads the board as usual (which fills the cache).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from gitboard.board import layout
 from gitboard.board.errors import BoardError
@@ -34,6 +35,18 @@ from gitboard.store.objects import cat_blobs, parse_json, parse_task, read_forma
 from gitboard.store.read import current_tip
 from gitboard.store.repo import BoardRepo
 
+
+def _file_problem(path: str, value: Any) -> str | None:
+    """Why a board file other than a task's is corrupt (it does not parse; a roster that is no
+    team), or None: what ``task list`` reports for it, as the board would."""
+    if isinstance(value, ParseError):
+        return value.message
+    if path == layout.ROSTER_PATH:
+        try:
+            Team.from_json(value)
+        except BoardError as e:
+            return e.message
+    return None
 
 def task_list_json(repo: BoardRepo, now: datetime, *, fresh: bool = True, status: str | None = None,
                    owner: str | None = None, ready: bool = False,
@@ -132,14 +145,9 @@ def index_from_previous(repo: BoardRepo, tree: str) -> list_index.Index | None:
                 tasks[tid] = ((tid, task.status, task.owner, tuple(task.blockedBy), task.lease_expires_at, task.role),
                               task.to_json_text().encode())
             continue
-        value = parse_json(raw)
-        if isinstance(value, ParseError):
-            corrupt[path] = value.message
-        elif path == layout.ROSTER_PATH:
-            try:
-                Team.from_json(value)
-            except BoardError as e:
-                corrupt[path] = e.message
+        problem = _file_problem(path, parse_json(raw))
+        if problem is not None:
+            corrupt[path] = problem
     return list_index.patch(old, tasks, corrupt)
 
 
@@ -193,13 +201,9 @@ def index_from_cache(repo: BoardRepo, tip: str, tree: str) -> list_index.Index |
                 value = get(sha)
                 if value is MISSING:
                     return None
-                if isinstance(value, ParseError):
-                    corrupt[path] = value.message
-                elif path == layout.ROSTER_PATH:
-                    try:
-                        Team.from_json(value)
-                    except BoardError as e:
-                        corrupt[path] = e.message
+                problem = _file_problem(path, value)
+                if problem is not None:
+                    corrupt[path] = problem
                 continue
             summary = summary_of(sha)
             if summary is MISSING:
