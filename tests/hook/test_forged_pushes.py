@@ -12,20 +12,8 @@ from pathlib import Path
 import pytest
 
 from gitboard.board import inbox_ops, task_ops, team_ops
-from gitboard.store.read import read_board
-from gitboard.store.repo import BoardRepo
-from gitboard.store.transact import transact
 from tests.conftest import TEST_IDENT, _git, board_tip
-
-
-def do(path: Path, op):
-    with BoardRepo(path) as r:
-        return transact(r, op)
-
-
-def board(path: Path):
-    with BoardRepo(path) as r:
-        return read_board(r)
+from tests.board_helpers import board, do
 
 
 def forge(path: Path, files: dict[str, bytes | None], message: str, parent: str = "origin/gitboard") -> str:

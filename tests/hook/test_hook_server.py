@@ -24,9 +24,9 @@ from gitboard.board import task_ops, team_ops
 from gitboard.hook_entry import server_name
 from gitboard.store.hooks import render
 from gitboard.store.repo import BoardRepo
-from gitboard.store.transact import transact
 from tests.conftest import _git, board_tip
 from tests.hook.test_forged_pushes import forge, task_file, trailers
+from tests.board_helpers import do
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,11 +92,6 @@ def clone_of(bare: Path, path: Path) -> Path:
     with BoardRepo(path) as r:
         init(r, actor="lead", team_name="srv", remote="origin")
     return path
-
-
-def do(path: Path, op):
-    with BoardRepo(path) as r:
-        return transact(r, op)
 
 
 def steal_push(clone: Path, task_id: int) -> subprocess.CompletedProcess:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import time
 from functools import partial
-from pathlib import Path
 
 import pytest
 
@@ -14,14 +13,8 @@ from gitboard.board import task_ops, team_ops
 from gitboard.board.errors import HookRefused
 from gitboard.store.hooks import install
 from gitboard.store.receive import HookConfig, allowed_actors, pusher_from
-from gitboard.store.repo import BoardRepo
-from gitboard.store.transact import transact
 from tests.conftest import _git, board_tip
-
-
-def do(path: Path, op):
-    with BoardRepo(path) as r:
-        return transact(r, op)
+from tests.board_helpers import do
 
 
 @pytest.fixture

@@ -16,28 +16,16 @@ from pathlib import Path
 import pytest
 
 from gitboard.board import inbox_ops, task_ops, team_ops
-from gitboard.store.read import read_board
-from gitboard.store.repo import BoardRepo
-from gitboard.store.transact import transact
 from tests.conftest import _git
 from tests.inbox_helpers import finish, spawn_worker
 from tests.team.runtime_helpers import IDENT, Spawner, claims_in_log, wait_for
 from tests.test_concurrency import CLAIM_LOOP, claim_trailers, documents, records, run_workers
+from tests.board_helpers import board, do
 
 pytestmark = pytest.mark.slow
 
 USERS = ("alice", "bob", "ann")
 N_TASKS = 18
-
-
-def do(path: Path, op):
-    with BoardRepo(path) as r:
-        return transact(r, op)
-
-
-def board(path: Path):
-    with BoardRepo(path) as r:
-        return read_board(r)
 
 
 def three_clones(server, remote_clone, actors: dict[str, str]) -> list[Path]:

@@ -25,11 +25,7 @@ from gitboard.store.objects import list_tree, tree_id
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
-
-
-def do(path: Path, op):
-    with BoardRepo(path) as r:
-        return transact(r, op)
+from tests.board_helpers import do
 
 
 def write_files(writes: dict[str, bytes | None]):

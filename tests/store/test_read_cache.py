@@ -13,19 +13,7 @@ from gitboard.board.errors import Corrupt
 from gitboard.board.layout import task_path
 from gitboard.store import cache as cache_mod
 from gitboard.store.cache import FILE_NAME, BoardCache, forget_all
-from gitboard.store.read import read_board
-from gitboard.store.repo import BoardRepo
-from gitboard.store.transact import transact
-
-
-def board(path: Path):
-    with BoardRepo(path) as r:
-        return read_board(r)
-
-
-def do(path: Path, op):
-    with BoardRepo(path) as r:
-        return transact(r, op)
+from tests.board_helpers import board, do
 
 
 def cache_file(path: Path) -> Path:

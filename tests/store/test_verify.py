@@ -11,20 +11,9 @@ import pytest
 
 from gitboard.board import inbox_ops, layout, task_ops, team_ops
 from gitboard.board.task import task_path
-from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
-from gitboard.store.transact import transact
 from gitboard.store.verify import check_range, parse_trailers
-
-
-def do(path: Path, op):
-    with BoardRepo(path) as r:
-        return transact(r, op)
-
-
-def board(path: Path):
-    with BoardRepo(path) as r:
-        return read_board(r)
+from tests.board_helpers import board, do
 
 
 def verify(path: Path, since: str | None = None):

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from gitboard.board import task_ops
-from gitboard.board.snapshot import Board
 from gitboard.store.host import pid_alive
-from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.setup import init
 from gitboard.store.transact import transact
+from tests.board_helpers import board, do as lead  # noqa: F401  (the runtime tests' names for them)
 
 IDENT = ("-c", "user.name=Test Hand", "-c", "user.email=hand@example.invalid")
 
@@ -88,18 +87,6 @@ def teammate(path: Path, name: str = "alice", agent: Any = None, **kw: Any) -> t
     opts = {"poll": 0.1, "idle_timeout": 0.6, "lease": 30.0, **kw}
     t = Teammate(Settings(name=name, repo_path=str(path), **opts), agent or ShellAgent(), log=lines.append)
     return t, lines
-
-
-def lead(path: Path, op: Callable) -> Any:
-    """Apply board operation ``op`` in ``path`` as one transaction; return its result."""
-    with BoardRepo(path) as r:
-        return transact(r, op)
-
-
-def board(path: Path) -> Board:
-    """Read the board of the repository at ``path``."""
-    with BoardRepo(path) as r:
-        return read_board(r)
 
 
 def task_worktree(path: Path, task_id: int) -> Path:
