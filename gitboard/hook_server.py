@@ -258,23 +258,23 @@ def serve_forever(root: str) -> int:
             except (OSError, ValueError):
                 conn.sendall(b"S")
                 continue
-            if _changed(before):
-                sock.close()  # free the name first, so the fresh server the hook starts can bind it
+            try:
+                if _changed(before):
+                    sock.close()  # free the name first, so the fresh server the hook starts can bind it
+                    conn.sendall(b"S")
+                    return 0
+                if os.fsdecode(fields[0]) != root:
+                    conn.sendall(b"S")
+                else:
+                    pid = os.fork()
+                    if pid == 0:
+                        sock.close()
+                        _judge(conn, fields, fds)
+                    children.add(pid)
+                    pending[os.fsdecode(fields[1])] = None
+            finally:  # the child has its own copies: the hook's stdout and stderr are not this process's
                 for fd in fds:
                     os.close(fd)
-                conn.sendall(b"S")
-                return 0
-            if os.fsdecode(fields[0]) != root:
-                conn.sendall(b"S")
-            else:
-                pid = os.fork()
-                if pid == 0:
-                    sock.close()
-                    _judge(conn, fields, fds)
-                children.add(pid)
-                pending[os.fsdecode(fields[1])] = None
-            for fd in fds:
-                os.close(fd)
         except OSError:
             pass
         finally:
