@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-from pathlib import Path
 from typing import Callable
 
-import pytest
 
+from tests.npm_binaries import npm_binary
 from tests.team.fake_messages_api import FakeMessagesAPI, Recorded, reply, text, tool_use
 
 ENV_VAR = "TEST_CLAUDE_CODE_BIN"  # not GITBOARD_*: tests/conftest.py clears those
@@ -29,17 +27,7 @@ _CWD = re.compile(r"Primary working directory: (\S+)")
 
 def claude_binary() -> str:
     """Return the path of the Claude Code binary, or skip the test saying why there is none."""
-    path = os.environ.get(ENV_VAR, "")
-    if path:
-        if os.access(path, os.X_OK):
-            return path
-        pytest.skip(f"{ENV_VAR}={path} is not an executable file")
-    local = Path(__file__).resolve().parents[2] / ".ci-node" / "node_modules" / ".bin" / "claude"
-    if os.access(local, os.X_OK):
-        return str(local)
-    why = "node and npm are not installed" if not shutil.which("npm") else \
-        f"Claude Code is not installed (npm install @anthropic-ai/claude-code, then set {ENV_VAR} to its bin/claude)"
-    pytest.skip(f"real Claude Code CLI tests skipped: {why}")
+    return npm_binary(ENV_VAR, "claude", "@anthropic-ai/claude-code", "Claude Code")
 
 
 def claude_env(api: FakeMessagesAPI) -> dict[str, str]:

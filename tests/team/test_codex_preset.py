@@ -6,15 +6,12 @@ Skipped, with the reason, where the binary is missing: ``.ci/run`` installs it i
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from pathlib import Path
 
-import pytest
 
 from gitboard.store.repo import BoardRepo
 from gitboard.team import agents
+from tests.npm_binaries import npm_binary
 from tests.team.fake_responses_api import FakeResponsesAPI, exec_command, message, tool_outputs, usage
 from tests.team.runtime_helpers import add_tasks, board, git, make_project, teammate
 
@@ -22,17 +19,8 @@ ENV_VAR = "TEST_CODEX_BIN"  # not GITBOARD_*: tests/conftest.py clears those
 
 
 def codex_binary() -> str:
-    path = os.environ.get(ENV_VAR, "")
-    if path:
-        if os.access(path, os.X_OK):
-            return path
-        pytest.skip(f"{ENV_VAR}={path} is not an executable file")
-    local = Path(__file__).resolve().parents[2] / ".ci-node" / "node_modules" / ".bin" / "codex"
-    if os.access(local, os.X_OK):
-        return str(local)
-    why = "node and npm are not installed" if not shutil.which("npm") else \
-        f"the Codex CLI is not installed (npm install @openai/codex, then set {ENV_VAR} to its bin/codex)"
-    pytest.skip(f"real Codex CLI tests skipped: {why}")
+    """Return the path of the Codex CLI binary, or skip the test saying why there is none."""
+    return npm_binary(ENV_VAR, "codex", "@openai/codex", "Codex")
 
 
 def run_codex_task(tmp_path, monkeypatch, handler):
