@@ -81,6 +81,19 @@ def init_board(path: Path, remote: str | None = None) -> None:
         init(r, actor="lead", team_name="test", **({"remote": remote} if remote else {}))
 
 
+def remote_project(tmp_path: Path, name: str = "a", files: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """A bare remote (``remote.git``, HEAD ``main``) and a clone of it, ``<tmp_path>/<name>``: a
+    project on ``main`` (``files``, default ``a.txt``) pushed there, with its board made in remote
+    mode. Returns ``(bare, clone)``. The remote has the suite's hook (see tests/conftest.py)."""
+    bare = tmp_path / "remote.git"
+    g(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    clone = project(tmp_path / name, files or {"a.txt": "a\n"})
+    g(clone, "remote", "add", "origin", str(bare))
+    g(clone, "push", "-q", "origin", "main")
+    init_board(clone, remote="origin")
+    return bare, clone
+
+
 def first_parent(cwd: Path | str, ref: str = "main") -> list[str]:
     """Subjects of ``git log --first-parent`` of ``ref``, newest first."""
     return g(cwd, "log", "--first-parent", "--format=%s", ref).splitlines()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.merge_helpers import commit_on, completed_task, g, init_board, project
+from tests.merge_helpers import commit_on, completed_task, g, init_board, project, remote_project
 
 
 def _proj(tmp_path: Path) -> Path:
@@ -77,12 +77,7 @@ def test_approve_and_reject_exit_codes_and_one_commit_each(tmp_path: Path, run_c
 
 
 def test_review_fetches_the_branch_in_remote_mode(tmp_path: Path, run_cli) -> None:
-    bare = tmp_path / "remote.git"
-    g(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    a = project(tmp_path / "a", {"a.txt": "a\n"})
-    g(a, "remote", "add", "origin", str(bare))
-    g(a, "push", "-q", "origin", "main")
-    init_board(a, remote="origin")
+    bare, a = remote_project(tmp_path)
     tid = completed_task(run_cli, a, "Work", {"w.txt": "w\n"}, push=True)
     b = tmp_path / "b"
     g(tmp_path, "clone", "-q", str(bare), str(b))

@@ -8,19 +8,14 @@ import sys
 from pathlib import Path
 
 from gitboard.store.hooks import install
-from tests.merge_helpers import completed_task, first_parent, g, init_board, project
+from tests.merge_helpers import completed_task, first_parent, g, remote_project
 
 
 def protected(tmp_path: Path, run_cli) -> tuple[Path, Path, int]:
     """A bare remote with a protected base (ann a lead) and a clone with one approved task whose
     branch is pushed: ``(bare, clone, task id)``."""
-    bare = tmp_path / "remote.git"
-    g(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    bare, a = remote_project(tmp_path)
     install(str(bare), leads=["ann"], protect_base=True, python=sys.executable)
-    a = project(tmp_path / "a", {"a.txt": "a\n"})
-    g(a, "remote", "add", "origin", str(bare))
-    g(a, "push", "-q", "origin", "main")
-    init_board(a, remote="origin")
     return bare, a, completed_task(run_cli, a, "One", {"one.txt": "1\n"}, push=True, approve=True)
 
 

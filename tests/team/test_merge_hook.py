@@ -9,17 +9,12 @@ from pathlib import Path
 import pytest
 
 from gitboard.team.refinery import run_queue
-from tests.merge_helpers import completed_task, first_parent, g, init_board, project
+from tests.merge_helpers import completed_task, first_parent, g, remote_project
 
 
 @pytest.fixture
 def hooked(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    bare = tmp_path / "remote.git"
-    g(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    lead = project(tmp_path / "lead", {"a.txt": "one\ntwo\n"})
-    g(lead, "remote", "add", "origin", str(bare))
-    g(lead, "push", "-q", "origin", "main")
-    init_board(lead, remote="origin")
+    bare, lead = remote_project(tmp_path, "lead", {"a.txt": "one\ntwo\n"})
     res = run_cli(["hook", "install", str(bare), "--lead", "boss", "--protect-base", "--json"])
     assert res.exit_code == 0, res.stderr
     g(bare, "config", "gitboard.hook.actors.boss", "*")  # boss plays alice too, to set the tasks up

@@ -9,7 +9,7 @@ import pytest
 
 from gitboard.board.layout import task_path
 from gitboard.team.refinery import run_queue
-from tests.merge_helpers import completed_task, first_parent, g, init_board, project
+from tests.merge_helpers import completed_task, first_parent, g, init_board, project, remote_project
 
 
 @pytest.fixture
@@ -136,18 +136,8 @@ def test_bad_input_changes_nothing(proj: Path, run_cli) -> None:
     assert (g(proj, "rev-parse", "main"), g(proj, "rev-parse", "gitboard")) == before
 
 
-def _remote_team(tmp_path: Path) -> tuple[Path, Path]:
-    bare = tmp_path / "remote.git"
-    g(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    a = project(tmp_path / "a", {"a.txt": "a\n"})
-    g(a, "remote", "add", "origin", str(bare))
-    g(a, "push", "-q", "origin", "main")
-    init_board(a, remote="origin")
-    return bare, a
-
-
 def test_through_a_bare_remote_one_atomic_push(tmp_path: Path, run_cli) -> None:
-    bare, a = _remote_team(tmp_path)
+    bare, a = remote_project(tmp_path)
     t1 = completed_task(run_cli, a, "Remote one", {"r1.txt": "1\n"}, push=True, approve=True)
     t2 = completed_task(run_cli, a, "Remote two", {"a.txt": "changed\n"}, push=True, approve=True)
     b = tmp_path / "b"
@@ -163,7 +153,7 @@ def test_through_a_bare_remote_one_atomic_push(tmp_path: Path, run_cli) -> None:
 
 
 def test_an_unreachable_remote_exits_1_and_moves_nothing(tmp_path: Path, run_cli) -> None:
-    bare, a = _remote_team(tmp_path)
+    bare, a = remote_project(tmp_path)
     completed_task(run_cli, a, "Remote one", {"r1.txt": "1\n"}, push=True, approve=True)
     before = (g(a, "rev-parse", "main"), g(a, "rev-parse", "gitboard"))
     g(a, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
@@ -295,7 +285,7 @@ def test_a_checkout_dirtied_while_the_check_runs_stops_the_landing_with_nothing_
 def test_follow_rides_out_an_unreachable_remote(tmp_path: Path, run_cli) -> None:
     import threading
 
-    bare, a = _remote_team(tmp_path)
+    bare, a = remote_project(tmp_path)
     t1 = completed_task(run_cli, a, "Remote one", {"r1.txt": "1\n"}, push=True, approve=True)
     url = g(a, "remote", "get-url", "origin")
     lines: list[str] = []
