@@ -17,19 +17,25 @@ from tests.merge_helpers import commit_on, first_parent, g, init_board, project
 N = 20
 
 
+def completed_parts(path: Path, run_cli, n: int) -> None:
+    """Tasks #1..#n ("part i"), each one new file on its ``task/<i>`` branch, claimed and
+    completed by alice: candidates for the queue (with review off, or once approved)."""
+    lines = "\n".join(json.dumps({"subject": f"part {i}"}) for i in range(1, n + 1))
+    assert run_cli(["task", "import", "-"], cwd=path, input=lines).exit_code == 0
+    with BoardRepo(path) as repo:
+        for i in range(1, n + 1):
+            commit_on(path, f"task/{i}", "main", {f"part{i}.txt": f"{i}\n"}, f"task #{i}: part {i}")
+            transact(repo, partial(task_ops.claim, actor="alice", task_id=i))
+            transact(repo, partial(task_ops.finish, actor="alice", task_id=i, ok=True, result={"branch": f"task/{i}"}))
+
+
 @pytest.mark.slow
 def test_two_queues_in_two_clones_merge_20_tasks_exactly_once(tmp_path: Path, run_cli, gitboard_exe: Path) -> None:
     bare = tmp_path / "remote.git"
     g(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
     lead = project(tmp_path / "lead", {"README": "r\n"})
     init_board(lead)  # the board is made locally (fast), then pushed: the queues' clones adopt it
-    lines = "\n".join(json.dumps({"subject": f"part {i}"}) for i in range(1, N + 1))
-    assert run_cli(["task", "import", "-"], cwd=lead, input=lines).exit_code == 0
-    with BoardRepo(lead) as repo:
-        for i in range(1, N + 1):
-            commit_on(lead, f"task/{i}", "main", {f"part{i}.txt": f"{i}\n"}, f"task #{i}: part {i}")
-            transact(repo, partial(task_ops.claim, actor="alice", task_id=i))
-            transact(repo, partial(task_ops.finish, actor="alice", task_id=i, ok=True, result={"branch": f"task/{i}"}))
+    completed_parts(lead, run_cli, N)
     g(lead, "remote", "add", "origin", str(bare))
     g(lead, "push", "-q", "origin", "main", "gitboard", *[f"task/{i}" for i in range(1, N + 1)])
     queues = []
@@ -106,13 +112,7 @@ def test_two_queues_in_one_clone_with_the_base_checked_out_merge_each_task_once(
     p = project(tmp_path / "p", {"README": "r\n"})
     init_board(p)
     g(p, "config", "gitboard.review", "none")
-    lines = "\n".join(json.dumps({"subject": f"part {i}"}) for i in range(1, n + 1))
-    assert run_cli(["task", "import", "-"], cwd=p, input=lines).exit_code == 0
-    with BoardRepo(p) as repo:
-        for i in range(1, n + 1):
-            commit_on(p, f"task/{i}", "main", {f"part{i}.txt": f"{i}\n"}, f"task #{i}: part {i}")
-            transact(repo, partial(task_ops.claim, actor="alice", task_id=i))
-            transact(repo, partial(task_ops.finish, actor="alice", task_id=i, ok=True, result={"branch": f"task/{i}"}))
+    completed_parts(p, run_cli, n)
     procs = [subprocess.Popen([str(gitboard_exe), "merge", "--check", "true", "--json"], cwd=p,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [proc.communicate(timeout=300) for proc in procs]
