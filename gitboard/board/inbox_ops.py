@@ -50,26 +50,18 @@ def _inbox(board: Board, name: str) -> tuple[list[str], list[Message], dict[str,
     """Return (paths of the valid messages sorted by file name, those messages in the same order,
     corrupt path -> reason)."""
     everything = board.inbox_paths(name)  # oldest first
-    bad, docs, from_json = board.corrupt, board.docs, Message.from_json
-    if not any(map(bad.__contains__, everything)):  # the usual inbox: all of it, without a loop in Python
-        try:
-            return everything, list(map(from_json, map(docs.__getitem__, everything))), {}
-        except BoardError:
-            pass  # a file that is no valid message: sort them out one by one
+    parsed = board.messages_at(everything)
+    if str not in set(map(type, parsed)):  # the usual inbox: all of it, without a loop in Python
+        return everything, parsed, {}  # type: ignore[return-value]
     paths: list[str] = []
     messages: list[Message] = []
     corrupt: dict[str, str] = {}
-    add_path, add = paths.append, messages.append
-    for path in everything:
-        if path in bad:
-            corrupt[path] = bad[path]
-            continue
-        try:
-            add(from_json(docs[path]))
-        except BoardError as e:
-            corrupt[path] = e.message
+    for path, found in zip(everything, parsed):
+        if type(found) is str:
+            corrupt[path] = found
         else:
-            add_path(path)
+            paths.append(path)
+            messages.append(found)
     return paths, messages, corrupt
 
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from functools import lru_cache
 from typing import NamedTuple
 
 #: The format this gitboard writes.
@@ -60,6 +61,9 @@ REQUESTS_DIR = ".team/requests"
 #: Kinds of board file that :func:`classify` tells apart.
 TASK, ROSTER, MESSAGE, REQUEST, FORMAT_FILE = "task", "roster", "message", "request", "format"
 KINDS = (TASK, ROSTER, MESSAGE, REQUEST, FORMAT_FILE)
+
+#: Paths whose :func:`classify` answer is remembered (about 2 MB when full).
+CLASSIFY_MEMO = 1 << 13
 
 #: Tasks per leaf directory and leaf directories per middle directory.
 TASK_FANOUT = 100
@@ -157,6 +161,7 @@ def format_file(version: int = FORMAT) -> bytes:
     return b'{"format": %d}\n' % version
 
 
+@lru_cache(maxsize=CLASSIFY_MEMO)
 def classify(path: str, version: int = FORMAT) -> BoardFile | None:
     """Say which kind of board file ``path`` is in a board of format ``version``.
 
@@ -171,6 +176,9 @@ def classify(path: str, version: int = FORMAT) -> BoardFile | None:
 
     Returns:
         A :class:`BoardFile` (kind and key), or None for a path outside the layout.
+
+    The answers are memoised (the last :data:`CLASSIFY_MEMO` paths): a long-lived
+    process classifies a message when it arrives and again when it is drained.
     """
     if path == ROSTER_PATH:
         return BoardFile(ROSTER)

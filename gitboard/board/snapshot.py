@@ -8,6 +8,7 @@ it still work and ``task list`` can name it.
 
 from __future__ import annotations
 
+from bisect import insort
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -16,6 +17,7 @@ from typing import Any, Iterable, Mapping
 
 from gitboard.board import layout
 from gitboard.board.errors import BoardError, Corrupt, NotFound
+from gitboard.board.message import Message
 from gitboard.board.task import DONE, IN_PROGRESS, PENDING, Task
 from gitboard.board.team import Team
 
@@ -56,20 +58,43 @@ class Board:
 
     @cached_property
     def _by_kind(self) -> dict[str, dict[Any, list[str]]]:
-        """kind -> key -> paths, for the board files in ``docs`` and ``corrupt`` (see :func:`layout.classify`)."""
+        """kind -> key -> paths, for the board files in ``docs`` and ``corrupt`` (see :func:`layout.classify`).
+
+        A recipient's message paths are kept oldest first (by file name, see :meth:`inbox_paths`).
+        """
         out: dict[str, dict[Any, list[str]]] = {layout.MESSAGE: {}, layout.REQUEST: {}}
         classify, version = layout.classify, self.format
         for path in (*self.docs, *self.corrupt):
             found = classify(path, version)
             if found is not None and found.kind in out:
                 out[found.kind].setdefault(found.key, []).append(path)
+        for name, paths in out[layout.MESSAGE].items():
+            paths.sort(key=_oldest_first(name, version))
         return out
+
+    @cached_property
+    def _messages(self) -> dict[str, Message | str]:
+        """Every message path of the board -> its :class:`Message`, or why it is none (str).
+
+        Built on first use; :meth:`with_files` then carries it forward and parses the
+        messages that arrive as they arrive, so a drain finds its messages parsed.
+        """
+        docs, corrupt = self.docs, self.corrupt
+        return {path: _message_or_reason(docs[path]) if path in docs else corrupt[path]
+                for paths in self._by_kind[layout.MESSAGE].values() for path in paths}
 
     def inbox_paths(self, name: str) -> list[str]:
         """Paths of the files in ``name``'s inbox (valid or corrupt), oldest first (by file name)."""
-        # every path classified as one of name's messages has the same directories: sort on what follows
-        start = layout.message_name_start(name, self.format)
-        return sorted(self._by_kind[layout.MESSAGE].get(name, ()), key=itemgetter(slice(start, None)))
+        return list(self._by_kind[layout.MESSAGE].get(name, ()))
+
+    def messages_at(self, paths: Iterable[str]) -> list[Message | str]:
+        """The :class:`Message` at each of ``paths`` (from :meth:`inbox_paths`), or why the file
+        is none (str: the reason it is corrupt), in the same order.
+
+        Raises:
+            KeyError: a path that is not one of the board's message files.
+        """
+        return list(map(self._messages.__getitem__, paths))
 
     def inbox_names(self) -> list[str]:
         """Names whose inbox holds at least one file, sorted."""
@@ -89,16 +114,25 @@ class Board:
         """
         tasks, docs, corrupt, team = dict(self.tasks), dict(self.docs), dict(self.corrupt), self.team
         classify, version = layout.classify, self.format
-        kinds = {path: classify(path, version) for path in (*deleted, *changed)}
-        for path, found in kinds.items():
+        index = self.__dict__.get("_by_kind")  # carried forward, if this board has made it
+        messages = self.__dict__.get("_messages")
+        messages = dict(messages) if messages is not None and index is not None else None
+        touched: dict[tuple[str, Any], dict[str, None]] = {}  # (kind, key) -> its paths that change
+        for path in (*deleted, *changed):
             docs.pop(path, None)
             corrupt.pop(path, None)
+            found = classify(path, version)
             if found is None:
                 continue
-            if found.kind == layout.TASK:
+            kind = found.kind
+            if kind == layout.TASK:
                 tasks.pop(found.key, None)  # type: ignore[arg-type]
-            elif found.kind == layout.ROSTER:
+            elif kind == layout.ROSTER:
                 team = Team(team_name="")
+            elif index is not None and kind in index:
+                touched.setdefault((kind, found.key), {})[path] = None
+                if messages is not None and kind == layout.MESSAGE:
+                    messages.pop(path, None)
         part = build(tip, changed, version)
         tasks.update(part.tasks)
         docs.update(part.docs)
@@ -106,23 +140,37 @@ class Board:
         if layout.ROSTER_PATH in changed:
             team = part.team
         new = Board(tip=tip, tasks=tasks, team=team, docs=docs, corrupt=corrupt, format=version)
-        index = self.__dict__.get("_by_kind")
-        if index is not None:  # carry the index of inbox and request files forward
-            touched: dict[tuple[str, Any], set[str]] = {}
-            for path, found in kinds.items():
-                if found is not None and found.kind in index:
-                    touched.setdefault((found.kind, found.key), set()).add(path)
-            index = dict(index)
-            for (kind, key), paths in touched.items():
-                keys = index[kind] = dict(index[kind]) if index[kind] is self._by_kind[kind] else index[kind]
-                kept = [p for p in keys.get(key, ()) if p not in paths]
-                kept += [p for p in paths if p in docs or p in corrupt]
-                if kept:
-                    keys[key] = kept
-                else:
-                    keys.pop(key, None)
-            new.__dict__["_by_kind"] = index
+        if index is not None:
+            new.__dict__["_by_kind"] = self._carried_index(index, touched, changed, docs, corrupt, messages)
+            if messages is not None:
+                new.__dict__["_messages"] = messages
         return new
+
+    def _carried_index(self, index: dict, touched: Mapping[tuple[str, Any], Mapping[str, None]],
+                       changed: Mapping[str, Any], docs: Mapping[str, Any], corrupt: Mapping[str, str],
+                       messages: dict | None) -> dict:
+        """:attr:`_by_kind` after :meth:`with_files`: this board's ``index`` with the ``touched``
+        paths taken out and those that are still board files (``docs``, ``corrupt``) put back;
+        arriving messages also go into ``messages`` (the carried :attr:`_messages`), parsed."""
+        index = dict(index)
+        for (kind, key), paths in touched.items():
+            keys = index[kind] = dict(index[kind]) if index[kind] is self._by_kind[kind] else index[kind]
+            old = keys.get(key, ())
+            kept = [] if paths.keys() >= set(old) else [p for p in old if p not in paths]
+            arrived = [p for p in paths if p in changed and (p in docs or p in corrupt)] if changed else []
+            if kind == layout.MESSAGE:
+                order = _oldest_first(key, self.format)
+                for p in arrived:
+                    insort(kept, p, key=order)
+                    if messages is not None:
+                        messages[p] = _message_or_reason(docs[p]) if p in docs else corrupt[p]
+            else:
+                kept += arrived
+            if kept:
+                keys[key] = kept
+            else:
+                keys.pop(key, None)
+        return index
 
     def path_of_task(self, task_id: int) -> str:
         """The board path of task ``task_id``'s file in this board's format."""
@@ -185,6 +233,20 @@ class Board:
             if self.is_ready(t, now):
                 out.append(t)
         return out
+
+
+def _oldest_first(name: str, version: int) -> itemgetter:
+    """The sort key of ``name``'s message paths, oldest first: the file name. Every path classified as
+    one of ``name``'s messages has the same directories before it (see :func:`layout.message_name_start`)."""
+    return itemgetter(slice(layout.message_name_start(name, version), None))
+
+
+def _message_or_reason(value: Any) -> Message | str:
+    """The :class:`Message` a parsed message file holds, or why it holds none."""
+    try:
+        return Message.from_json(value)
+    except BoardError as e:
+        return e.message
 
 
 def format_in(files: Mapping[str, Any]) -> int:

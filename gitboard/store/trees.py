@@ -232,13 +232,9 @@ def write_changes(repo: BoardRepo, cache: BoardCache, tree: str | None,
     The changes are grouped by directory once (one ``rpartition`` per path), and the
     directories rebuilt deepest first, so the cost is one step per changed file plus
     one per changed directory (a drain of 1,000 messages: 1,000 plus the 256 buckets),
-    not one per file per level. Deletions of every file of one directory (a drain that
-    empties an inbox) delete the directory itself, without a step per file.
+    not one per file per level. A directory whose every entry is deleted goes without
+    being rewritten (see :func:`_empties`).
     """
-    if tree and changes and not any(changes.values()):
-        emptied = _emptied_dir(repo, cache, tree, changes)
-        if emptied is not None:
-            changes = {emptied: None}  # the directory's entry goes from its parent
     by_dir: dict[str, dict[str, tuple[int, str] | None]] = {"": {}}
     for path, value in changes.items():
         head, _, name = path.rpartition("/")
@@ -266,13 +262,18 @@ def write_changes(repo: BoardRepo, cache: BoardCache, tree: str | None,
     subtrees: dict[str, dict[str, str | None]] = {}
     for d in reversed(order):
         base = old[d]
-        items = dict(entries(repo, cache, base)) if base else {}
-        for name, value in by_dir[d].items():
+        current = entries(repo, cache, base) if base else {}
+        files, subs = by_dir[d], subtrees.pop(d, {})
+        if d and current and _empties(current, files, subs):
+            subtrees.setdefault(d.rpartition("/")[0], {})[d.rpartition("/")[2]] = None
+            continue
+        items = dict(current)
+        for name, value in files.items():
             if value is None:
                 items.pop(name, None)
             else:
                 items[name] = value
-        for name, sub in subtrees.pop(d, {}).items():  # a subtree wins over a file of its name
+        for name, sub in subs.items():  # a subtree wins over a file of its name
             if sub is None:
                 items.pop(name, None)
             else:
@@ -285,41 +286,13 @@ def write_changes(repo: BoardRepo, cache: BoardCache, tree: str | None,
     raise AssertionError("unreachable: the root is always rebuilt")
 
 
-def _emptied_dir(repo: BoardRepo, cache: BoardCache, tree: str, deleted: Mapping[str, None]) -> str | None:
-    """Return the directory (not the root) whose files are exactly the paths in ``deleted``, if
-    there is one: the deepest directory holding them all, when they are all its files."""
-    low, high = min(deleted), max(deleted)
-    n = 0
-    while n < len(low) and n < len(high) and low[n] == high[n]:
-        n += 1
-    top = low[:n].rpartition("/")[0]
-    if not top:
-        return None
-    found = lookup(repo, cache, tree, top)
-    if found is None or found[0] != TREE_MODE:
-        return None
-    # every file below ``top`` is one of ``deleted``, and there are as many: they are the same
-    count, wanted = 0, deleted.__contains__
-    level = [(top + "/", found[1])]
-    cached = cache.entries
-    while level:
-        load(repo, cache, [t for _, t in level if cached(t) is None])
-        nxt = []
-        for prefix, t in level:
-            ents = cached(t)
-            if ents is None:
-                return None  # no such tree: let the ordinary rewrite say so
-            if not ents:
-                return None  # an empty subtree would stay
-            for name, (mode, sha) in ents.items():
-                if mode == TREE_MODE:
-                    nxt.append((f"{prefix}{name}/", sha))
-                elif wanted(prefix + name):
-                    count += 1
-                else:
-                    return None
-        level = nxt
-    return top if count == len(deleted) else None
+def _empties(current: Entries, files: Mapping[str, tuple[int, str] | None], subtrees: Mapping[str, str | None]) -> bool:
+    """True if ``files`` (name -> new entry or None) and ``subtrees`` (name -> new tree id or None)
+    delete every entry of ``current`` and add none: the directory goes. A set comparison, not a
+    step per entry (a drain that empties an inbox empties its 256 buckets)."""
+    if len(current) > len(files) + len(subtrees) or any(files.values()) or any(subtrees.values()):
+        return False
+    return current.keys() <= (files.keys() | subtrees.keys() if subtrees else files.keys())
 
 
 def write_full(repo: BoardRepo, cache: BoardCache, files: Mapping[str, tuple[int, str]]) -> str:

@@ -55,10 +55,9 @@ def test_3_clones_x_3_processes_race_claims_through_the_hook(server, remote_clon
     assert sorted(claims) == sorted(got) and len(set(t for t, _ in claims)) == N_TASKS
     final = board(clones[0])
     assert sorted((t.id, t.owner) for t in final.tasks.values()) == sorted(got)
-    # claims from more than one clone: the race was across machines. (Not "every clone": a
-    # clone whose first pushes lose backs off, and with fast claims the others can take every
-    # task meanwhile; the race is exactly-once either way, which is what is asserted above.)
-    assert len({name.split("-")[0] for name, out in outs.items() if records(out)}) >= 2
+    # Which clone wins how many is not asserted: the workers start together (run_workers' barrier),
+    # but a clone whose first pushes lose backs off, and one clone has been seen to take all 18
+    # tasks meanwhile. The race is exactly-once whoever wins, which is what is asserted above.
     assert git(server.bare, "rev-list", "--merges", "gitboard") == ""
     res = subprocess.run([str(gitboard_exe), "verify", "--json"], cwd=clones[1], capture_output=True, text=True)
     assert res.returncode == 0 and json.loads(res.stdout)["violations"] == []

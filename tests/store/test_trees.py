@@ -97,6 +97,13 @@ def test_deleting_every_file_of_a_directory(git_repo, git, tmp_path):
                  for who in ("alice", "alex") for i, (h1, h2) in enumerate((a, b) for a in "0f" for b in "09")}
         keep = {".team/config.json": blob, ".tasks/00/01/task_1.json": blob}
         tree = trees.write_changes(repo, cache, None, {p: (trees.BLOB_MODE, s) for p, s in {**inbox, **keep}.items()})
+        # alex's first bucket also holds a directory, which no deletion of files in it empties
+        stray = {".team/inbox/alex/0/0/sub/x.json": blob}
+        with_stray = trees.write_changes(repo, cache, tree, {p: (trees.BLOB_MODE, s) for p, s in stray.items()})
+        alex = [p for p in inbox if "/alex/" in p]
+        new = trees.write_changes(repo, cache, with_stray, {p: None for p in alex})
+        assert new == git_tree(git, git_repo, {**{p: s for p, s in inbox.items() if p not in alex}, **keep, **stray},
+                               scratch)
         alice = [p for p in inbox if "/alice/" in p]
         cases = {
             "one inbox": alice,
