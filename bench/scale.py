@@ -284,7 +284,9 @@ def hundred_thousand(tmp: Path) -> None:
 
 def drains(tmp: Path, quick: bool) -> None:
     """Drains of 10 and of 1,000 messages, each inbox in a long-lived worker, in alternating
-    rounds of 3 (send, then drain what was sent) so that the machine's load weighs on both alike."""
+    rounds of 3 (send, then drain what was sent) so that the machine's load weighs on both alike.
+    The sends go in commits of fewer files than the pack threshold, loose objects as one send
+    per commit leaves them (see the worker)."""
     rounds = 3 if quick else 6
     boards = {n: board_with(tmp, f"drain-{n}", 0)[0] for n in (10, 1000)}
     workers = {n: subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker", "serve-drains",
