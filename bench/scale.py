@@ -77,6 +77,9 @@ def board_with(tmp: Path, name: str, n_tasks: int) -> tuple[Path, float]:
     """A repository with a base commit and a board of ``n_tasks`` ready tasks; returns (path, import seconds)."""
     repo = tmp / name
     sh("git", "init", "-q", "-b", "main", str(repo))
+    # no automatic maintenance (gitboard/store/upkeep.py): a background git gc would run beside
+    # the timed operations, on one of the machine's two cores
+    sh("git", "config", "maintenance.auto", "false", cwd=repo)
     sh("git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "commit", "-q",
        "--allow-empty", "-m", "base", cwd=repo)
     gb(repo, "init", "--json")

@@ -85,6 +85,8 @@ class BoardRepo:
         #: every ``gitboard.*`` (key, value) record in git's order, multi-valued keys included
         #: (``gitboard.hook.leads``): read with the rest, so the hook needs no other ``git config``
         self.config_records: list[tuple[str, str]] = [r for r in records if r[0].startswith("gitboard.")]
+        #: the ``gc.*`` and ``maintenance.*`` settings (:mod:`gitboard.store.upkeep`)
+        self.upkeep_config: dict[str, str] = {k: v for k, v in config.items() if k.startswith(("gc.", "maintenance."))}
         self._user_name = config.get("user.name") or None
         self._user_email = config.get("user.email") or None
         self._lock: FileLock | None = None
@@ -289,7 +291,7 @@ def _discover(path: str) -> tuple[tuple[str, str, str | None], list[tuple[str, s
         where = subprocess.Popen(
             ["git", "rev-parse", "--absolute-git-dir", "--git-common-dir", "--is-inside-work-tree", "--show-toplevel"],
             cwd=path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        conf = subprocess.Popen(["git", "config", "-z", "--get-regexp", r"^(gitboard|user|extensions)\."],
+        conf = subprocess.Popen(["git", "config", "-z", "--get-regexp", r"^(gitboard|user|extensions|gc|maintenance)\."],
                                 cwd=path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     except OSError as e:
         raise GitFailure(f"cannot run git: {e}") from None

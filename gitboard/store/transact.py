@@ -34,6 +34,7 @@ from gitboard.board.clock import utcnow
 from gitboard.board.errors import Busy, GitFailure
 from gitboard.board.layout import FORMAT
 from gitboard.board.snapshot import Board
+from gitboard.store import upkeep
 from gitboard.store.migrate import write_migration
 from gitboard.store.objects import write_commit
 from gitboard.store.read import load_board, mirror, no_board_error, remember_board
@@ -215,9 +216,11 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
                 remember_board(repo, board, commit, change.writes)
                 cache.save()
                 stats.commit = commit
-                return change.result
+                break
         if time.monotonic() >= limit:
             last = f" (last: {repo.last_cas_error})" if repo.last_cas_error else ""
             raise Busy(f"gave up after {stats.attempts} attempts: the board kept moving{last}")
         time.sleep(min(backoff * (0.5 + random.random()), max(0.0, limit - time.monotonic())))
         backoff = min(backoff * 2, 0.5)
+    upkeep.after_write(repo)  # git's automatic maintenance, as git's own writers run it (the lock is free)
+    return change.result
