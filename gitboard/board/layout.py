@@ -62,8 +62,10 @@ REQUESTS_DIR = ".team/requests"
 TASK, ROSTER, MESSAGE, REQUEST, FORMAT_FILE = "task", "roster", "message", "request", "format"
 KINDS = (TASK, ROSTER, MESSAGE, REQUEST, FORMAT_FILE)
 
-#: Paths whose :func:`classify` answer is remembered (about 2 MB when full).
+#: Paths whose :func:`classify` answer is remembered (at most about 3 MB when full) ...
 CLASSIFY_MEMO = 1 << 13
+#: ... if they are no longer than this (a format-2 board file's path is at most 182).
+MEMO_PATH_LENGTH = 256
 
 #: Tasks per leaf directory and leaf directories per middle directory.
 TASK_FANOUT = 100
@@ -161,7 +163,6 @@ def format_file(version: int = FORMAT) -> bytes:
     return b'{"format": %d}\n' % version
 
 
-@lru_cache(maxsize=CLASSIFY_MEMO)
 def classify(path: str, version: int = FORMAT) -> BoardFile | None:
     """Say which kind of board file ``path`` is in a board of format ``version``.
 
@@ -177,9 +178,17 @@ def classify(path: str, version: int = FORMAT) -> BoardFile | None:
     Returns:
         A :class:`BoardFile` (kind and key), or None for a path outside the layout.
 
-    The answers are memoised (the last :data:`CLASSIFY_MEMO` paths): a long-lived
-    process classifies a message when it arrives and again when it is drained.
+    The answers for paths of up to :data:`MEMO_PATH_LENGTH` characters are memoised (the
+    last :data:`CLASSIFY_MEMO`): a long-lived process classifies a message when it arrives
+    and again when it is drained. Longer paths, which a pushed tree may hold, are not.
     """
+    if len(path) <= MEMO_PATH_LENGTH:
+        return _classify_memo(path, version)
+    return _classify(path, version)
+
+
+def _classify(path: str, version: int) -> BoardFile | None:
+    """:func:`classify` itself, without the memo."""
     if path == ROSTER_PATH:
         return BoardFile(ROSTER)
     if version == LEGACY_FORMAT:
@@ -210,6 +219,9 @@ def classify(path: str, version: int = FORMAT) -> BoardFile | None:
     if m:
         return BoardFile(REQUEST, m.group(4)) if bucket(m.group(3)) == f"{m.group(1)}/{m.group(2)}" else None
     return None
+
+
+_classify_memo = lru_cache(maxsize=CLASSIFY_MEMO)(_classify)
 
 
 def task_id_of(path: str, version: int = FORMAT) -> int | None:
