@@ -249,6 +249,10 @@ def changed_paths(repo: BoardRepo, old: str, new: str) -> list[str]:
 
 # -- the user's checkout of the base ----------------------------------------------
 
+#: Seconds :func:`bring_along` keeps retrying while another git process holds the index lock.
+INDEX_LOCK_SECONDS = 10.0
+
+
 def checkout_of(repo: BoardRepo, branch: str) -> str | None:
     """The worktree directory of this clone that has ``branch`` checked out, or None."""
     res = repo.git("worktree", "list", "--porcelain", check=False)
@@ -263,7 +267,9 @@ def checkout_of(repo: BoardRepo, branch: str) -> str | None:
 
 def dirty_paths(worktree: str) -> set[str]:
     """Paths with uncommitted changes in ``worktree``: staged, unstaged, and untracked (not ignored)."""
-    res = gitcmd.run(worktree, ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"])
+    # --no-optional-locks: no index refresh, so no index.lock that another queue's bring_along would meet
+    res = gitcmd.run(worktree, ["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all",
+                                "--no-renames"])
     out: set[str] = set()
     for rec in res.stdout.decode(errors="surrogateescape").split("\0"):
         if len(rec) > 3:
@@ -292,10 +298,22 @@ def bring_along(repo: BoardRepo, worktree: str, old: str, new: str) -> None:
     which keeps uncommitted changes to files the move does not touch and changes nothing at all
     when it cannot (a touched file has changes).
 
+    Another git process holding the worktree's ``index.lock`` (an editor's ``git status``,
+    the user's own command) is a lost race: git changed nothing, and the move is tried again
+    for up to :data:`INDEX_LOCK_SECONDS`.
+
     Raises:
-        CheckoutDirty: git refused: a file the move touches has uncommitted changes (nothing changed).
+        CheckoutDirty: git refused: a file the move touches has uncommitted changes, or the
+            index stayed locked (nothing changed).
     """
-    res = gitcmd.run(worktree, ["read-tree", "-m", "-u", old, new], check=False, new_session=True)
+    give_up = time.monotonic() + INDEX_LOCK_SECONDS
+    delay = 0.01
+    while True:
+        res = gitcmd.run(worktree, ["read-tree", "-m", "-u", old, new], check=False, new_session=True)
+        if res.status == 0 or "index.lock" not in res.stderr or time.monotonic() >= give_up:
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
     if res.status != 0:
         raise CheckoutDirty(f"the checkout in {worktree} cannot follow to {new[:12]}: "
                             f"{gitcmd.last_line(res.stderr)}; commit or stash your changes (nothing was changed)")

@@ -1,0 +1,58 @@
+"""A checkout of the base follows a merge (store/merge.py: bring_along, dirty_paths), on real worktrees,
+while another git process holds the index lock as an editor's ``git status`` does."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from gitboard.board.errors import CheckoutDirty
+from gitboard.store import merge
+from gitboard.store.repo import BoardRepo
+from tests.merge_helpers import g, project
+
+
+def two_commits(tmp_path: Path) -> tuple[Path, str, str]:
+    p = project(tmp_path / "p", {"README": "r\n"})
+    old = g(p, "rev-parse", "HEAD")
+    (p / "new.txt").write_text("new\n")
+    g(p, "add", "new.txt")
+    g(p, "commit", "-q", "-m", "more")
+    new = g(p, "rev-parse", "HEAD")
+    g(p, "reset", "-q", "--hard", old)
+    return p, old, new
+
+
+def test_the_checkout_follows_once_the_index_lock_is_released(tmp_path):
+    p, old, new = two_commits(tmp_path)
+    lock = p / ".git" / "index.lock"
+    lock.write_text("")  # another git process's lock, released a moment later
+    threading.Timer(0.5, lock.unlink).start()
+    merge.bring_along(BoardRepo(p), str(p), old, new)
+    assert (p / "new.txt").read_text() == "new\n"
+    assert g(p, "diff", "--cached", "--name-only", new) == ""  # the index is the new commit's
+
+
+def test_an_index_that_stays_locked_changes_nothing(tmp_path, monkeypatch):
+    p, old, new = two_commits(tmp_path)
+    monkeypatch.setattr(merge, "INDEX_LOCK_SECONDS", 0.3)
+    lock = p / ".git" / "index.lock"
+    lock.write_text("")
+    with pytest.raises(CheckoutDirty, match="index.lock"):
+        merge.bring_along(BoardRepo(p), str(p), old, new)
+    lock.unlink()
+    assert not (p / "new.txt").exists() and g(p, "status", "--porcelain") == ""
+
+
+def test_reading_the_checkout_writes_no_index(tmp_path):
+    # git status refreshes stale stat data in the index, under index.lock, which another queue's
+    # bring_along would then find taken; dirty_paths must leave the index as it is
+    p, _, _ = two_commits(tmp_path)
+    os.utime(p / "README", (2_000_000_000, 2_000_000_000))  # same content, new stat data
+    (p / "other.txt").write_text("untracked\n")
+    index = (p / ".git" / "index").read_bytes()
+    assert merge.dirty_paths(str(p)) == {"other.txt"}
+    assert (p / ".git" / "index").read_bytes() == index
