@@ -156,7 +156,8 @@ class Board:
         for (kind, key), paths in touched.items():
             keys = index[kind] = dict(index[kind]) if index[kind] is self._by_kind[kind] else index[kind]
             old = keys.get(key, ())
-            kept = [] if paths.keys() >= set(old) else [p for p in old if p not in paths]
+            gone = len(paths) >= len(old) and paths.keys() >= set(old)  # all of them: a drain
+            kept = [] if gone else [p for p in old if p not in paths]
             arrived = [p for p in paths if p in changed and (p in docs or p in corrupt)] if changed else []
             if kind == layout.MESSAGE:
                 order = _oldest_first(key, self.format)
