@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import re
 import zlib
-from functools import lru_cache
 from typing import NamedTuple
 
 #: The format this gitboard writes.
@@ -62,7 +61,7 @@ REQUESTS_DIR = ".team/requests"
 TASK, ROSTER, MESSAGE, REQUEST, FORMAT_FILE = "task", "roster", "message", "request", "format"
 KINDS = (TASK, ROSTER, MESSAGE, REQUEST, FORMAT_FILE)
 
-#: Paths whose :func:`classify` answer is remembered (at most about 3 MB when full) ...
+#: Paths whose :func:`classify` answer is remembered (at most about 3 MB) ...
 CLASSIFY_MEMO = 1 << 13
 #: ... if they are no longer than this (a format-2 board file's path is at most 182).
 MEMO_PATH_LENGTH = 256
@@ -178,13 +177,22 @@ def classify(path: str, version: int = FORMAT) -> BoardFile | None:
     Returns:
         A :class:`BoardFile` (kind and key), or None for a path outside the layout.
 
-    The answers for paths of up to :data:`MEMO_PATH_LENGTH` characters are memoised (the
-    last :data:`CLASSIFY_MEMO`): a long-lived process classifies a message when it arrives
-    and again when it is drained. Longer paths, which a pushed tree may hold, are not.
+    The answers for paths of up to :data:`MEMO_PATH_LENGTH` characters are memoised (up to
+    :data:`CLASSIFY_MEMO` of them, then the memo starts again): a long-lived process
+    classifies a message when it arrives and again when it is drained. Longer paths, which
+    a pushed tree may hold, are not.
     """
-    if len(path) <= MEMO_PATH_LENGTH:
-        return _classify_memo(path, version)
-    return _classify(path, version)
+    memo = _MEMO.get(version)
+    if memo is None:
+        memo = _MEMO[version] = {}
+    found = memo.get(path, _UNSEEN)
+    if found is _UNSEEN:
+        found = _classify(path, version)
+        if len(path) <= MEMO_PATH_LENGTH:
+            if len(memo) >= CLASSIFY_MEMO:
+                memo.clear()  # a memo, not a record: start again rather than track what is oldest
+            memo[path] = found
+    return found  # type: ignore[return-value]
 
 
 def _classify(path: str, version: int) -> BoardFile | None:
@@ -221,7 +229,8 @@ def _classify(path: str, version: int) -> BoardFile | None:
     return None
 
 
-_classify_memo = lru_cache(maxsize=CLASSIFY_MEMO)(_classify)
+_MEMO: dict[int, dict[str, BoardFile | None]] = {}  # format -> path -> classify's answer
+_UNSEEN = object()
 
 
 def task_id_of(path: str, version: int = FORMAT) -> int | None:
