@@ -265,7 +265,8 @@ def write_changes(repo: BoardRepo, cache: BoardCache, tree: str | None,
         current = entries(repo, cache, base) if base else {}
         files, subs = by_dir[d], subtrees.pop(d, {})
         if d and current and _empties(current, files, subs):
-            subtrees.setdefault(d.rpartition("/")[0], {})[d.rpartition("/")[2]] = None
+            parent, _, name = d.rpartition("/")
+            subtrees.setdefault(parent, {})[name] = None  # the directory goes from its parent
             continue
         items = dict(current)
         for name, value in files.items():
