@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from gitboard.board.change import REQUEST, Change, NoChange, trailers
-from gitboard.board.errors import BoardError, Conflict, Invalid, NotFound
+from gitboard.board.errors import Conflict, Invalid, NotFound
 from gitboard.board.message import (
     BROADCAST, MESSAGE, PROTOCOL_TYPES, RESPONSE_TYPES, Message, check_id, check_type, message_path,
 )
@@ -131,12 +131,9 @@ def _existing(board: Board, to: str, msg_id: str) -> Message | None:
     """The message ``msg_id`` if it is still in ``to``'s inbox (a retried send), else None."""
     suffix = f"-{msg_id}.json"
     for path in board.inbox_paths(to):  # the file names only: a send costs no parse of the whole inbox
-        if path.endswith(suffix) and path in board.docs:
-            try:
-                m = Message.from_json(board.docs[path])
-            except BoardError:
-                continue
-            if m.id == msg_id:
+        if path.endswith(suffix):
+            m = board.messages_at([path])[0]  # parsed once, when it arrived
+            if type(m) is Message and m.id == msg_id:
                 return m
     return None
 

@@ -116,7 +116,7 @@ def after_write(repo: "BoardRepo", *, now: float | None = None) -> bool:
     if not needs_maintenance(objects_dir, repo.upkeep_config):
         return False
     _started[objects_dir] = now
-    try:
+    try:  # not gitcmd.run, which captures output: nothing of git's, or of a gc it leaves running, may hold our pipes
         subprocess.run(["git", "maintenance", "run", "--auto", "--quiet"], cwd=repo.cwd,
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        env={**os.environ, **_QUIET_ENV})
