@@ -43,7 +43,7 @@ from gitboard.board import protocol_ops, task_ops
 from gitboard.board.errors import Invalid
 from gitboard.board.task import COMPLETED, FAILED, MERGED
 from gitboard.store import git as gitcmd
-from gitboard.store.host import end_process_group, pid_alive
+from gitboard.proc import end_process_group, pid_alive
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.setup import init as init_board

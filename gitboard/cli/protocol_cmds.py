@@ -60,7 +60,7 @@ def stop(
     (right away without --wait) -- only if the recorded pid (roster or pid file) is
     still NAME's teammate process. --json prints {"request", "member", "killed"}.
     """
-    from gitboard.store.host import end_process_group, this_host
+    from gitboard.proc import end_process_group, this_host
     from gitboard.team.process import live_process
     from gitboard.store.read import read_board
     from gitboard.store.transact import transact

@@ -22,7 +22,7 @@ def show(ctx: typer.Context, offline: bool = OFFLINE_OPT, json_: bool = JSON_OPT
     if ctx.invoked_subcommand is not None:
         return
     from gitboard.board.inbox_ops import peek
-    from gitboard.store.host import this_host
+    from gitboard.proc import this_host
     from gitboard.store.read import read_board
     from gitboard.team.process import roster_json
     from gitboard.team.worktree import member_worktree

@@ -51,7 +51,7 @@ def teammates(repo: Any, board: Any) -> list:
     """The roster as :class:`~gitboard.cli.watch_data.Mate` rows: a member registered on this host
     whose process is gone shows as ``dead``; the last line of its log in this clone, if any."""
     from gitboard.cli.watch_data import Mate
-    from gitboard.store.host import this_host
+    from gitboard.proc import this_host
     from gitboard.team.process import log_path, member_alive
 
     host = this_host()

@@ -24,13 +24,13 @@ from __future__ import annotations
 import collections
 import os
 import shlex
-import signal
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
+from gitboard import proc as processes
 from gitboard.board.errors import BoardError
 from gitboard.team.agent import AgentContext
 from gitboard.team.outage import Outage
@@ -76,30 +76,6 @@ class CommandResult:
     stop_reason: str = ""
 
 
-def _child_setup() -> None:  # runs in the child between fork and exec
-    os.setpgid(0, 0)
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the teammate
-    except Exception:
-        pass
-
-
-def _stop_group(proc: subprocess.Popen, grace: float = 2.0) -> None:
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except OSError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def run_command(ctx: AgentContext, command: str | Sequence[str], *, stdin_text: str | None = None,
                 timeout: float | None = None, label: str = "run",
                 on_line: Callable[[str], list[str]] | None = None,
@@ -127,9 +103,10 @@ def run_command(ctx: AgentContext, command: str | Sequence[str], *, stdin_text: 
     log(f"{label}: {command if isinstance(command, str) else ' '.join(shlex.quote(a) for a in argv)}")
     full_env = {**os.environ, **ctx.env, **(env or {})}
     try:
-        proc = subprocess.Popen(argv, cwd=str(ctx.worktree), env=full_env,
-                                stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_child_setup)
+        proc = processes.start(argv, cwd=str(ctx.worktree), env=full_env,
+                               stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, session=False,
+                               leader_dies_with_parent=True)
     except OSError as e:
         return CommandResult(None, error=f"cannot start {argv[0]!r}: {e.strerror or e}")
     task_id = ctx.task.get("id") if ctx.task else None
@@ -194,24 +171,24 @@ def run_command(ctx: AgentContext, command: str | Sequence[str], *, stdin_text: 
         if remaining <= 0:
             log(f"{label}: timed out after {timeout:g} s; stopping it")
             result.timed_out = True
-            _stop_group(proc)
+            processes.end_group(proc)
             break
         if stop is not None and stop.is_set():
             log(f"{label}: stopping it")
             result.stopped = True
-            _stop_group(proc)
+            processes.end_group(proc)
             break
         why = stop_when() if stop_when is not None else None
         if why:
             log(f"{label}: stopping it: {why}")
             result.stop_reason = why
-            _stop_group(proc)
+            processes.end_group(proc)
             break
         if time.monotonic() >= next_inbox:
             next_inbox = time.monotonic() + ctx.poll
             if _shutdown_requested(ctx, inbox):
                 result.shutdown = True
-                _stop_group(proc)
+                processes.end_group(proc)
                 break
     reader.join(timeout=5)
     result.exit_code = proc.returncode

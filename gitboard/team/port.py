@@ -33,7 +33,7 @@ from gitboard.board.errors import Busy, GitFailure
 from gitboard.board.request import request_of
 from gitboard.board.snapshot import Board
 from gitboard.board.task import IN_PROGRESS, Task
-from gitboard.store.host import this_host
+from gitboard.proc import this_host
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact

@@ -2,11 +2,11 @@
 
 A spawned teammate is ``python -m gitboard -C <repo> work NAME [options]``:
 
-- in its own session (``start_new_session``), so it leads its process group
+- in its own session (:func:`gitboard.proc.start`), so it leads its process group
   and outlives the shell that spawned it;
 - stdout and stderr appended to ``<git-common-dir>/gitboard/logs/<name>.log``;
 - its pid in ``<git-common-dir>/gitboard/pids/<name>.pid`` (``"<pid> <start>\n"``,
-  ``start`` being the process start time, :func:`gitboard.store.host.process_start`)
+  ``start`` being the process start time, :func:`gitboard.proc.process_start`)
   and on the board (the member's ``host`` and ``pid``, status ``working``);
 - with ``GITBOARD_ACTOR=NAME``, so any ``gitboard`` command it runs acts as it.
 
@@ -14,7 +14,7 @@ Spawning a name whose process is alive and working exits 3 (Conflict); a name
 that is idle or shut down is restarted (a live idle process is ended first).
 
 A recorded pid is trusted, and signalled, only after its identity is checked
-(:func:`gitboard.store.host.teammate_alive`: the start time recorded in the pid
+(:func:`gitboard.proc.teammate_alive`: the start time recorded in the pid
 file, else the command line ``gitboard ... work ... NAME``), so a stale pid file
 or roster entry whose pid now belongs to another program is ignored.
 """
@@ -34,7 +34,8 @@ from gitboard.board.errors import Conflict, Invalid, NotFound
 from gitboard.board.names import LEAD, check_name
 from gitboard.board.team import Member
 from gitboard.board.team_ops import WORKING, set_member
-from gitboard.store.host import end_process_group, process_start, teammate_alive, this_host
+from gitboard import proc as processes
+from gitboard.proc import end_process_group, process_start, teammate_alive, this_host
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
@@ -93,7 +94,7 @@ def live_process(repo: BoardRepo, name: str, member: Member | None,
     Candidates are the pid file's pid (checked against its recorded start time) and the
     roster's pid when the member's host is this one (checked against the pid file's start
     time if the file records the same pid, else by its command line); see
-    :func:`gitboard.store.host.teammate_alive`. ``me`` (the calling teammate's own pid)
+    :func:`gitboard.proc.teammate_alive`. ``me`` (the calling teammate's own pid)
     does not count. ``start`` is the process's start time (None where unknown).
     """
     record = read_pid_record(repo, name)
@@ -229,8 +230,8 @@ def spawn(repo: BoardRepo, name: str, options: Sequence[str], *, role: str | Non
     with open(log, "ab") as out:
         out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} spawn {name}: {' '.join(argv[3:])}\n".encode())
         out.flush()
-        proc = subprocess.Popen(argv, cwd=root, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                env=child_env, start_new_session=True, close_fds=True)
+        proc = processes.start(argv, cwd=root, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                               env=child_env)
     try:
         write_pid(repo, name, proc.pid)
         transact(repo, partial(_register, name=name, pid=proc.pid, host=this_host(), role=role))
@@ -256,7 +257,7 @@ def _undo_spawn(repo: BoardRepo, name: str, proc: subprocess.Popen) -> None:
 def show_log(repo: BoardRepo, name: str, out: IO[str], follow: bool = False, interval: float = 0.2) -> None:
     """Copy ``name``'s log to ``out``; with ``follow``, keep copying new lines until the
     teammate's process has exited (or the reader is interrupted). The process is the pid
-    file's, identity checked (:func:`gitboard.store.host.teammate_alive`): a stale pid
+    file's, identity checked (:func:`gitboard.proc.teammate_alive`): a stale pid
     file whose pid now belongs to another program ends the follow.
 
     Raises:

@@ -21,17 +21,19 @@ two clones merge each task exactly once: landing is one compare-and-swap of both
 
 from __future__ import annotations
 
+import collections
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from gitboard import proc as processes
 from gitboard.board import queue, review_ops
 from gitboard.board.errors import Busy, CheckoutDirty, Conflict, GitFailure, HookRefused, Invalid, NotFound
 from gitboard.board.names import LEAD, check_name
@@ -44,6 +46,8 @@ from gitboard.store.transact import transact
 OUTPUT_CHARS = 2000
 #: Seconds a check may run (``git config gitboard.checkTimeout`` overrides).
 CHECK_TIMEOUT = 600.0
+#: Bytes of a check's output kept while it runs (enough for :data:`OUTPUT_CHARS` characters of UTF-8).
+_KEPT_BYTES = 4 * OUTPUT_CHARS + 4
 #: Seconds between passes of ``--follow``.
 DEFAULT_POLL = 2.0
 #: Environment variables that would point a check's git at the wrong repository.
@@ -84,8 +88,9 @@ def run_check(repo: BoardRepo, commit: str, command: str, *, timeout: float = CH
     """Run ``/bin/sh -c command`` in a temporary detached worktree of ``commit``, then remove it.
 
     The worktree lives under ``<git-common-dir>/gitboard/tmp/`` (never the user's
-    tree). The command runs in its own process group, which is killed on timeout
-    or when ``stop`` is set.
+    tree). The command runs in its own process group (:func:`gitboard.proc.start`), which is
+    ended (SIGTERM, then SIGKILL) on timeout, when ``stop`` is set, and when this process
+    dies, even by SIGKILL (``die_with_parent``).
 
     Args:
         timeout: seconds the command may run.
@@ -104,27 +109,36 @@ def run_check(repo: BoardRepo, commit: str, command: str, *, timeout: float = CH
         full_env = {k: v for k, v in os.environ.items() if k not in _GIT_VARS}
         full_env.update(env or {})
         try:
-            proc = subprocess.Popen(["/bin/sh", "-c", command], cwd=path, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=full_env,
-                                    start_new_session=True)
+            proc = processes.start(["/bin/sh", "-c", command], cwd=path, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=full_env,
+                                   die_with_parent=True)
         except OSError as e:
             return CheckResult(command, None, time.monotonic() - started, "", f"cannot start: {e.strerror or e}")
+        kept: collections.deque[bytes] = collections.deque()
+
+        def read_output() -> None:
+            size = 0
+            assert proc.stdout is not None
+            while chunk := proc.stdout.read1(65536):
+                kept.append(chunk)
+                size += len(chunk)
+                while size - len(kept[0]) >= _KEPT_BYTES:
+                    size -= len(kept.popleft())
+
+        reader = threading.Thread(target=read_output, daemon=True)
+        reader.start()
+        try:
+            waited = processes.wait(proc, timeout=timeout, cancel=stop, tick=0.5, started=started)
+        except BaseException:
+            processes.end_group(proc, grace=0)
+            raise
+        reader.join(timeout=5)
         reason = ""
-        out = b""
-        limit = started + timeout
-        while True:
-            try:
-                out, _ = proc.communicate(timeout=min(0.5, max(0.01, limit - time.monotonic())))
-                break
-            except subprocess.TimeoutExpired:
-                if time.monotonic() >= limit or (stop is not None and stop.is_set()):
-                    reason = f"timed out after {timeout:g} s" if time.monotonic() >= limit else "stopped"
-                    try:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-                    out, _ = proc.communicate()
-                    break
+        if waited.how == processes.TIMED_OUT:
+            reason = f"timed out after {timeout:g} s"
+        elif waited.how == processes.CANCELLED:
+            reason = "stopped"
+        out = b"".join(kept)
         text = out.decode(errors="replace")[-OUTPUT_CHARS:]
         code = None if reason else proc.returncode
         if not reason and code != 0:
@@ -137,6 +151,32 @@ def run_check(repo: BoardRepo, commit: str, command: str, *, timeout: float = CH
         if path.exists():
             shutil.rmtree(path, ignore_errors=True)
             repo.git("worktree", "prune", check=False)
+
+
+def prune_stale_worktrees(repo: BoardRepo) -> list[Path]:
+    """Remove the temporary check and merge worktrees (``<git-common-dir>/gitboard/tmp/check-<pid>-*``,
+    ``merge-<pid>-*``) of queues whose process ``<pid>`` is gone (killed, even by SIGKILL, before
+    its ``finally`` ran), and prune them from ``git worktree list``. Returns the paths removed.
+    A worktree of a live process (this one, or another queue) is left alone."""
+    tmp = Path(repo.common_dir, "gitboard", "tmp")
+    removed: list[Path] = []
+    try:
+        entries = sorted(tmp.iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        kind, _, rest = path.name.partition("-")
+        pid = rest.split("-", 1)[0]
+        if kind not in ("check", "merge") or not pid.isdigit():
+            continue
+        if int(pid) == os.getpid() or processes.pid_alive(int(pid)):
+            continue
+        repo.git("worktree", "remove", "--force", "--force", str(path), check=False)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    if removed:
+        repo.git("worktree", "prune", check=False)
+    return removed
 
 
 @dataclass
@@ -239,6 +279,9 @@ class Refinery:
         while True:
             try:
                 with BoardRepo(self.path) as repo:
+                    if first:
+                        for gone in prune_stale_worktrees(repo):
+                            self.log(f"removed the worktree {gone} of a queue that died")
                     self._pass(repo, named, out, validate=first)
                 if trouble:
                     self.log("the queue runs again")
@@ -397,4 +440,4 @@ def run_queue(repo: BoardRepo | str | os.PathLike, ids: Sequence[int] | None = N
     return refinery.run(ids, follow=follow, poll=poll).to_json()
 
 
-__all__ = ["CheckResult", "run_check", "QueueRun", "Refinery", "run_queue", "OUTPUT_CHARS", "CHECK_TIMEOUT"]
+__all__ = ["CheckResult", "run_check", "prune_stale_worktrees", "QueueRun", "Refinery", "run_queue", "OUTPUT_CHARS", "CHECK_TIMEOUT"]

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -38,6 +37,8 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+
+from gitboard import proc as processes
 
 #: Largest text a tool returns to the model, in characters (the seed's cap: 50,000).
 MAX_OUTPUT_CHARS = 50_000
@@ -47,6 +48,8 @@ MAX_READ_BYTES = 10 * 1024 * 1024
 BASH_TIMEOUT = 120.0
 #: After a command exits, how long to wait for background children to close its output, in seconds.
 _DRAIN_GRACE = 1.0
+#: Seconds a timed-out or cancelled command gets between SIGTERM and SIGKILL.
+KILL_GRACE = 1.0
 
 
 class ToolError(Exception):
@@ -274,20 +277,14 @@ class _Capture:
         return (head + tail).decode("utf-8", "replace")
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def run_bash(worktree: str | Path, command: str, timeout: float = BASH_TIMEOUT,
              env: Mapping[str, str] | None = None, max_output: int = MAX_OUTPUT_CHARS,
              cancel: threading.Event | None = None) -> BashResult:
     """Run ``command`` with ``bash -c`` (``/bin/sh -c`` without bash) in ``worktree``.
 
     The command runs in its own session with stdin from /dev/null; on timeout its
-    whole process group is killed (SIGKILL). Output is stdout and stderr merged, keeping
+    whole process group is ended (:func:`gitboard.proc.end_group`: SIGTERM, then SIGKILL after
+    :data:`KILL_GRACE` seconds). Output is stdout and stderr merged, keeping
     at most ``max_output`` bytes from the start and from the end. Background children
     still holding the output open 1 s after the command exits are left running, and
     their further output is not captured.
@@ -309,33 +306,17 @@ def run_bash(worktree: str | Path, command: str, timeout: float = BASH_TIMEOUT,
     shell = shutil.which("bash") or "/bin/sh"
     start = time.monotonic()
     try:
-        proc = subprocess.Popen([shell, "-c", command], cwd=str(worktree), env=dict(env) if env is not None else None,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = processes.start([shell, "-c", command], cwd=str(worktree), env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     except OSError as e:
         raise ToolError(f"cannot start {shell}: {e}") from None
     cap = _Capture(proc.stdout, max(1, max_output // 2))
-    timed_out = cancelled = False
     try:
-        while True:
-            left = timeout - (time.monotonic() - start)
-            try:
-                proc.wait(timeout=max(0.0, min(left, 0.1) if cancel is not None else left))
-                break
-            except subprocess.TimeoutExpired:
-                if cancel is not None and cancel.is_set():
-                    cancelled = True
-                elif time.monotonic() - start >= timeout:
-                    timed_out = True
-                else:
-                    continue
-                _kill_group(proc)
-                proc.wait()
-                break
+        waited = processes.wait(proc, timeout=timeout, cancel=cancel, tick=0.1, grace=KILL_GRACE, started=start)
     except BaseException:
-        _kill_group(proc)
-        proc.wait()
+        processes.end_group(proc, grace=0)
         raise
+    timed_out, cancelled = waited.how == processes.TIMED_OUT, waited.how == processes.CANCELLED
     cap.thread.join(_DRAIN_GRACE if not (timed_out or cancelled) else 5.0)
     text = cap.text()
     if cap.thread.is_alive():

@@ -37,11 +37,11 @@ import hashlib
 import os
 import re
 import shutil
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from gitboard import proc as processes
 from gitboard.board.errors import BoardError
 from gitboard.board.snapshot import Board
 from gitboard.board.task import COMPLETED, Task
@@ -322,26 +322,6 @@ def _out(res: gitcmd.Result) -> str:
     return res.stdout.decode(errors="replace").strip()
 
 
-def _processes_in_group(pgid: int) -> list[int]:
-    out = []
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return out
-    for n in names:
-        if not n.isdigit():
-            continue
-        try:
-            with open(f"/proc/{n}/stat", "rb") as f:
-                stat = f.read()
-            fields = stat[stat.rindex(b")") + 2:].split()
-            if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-                out.append(int(n))
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
-
-
 def kill_leftover(state_dir: Path, task_id: int, worktree: Path) -> bool:
     """Kill a command a dead teammate left running in task ``task_id``'s worktree.
 
@@ -361,20 +341,7 @@ def _kill_recorded(record: Path, worktree: Path) -> bool:
         pgid = int(record.read_text().strip())
     except (OSError, ValueError):
         return False
-    killed = False
-    root = os.path.realpath(worktree)
-    for pid in _processes_in_group(pgid):
-        try:
-            cwd = os.path.realpath(os.readlink(f"/proc/{pid}/cwd"))
-        except OSError:
-            continue
-        if cwd == root or cwd.startswith(root + os.sep):
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-                killed = True
-            except OSError:
-                pass
-            break
+    killed = processes.kill_group_in(pgid, worktree)
     try:
         record.unlink()
     except OSError:

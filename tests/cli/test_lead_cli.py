@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.store.host import end_process_group, pid_alive
+from gitboard.proc import end_process_group, pid_alive
 from gitboard.team.conversation import MAX_RETRIES
 from tests.team.fake_messages_api import FakeMessagesAPI, error, fake_api, reply, routed, text, tool_use  # noqa: F401
 from tests.team.runtime_helpers import board, git, make_project, wait_for

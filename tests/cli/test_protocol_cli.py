@@ -12,7 +12,7 @@ import pytest
 
 from gitboard.board import inbox_ops, protocol_ops, team_ops
 from gitboard.board.request import request_of
-from gitboard.store.host import pid_alive, this_host
+from gitboard.proc import pid_alive, this_host
 from tests.inbox_helpers import finish, new_id, read, run_op, spawn_worker
 from tests.cli.helpers import ok, one_error_line
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gitboard.board import team_ops
-from gitboard.store.host import pid_alive, this_host
+from gitboard.proc import pid_alive, this_host
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
 from tests.team.runtime_helpers import FakeTeammate, add_tasks, board, git, log_of, make_project, wait_for

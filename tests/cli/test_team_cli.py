@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from gitboard.board import team_ops
-from gitboard.store.host import this_host
+from gitboard.proc import this_host
 from tests.inbox_helpers import read, run_op
 from tests.cli.helpers import one_error_line
 from tests.team.runtime_helpers import FakeTeammate

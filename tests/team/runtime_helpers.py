@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from gitboard.board import task_ops
-from gitboard.store.host import pid_alive
+from gitboard.proc import pid_alive
 from gitboard.store.repo import BoardRepo
 from gitboard.store.setup import init
 from gitboard.store.transact import transact
@@ -142,7 +142,7 @@ class Spawner:
 
     def cleanup(self) -> None:
         """End every teammate still running: SIGTERM (it stops its command), then SIGKILL."""
-        from gitboard.store.host import end_process_group
+        from gitboard.proc import end_process_group
 
         for pid in self.pids:
             if pid_alive(pid):

@@ -70,7 +70,7 @@ def test_usd_budget_with_an_unpriced_model_fails_before_any_request(fake_api: Fa
 @pytest.mark.slow
 def test_a_budget_stops_a_spawned_anthropic_teammate_near_its_limit(tmp_path: Path, fake_api: FakeMessagesAPI,
                                                                     gitboard_exe: Path) -> None:
-    from gitboard.store.host import pid_alive
+    from gitboard.proc import pid_alive
     from tests.team.runtime_helpers import Spawner, add_tasks, board, git, log_of, make_project, wait_for
 
     project = make_project(tmp_path)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.store.host import pid_alive
+from gitboard.proc import pid_alive
 from gitboard.team.anthropic_agent import AnthropicAgent
 from tests.team.fake_messages_api import FakeMessagesAPI, Recorded, reply, tool_use
 from tests.team.fake_port import FakePort, make_ctx

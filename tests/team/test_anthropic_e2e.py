@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitboard.store.host import pid_alive
+from gitboard.proc import pid_alive
 from tests.team.fake_messages_api import reply, text, tool_use
 from tests.team.runtime_helpers import Spawner, add_tasks, board, git, log_of, make_remote_project, wait_for
 

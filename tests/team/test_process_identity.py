@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gitboard.board import team_ops
-from gitboard.store.host import (is_teammate_argv, pid_alive, process_argv, process_start, teammate_alive,
+from gitboard.proc import (is_teammate_argv, pid_alive, process_argv, process_start, teammate_alive,
                                  this_host)
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact

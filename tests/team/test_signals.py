@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from gitboard.store.host import pid_alive
+from gitboard.proc import pid_alive
 from tests.team.runtime_helpers import Spawner, add_tasks, board, log_of, make_project, task_worktree, wait_for
 
 pytestmark = pytest.mark.slow

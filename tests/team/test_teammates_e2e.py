@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.store.host import pid_alive
+from gitboard.proc import pid_alive
 from tests.team.runtime_helpers import (Spawner, add_tasks, board, claims_in_log, git, log_of, make_project,
                                         make_remote_project, task_worktree, wait_for)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gitboard.board import task_ops
-from gitboard.store.host import pid_alive
+from gitboard.proc import pid_alive
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
 from gitboard.team import harness

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gitboard.board import task_ops, team_ops
-from gitboard.store.host import this_host
+from gitboard.proc import this_host
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
 from gitboard.team.worktree import (WorktreeError, checked_out_elsewhere, checkouts, find_worktree,
