@@ -19,7 +19,6 @@ import json
 import os
 import sys
 import time
-import zlib
 from io import BytesIO
 from typing import Any, Mapping
 
@@ -29,6 +28,7 @@ from gitboard.board.snapshot import ParseError
 from gitboard.board.task import Task
 from gitboard.store import trees
 from gitboard.store.cache import MISSING, BoardCache
+from gitboard.store.odb import blob_id, write_object
 from gitboard.store.repo import BoardRepo
 from gitboard.store.trees import TreeRef, read_loose
 
@@ -40,18 +40,9 @@ PACK_THRESHOLD = 64
 
 TREE_MODE = "040000"
 BLOB_MODE = "100644"
-#: zlib level of loose objects: git's default ``core.looseCompression`` (best speed).
-LOOSE_COMPRESSION = 1
 
 __all__ = ["Listing", "blob_id", "list_tree", "tree_id", "cat_blobs", "parse_json", "read_files", "read_format",
            "write_object", "commit_tree", "write_commit", "blob_ids", "remember_writes"]
-
-
-def blob_id(data: bytes) -> str:
-    """Return the git object id (SHA-1 hex) of a blob with content ``data``."""
-    import hashlib  # loads OpenSSL: only writers pay for it
-
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 # -- reading ---------------------------------------------------------------------
@@ -195,38 +186,6 @@ def _remember(cache: BoardCache, path: str, sha: str, data: bytes, version: int 
 
 
 # -- writing ---------------------------------------------------------------------
-
-def write_object(repo: BoardRepo, kind: bytes, data: bytes) -> str:
-    """Write a loose object of type ``kind`` (b"blob", b"tree", b"commit") and return its id.
-
-    Like git: the compressed object goes to a temporary file in its fan-out
-    directory and is renamed into place, so readers never see half an object;
-    an object that already exists is left as it is (its time refreshed, so that
-    ``git gc`` does not prune it as old garbage before the ref names it).
-    """
-    import hashlib  # loads OpenSSL: only writers pay for it
-
-    raw = b"%s %d\0" % (kind, len(data)) + data
-    oid = hashlib.sha1(raw).hexdigest()
-    directory = os.path.join(repo.objects_dir, oid[:2])
-    path = os.path.join(directory, oid[2:])
-    try:
-        os.utime(path)
-        return oid
-    except OSError:
-        pass
-    tmp = os.path.join(directory, f"tmp_obj_{os.getpid()}_{os.urandom(6).hex()}")
-    try:
-        f = open(tmp, "xb")
-    except FileNotFoundError:  # the fan-out directory is new
-        os.makedirs(directory, exist_ok=True)
-        f = open(tmp, "xb")
-    with f:
-        f.write(zlib.compress(raw, LOOSE_COMPRESSION))
-    os.chmod(tmp, 0o444)
-    os.replace(tmp, path)
-    return oid
-
 
 def _signature(env: Mapping[str, str], who: str, when: int) -> str:
     return f"{env[f'GIT_{who}_NAME']} <{env[f'GIT_{who}_EMAIL']}> {when} +0000"

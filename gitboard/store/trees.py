@@ -21,6 +21,7 @@ import zlib
 from typing import Iterable, Iterator, Mapping
 
 from gitboard.store.cache import TREE_MODE, BoardCache, Entries
+from gitboard.store.odb import write_object
 from gitboard.store.repo import BoardRepo
 
 #: Modes of the entries read as board files: regular files and symlinks (not submodules).
@@ -207,8 +208,6 @@ def write_entries(repo: BoardRepo, cache: BoardCache, items: Entries, dry: bool 
     ``dry``: only compute the id (the object exists already, say in a pack ``git fast-import`` wrote).
     """
     import hashlib
-
-    from gitboard.store.objects import write_object
 
     ordered = sorted(items.items(), key=_tree_key)
     body = b"".join([b"%o %s\0%s" % (mode, name.encode("utf-8", "surrogateescape"), bytes.fromhex(sha))

@@ -2,7 +2,8 @@
 
 ::
 
-    start -> resume the tasks the board says it owns (crash recovery)
+    start -> clear what dead runs of this clone left behind (gitboard.team.cleanup; also every 10 min)
+          -> resume the tasks the board says it owns (crash recovery)
           -> IDLE: every --poll seconds, and at once when the board moves (local mode)
                1. inbox: shutdown_request -> approve, exit;
                          other messages   -> WORK on them (agents that can; the shell agent logs them)
@@ -48,6 +49,7 @@ from gitboard.board.snapshot import Board
 from gitboard.board.task import IN_PROGRESS, Task
 from gitboard.board.team_ops import IDLE, SHUTDOWN
 from gitboard.team.agent import Agent, Outcome
+from gitboard.team.cleanup import CLEAN_INTERVAL, clean_dead_runs
 from gitboard.team.inbox_session import MESSAGE_TASK, InboxSession
 from gitboard.team.outage import Outage
 from gitboard.team.port import BoardPort
@@ -124,6 +126,8 @@ class Teammate(InboxSession, TaskWork):
         self._stalled: set[int] = set()
         #: the team budget line last logged (logged once while it holds)
         self._budget_logged: str | None = None
+        #: ``time.monotonic()`` of the last clean-up of dead runs' leftovers (see :mod:`gitboard.team.cleanup`)
+        self._cleaned_at: float | None = None
         self.state_dir = self._state_dir()
 
     # -- small helpers -------------------------------------------------------------
@@ -203,6 +207,8 @@ class Teammate(InboxSession, TaskWork):
         except BoardError as e:
             self._board_error(e)
             board = None
+        if board is not None:
+            self._clean(board)
         owned = self._owned(board) if board is not None else []
         if not owned:
             self._status(IDLE, None)
@@ -234,9 +240,25 @@ class Teammate(InboxSession, TaskWork):
                 self.log(f"idle for {s.idle_timeout:g} s: shutting down")
                 self._status(SHUTDOWN, None, persist=True)
                 return 0
+            if self._cleaned_at is None or time.monotonic() - self._cleaned_at >= CLEAN_INTERVAL:
+                board = self._read()
+                if board is not None:
+                    self._clean(board)
             # wakes as soon as the board moves (local mode), else after --poll
             self.port.wait_for_change(self._seen_tip, s.poll)
         return self._exit("stopped" if self.port.abort.is_set() else "shut down")
+
+    def _clean(self, board: Board) -> None:
+        """Remove the worktrees, pgid files and task branches this clone's dead runs left behind
+        (:func:`gitboard.team.cleanup.clean_dead_runs`); a failure is logged, never fatal."""
+        self._cleaned_at = time.monotonic()
+        try:
+            with self.port.open() as repo:
+                clean_dead_runs(repo, board, keep={self.s.name}, log=self.log)
+        except BoardError as e:
+            self.log(f"cannot clear what dead runs left behind: {e.message}")
+        except OSError as e:
+            self.log(f"cannot clear what dead runs left behind: {e.strerror or e}")
 
     def _poll_once(self) -> bool:
         """One IDLE poll: the inbox, then tasks the board says are mine, then a ready task.
