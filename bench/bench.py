@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gitboard benchmark (issue 2, section 7): claims per second, list latency, duplicate claims.
+"""gitboard benchmark: claims per second, list latency, duplicate claims.
 
 Run it with the interpreter gitboard is installed in::
 
@@ -7,7 +7,7 @@ Run it with the interpreter gitboard is installed in::
     .venv/bin/python bench/bench.py --quick    # smaller boards and fewer claims, under a minute
 
 It builds its own temporary repositories (removed afterwards unless ``--keep``)
-and prints a table of figures with the targets of issue 2 and PASS/MISS:
+and prints a table of figures with the targets and PASS/MISS:
 
 - claims/s through the CLI (the console script ``gitboard task claim --next``)
   with 1 and with 16 local contenders, and with 4 clones of a bare remote

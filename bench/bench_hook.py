@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gitboard benchmark (issue 9): what the pre-receive hook adds to a claim, and verify's commits/s.
+"""gitboard benchmark: what the pre-receive hook adds to a claim, and verify's commits/s.
 
 Run it with the interpreter gitboard is installed in::
 

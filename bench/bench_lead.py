@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gitboard lead benchmark (issue 11): what the lead's turn-start costs in context and time.
+"""gitboard lead benchmark: what the lead's turn-start costs in context and time.
 
 Run it with the interpreter gitboard is installed in::
 
@@ -11,7 +11,7 @@ For a board with N teammates it prints:
 - the characters (and tokens at 4 characters a token) the lead's turn-start adds to the
   conversation: on the first look (one line per teammate), on a look where nothing
   changed, and after every teammate finished a task and went idle (still one line each);
-  next to what one idle/done notice *message* per teammate would add (the seed's way, as
+  next to what one idle/done notice *message* per teammate would add (the plain way, as
   ``<message_data>`` blocks), which a lead re-reads on every later turn;
 - the wall time of that turn-start (roster, task list and the inbox drain: board reads and
   at most one commit), median of 5;
@@ -83,7 +83,7 @@ def finish_all(path: Path, n: int) -> None:
 
 
 def notice_messages(n: int) -> int:
-    """Characters of one idle notice message per teammate, as the seed's lead would get them."""
+    """Characters of one idle notice message per teammate, as a lead without the roster view would get them."""
     msgs = [{"from": f"mate{i:03d}", "type": "message", "request_id": None,
              "content": f"mate{i:03d} is idle: finished task #{i + 1} (Task for mate{i:03d}); waiting for work."}
             for i in range(n)]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gitboard benchmark (issue 8): merge-queue throughput with a no-op check.
+"""gitboard benchmark: merge-queue throughput with a no-op check.
 
 Run it with the interpreter gitboard is installed in::
 

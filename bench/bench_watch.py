@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gitboard benchmark (issue 10): what ``gitboard watch`` and ``gitboard cost`` spend on a big board.
+"""gitboard benchmark: what ``gitboard watch`` and ``gitboard cost`` spend on a big board.
 
 Run it with the interpreter gitboard is installed in::
 

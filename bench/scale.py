@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gitboard scale benchmark (issue 7): a board whose writes cost what changed, not its size.
+"""gitboard scale benchmark: a board whose writes cost what changed, not its size.
 
 Run it with the interpreter gitboard is installed in::
 
@@ -8,7 +8,7 @@ Run it with the interpreter gitboard is installed in::
     .venv/bin/python bench/scale.py --quick --only startup,drains   # some parts, while iterating
 
 It builds its own temporary repositories (removed afterwards unless ``--keep``)
-and prints every target of issue 7 side by side with PASS/MISS:
+and prints every scale target side by side with PASS/MISS:
 
 - a claim through :func:`gitboard.store.transact.transact` in a long-lived process
   at 10,000 tasks against the same at 100 tasks (at most 1.5x);

@@ -2,7 +2,7 @@
 
 Task and request times are ISO-8601 UTC strings with second precision and a
 ``Z`` suffix (``2026-11-21T12:00:00Z``); message timestamps are epoch seconds
-as floats (the seed's format). Operations take ``now`` as an argument so that
+as floats. Operations take ``now`` as an argument so that
 they stay pure; only the shell reads the clock.
 """
 

@@ -122,11 +122,6 @@ def message_file_name(usec: int, msg_id: str) -> str:
     return f"{usec:016d}-{msg_id}.json"
 
 
-def inbox_dir(name: str) -> str:
-    """Return the board directory of ``name``'s inbox, ``.team/inbox/<name>`` (any format)."""
-    return f"{INBOX_DIR}/{name}"
-
-
 def message_name_start(to: str, version: int = FORMAT) -> int:
     """Return where a message file's name starts in its path (:func:`message_path`), the same for
     every message of ``to``'s inbox: after ``.team/inbox/<to>/`` and, in format 2, the two

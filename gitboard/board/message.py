@@ -1,6 +1,6 @@
 """Inbox messages and their file format, ``.team/inbox/<name>/<h1>/<h2>/<time>-<id>.json``.
 
-A message is one JSON object (the seed's message format, one object per file)::
+A message is one JSON object, one object per file::
 
     {"id": str, "type": one of MESSAGE_TYPES, "from": str, "to": str,
      "content": str, "timestamp": epoch seconds (float),
@@ -68,11 +68,6 @@ def check_type(value: Any) -> str:
     if value not in MESSAGE_TYPES:
         raise Invalid(f"invalid message type {value!r}: expected one of {', '.join(MESSAGE_TYPES)}")
     return value
-
-
-def inbox_dir(name: str) -> str:
-    """Return the board directory of ``name``'s inbox: ``.team/inbox/<name>``."""
-    return f"{INBOX_DIR}/{name}"
 
 
 def message_path(to: str, timestamp: float, msg_id: str) -> str:

@@ -1,7 +1,7 @@
 """Protocol requests and their file format, ``.team/requests/<h1>/<h2>/<request_id>.json``.
 
 A request is the board's record of one shutdown or plan-approval exchange
-(the seed's request_id pattern, kept on the board so every machine sees it)::
+(named by its request_id, kept on the board so every machine sees it)::
 
     shutdown: {"request_id", "kind": "shutdown", "from", "to",
                "status": "pending"|"approved"|"rejected",

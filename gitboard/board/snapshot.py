@@ -22,11 +22,6 @@ from gitboard.board.task import DONE, IN_PROGRESS, PENDING, Task
 from gitboard.board.team import Team
 
 
-def is_task_file(path: str, version: int = layout.FORMAT) -> bool:
-    """True if ``path`` is a task file's board path in format ``version`` (see :mod:`gitboard.board.layout`)."""
-    return layout.task_id_of(path, version) is not None
-
-
 class ParseError:
     """Marker for a board file that is not valid JSON; ``message`` says why."""
 
@@ -250,23 +245,11 @@ def _message_or_reason(value: Any) -> Message | str:
         return e.message
 
 
-def format_in(files: Mapping[str, Any]) -> int:
-    """The format of a board whose files are ``files`` (path -> parsed JSON): the version in its
-    format file, :data:`layout.LEGACY_FORMAT` without one, :data:`layout.FORMAT` for no files at all.
-
-    A format file that is no valid one counts as format 0, which nothing reads.
-    """
-    if layout.FORMAT_PATH in files:
-        return layout.format_of(files[layout.FORMAT_PATH]) or 0
-    return layout.LEGACY_FORMAT if files else layout.FORMAT
-
-
 def build(tip: str | None, files: Mapping[str, Any], version: int = layout.FORMAT, *, checked: bool = False) -> Board:
     """Build a :class:`Board` from ``files``: board path -> parsed JSON, or :class:`ParseError`.
 
     ``version`` is the board's format, which says where each kind of file is (the
-    store reads it from the tree: :func:`format_in` of the parsed files, or
-    :func:`gitboard.store.objects.read_format`).
+    store reads it from the tree: :func:`gitboard.store.objects.read_format`).
     A task file's value may also be the :class:`Task` already built from it (the
     store's parse cache keeps validated tasks). Task files that fail validation
     go to ``corrupt``. A missing or corrupt ``.team/config.json`` yields an empty

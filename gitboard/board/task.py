@@ -1,7 +1,7 @@
 """The task model and its file format, ``.tasks/<a>/<b>/task_<id>.json`` (see :mod:`gitboard.board.layout`).
 
-The file is a superset of the seed's task format (id, subject, description,
-status, owner, blockedBy). Keys are written in :data:`TASK_KEYS` order with a
+The file holds the task's id, subject, description, status, owner and
+blockedBy, and gitboard's further fields. Keys are written in :data:`TASK_KEYS` order with a
 2-space indent and a trailing newline, so that ``git log -p gitboard`` reads
 well::
 
@@ -38,8 +38,6 @@ MERGED = "merged"
 STATUSES = (PENDING, IN_PROGRESS, COMPLETED, MERGED, FAILED)
 #: Statuses that count as done for ``blockedBy``.
 DONE = (COMPLETED, MERGED)
-#: Statuses a task never leaves by a claim: completed, merged, failed.
-FINISHED = (COMPLETED, MERGED, FAILED)
 
 TASKS_DIR = layout.TASKS_DIR
 

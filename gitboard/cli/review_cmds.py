@@ -72,13 +72,6 @@ def _render(doc: dict[str, Any], patch: bool) -> None:
         sys.stdout.write("\n" + doc.get("patch", ""))
 
 
-def _transact(op):
-    from gitboard.store.transact import transact
-
-    with open_repo() as repo:
-        return transact(repo, op)
-
-
 def approve(
     task_id: int = ID_ARG,
     note: Optional[str] = typer.Option(None, "--note", metavar="TEXT", help="Kept in the task's review."),

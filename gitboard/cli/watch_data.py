@@ -63,7 +63,7 @@ def open_blockers(board: Board, task: Task) -> str:
     """``#2,#3``: the task's blockers not yet completed or merged; ``-`` for none, or once it has started."""
     if task.status != "pending":
         return "-"
-    waits = [b for b in task.blockedBy if getattr(board.tasks.get(b), "status", None) not in DONE]
+    waits = [b for b in task.blockedBy if b not in board.tasks or board.tasks[b].status not in DONE]
     return ",".join(f"#{b}" for b in waits) or "-"
 
 

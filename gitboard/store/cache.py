@@ -443,7 +443,4 @@ def _shared(record: tuple) -> tuple:
     return tuple(fields)
 
 
-#: Compatible name of the cache before it kept tasks, trees and commits.
-BlobCache = BoardCache
-
 MISSING = object()

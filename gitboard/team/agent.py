@@ -13,6 +13,7 @@ Agents: ``anthropic`` (the Messages API tool-use loop), ``shell`` (the task's
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -65,7 +66,32 @@ class Outcome:
 
 
 class TeamPort(Protocol):
-    """The board as an agent may use it. Every call is one board transaction by the teammate."""
+    """The board as an agent may use it. Every call is one board transaction by the teammate.
+
+    Members with a body here are optional: a port that is a subclass gets these defaults
+    (no stop signal, no activity clock, inbox messages are not held), so callers never ask
+    whether a port has them. :class:`gitboard.team.port.BoardPort` fills every one.
+
+    Attributes:
+        cancel: the runtime's stop signal, set when the teammate must stop the work in hand
+            (SIGTERM, a lost lease, a stall); None: the work is never told to stop.
+        last_activity: ``time.monotonic()`` of the agent's last sign of life (output, a tool call),
+            for stall detection; None: not tracked.
+    """
+
+    cancel: threading.Event | None = None
+    last_activity: float | None = None
+
+    def touch(self) -> None:
+        """Record a sign of life of the agent (a line of output, a tool call). Default: nothing."""
+
+    def drain_new(self) -> list[dict]:
+        """Drain the inbox without returning messages held earlier (:meth:`hold`). Default: :meth:`read_inbox`."""
+        return self.read_inbox()
+
+    def hold(self, message: dict) -> None:
+        """Keep ``message`` for the teammate's next piece of work (read while a command ran).
+        Default: it is dropped."""
 
     def send(self, to: str, content: str, type: str = "message") -> dict:
         """Send a message; returns the message object. Raises BoardError (unknown recipient ...)."""
@@ -141,12 +167,28 @@ class AgentContext:
 
 
 class Agent(Protocol):
-    """An agent kind: ``name`` is ``anthropic``, ``shell`` or ``exec``."""
+    """An agent kind: ``name`` is ``anthropic``, ``shell``, ``exec`` or an agent CLI preset's.
 
-    name: str
+    Every agent kind subclasses this protocol, so each member has a value; the defaults
+    suit a model-driven agent. ``run`` has no default.
+
+    Attributes:
+        name: the ``--agent`` word.
+        handles_messages: messages that arrive while idle start a session of this agent
+            (False: they are logged, not acted on; the shell agent only runs commands).
+        restarts_rework: a task sent back for rework restarts its branch from the base
+            (the shell agent, whose ``run`` command is the whole task) instead of merging
+            the base into the work so far.
+    """
+
+    name: str = ""
+    handles_messages: bool = True
+    restarts_rework: bool = False
 
     def accepts(self, task: dict) -> bool:
-        """True if this agent can work on ``task`` (the shell agent needs a ``run`` command)."""
+        """True if this agent can work on ``task`` (the shell agent needs a ``run`` command). Default: True."""
+        return True
 
     def run(self, ctx: AgentContext) -> Outcome:
         """Do the task's work in ``ctx.worktree`` and return how it ended. Must not raise for task failures."""
+        raise NotImplementedError

@@ -1,4 +1,4 @@
-"""The ``anthropic`` agent: the seed's tool-use loop (s02, s06, s09-s11) on the anthropic SDK.
+"""The ``anthropic`` agent: a Messages API tool-use loop on the anthropic SDK.
 
 The loop core it shares with the lead -- the client, prompt caching, the cancellable
 request, usage and cost, compaction, running tool_uses -- is
@@ -37,11 +37,10 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 from gitboard.team import compaction, conversation, pricing, prompts, tools, workspace
 from gitboard.team.accounting import Budget, Meter
-from gitboard.team.agent import AgentContext, Outcome
+from gitboard.team.agent import Agent, AgentContext, Outcome
 from gitboard.team.conversation import MAX_RETRIES, MAX_TOKENS, Conversation, Stopped, one_line, short_input
 from gitboard.team.models import resolve_model
 from gitboard.team.outage import Outage
@@ -57,8 +56,8 @@ SUMMARY_CHARS = 4_000
 _S = {"type": "string"}
 _I = {"type": "integer"}
 
-#: The tools offered to the model: Messages API tool definitions, input schemas as in the
-#: seed (s02 file tools, s06 compact, s07 task tools, s09-s11 team tools) where it has them.
+#: The tools offered to the model: Messages API tool definitions (file tools, compact, task
+#: tools, team tools).
 TOOLS: list[dict] = [
     *workspace.definitions("your worktree"),
     {"name": "send_message", "description": "Send a message to a teammate or the lead.",
@@ -91,7 +90,7 @@ def tool_definitions() -> list[dict]:
     return conversation.cached_tools(TOOLS)
 
 
-class AnthropicAgent:
+class AnthropicAgent(Agent):
     """The ``anthropic`` agent kind: works on any task with the Messages API tool-use loop.
 
     Args:
@@ -181,8 +180,7 @@ class _Session:
 
     def _cancel_event(self) -> threading.Event | None:
         """The runtime's stop signal (``ctx.port.cancel``), or None if the port has none."""
-        event = getattr(self.ctx.port, "cancel", None)
-        return event if isinstance(event, threading.Event) else None
+        return self.ctx.port.cancel
 
     def _start(self) -> Conversation:
         c, a = self.ctx, self.agent

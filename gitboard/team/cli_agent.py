@@ -41,7 +41,7 @@ from typing import Any
 
 from gitboard.store import git as gitcmd
 from gitboard.team import cli_output, pricing
-from gitboard.team.agent import AgentContext, Outcome, Usage
+from gitboard.team.agent import Agent, AgentContext, Outcome, Usage
 from gitboard.team.command import CommandResult, describe_exit, run_command, tail_lines
 from gitboard.team.exec_agent import build_prompt
 from gitboard.team.presets import Profile
@@ -150,7 +150,7 @@ def _money(x: float) -> str:
     return f"${x:.4f}"
 
 
-class CliAgent:
+class CliAgent(Agent):
     """Runs an agent CLI profile; see the module docstring.
 
     Args:

@@ -98,7 +98,6 @@ def run_command(ctx: AgentContext, command: str | Sequence[str], *, stdin_text: 
     timeout = command_timeout() if timeout is None else timeout
     port = ctx.port
     log = port.log
-    touch = getattr(port, "touch", None)
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
     log(f"{label}: {command if isinstance(command, str) else ' '.join(shlex.quote(a) for a in argv)}")
     full_env = {**os.environ, **ctx.env, **(env or {})}
@@ -125,8 +124,7 @@ def run_command(ctx: AgentContext, command: str | Sequence[str], *, stdin_text: 
         assert proc.stdout is not None
         for raw in iter(proc.stdout.readline, b""):
             text = raw.decode(errors="replace")
-            if touch is not None:
-                touch()
+            port.touch()
             tail.append(text)
             size[0] += len(text)
             while size[0] > TAIL_CHARS and len(tail) > 1:
@@ -159,7 +157,7 @@ def run_command(ctx: AgentContext, command: str | Sequence[str], *, stdin_text: 
     inbox = Outage(ctx.port.log, "the inbox")
     started = time.monotonic()
     next_inbox = started + ctx.poll
-    stop = getattr(port, "cancel", None)
+    stop = port.cancel
     while True:
         now = time.monotonic()
         remaining = timeout - (now - started)
@@ -210,9 +208,8 @@ def _shutdown_requested(ctx: AgentContext, inbox: Outage | None = None) -> bool:
     """
     port = ctx.port
     inbox = inbox or Outage(port.log, "the inbox")
-    drain = getattr(port, "drain_new", None) or port.read_inbox  # held messages are not re-read
     try:
-        messages = drain()
+        messages = port.drain_new()  # held messages are not re-read
     except BoardError as e:
         inbox.failed(e.message)
         return False
@@ -222,9 +219,7 @@ def _shutdown_requested(ctx: AgentContext, inbox: Outage | None = None) -> bool:
         if m.get("type") == "shutdown_request" and asked is None:
             asked = m
             continue
-        hold = getattr(port, "hold", None)
-        if hold is not None:
-            hold(m)
+        port.hold(m)
     if asked is None:
         return False
     port.log(f"shutdown requested by {asked.get('from')}: approving and stopping the command")

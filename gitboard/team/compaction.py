@@ -1,4 +1,4 @@
-"""Context compaction for the anthropic agent: the seed's (s06) three layers.
+"""Context compaction for the anthropic agent, in three layers.
 
 1. :func:`micro_compact`, before every model call: the content of tool_results older
    than the last :data:`KEEP_RECENT_TOOL_RESULTS` (and not in the last message, which the
@@ -29,17 +29,16 @@ from typing import Any, Callable
 from gitboard.team.prompts import wrap_data
 from gitboard.team.tools import cap_text
 
-#: tool_results kept intact by micro-compaction (the seed's KEEP_RECENT: 3).
+#: tool_results kept intact by micro-compaction.
 KEEP_RECENT_TOOL_RESULTS = 3
-#: tool_result contents shorter than this (characters) are never cleared (the seed's 100).
+#: tool_result contents shorter than this (characters) are never cleared.
 MICRO_MIN_CHARS = 100
 #: Placeholder for a cleared tool_result; ``{tool}`` is the tool_use name.
 PLACEHOLDER = "[earlier {tool} result cleared to save context]"
-#: Estimated context size (tokens) above which the agent compacts automatically. The
-#: seed used 50,000; Claude models have a 200,000-token window, and compacting at half
-#: of it leaves room for a turn's tool output (at most 50,000 characters per tool_result).
+#: Estimated context size (tokens) above which the agent compacts automatically.
+#: Claude models have a 200,000-token window, and compacting at half of it leaves room for a turn's tool output (at most 50,000 characters per tool_result).
 AUTO_COMPACT_TOKENS = 100_000
-#: Characters per token for the fallback estimate (the seed's rule of thumb).
+#: Characters per token for the fallback estimate (a rule of thumb for English text and code).
 CHARS_PER_TOKEN = 4
 #: max_tokens of the summary request.
 SUMMARY_MAX_TOKENS = 4_000

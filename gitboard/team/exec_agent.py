@@ -15,7 +15,7 @@ the worktree.
 
 from __future__ import annotations
 
-from gitboard.team.agent import AgentContext, Outcome
+from gitboard.team.agent import Agent, AgentContext, Outcome
 from gitboard.team.command import describe_exit, run_command, tail_lines
 from gitboard.team.prompts import rework_text
 
@@ -54,7 +54,7 @@ def build_prompt(ctx: AgentContext) -> str:
     return "\n".join(lines) + "\n"
 
 
-class ExecAgent:
+class ExecAgent(Agent):
     """Runs an external agent CLI; see the module docstring.
 
     Args:

@@ -164,7 +164,7 @@ def task_result(wt: Worktree | None, commit: str | None, outcome: Outcome) -> di
                               "summary": outcome.summary, "usage": outcome.usage.to_json()}
     if not outcome.ok:
         result["reason"] = outcome.reason or "failed"
-    details = getattr(outcome, "details", None) or {}
+    details = outcome.details or {}
     for k, v in details.items():
         result.setdefault(k, v)
     return result

@@ -4,9 +4,8 @@ Mixed into :class:`gitboard.team.loop.Teammate`. A shutdown_request is approved 
 (the teammate is idle); other messages start a session of the agent in a scratch checkout
 of the base branch, whose changes are discarded. The shell agent only logs messages.
 
-The mixin relies on these attributes of the teammate: ``s``, ``agent``, ``port``,
-``stopping``, ``_idle_logged``, ``_inbox_outage``, and the methods ``log``, ``_status``,
-``_team_name``, ``_context`` and ``_run_agent``.
+The mixin needs what :class:`gitboard.team.work.Host` states, and the methods ``_team_name``,
+``_context`` and ``_run_agent`` of :class:`gitboard.team.work.TaskWork`.
 """
 
 from __future__ import annotations
@@ -60,7 +59,7 @@ class InboxSession:
                     self.log(f"cannot answer shutdown request {m.get('request_id')}: {e.message}")
             self.stopping = True
             return False
-        if not getattr(self.agent, "handles_messages", self.agent.name != "shell"):
+        if not self.agent.handles_messages:
             for m in others:
                 self.log(f"message from {m.get('from')} ({m.get('type')}): {m.get('content', '')} "
                          f"(the {self.agent.name} agent only runs tasks' commands; not acted on)")

@@ -26,7 +26,7 @@ from typing import Any, Callable
 from gitboard.board import inbox_ops, protocol_ops, review_ops, task_ops
 from gitboard.board.errors import BoardError, Invalid, NotFound
 from gitboard.board.names import LEAD, check_name
-from gitboard.board.request import PLAN, SHUTDOWN, request_of, requests_of, resolve_id
+from gitboard.board.request import PLAN, SHUTDOWN, request_of, resolve_id
 from gitboard.board.snapshot import Board
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
@@ -202,10 +202,6 @@ class LeadBoard:
         if req is None or (kind and req.kind != kind):
             raise NotFound(f"no {kind + ' ' if kind else ''}request {request_id!r} on the board")
         return req.to_json()
-
-    def pending_plans(self) -> list[dict]:
-        """Return the plan requests still waiting for an answer, oldest first."""
-        return [r.to_json() for r in requests_of(self.board(), PLAN) if not r.answered]
 
     def plan_approval(self, request_id: str, approve: bool, feedback: str = "") -> dict:
         """Approve or reject a pending plan (a plan_approval_response to the submitter); returns the request."""

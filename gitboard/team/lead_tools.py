@@ -1,6 +1,6 @@
 """The model-driven lead's tools: their Messages API definitions, the system prompt, and dispatch.
 
-Three groups, as issue 11 lists them:
+Three groups:
 
 - **board tools** -- ``task_create``, ``task_list``, ``task_get``, ``task_update``,
   ``spawn_teammate``, ``list_teammates``, ``send_message``, ``read_inbox``, ``broadcast``,

@@ -1,4 +1,4 @@
-"""The teammate loop: the seed's WORK / IDLE lifecycle, made durable on the board.
+"""The teammate loop: the WORK / IDLE lifecycle of a teammate, made durable on the board.
 
 ::
 

@@ -4,7 +4,7 @@ The board path (``gitboard spawn``, ``gitboard work``, the CLI) needs the defaul
 model id and the resolution order but must not pay for ``import anthropic``
 (over a second), so they live here, apart from :mod:`gitboard.team.anthropic_agent`.
 
-Resolution order (issue 4, §1 ``--model``): the explicit ``--model`` value, else
+Resolution order of ``--model``: the explicit ``--model`` value, else
 ``git config gitboard.model``, else ``$GITBOARD_MODEL``, else :data:`DEFAULT_MODEL`.
 """
 

@@ -34,6 +34,7 @@ from gitboard.board.request import request_of
 from gitboard.board.snapshot import Board
 from gitboard.board.task import IN_PROGRESS, Task
 from gitboard.proc import this_host
+from gitboard.team.agent import TeamPort
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
@@ -69,7 +70,7 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class BoardPort:
+class BoardPort(TeamPort):
     """The board for teammate ``name`` in the repository at ``repo_path``.
 
     Args:

@@ -110,12 +110,6 @@ def live_process(repo: BoardRepo, name: str, member: Member | None,
     return None
 
 
-def live_pid(repo: BoardRepo, name: str, member: Member | None, me: int | None = None) -> int | None:
-    """Return the pid of ``name``'s live process on this host (see :func:`live_process`), or None."""
-    found = live_process(repo, name, member, me)
-    return found[0] if found else None
-
-
 def member_alive(repo: BoardRepo, member: Member) -> bool:
     """True if ``member``'s roster pid is, on this host, a live process of that teammate
     (identity checked as in :func:`live_process`). False for a member of another host."""

@@ -40,7 +40,7 @@ def identity_block(name: str, role: str | None, team_name: str, task: dict, work
     """Return the identity block: name, role, team, worktree and task, in an ``<identity>`` tag.
 
     It opens the system prompt, the first user message, and the messages after any
-    compaction (the seed's s11 identity re-injection), so the teammate still knows who it
+    compaction (identity re-injection), so the teammate still knows who it
     is and what it is working on. The task subject is wrapped as ``task_data``.
     """
     subject = wrap_data("task_data", task.get("subject", ""), field="subject")

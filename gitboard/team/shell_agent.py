@@ -13,11 +13,11 @@ while it runs; a shutdown_request stops it (see :mod:`gitboard.team.command`).
 
 from __future__ import annotations
 
-from gitboard.team.agent import AgentContext, Outcome
+from gitboard.team.agent import Agent, AgentContext, Outcome
 from gitboard.team.command import describe_exit, run_command, tail_lines
 
 
-class ShellAgent:
+class ShellAgent(Agent):
     """Runs ``task["run"]``; see the module docstring.
 
     Args:

@@ -1,9 +1,9 @@
 """File and shell tools that work inside a task's worktree, as plain functions for any agent.
 
-The input shapes follow the seed's s02 tools (``bash {command}``, ``read_file {path,
+The input shapes are those of the tools (``bash {command}``, ``read_file {path,
 limit?}``, ``write_file {path, content}``, ``edit_file {path, old_text, new_text}``).
 
-Confinement (issue 4, §4): the file tools take paths *relative to the worktree*.
+Confinement: the file tools take paths *relative to the worktree*.
 :func:`confine` resolves a path, following symlinks, and refuses with :class:`ToolError`:
 
 - an empty path, or one containing a NUL byte;
@@ -40,11 +40,11 @@ from typing import Mapping
 
 from gitboard import proc as processes
 
-#: Largest text a tool returns to the model, in characters (the seed's cap: 50,000).
+#: Largest text a tool returns to the model, in characters.
 MAX_OUTPUT_CHARS = 50_000
 #: Largest file read_file will open, in bytes (larger files: use ``limit`` or bash).
 MAX_READ_BYTES = 10 * 1024 * 1024
-#: Default bash timeout, in seconds (the seed's: 120).
+#: Default bash timeout, in seconds.
 BASH_TIMEOUT = 120.0
 #: After a command exits, how long to wait for background children to close its output, in seconds.
 _DRAIN_GRACE = 1.0
@@ -167,7 +167,7 @@ def write_file(worktree: str | Path, path: str, content: str) -> str:
 
 
 def edit_file(worktree: str | Path, path: str, old_text: str, new_text: str) -> str:
-    """Replace the first occurrence of ``old_text`` with ``new_text`` in ``path`` (the seed's semantics).
+    """Replace the first occurrence of ``old_text`` with ``new_text`` in ``path``.
 
     Returns ``Edited PATH`` (plus a note when ``old_text`` occurs more than once).
 

@@ -11,9 +11,7 @@ fails the task with the reason and keeps its worktree. A task whose branch the u
 checked out is released, not failed. A lease lost while working stops the command and
 leaves the branch and worktree to the new owner.
 
-The mixin relies on these attributes of the teammate: ``s`` (:class:`~gitboard.team.loop.Settings`),
-``agent``, ``port`` (:class:`~gitboard.team.port.BoardPort`), ``state_dir``, ``stopping``,
-``_current``, ``_idle_logged``, and the methods ``log``, ``_read`` and ``_status``.
+What the mixin needs from the teammate that mixes it in is stated by :class:`Host`.
 """
 
 from __future__ import annotations
@@ -21,12 +19,15 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any, Protocol
 
 from gitboard.board.errors import BoardError, Busy, Conflict, GitFailure, NotFound
+from gitboard.board.snapshot import Board
 from gitboard.board.task import Task
 from gitboard.board.team_ops import IDLE, SHUTDOWN
 from gitboard.team import harness, rework
-from gitboard.team.agent import AgentContext, Outcome
+from gitboard.team.agent import Agent, AgentContext, Outcome
+from gitboard.team.outage import Outage
 from gitboard.team.port import BoardPort
 from gitboard.team.worktree import BranchCheckedOut, MergeConflict, Worktree, WorktreeError, prepare, remove
 
@@ -100,8 +101,7 @@ class StallWatch:
 
     def start(self) -> "StallWatch":
         """Start watching (activity counts from now); returns self."""
-        if hasattr(self.port, "touch"):
-            self.port.touch()
+        self.port.touch()
         self._thread.start()
         return self
 
@@ -113,7 +113,7 @@ class StallWatch:
     def _run(self) -> None:
         interval = min(max(self.timeout / 10.0, 0.05), 5.0)
         while not self._stop.wait(interval):
-            last = getattr(self.port, "last_activity", None)
+            last = self.port.last_activity
             if last is None:
                 return
             quiet = time.monotonic() - last
@@ -124,8 +124,47 @@ class StallWatch:
                 return
 
 
-class TaskWork:
-    """The WORK half of a teammate (a mixin of :class:`gitboard.team.loop.Teammate`)."""
+class Host(Protocol):
+    """What :class:`TaskWork` and :class:`gitboard.team.inbox_session.InboxSession` need from the
+    teammate they are mixed into (:class:`gitboard.team.loop.Teammate` provides all of it).
+
+    Attributes:
+        s: the teammate's :class:`~gitboard.team.loop.Settings` (name, role, lease, timeouts ...).
+        agent: how it does the work.
+        port: its board.
+        state_dir: ``<git-common-dir>/gitboard``.
+        stopping: set when the teammate is to stop after the work in hand.
+        _current: the task in hand and its worktree, for giving it back after an internal error.
+        _idle_logged: the idle line was logged (cleared when work starts).
+        _stalled: tasks released as stalled, left to others.
+        _inbox_outage: logs a failing inbox read once per outage.
+    """
+
+    s: Any
+    agent: Agent
+    port: BoardPort
+    state_dir: Path
+    stopping: bool
+    _current: tuple[Task, Worktree | None] | None
+    _idle_logged: bool
+    _stalled: set[int]
+    _inbox_outage: Outage
+
+    def log(self, line: str) -> None:
+        """Write one line to the teammate's log."""
+
+    def _read(self) -> Board | None:
+        """The board, or None through an outage (logged)."""
+
+    def _status(self, status: str, task: Any, persist: bool = False) -> None:
+        """Set the member's status on the board (``persist``: retry through outages)."""
+
+
+class TaskWork(Host):
+    """The WORK half of a teammate (a mixin of :class:`gitboard.team.loop.Teammate`; needs :class:`Host`)."""
+
+    #: the conflicted paths a rework merge left to resolve (none until a rework starts)
+    _rework_conflicts: tuple[str, ...] = ()
 
     def _team_name(self) -> str:
         board = self._read()
@@ -208,7 +247,7 @@ class TaskWork:
             def bring_base() -> rework.ReworkStart:
                 with self.port.open() as repo:
                     return rework.start(repo, wt, task, board, actor=self.s.name,
-                                        restart=bool(getattr(self.agent, "restarts_rework", False)), log=self.log)
+                                        restart=self.agent.restarts_rework, log=self.log)
 
             try:
                 started = self.port.persist(f"rework of #{task.id}", bring_base)
@@ -325,7 +364,7 @@ class TaskWork:
         """
         stopping = outcome.shutdown or self.port.abort.is_set()
         commit = None
-        left = rework.leftover_conflicts(wt.path, getattr(self, "_rework_conflicts", ())) if wt is not None else []
+        left = rework.leftover_conflicts(wt.path, self._rework_conflicts) if wt is not None else []
         if outcome.ok and left:  # never complete work that still holds conflict markers
             outcome = Outcome(ok=False, summary=outcome.summary, usage=outcome.usage,
                               reason=f"conflict markers left in {', '.join(left)}: the rework merge is not resolved",

@@ -29,7 +29,7 @@ def obj(properties: dict | None = None, required: list[str] | None = None) -> di
 
 
 def definitions(where: str = "your worktree") -> list[dict]:
-    """Return the four workspace tool definitions (the seed's s02 input schemas); ``where`` names the root."""
+    """Return the four workspace tool definitions (input schemas of bash, read_file, write_file, edit_file); ``where`` names the root."""
     return [
         {"name": "bash", "description": f"Run a shell command in {where} (timeout, output capped).",
          "input_schema": obj({"command": _S}, ["command"])},

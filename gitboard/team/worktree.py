@@ -175,7 +175,7 @@ def worktrees_dir(repo: BoardRepo, *, create: bool = True) -> Path:
             (where ``git clean`` and the user's own commands reach) or inside the git
             directory (agent CLIs refuse to edit there); or it cannot be made.
     """
-    configured = getattr(repo, "worktrees", None)
+    configured = repo.worktrees
     if configured:
         root = Path(os.path.expanduser(configured))
         if not root.is_absolute():

@@ -1,4 +1,4 @@
-"""Bad input gets a clear error and changes nothing (issue 2, section 5).
+"""Bad input gets a clear error and changes nothing .
 
 Each case is run with and without ``--json`` and checks: the documented exit
 code; exactly one line on stderr, starting ``gitboard: error: ``; no traceback;

@@ -1,5 +1,5 @@
-"""``gitboard lead`` as a program: one-shot -p, --json, --resume, no key, and the Done-when of issue 11
-(the lead spawns a real teammate that does the task), against the loopback Messages API."""
+"""``gitboard lead`` as a program: one-shot -p, --json, --resume, no key, and the lead spawning a real
+teammate that does the task, against the loopback Messages API."""
 
 from __future__ import annotations
 

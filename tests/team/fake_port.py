@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitboard.board.errors import Conflict, NotFound
-from gitboard.team.agent import AgentContext
+from gitboard.team.agent import AgentContext, TeamPort
 
 
 def make_task(task_id: int = 1, subject: str = "Write hello.txt", description: str = "", **kw) -> dict:
@@ -22,7 +22,7 @@ def make_task(task_id: int = 1, subject: str = "Write hello.txt", description: s
 
 
 @dataclass
-class FakePort:
+class FakePort(TeamPort):
     """TeamPort double.
 
     ``inbox`` is a queue of batches: each ``read_inbox()`` returns the next batch (or []).
