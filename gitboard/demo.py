@@ -47,7 +47,7 @@ from gitboard.proc import end_process_group, pid_alive
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.setup import init as init_board
-from gitboard.store.transact import transact
+from gitboard.client import BoardClient
 
 #: Seconds the demo waits for the board to finish before giving up.
 DEADLINE = 120.0
@@ -216,8 +216,8 @@ def _stop_teammates(project: Path, pids: dict[str, int], out: _Out) -> None:
             if member is None or member.status == "shutdown":
                 continue
             try:
-                transact(repo, partial(protocol_ops.request_shutdown, sender="lead", to=name,
-                                       request_id=new_id(), msg_id=new_id(), reason="the demo is over"))
+                BoardClient(repo.cwd).apply(partial(protocol_ops.request_shutdown, sender="lead", to=name,
+                                       request_id=new_id(), msg_id=new_id(), reason="the demo is over"), repo=repo)
             except Exception as e:  # already shut down meanwhile
                 out.say(f"  (no shutdown request for {name}: {e})", "dim")
     limit = time.monotonic() + 15
@@ -276,7 +276,7 @@ def run_demo(parent: str | None = None, json_mode: bool = False) -> dict:
     project, remote = _make_project(root, out)
     with BoardRepo(project) as repo:
         init_board(repo, actor="lead", team_name="demo", remote="origin")
-        tasks = transact(repo, partial(task_ops.import_tasks, actor="lead", items=demo_tasks(_python())))
+        tasks = BoardClient(repo.cwd).apply(partial(task_ops.import_tasks, actor="lead", items=demo_tasks(_python())), repo=repo)
     out.say(f"board      {len(tasks)} tasks with dependencies and run commands, on branch gitboard")
 
     pids: dict[str, int] = {}

@@ -51,6 +51,14 @@ def open_repo(offline: bool = False):
     return BoardRepo(GLOBALS.repo_dir, offline=offline or None)
 
 
+def board_client(actor: str = LEAD, offline: bool = False):
+    """Return the board client (:class:`gitboard.client.BoardClient`) of the repository at
+    ``-C DIR``, acting as ``actor``. Raises Invalid (a bad name)."""
+    from gitboard.client import BoardClient
+
+    return BoardClient(GLOBALS.repo_dir, actor, offline=offline or None)
+
+
 class Encoded(str):
     """A JSON document already encoded as ``json.dumps(..., ensure_ascii=False)`` would; :func:`emit` prints it as is."""
 

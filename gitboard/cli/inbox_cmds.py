@@ -18,7 +18,7 @@ from gitboard.board.errors import NotFound
 from gitboard.board.message import MESSAGE, check_type
 from gitboard.board.names import check_name
 from gitboard.board.snapshot import Board
-from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, emit, open_repo, warn
+from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, board_client, emit, open_repo, warn
 
 
 def new_id() -> str:
@@ -50,14 +50,12 @@ def send(
     json_: bool = JSON_OPT,
 ) -> None:
     """Send a message to one inbox (one commit). Exit 4 for an unknown recipient, 2 for an invalid type."""
-    from gitboard.store.transact import transact
-
     sender = actor_name(as_)
     check_type(type_)
     check_name(to, "recipient")
     op = as_member(partial(inbox_ops.send, sender=sender, to=to, content=text, msg_id=new_id(), type=type_), sender)
     with open_repo() as repo:
-        msg = transact(repo, op)
+        msg = board_client().apply(op, repo=repo)
 
     def human() -> None:
         from gitboard.cli import team_render
@@ -73,12 +71,10 @@ def broadcast(
     json_: bool = JSON_OPT,
 ) -> None:
     """Send one message to every member but the sender (the lead included), in one commit."""
-    from gitboard.store.transact import transact
-
     sender = actor_name(as_)
     op = as_member(partial(inbox_ops.broadcast, sender=sender, content=text, msg_id=new_id()), sender)
     with open_repo() as repo:
-        sent = transact(repo, op)
+        sent = board_client().apply(op, repo=repo)
 
     def human() -> None:
         from gitboard.cli import team_render
@@ -114,8 +110,6 @@ def inbox(
             check_known(board, who, "inbox")
         corrupt = inbox_ops.corrupt_messages(board, who)
     else:
-        from gitboard.store.transact import transact
-
         actor = actor_name(as_)  # who drains: the commit's actor, whoever's inbox it is
         corrupt = {}
 
@@ -128,7 +122,7 @@ def inbox(
             return change
 
         with open_repo() as repo:
-            msgs = transact(repo, op)
+            msgs = board_client().apply(op, repo=repo)
     for path, why in sorted(corrupt.items()):
         warn(f"{path} is not a valid message and was left in place: {why}")
 

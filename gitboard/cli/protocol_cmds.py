@@ -15,7 +15,7 @@ from gitboard.board.request import (APPROVED, PLAN, REJECTED, REQUEST_STATUSES, 
                                     requests_of, resolve_id)
 from gitboard.board.snapshot import Board
 from gitboard.board.team_ops import SHUTDOWN, set_member
-from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, emit, open_repo, warn
+from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, board_client, emit, open_repo, warn
 from gitboard.cli.inbox_cmds import new_id
 
 #: Seconds between board reads while ``stop --wait`` waits for the answer.
@@ -63,8 +63,6 @@ def stop(
     from gitboard.proc import end_process_group, this_host
     from gitboard.team.process import live_process
     from gitboard.store.read import read_board
-    from gitboard.store.transact import transact
-
     actor = actor_name(as_)
     check_name(name, "member")
     if wait is not None and wait < 0:
@@ -83,7 +81,7 @@ def stop(
         if not (force and member.status == SHUTDOWN):
             op = partial(protocol_ops.request_shutdown, sender=actor, to=name, request_id=new_id(),
                          msg_id=new_id(), reason=reason)
-            req = transact(repo, op)
+            req = board_client().apply(op, repo=repo)
             if wait is not None:
                 req = wait_for_answer(repo, req.request_id, wait)
         if force and (req is None or req.status != APPROVED):
@@ -91,7 +89,7 @@ def stop(
             found = live_process(repo, name, member) if member.host == host else None
             if found is not None:  # identity checked: a stale pid now used by another program is left alone
                 killed = end_process_group(found[0], grace=KILL_GRACE, start=found[1])
-            member = transact(repo, partial(set_member, actor=actor, name=name, status=SHUTDOWN, task=None))
+            member = board_client().apply(partial(set_member, actor=actor, name=name, status=SHUTDOWN, task=None), repo=repo)
         else:
             member = read_board(repo).team.member(name) or member
     doc = {"request": req.to_json() if req else None, "member": member.to_json(), "killed": killed}
@@ -125,14 +123,12 @@ def resolve(board: Board, request_id: str, kind: str) -> str:
 
 def _answer(request_id: str, approve: bool, feedback: str, as_: Optional[str], json_: bool) -> None:
     from gitboard.store.read import read_board
-    from gitboard.store.transact import transact
-
     actor = actor_name(as_)
     with open_repo() as repo:
         full = resolve(read_board(repo), request_id, PLAN)
         op = partial(protocol_ops.respond_plan, sender=actor, request_id=full, approve=approve,
                      feedback=feedback, msg_id=new_id())
-        req = transact(repo, op)
+        req = board_client().apply(op, repo=repo)
 
     def human() -> None:
         from gitboard.cli import team_render

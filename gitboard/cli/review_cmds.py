@@ -9,7 +9,7 @@ from typing import Any, Optional
 import typer
 
 from gitboard.board.errors import BoardError
-from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, emit, open_repo
+from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, board_client, emit, open_repo
 
 ID_ARG = typer.Argument(..., metavar="ID", help="Task id.", min=1)
 
@@ -115,11 +115,9 @@ def reject(
 
     actor = actor_name(as_)
     with open_repo() as repo:
-        from gitboard.store.transact import transact
-
         try:
             base = fetch_branch(repo, base_branch(repo))
         except BoardError:  # the base is context for the record, not a condition of the verdict
             base = None
-        task = transact(repo, partial(review_ops.reject, actor=actor, task_id=task_id, feedback=feedback, base=base))
+        task = board_client().apply(partial(review_ops.reject, actor=actor, task_id=task_id, feedback=feedback, base=base), repo=repo)
     emit(json_, task.to_json(), lambda: render.line(f"rejected #{task.id}, back for rework: {task.subject}"))

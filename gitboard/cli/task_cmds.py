@@ -15,7 +15,7 @@ from gitboard.board.errors import Invalid
 from gitboard.board.names import LEAD
 from gitboard.board.task import STATUSES, Task
 from gitboard.cli.common import (
-    AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, emit, emit_utf8, open_repo, task_array, warn,
+    AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, board_client, emit, emit_utf8, open_repo, task_array, warn,
 )
 
 app = typer.Typer(help="Add, list, claim and finish tasks.", no_args_is_help=True)
@@ -24,10 +24,8 @@ ID_ARG = typer.Argument(..., metavar="ID", help="Task id.", min=1)
 
 
 def _apply(operation, human_verb: str, json_mode: bool):
-    from gitboard.store.transact import transact
-
     with open_repo() as repo:
-        task = transact(repo, operation)
+        task = board_client().apply(operation, repo=repo)
     emit(json_mode, task.to_json(), lambda: _say_task(human_verb, task))
     return task
 
@@ -68,8 +66,6 @@ def import_(
     name tasks on the board or earlier lines. Keys: subject, description,
     blockedBy, run, role. Blank lines are skipped.
     """
-    from gitboard.store.transact import transact
-
     actor = actor_name(as_)
     try:
         text = sys.stdin.read() if file == "-" else open(file, encoding="utf-8").read()
@@ -87,7 +83,7 @@ def import_(
             raise Invalid(f"line {n}: not valid JSON: {e}") from None
         lines.append(n)
     with open_repo() as repo:
-        tasks = transact(repo, partial(task_ops.import_tasks, actor=actor, items=items, lines=lines))
+        tasks = board_client().apply(partial(task_ops.import_tasks, actor=actor, items=items, lines=lines), repo=repo)
 
     def human() -> None:
         from gitboard.cli import render

@@ -9,7 +9,7 @@ import typer
 
 from gitboard.board import team_ops
 from gitboard.board.team import CONFIG_PATH
-from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, emit, open_repo, warn
+from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, board_client, emit, open_repo, warn
 
 app = typer.Typer(help="The team roster: show it (no subcommand), add or remove members.",
                   invoke_without_command=True, no_args_is_help=False)
@@ -57,11 +57,9 @@ def add(
     json_: bool = JSON_OPT,
 ) -> None:
     """Register a member (status idle). Adding an existing member sets its role, or brings it back from shutdown."""
-    from gitboard.store.transact import transact
-
     op = partial(team_ops.add_member, actor=actor_name(as_), name=name, role=role)
     with open_repo() as repo:
-        member = transact(repo, op)
+        member = board_client().apply(op, repo=repo)
 
     def human() -> None:
         from gitboard.cli import team_render
@@ -78,11 +76,9 @@ def remove(
     json_: bool = JSON_OPT,
 ) -> None:
     """Take a member off the roster (exit 4 if it is not on it). Its unread messages stay in its inbox."""
-    from gitboard.store.transact import transact
-
     op = partial(team_ops.remove_member, actor=actor_name(as_), name=name)
     with open_repo() as repo:
-        member = transact(repo, op)
+        member = board_client().apply(op, repo=repo)
 
     def human() -> None:
         from gitboard.cli import team_render

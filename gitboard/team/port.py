@@ -1,10 +1,8 @@
 """The board as a teammate uses it: :class:`BoardPort`, the concrete TeamPort.
 
-Every method is one board transaction through
-:func:`gitboard.store.transact.transact` (or one read), made by the teammate
-(``actor`` = its name). Each call opens its own :class:`BoardRepo` and closes
-it again: GitPython repositories hold ``git cat-file`` children and belong to
-one thread, and the lease renewer runs on another thread.
+Every method is one board transaction (or one read) through the board client
+(:class:`gitboard.client.BoardClient`, the path every front end takes), made by the
+teammate (``actor`` = its name).
 
 Beyond the :class:`~gitboard.team.agent.TeamPort` protocol (what an agent may
 do), the port has the runtime's own operations: claiming with the member's
@@ -22,7 +20,6 @@ import os
 import sys
 import threading
 import time
-import uuid
 from datetime import datetime
 from functools import partial
 from typing import Any, Callable, TypeVar
@@ -33,11 +30,10 @@ from gitboard.board.errors import Busy, GitFailure
 from gitboard.board.request import request_of
 from gitboard.board.snapshot import Board
 from gitboard.board.task import IN_PROGRESS, Task
+from gitboard.client import BoardClient, new_id
 from gitboard.proc import this_host
 from gitboard.team.agent import TeamPort
-from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
-from gitboard.store.transact import transact
 
 T = TypeVar("T")
 
@@ -65,11 +61,6 @@ class Logger:
                 pass
 
 
-def new_id() -> str:
-    """Return a fresh message or request id (uuid4 hex)."""
-    return uuid.uuid4().hex
-
-
 class BoardPort(TeamPort):
     """The board for teammate ``name`` in the repository at ``repo_path``.
 
@@ -95,6 +86,8 @@ class BoardPort(TeamPort):
                  log: Callable[[str], None] | None = None) -> None:
         self.repo_path = str(repo_path)
         self.name = name
+        #: The board client every call goes through, acting as ``name``.
+        self.client = BoardClient(repo_path, name)
         self.role = role
         self.lease = lease
         self.poll = poll
@@ -114,17 +107,16 @@ class BoardPort(TeamPort):
     # -- plumbing ------------------------------------------------------------
     def open(self) -> BoardRepo:
         """Open the teammate's repository (close it after use)."""
-        return BoardRepo(self.repo_path)
+        return self.client.open()
 
-    def transact(self, op: Callable[[Board, datetime], Any]) -> Any:
+    def apply(self, op: Callable[[Board, datetime], Any]) -> Any:
         """Apply one pure operation as one commit (see :func:`transact`); returns its result.
 
         Raises:
             Invalid, Conflict, NotFound: the operation's answer.
             GitFailure, Busy: git failed, the remote is unreachable, or the board kept moving.
         """
-        with self.open() as repo:
-            return transact(repo, op)
+        return self.client.apply(op)
 
     def board(self) -> Board:
         """Read the current board (fetched first in remote mode).
@@ -132,8 +124,7 @@ class BoardPort(TeamPort):
         Raises:
             GitFailure: no board, or the remote is unreachable.
         """
-        with self.open() as repo:
-            return read_board(repo)
+        return self.client.board()
 
     def wait_for_change(self, old_tip: str | None, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for the board to move away from ``old_tip``, or :attr:`abort`.
@@ -184,7 +175,7 @@ class BoardPort(TeamPort):
     # -- TeamPort: what an agent may do ----------------------------------------
     def send(self, to: str, content: str, type: str = "message") -> dict:
         """Send a message; returns the message object. Raises Invalid, NotFound (unknown recipient)."""
-        msg = self.transact(partial(inbox_ops.send, sender=self.name, to=to, content=content,
+        msg = self.apply(partial(inbox_ops.send, sender=self.name, to=to, content=content,
                                     msg_id=new_id(), type=type))
         return msg.to_json()
 
@@ -193,7 +184,7 @@ class BoardPort(TeamPort):
 
         Unlike :meth:`read_inbox`, messages held back by :meth:`hold` are not included.
         """
-        return [m.to_json() for m in self.transact(partial(inbox_ops.drain, name=self.name))]
+        return [m.to_json() for m in self.apply(partial(inbox_ops.drain, name=self.name))]
 
     def hold(self, message: dict) -> None:
         """Keep a drained ``message`` for the next :meth:`read_inbox` (nothing is lost)."""
@@ -234,7 +225,7 @@ class BoardPort(TeamPort):
 
     def task_create(self, subject: str, description: str = "", blocked_by: list[int] | None = None) -> dict:
         """Add a task; returns it. Raises Invalid (empty subject), NotFound (unknown blocker)."""
-        task = self.transact(partial(task_ops.add, actor=self.name, subject=subject, description=description,
+        task = self.apply(partial(task_ops.add, actor=self.name, subject=subject, description=description,
                                      blocked_by=list(blocked_by or [])))
         return task.to_json()
 
@@ -244,7 +235,7 @@ class BoardPort(TeamPort):
         Raises:
             Conflict: owned by another, finished, blocked, wrong role. NotFound: no such task.
         """
-        task = self.transact(partial(task_ops.claim, actor=self.name, task_id=int(task_id), role=self.role,
+        task = self.apply(partial(task_ops.claim, actor=self.name, task_id=int(task_id), role=self.role,
                                      lease=self.lease))
         self.claimed.add(task.id)
         return task.to_json()
@@ -254,7 +245,7 @@ class BoardPort(TeamPort):
 
         Returns the request object. Raises NotFound, Conflict (already answered).
         """
-        req = self.transact(partial(protocol_ops.respond_shutdown, sender=self.name, request_id=request_id,
+        req = self.apply(partial(protocol_ops.respond_shutdown, sender=self.name, request_id=request_id,
                                     approve=bool(approve), reason=reason, msg_id=new_id()))
         if approve:
             self.shutdown_approved = True
@@ -269,7 +260,7 @@ class BoardPort(TeamPort):
         (``pending`` when the wait ran out). The answer message stays in the inbox.
         """
         request_id = new_id()
-        self.transact(partial(protocol_ops.request_plan, sender=self.name, plan=plan, request_id=request_id,
+        self.apply(partial(protocol_ops.request_plan, sender=self.name, plan=plan, request_id=request_id,
                               msg_id=new_id()))
         self.log(f"plan submitted ({request_id}); waiting up to {timeout:g} s for the lead")
         limit = time.monotonic() + max(0.0, timeout)
@@ -291,7 +282,7 @@ class BoardPort(TeamPort):
 
     def set_status(self, status: str, task: Any = team_ops.KEEP) -> Any:
         """Set this member's status (working, idle, shutdown) with its host and pid; returns the Member."""
-        return self.transact(self._member(status, task))
+        return self.apply(self._member(status, task))
 
     def claim(self, task_id: int) -> Task:
         """Claim ``task_id`` with the lease and set this member working on it, in one commit.
@@ -318,7 +309,7 @@ class BoardPort(TeamPort):
                     ops.append(partial(team_ops.set_member, actor=actor, name=previous, task=None))
             return sequence(board, now, ops=ops)
 
-        results = self.transact(claim_op)
+        results = self.apply(claim_op)
         return results[0]
 
     def renew(self, task_id: int) -> Task:
@@ -327,7 +318,7 @@ class BoardPort(TeamPort):
         Raises:
             Conflict: the task is no longer ours (taken over, released, finished).
         """
-        return self.transact(partial(task_ops.renew, actor=self.name, task_id=task_id, lease=self.lease))
+        return self.apply(partial(task_ops.renew, actor=self.name, task_id=task_id, lease=self.lease))
 
     def resume(self, task_id: int) -> Task:
         """Renew the lease on a task this teammate already owns and set itself working on it, in one commit.
@@ -336,7 +327,7 @@ class BoardPort(TeamPort):
             Conflict, NotFound: the task is no longer ours.
         """
         renew = partial(task_ops.renew, actor=self.name, task_id=task_id, lease=self.lease)
-        task, _member = self.transact(partial(sequence, ops=(renew, self._member(team_ops.WORKING, task_id))))
+        task, _member = self.apply(partial(sequence, ops=(renew, self._member(team_ops.WORKING, task_id))))
         return task
 
     def finish(self, task_id: int, ok: bool, result: dict, status: str = team_ops.IDLE) -> Task:
@@ -348,7 +339,7 @@ class BoardPort(TeamPort):
         """
         done = partial(task_ops.finish, actor=self.name, task_id=task_id, ok=ok, result=result)
         op = partial(sequence, ops=(done, self._member(status, None)))
-        task, _member = self.persist(f"{'done' if ok else 'fail'} #{task_id}", lambda: self.transact(op))
+        task, _member = self.persist(f"{'done' if ok else 'fail'} #{task_id}", lambda: self.apply(op))
         self.claimed.discard(task_id)
         return task
 
@@ -361,7 +352,7 @@ class BoardPort(TeamPort):
         """
         rel = partial(task_ops.release, actor=self.name, task_id=task_id, reason=reason)
         op = partial(sequence, ops=(rel, self._member(status, None)))
-        task, _member = self.persist(f"release #{task_id}", lambda: self.transact(op))
+        task, _member = self.persist(f"release #{task_id}", lambda: self.apply(op))
         self.claimed.discard(task_id)
         return task
 

@@ -38,7 +38,7 @@ from gitboard import proc as processes
 from gitboard.proc import end_process_group, process_start, teammate_alive, this_host
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
-from gitboard.store.transact import transact
+from gitboard.client import BoardClient
 
 
 def log_path(repo: BoardRepo, name: str) -> Path:
@@ -228,7 +228,7 @@ def spawn(repo: BoardRepo, name: str, options: Sequence[str], *, role: str | Non
                                env=child_env)
     try:
         write_pid(repo, name, proc.pid)
-        transact(repo, partial(_register, name=name, pid=proc.pid, host=this_host(), role=role))
+        BoardClient(repo.cwd, name).apply(partial(_register, name=name, pid=proc.pid, host=this_host(), role=role), repo=repo)
     except BaseException:
         _undo_spawn(repo, name, proc)
         raise

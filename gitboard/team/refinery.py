@@ -40,7 +40,7 @@ from gitboard.board.names import LEAD, check_name
 from gitboard.store import merge as git_merge
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
-from gitboard.store.transact import transact
+from gitboard.client import BoardClient
 
 #: Characters of a failed check's output kept in the rework feedback.
 OUTPUT_CHARS = 2000
@@ -406,8 +406,8 @@ class Refinery:
     def _rework(self, repo: BoardRepo, tid: int, phase: str, reason: str, paths: list[str], feedback: str,
                 base_tip: str, out: QueueRun) -> None:
         try:
-            transact(repo, partial(review_ops.rework, actor=self.actor, task_id=tid, reason=reason,
-                                   feedback=feedback, base=base_tip))
+            BoardClient(repo.cwd, self.actor).apply(partial(review_ops.rework, actor=self.actor, task_id=tid, reason=reason,
+                                   feedback=feedback, base=base_tip), repo=repo)
         except HookRefused:
             raise
         except (Conflict, NotFound):
