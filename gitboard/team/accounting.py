@@ -1,7 +1,7 @@
 """Usage, cost and budgets of a conversation with the model, shared by the anthropic agent and the lead.
 
 A :class:`Meter` adds up every response of one conversation (model turns and compaction
-summaries alike): the tokens as :class:`~gitboard.team.agent.Usage`, the cost in USD
+summaries alike): the tokens as :class:`Usage`, the cost in USD
 priced per response with :func:`gitboard.team.pricing.cost_usd`, and the models that
 answered. :class:`Budget` says when the total reaches a limit.
 
@@ -14,7 +14,28 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from gitboard.team import pricing
-from gitboard.team.agent import Usage
+
+@dataclass
+class Usage:
+    """Token usage summed over a task's model calls, as the Messages API reports it (tokens)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+
+    def add(self, usage: Any) -> None:
+        """Add an API ``usage`` object (or dict); missing or None fields count as 0."""
+        get = usage.get if isinstance(usage, dict) else (lambda k, d=None: getattr(usage, k, d))
+        for k in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"):
+            setattr(self, k, getattr(self, k) + int(get(k, 0) or 0))
+
+    def to_json(self) -> dict:
+        """Return ``{"input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"}``."""
+        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                "cache_read_input_tokens": self.cache_read_input_tokens,
+                "cache_creation_input_tokens": self.cache_creation_input_tokens}
+
 
 #: Fewest output tokens a turn may be given under a budget: a turn that can afford fewer
 #: is not taken, and the work ends on the budget.

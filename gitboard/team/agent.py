@@ -16,29 +16,11 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from gitboard.team.accounting import Usage
 
-@dataclass
-class Usage:
-    """Token usage summed over a task's model calls, as the Messages API reports it (tokens)."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-
-    def add(self, usage: Any) -> None:
-        """Add an API ``usage`` object (or dict); missing or None fields count as 0."""
-        get = usage.get if isinstance(usage, dict) else (lambda k, d=None: getattr(usage, k, d))
-        for k in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"):
-            setattr(self, k, getattr(self, k) + int(get(k, 0) or 0))
-
-    def to_json(self) -> dict:
-        """Return ``{"input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"}``."""
-        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
-                "cache_read_input_tokens": self.cache_read_input_tokens,
-                "cache_creation_input_tokens": self.cache_creation_input_tokens}
+__all__ = ["Agent", "AgentContext", "Outcome", "TeamPort", "Usage"]
 
 
 @dataclass

@@ -28,13 +28,20 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from gitboard import proc as processes
 from gitboard.board.errors import BoardError
 from gitboard.team.agent import AgentContext
 from gitboard.team.outage import Outage
-from gitboard.team.worktree import pgid_file
+
+def pgid_file(repo_state: Path, task_id: int) -> Path:
+    """Return the file recording the process group of the command running in task ``task_id``'s
+    worktree: ``<state_dir>/pids/task-<id>.pgid`` (``repo_state`` is ``<git-common-dir>/gitboard``).
+    Clone state, so it stays under the git directory wherever the worktree is."""
+    return Path(repo_state) / "pids" / f"task-{task_id}.pgid"
+
 
 #: Characters of output kept as the tail reported in a task's result.
 TAIL_CHARS = 2000

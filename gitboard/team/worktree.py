@@ -48,6 +48,7 @@ from gitboard.board.task import COMPLETED, Task
 from gitboard.store import git as gitcmd
 from gitboard.store.merge import add_worktree, fetch_branch
 from gitboard.store.repo import BoardRepo
+from gitboard.team.command import pgid_file
 
 #: Options that keep gitboard's own commits and merges independent of user settings (signing).
 NO_SIGN = ("-c", "commit.gpgsign=false", "-c", "merge.autoStash=false")
@@ -300,13 +301,6 @@ def checked_out_elsewhere(listing: dict[str, list[Path]], branch: str, mine: Pat
     checked out, other than ``mine`` (the task's own worktree path)."""
     mine_real = os.path.realpath(mine) if mine is not None else None
     return [p for p in listing.get(branch, []) if os.path.realpath(p) != mine_real]
-
-
-def pgid_file(repo_state: Path, task_id: int) -> Path:
-    """Return the file recording the process group of the command running in task ``task_id``'s
-    worktree: ``<state_dir>/pids/task-<id>.pgid`` (``repo_state`` is ``<git-common-dir>/gitboard``).
-    Clone state, so it stays under the git directory wherever the worktree is."""
-    return Path(repo_state) / "pids" / f"task-{task_id}.pgid"
 
 
 def _legacy_pgid_file(repo_state: Path, task_id: int) -> Path:
