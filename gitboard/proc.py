@@ -5,7 +5,10 @@ command, an agent CLI, the bash tool, the merge queue's check) is started by
 :func:`start` and ended by :func:`end_group` (SIGTERM to the whole group, then
 SIGKILL after a grace period), so ending it ends its children too. :func:`wait`
 waits for one with a timeout and a cancel (a :class:`threading.Event`). No other
-module calls :func:`os.killpg`.
+module calls :func:`os.killpg`. Two starts of a session stay outside, on purpose: git
+commands that must not be cut by a Ctrl-C (:func:`gitboard.store.git.run` with
+``new_session``; gitboard never ends them), and the warm hook server, which the hook's
+entry script starts with the standard library alone (a push waits for every import).
 
 ``die_with_parent`` makes the whole group end when the process that started it
 dies, even by SIGKILL: a small guard (:data:`_GUARD`, a Python process) leads the
@@ -107,13 +110,16 @@ while True:
         os._exit(1)
 if os.WIFSIGNALED(status):
     sig = os.WTERMSIG(status)
-    signal.signal(sig, signal.SIG_DFL)
+    if sig not in (signal.SIGKILL, signal.SIGSTOP):
+        signal.signal(sig, signal.SIG_DFL)
     os.kill(os.getpid(), sig)
     os._exit(128 + sig)
 os._exit(os.WEXITSTATUS(status))
 """
 
 _File = Union[int, IO[Any], None]
+#: Whether ``/proc`` lists processes (Linux): then a group's members can be seen, not only its leader.
+_HAS_PROC = os.path.isdir("/proc/self")
 
 
 def _pdeathsig_kill() -> None:  # runs in the child between fork and exec
@@ -169,18 +175,27 @@ def signal_group(pgid: int, sig: int) -> bool:
 
 
 def end_group(proc: subprocess.Popen, grace: float = DEFAULT_GRACE, kill_wait: float = 5.0) -> None:
-    """End the group led by ``proc`` (started by :func:`start`): SIGTERM, then SIGKILL after
-    ``grace`` seconds if the leader has not exited; waits up to ``kill_wait`` seconds after
-    SIGKILL. ``grace`` 0 sends SIGKILL at once. Never raises for a group already gone."""
-    steps = ((signal.SIGKILL, kill_wait),) if grace <= 0 else ((signal.SIGTERM, grace), (signal.SIGKILL, kill_wait))
-    for sig, wait_s in steps:
-        if not signal_group(proc.pid, sig):
+    """End the group led by ``proc`` (started by :func:`start`): SIGTERM to the whole group, then
+    SIGKILL to it after ``grace`` seconds unless every process of the group has exited by then
+    (where ``/proc`` is absent: unless the leader has); waits up to ``kill_wait`` seconds for the
+    leader after SIGKILL. ``grace`` 0 sends SIGKILL at once. Never raises for a group already gone."""
+    pgid = proc.pid
+    if grace > 0:
+        if not signal_group(pgid, signal.SIGTERM):
+            proc.poll()
             return
-        try:
-            proc.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+        limit = time.monotonic() + grace
+        while True:
+            if proc.poll() is not None and not (_HAS_PROC and processes_in_group(pgid)):
+                return
+            if time.monotonic() >= limit:
+                break
+            time.sleep(0.02)
+    signal_group(pgid, signal.SIGKILL)
+    try:
+        proc.wait(timeout=kill_wait)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 #: How :func:`wait` returned: the process exited, ran past its timeout, or the cancel was set.
