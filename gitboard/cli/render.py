@@ -23,7 +23,7 @@ from rich.text import Text
 
 from gitboard.board.snapshot import Board
 from gitboard.board.task import Task
-from gitboard.cli.words import blockers, compact, countdown, state, tokens, usd
+from gitboard.words import blockers, compact, countdown, state, tokens, usd
 
 __all__ = ["STYLE", "style", "plain", "styled", "show", "line", "state", "countdown", "blockers", "Column",
            "COLUMNS", "LIST_COLUMNS", "table", "task_table", "team_line", "task_detail", "history_table",

@@ -27,43 +27,6 @@ from gitboard.cli.common import OFFLINE_OPT, emit, open_repo
 KEY_CHECK = 0.1
 #: Bounds of ``--poll`` (seconds).
 MIN_POLL, MAX_POLL = 0.5, 86400.0
-#: Bytes read from the end of a teammate's log to find its last line.
-LOG_TAIL = 4096
-
-
-def last_line(path: str) -> str:
-    """The last non-blank line of the text file at ``path`` ("" if it is missing or empty)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(size - LOG_TAIL, 0))
-            data = f.read()
-    except OSError:
-        return ""
-    for raw in reversed(data.decode("utf-8", errors="replace").splitlines()):
-        if raw.strip():
-            return raw.strip()
-    return ""
-
-
-def teammates(repo: Any, board: Any) -> list:
-    """The roster as :class:`~gitboard.cli.watch_data.Mate` rows: a member registered on this host
-    whose process is gone shows as ``dead``; the last line of its log in this clone, if any."""
-    from gitboard.cli.watch_data import Mate
-    from gitboard.store.host import this_host
-    from gitboard.team.process import log_path, member_alive
-
-    host = this_host()
-    out = []
-    for m in board.team.members:
-        status = m.status
-        if status != "shutdown" and m.host == host and isinstance(m.pid, int) and not member_alive(repo, m):
-            status = "dead"
-        out.append(Mate(name=m.name, status=status, task=m.task, last_line=last_line(str(log_path(repo, m.name)))))
-    return out
-
-
 class Fetcher:
     """Remote mode: fetch the board every ``poll`` seconds in a thread, with a repository of its own
     (one per thread), fast-forwarding the local board ref; records when and whether it worked."""
@@ -194,7 +157,7 @@ def watch(
 
     from gitboard.board import queue
     from gitboard.board.clock import utcnow
-    from gitboard.cli import watch_data
+    from gitboard import overview as watch_data
     from gitboard.store.read import read_board
 
     if not (math.isfinite(poll) and MIN_POLL <= poll <= MAX_POLL):
@@ -206,14 +169,14 @@ def watch(
         require_review = queue.review_required(review.stdout.decode(errors="replace") if review.status == 0 else None)
         repo.close()  # no GitPython Repo held for the life of the view; the fetcher opens its own
         if once and json_:
-            emit(True, watch_data.document(board, teammates(repo, board), utcnow(), require_review), lambda: None)
+            emit(True, watch_data.document(board, watch_data.teammates(repo, board), utcnow(), require_review), lambda: None)
             return 0
         live = not json_ and sys.stdout.isatty()
         if once:
             from gitboard.cli import render, watch_view
 
             width, height = _size(render.console)
-            render.show(watch_view.frame(board, teammates(repo, board), utcnow(), width=width, height=height,
+            render.show(watch_view.frame(board, watch_data.teammates(repo, board), utcnow(), width=width, height=height,
                                          source=watch_data.Source(remote, 0.0 if remote else None),
                                          require_review=require_review))
             return 0
@@ -228,7 +191,7 @@ def watch(
                 _live(repo, board, follower, fetcher, remote, require_review)
             elif json_:
                 _lines(repo, board, follower, fetcher, lambda b, now: json.dumps(
-                    watch_data.document(b, teammates(repo, b), now, require_review), ensure_ascii=False))
+                    watch_data.document(b, watch_data.teammates(repo, b), now, require_review), ensure_ascii=False))
             else:
                 _lines(repo, board, follower, fetcher, watch_data.status_line)
         except KeyboardInterrupt:
@@ -259,8 +222,8 @@ def _live(repo: Any, board: Any, follower: TipFollower, fetcher: Fetcher | None,
 
     from gitboard.board.clock import utcnow
     from gitboard.cli.render import console
-    from gitboard.cli.watch_data import Source
     from gitboard.cli.watch_view import frame
+    from gitboard.overview import Source, teammates
 
     def draw(now: datetime) -> Any:
         width, height = _size(console)

@@ -10,8 +10,9 @@ from rich.console import Console
 from gitboard.board.layout import task_path
 from gitboard.board.snapshot import build
 from gitboard.board.task import Task
-from gitboard.cli import watch_data, watch_view
-from gitboard.cli.watch_data import Mate, Source
+from gitboard import overview as watch_data
+from gitboard.cli import watch_view
+from gitboard.overview import Mate, Source
 from gitboard.cli.watch_view import frame
 
 NOW = datetime(2026, 12, 1, 15, 0, 0, tzinfo=timezone.utc)
