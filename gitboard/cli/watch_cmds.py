@@ -16,66 +16,20 @@ import sys
 import threading
 import time
 from datetime import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import typer
 
 from gitboard.board.errors import BoardError, Invalid
 from gitboard.cli.common import OFFLINE_OPT, emit, open_repo
 
+if TYPE_CHECKING:
+    from gitboard.store.refwatch import Fetcher, TipFollower
+
 #: Seconds between two looks at the keyboard (and at whether the board moved).
 KEY_CHECK = 0.1
 #: Bounds of ``--poll`` (seconds).
 MIN_POLL, MAX_POLL = 0.5, 86400.0
-class Fetcher:
-    """Remote mode: fetch the board every ``poll`` seconds in a thread, with a repository of its own
-    (one per thread), fast-forwarding the local board ref; records when and whether it worked."""
-
-    def __init__(self, path: str, poll: float) -> None:
-        self.path, self.poll = path, poll
-        self.fetched_at: float | None = time.monotonic()
-        self.error = ""
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="gitboard-watch-fetch", daemon=True)
-
-    def _run(self) -> None:
-        from gitboard.store.read import current_tip
-        from gitboard.store.repo import BoardRepo
-
-        while not self.stop.wait(self.poll):
-            try:
-                with BoardRepo(self.path) as repo:
-                    current_tip(repo)
-                self.fetched_at, self.error = time.monotonic(), ""
-            except BoardError as e:
-                self.error = e.message
-            except Exception as e:  # never let the view die of a fetch
-                self.error = f"{type(e).__name__}: {e}"
-
-
-class TipFollower:
-    """Sets :attr:`moved` each time the local board ref moves away from the tip last seen,
-    watched in a thread (with its own repository) by :class:`gitboard.store.refwatch.RefWatcher`."""
-
-    def __init__(self, path: str, tip: str | None) -> None:
-        self.path, self.tip = path, tip
-        self.moved = threading.Event()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="gitboard-watch-ref", daemon=True)
-
-    def _run(self) -> None:
-        from gitboard.store.refwatch import RefWatcher
-        from gitboard.store.repo import BoardRepo
-
-        with BoardRepo(self.path) as repo:
-            watcher = RefWatcher(repo)
-            while not self.stop.is_set():
-                tip = watcher.wait_for_change(self.tip, 60.0, abort=self.stop)
-                if tip != self.tip:
-                    self.tip = tip
-                    self.moved.set()
-
-
 class Keys:
     """The keyboard in cbreak mode (keys without Enter, no echo; Ctrl-C still interrupts),
     restored on exit. Without a terminal on stdin it reads nothing."""
@@ -159,6 +113,7 @@ def watch(
     from gitboard.board.clock import utcnow
     from gitboard import overview as watch_data
     from gitboard.store.read import read_board
+    from gitboard.store.refwatch import Fetcher, TipFollower
 
     if not (math.isfinite(poll) and MIN_POLL <= poll <= MAX_POLL):
         raise Invalid(f"--poll must be a number of seconds from {MIN_POLL:g} to {MAX_POLL:g}, not {poll:g}")
