@@ -49,6 +49,8 @@ from gitboard.web.columns import COLUMNS, WINDOW, ColumnsCache, countdown
 #: Seconds between two looks at the tip by an open event stream (the follower notices a
 #: moved ref within 0.1 s), and between two keep-alive comments.
 EVENT_TICK, KEEPALIVE = 0.2, 15.0
+#: Largest form body accepted (bytes): a task's description fits many times over.
+MAX_FORM = 1_000_000
 #: Flash messages kept for redirected pages (oldest dropped).
 FLASH_KEEP = 256
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -217,8 +219,10 @@ def create_app(settings: Settings, *, watch: bool = True) -> Any:
     # -- actions ----------------------------------------------------------------------
     def action(run: Callable[[dict[str, str]], str]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
-            form = await request.form()
-            fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+            fields = await _form(request)
+            if fields is None:
+                return PlainTextResponse("gitboard: error: a form must be application/x-www-form-urlencoded "
+                                         f"and at most {MAX_FORM:,} bytes\n", status_code=400)
             back = _local(fields.get("next", "/"))
             if not security.same(fields.get(security.CSRF_FIELD, ""), csrf):
                 return PlainTextResponse("gitboard: error: the form's CSRF token is missing or wrong; "
@@ -357,6 +361,22 @@ def create_app(settings: Settings, *, watch: bool = True) -> Any:
         BoardError: lambda request, e: _error_page(render, request, e)})
     inner.state.board = state
     return security.Guard(inner, settings.token, settings.port, security.allowed_hosts(settings.host, settings.port))
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    """The fields of a POSTed HTML form (``application/x-www-form-urlencoded``, what the
+    pages' forms send), or None for another type or a body over :data:`MAX_FORM` bytes."""
+    from urllib.parse import parse_qsl
+
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            return None
+    return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
 
 
 def _pending_plans(client: BoardClient) -> list:
