@@ -355,7 +355,7 @@ def deliver(repo_dir: str, *, send: Callable[[str, str, str], bool] = apprise_se
                 for url in urls:
                     k = f"{ev.key}@{url_id(url)}"
                     if k not in done and all(p["key"] != k for p in todo):
-                        todo.append({"key": k, "url": url_id(url), **asdict(ev), "attempts": 0})
+                        todo.append({**asdict(ev), "key": k, "url": url_id(url), "attempts": 0})
             state["pending"] = []
             by_id = {url_id(u): u for u in urls}
             for item in todo:

@@ -75,6 +75,7 @@ def serve(repo_dir: str, *, actor: str, host: str = "127.0.0.1", port: int = 876
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(128)  # connections wait in the backlog until uvicorn accepts them
     port = sock.getsockname()[1]
     settings = Settings(repo_dir=repo_dir, actor=actor, token=token, host=host, port=port, poll=poll)
     app = create_app(settings)
