@@ -165,7 +165,7 @@ def shoot(repo: Path, out_dir: Path) -> list[Path]:
         saved = []
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=exe)
-            page = browser.new_page(viewport={"width": 1600, "height": 860}, device_scale_factor=1)
+            page = browser.new_page(viewport={"width": 1600, "height": 700}, device_scale_factor=1)
             page.goto(url)
             page.wait_for_selector("#live-dot.on")
             page.screenshot(path=str(out_dir / "web-board.png"))
