@@ -40,7 +40,7 @@ import os
 import re
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable
 
 from gitboard.board.errors import BoardError, Invalid
 

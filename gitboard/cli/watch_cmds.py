@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import typer
 
-from gitboard.board.errors import BoardError, Invalid
+from gitboard.board.errors import Invalid
 from gitboard.cli.common import OFFLINE_OPT, emit, open_repo
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from gitboard.board.task import COMPLETED, FAILED, IN_PROGRESS, MERGED, PENDING
 

@@ -186,3 +186,23 @@ def test_html_and_escape_sequences_in_a_subject_render_as_text(board_project, se
     assert "\x1b" not in page.content()
     assert dialogs == []
     assert json.loads(json.dumps(page.evaluate("document.title")))  # the page rendered
+
+
+def test_remote_mode_follows_another_clones_claim_by_fetching(tmp_path, serve, browser, run_gitboard):
+    from tests.merge_helpers import init_board, remote_project
+
+    bare, a = remote_project(tmp_path)
+    b = tmp_path / "b"
+    g(tmp_path, "clone", "-q", str(bare), str(b))
+    init_board(b, remote="origin")
+    tid = BoardClient(a, "lead").add_task("claimed elsewhere").id
+    server = serve(a, "--poll", "0.5")
+    page = browser.new_page()
+    page.goto(server.url)
+    page.wait_for_selector("#live-dot.on")
+    assert column_of(page, tid) == "ready"
+    res = run_gitboard(["task", "claim", str(tid), "--as", "bob"], cwd=b)  # pushed to the remote by clone b
+    assert res.exit_code == 0, res.stderr
+    page.wait_for_selector(f'.col-in_progress .card[data-task="{tid}"]', timeout=10000)
+    assert "bob" in page.locator(f'.card[data-task="{tid}"]').inner_text()
+    assert "remote" in page.inner_text("header") and "origin" in page.inner_text("header")
