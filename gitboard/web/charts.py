@@ -25,7 +25,7 @@ def day_bars(groups: Sequence, *, by_cost: bool | None = None) -> str:
     Returns:
         The ``<svg>`` element as a string ("" for no groups).
     """
-    days = [g for g in groups if g.key != "-"]
+    days = _every_day([g for g in groups if g.key != "-"])
     if not days:
         return ""
     if by_cost is None:
@@ -57,6 +57,37 @@ def day_bars(groups: Sequence, *, by_cost: bool | None = None) -> str:
     out.append(f'<text x="{_PAD_LEFT}" y="{HEIGHT - 4}" class="axis">{escape(unit)} per day (UTC day of the claim)</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+#: Fewest days a chart spans (the days before the first with usage are drawn empty).
+MIN_DAYS = 7
+#: Most days a chart spans (the latest).
+MAX_DAYS = 90
+
+
+def _every_day(groups: Sequence) -> list:
+    """The day groups with the days between (and, up to :data:`MIN_DAYS`, before) them filled
+    with empty groups, in order; the latest :data:`MAX_DAYS` days."""
+    from datetime import date, timedelta
+
+    from gitboard.board.cost import Sum
+
+    by_day = {}
+    for g in groups:
+        try:
+            by_day[date.fromisoformat(str(g.key))] = g
+        except ValueError:
+            continue
+    if not by_day:
+        return []
+    last = max(by_day)
+    first = min(min(by_day), last - timedelta(days=MIN_DAYS - 1))
+    first = max(first, last - timedelta(days=MAX_DAYS - 1))
+    out, day = [], first
+    while day <= last:
+        out.append(by_day.get(day) or Sum(key=day.isoformat()))
+        day += timedelta(days=1)
+    return out
 
 
 def _label(v: float, by_cost: bool) -> str:

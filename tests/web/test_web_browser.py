@@ -115,14 +115,17 @@ def test_run_the_merge_queue(board_project, serve, browser):
 
 
 def test_the_task_page_shows_the_review_and_its_history(board_project, serve, browser):
-    tid = completed(board_project, "change a", {"a.txt": "a\nmore <b>text</b>\n"})
+    tid = completed(board_project, "change a", {"a.txt": "a\nmore <b>text</b>\n",
+                                                "b.py": "def f():\n    return '<i>x</i>'\n"})
     server = serve(board_project)
     page = browser.new_page()
     page.goto(server.at(f"/task/{tid}"))
     text = page.inner_text("main")
-    assert "mergeable" in text and "a.txt" in text
-    assert page.locator(".diff .gi").count() >= 1  # pygments' class of an inserted line
-    assert "+more <b>text</b>" in page.inner_text(".diff")
+    assert "mergeable" in text and "a.txt" in text and "b.py" in text
+    added = page.locator(".diff .add").all_inner_texts()
+    assert "+more <b>text</b>" in added and "+def f():" in added
+    assert page.locator(".diff .add .k").first.inner_text() == "def"  # Python highlighted as Python
+    assert page.locator(".diff .add .s1, .diff .add .s2, .diff .add .s").count() >= 1
     history = page.locator("ol.history li").all_inner_texts()
     assert [h.split(" ", 1)[1].split(" by ")[0] for h in history] == [f"done #{tid}", f"claim #{tid}", f"add #{tid}"]
 
