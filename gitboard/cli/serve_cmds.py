@@ -25,6 +25,8 @@ def serve(
                                help="Remote mode: fetch the board every SECONDS."),
     no_notify: bool = typer.Option(False, "--no-notify", help="Do not deliver notifications while serving."),
     as_: Optional[str] = AS_OPT,
+    json_: bool = typer.Option(False, "--json", help='Print the address as one JSON line, {"url", "host", '
+                               '"port", "actor"}, not a sentence.'),
 ) -> int:
     """Serve the board as a web page: columns, the team, reviews, cost, live.
 
@@ -39,9 +41,18 @@ def serve(
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
+    def started(url: str, bound: int) -> None:
+        if json_:
+            say(json.dumps({"url": url, "host": host, "port": bound, "actor": actor}))
+        else:
+            say(f"gitboard: serving the board as {actor} at {url}")
+
+    import json
+
+    actor = actor_name(as_)
     try:
-        run(GLOBALS.repo_dir, actor=actor_name(as_), host=host, port=port, token=token, poll=poll,
-            notify=not no_notify, say=say)
+        run(GLOBALS.repo_dir, actor=actor, host=host, port=port, token=token, poll=poll,
+            notify=not no_notify, say=lambda line: sys.stderr.write(line + "\n"), started=started)
     except KeyboardInterrupt:
         pass
     return 0

@@ -10,7 +10,6 @@ While it runs, the board's events are delivered to the configured notification U
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from typing import Callable
 
@@ -48,7 +47,8 @@ def url_of(host: str, port: int, token: str) -> str:
 
 
 def serve(repo_dir: str, *, actor: str, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-          poll: float = 2.0, notify: bool = True, say: Callable[[str], None] = print) -> None:
+          poll: float = 2.0, notify: bool = True, say: Callable[[str], None] = print,
+          started: Callable[[str, int], None] | None = None) -> None:
     """Serve the web board of the clone at ``repo_dir`` until interrupted.
 
     Args:
@@ -57,7 +57,9 @@ def serve(repo_dir: str, *, actor: str, host: str = "127.0.0.1", port: int = 876
         token: the token to require (None: :data:`TOKEN_ENV`, else a random one).
         poll: remote mode: seconds between fetches of the board.
         notify: deliver the board's events to ``gitboard.notify.url`` while it runs.
-        say: where the URL and notices go, one line each.
+        say: where notices go (a stopped notifier), one line each.
+        started: called with the URL (token included) and the port once the server listens
+            (default: ``say`` a sentence with the URL).
 
     Raises:
         Invalid: a refused host or token (see :func:`choose_token`), a bad actor name.
@@ -89,8 +91,10 @@ def serve(repo_dir: str, *, actor: str, host: str = "127.0.0.1", port: int = 876
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=2,
                             lifespan="on")
     server = uvicorn.Server(config)
-    say(f"gitboard: serving the board as {actor} at {url_of(host, port, token)}")
-    sys.stdout.flush()
+    if started is None:
+        say(f"gitboard: serving the board as {actor} at {url_of(host, port, token)}")
+    else:
+        started(url_of(host, port, token), port)
     if notifier is not None:
         notifier.start()
     try:

@@ -104,3 +104,26 @@ def test_an_explicit_token_on_loopback_is_the_one_required(board_project, serve)
 def test_the_token_may_come_from_the_environment(board_project, serve, env_token):
     server = serve(board_project, env={"GITBOARD_WEB_TOKEN": env_token})
     assert server.token == env_token
+
+
+def test_serve_json_prints_the_address_as_one_json_line(board_project):
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "gitboard", "serve", "--port", "0", "--no-notify", "--json",
+                             "--as", "alice"], cwd=board_project, stdout=subprocess.PIPE, text=True)
+    try:
+        doc = json.loads(proc.stdout.readline())
+        assert set(doc) == {"url", "host", "port", "actor"}
+        assert doc["host"] == "127.0.0.1" and doc["actor"] == "alice"
+        assert re.fullmatch(rf"http://127\.0\.0\.1:{doc['port']}/\?token=[A-Za-z0-9_-]{{32}}", doc["url"])
+        import urllib.request
+
+        with urllib.request.urlopen(doc["url"], timeout=30) as res:  # serving: SIGTERM is uvicorn's to handle
+            assert res.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+    assert proc.returncode == 0
