@@ -97,11 +97,27 @@ def serve(repo_dir: str, *, actor: str, host: str = "127.0.0.1", port: int = 876
         started(url_of(host, port, token), port)
     if notifier is not None:
         notifier.start()
+    import signal
+
+    undo = None
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn shuts down gracefully on SIGTERM, then raises the signal again once it has
+        # put back this handler: the end of a serve, not a death by signal
+        previous = signal.signal(signal.SIGTERM, _interrupted)
+        undo = lambda: signal.signal(signal.SIGTERM, previous)  # noqa: E731
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
     finally:
         stop.set()
         sock.close()
+        if undo is not None:
+            undo()
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 __all__ = ["serve", "choose_token", "url_of", "TOKEN_ENV", "MIN_TOKEN"]
