@@ -16,7 +16,8 @@ of 15 requests, and the slowest) for:
 - ``/?q=...``: a search over every task's subject and description;
 - ``/?owner=...``: a filter by owner;
 - ``/`` once after the board moved (a claim: a new tip, so a new listing index and columns);
-- ``/task/N`` and ``/team``.
+- ``/task/N`` and ``/team``;
+- live: from a claim's commit to its ``tip`` event on an open ``/events`` stream.
 
 The target is 300 ms at 10,000 tasks. A script, not a test: it prints figures and asserts nothing.
 """
@@ -94,6 +95,38 @@ def ttfb(host: str, port: int, path: str, cookie: str) -> float:
         conn.close()
 
 
+def live_lags(repo: Path, host: str, port: int, cookie: str, n: int, runs: int = 5) -> list[float]:
+    """Seconds from each of ``runs`` claims (the board commit landing) to its ``tip`` event on
+    one open ``/events`` stream."""
+    from gitboard.client import BoardClient
+
+    conn = http.client.HTTPConnection(host, port, timeout=60)
+    conn.request("GET", "/events", headers={"Cookie": cookie})
+    res = conn.getresponse()
+
+    def next_event() -> str:
+        lines = []
+        while True:
+            line = res.readline().decode().rstrip("\n")
+            if not line:
+                if lines:
+                    return "\n".join(lines)
+                continue
+            lines.append(line)
+
+    assert next_event().startswith("retry:")  # the hello
+    lags = []
+    todo = [t for t in range(60, n + 1) if t % 3 != 0 and t % 7 != 0][:runs]
+    for tid in todo:
+        BoardClient(repo, "m8").claim(tid, lease=3600)
+        landed = time.perf_counter()
+        while "event: tip" not in next_event():
+            pass
+        lags.append(time.perf_counter() - landed)
+    conn.close()
+    return lags
+
+
 def measure(repo: Path, n: int) -> None:
     from gitboard.client import BoardClient
     from gitboard.web.security import cookie_name
@@ -116,6 +149,8 @@ def measure(repo: Path, n: int) -> None:
             BoardClient(repo, "m9").claim(tid, lease=3600)
             moved.append(ttfb(host, port, "/", cookie))
         rows.append(("board after a claim", statistics.median(moved), max(moved)))
+        lags = live_lags(repo, host, port, cookie, n)
+        rows.append(("live: claim to event", statistics.median(lags), max(lags)))
         print(f"\n{n:,} tasks")
         print(f"  {'request':<22}{'median':>10}{'slowest':>10}")
         for label, med, worst in rows:

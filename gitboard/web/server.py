@@ -90,7 +90,14 @@ def serve(repo_dir: str, *, actor: str, host: str = "127.0.0.1", port: int = 876
                                     name="gitboard-notify", daemon=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=2,
                             lifespan="on")
-    server = uvicorn.Server(config)
+    streams_stop = app.app.state.board.stop
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: object) -> None:
+            streams_stop.set()  # open event streams end now, so the graceful shutdown has nothing to wait for
+            super().handle_exit(sig, frame)
+
+    server = Server(config)
     if started is None:
         say(f"gitboard: serving the board as {actor} at {url_of(host, port, token)}")
     else:
