@@ -311,16 +311,12 @@ def create_app(settings: Settings, *, watch: bool = True) -> Any:
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
-    def tip_now(request: Request) -> Response:
-        return PlainTextResponse(state.tip() or "")
-
     routes = [
         Route("/", board_page),
         Route("/task/{task_id}", task_page),
         Route("/team", team_page),
         Route("/cost", cost_page),
         Route("/events", events),
-        Route("/tip", tip_now),
         Route("/action/add", action(do_add), methods=["POST"]),
         Route("/action/approve", action(do_approve), methods=["POST"]),
         Route("/action/reject", action(do_reject), methods=["POST"]),
