@@ -1,0 +1,182 @@
+"""Make the pictures of the README and the docs site from gitboard itself.
+
+Each picture is one function ``name(path)`` registered in :data:`PICTURES` under its file name
+in ``docs/images/``; each builds what it shows from a real board in a temporary directory, made
+by :func:`sample_board`. Run it with the interpreter gitboard is installed in::
+
+    python docs/make_pictures.py              # every picture
+    python docs/make_pictures.py watch.svg    # one
+
+``watch.svg`` is ``gitboard watch --once`` on the sample board, recorded by rich's console
+and exported with ``Console.export_svg``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Callable
+
+IMAGES = Path(__file__).resolve().parent / "images"
+
+#: the terminal the live view is drawn in, in columns and lines
+WATCH_SIZE = (100, 24)
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env = dict(os.environ, GIT_AUTHOR_NAME="lead", GIT_AUTHOR_EMAIL="lead@gitboard.invalid",
+               GIT_COMMITTER_NAME="lead", GIT_COMMITTER_EMAIL="lead@gitboard.invalid")
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def _gitboard(cwd: Path, *args: str) -> str:
+    return subprocess.run([sys.executable, "-m", "gitboard", *args], cwd=cwd, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def _usage(inp: int, out: int, cache_read: int = 0, cache_write: int = 0) -> dict:
+    return {"input_tokens": inp, "output_tokens": out, "cache_read_input_tokens": cache_read,
+            "cache_creation_input_tokens": cache_write}
+
+
+def _work(project: Path, task_id: int, file: str) -> dict:
+    """Commit one file on ``task/<id>`` (off ``main``, no checkout) as a teammate's harness does;
+    return the result's ``branch`` and ``commit``."""
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=project, input=f"{task_id}\n",
+                          capture_output=True, text=True, check=True).stdout.strip()
+    index = project / ".git" / f"pictures-index-{task_id}"
+    env = dict(os.environ, GIT_INDEX_FILE=str(index))
+    subprocess.run(["git", "read-tree", "main"], cwd=project, env=env, check=True)
+    subprocess.run(["git", "update-index", "--add", "--cacheinfo", f"100644,{blob},{file}"], cwd=project, env=env,
+                   check=True)
+    tree = subprocess.run(["git", "write-tree"], cwd=project, env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    index.unlink()
+    commit = _git(project, "commit-tree", tree, "-p", "main", "-m", f"task #{task_id}")
+    _git(project, "branch", f"task/{task_id}", commit)
+    return {"branch": f"task/{task_id}", "commit": commit}
+
+
+def sample_board(root: Path) -> Path:
+    """Make a project with a board in the middle of a team's work under ``root``; return its path.
+
+    The board holds the demo's five tasks and two more, in every state the live view shows:
+    two completed tasks (one approved, so queued for the merge queue, one waiting for review),
+    one in progress with a ten-minute lease, one ready, two blocked and one failed on its
+    budget; the roster has ``alice`` (working) and ``bob`` (idle), each with a log line.
+    Results carry the usage and cost an agent CLI records.
+    """
+    from gitboard.client import BoardClient
+    from gitboard.demo import demo_tasks
+    from gitboard.store.host import this_host
+    from gitboard.team.process import log_path
+
+    project = root / "shop"
+    project.mkdir()
+    _git(project, "init", "-q", "-b", "main")
+    (project / "README.md").write_text("# shop\n")
+    _git(project, "add", "-A")
+    _git(project, "commit", "-q", "--no-verify", "-m", "shop")
+    _gitboard(project, "init")
+
+    lead = BoardClient(project)
+    tasks = demo_tasks("python3") + [
+        {"subject": "Document the data format", "description": "docs/format.md"},
+        {"subject": "Speed up the word generator", "run": "python3 gen.py words 100000 > /dev/null"},
+    ]
+    lead.import_tasks(tasks)
+    alice, bob = lead.as_actor("alice"), lead.as_actor("bob")
+    host = this_host()
+    for mate in (alice, bob):
+        mate.set_member(status="idle", host=host, pid=None)
+
+    alice.claim(1, lease=600)
+    alice.finish(1, True, {**_work(project, 1, "data/numbers.txt"), "summary": "500 numbers in data/numbers.txt", "usage": _usage(8_210, 1_045, 41_300, 6_200),
+                           "cost_usd": 0.0731, "models": ["claude-sonnet-5-5"], "agent": "claude"})
+    lead.approve(1, note="looks right")
+    bob.claim(2, lease=600)
+    bob.finish(2, True, {**_work(project, 2, "data/words.txt"), "summary": "200 words in data/words.txt", "usage": _usage(5_120, 730, 22_800, 4_100),
+                         "cost_usd": 0.0412, "models": ["claude-sonnet-5-5"], "agent": "claude"})
+    bob.claim(7, lease=600)
+    bob.finish(7, False, {"reason": "budget: claude used $0.5012, past the task's $0.50 budget",
+                          "usage": _usage(61_000, 9_800, 310_000, 12_000), "cost_usd": 0.5012,
+                          "models": ["claude-sonnet-5-5"], "agent": "claude"})
+    alice.claim(3, lease=600)
+    alice.set_member(status="working", task=3)
+    bob.set_member(status="idle", task=None)
+
+    logs = {"alice": ["[alice] claimed #3: Summarise the numbers",
+                      "[alice] | claude: tool Read stats.py",
+                      "[alice] | claude: tool Edit stats.py"],
+            "bob": ["[bob] failed #7: budget: claude used $0.5012, past the task's $0.50 budget",
+                    "[bob] idle"]}
+    from gitboard.store.repo import BoardRepo
+
+    with BoardRepo(project) as repo:
+        board_time = repo.git("log", "-1", "--format=%cd", "--date=format-local:%H:%M:%S", "gitboard")
+        stamp = board_time.stdout.decode().strip()
+        for name, lines in logs.items():
+            path = Path(log_path(repo, name))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(f"{stamp} {line}\n" for line in lines))
+    return project
+
+
+def watch_svg(path: Path) -> None:
+    """``gitboard watch --once`` on :func:`sample_board`, drawn in a 100 x 24 terminal, as SVG."""
+    from rich.console import Console
+
+    from gitboard.cli import render
+    from gitboard.cli.main import main
+
+    with tempfile.TemporaryDirectory(prefix="gitboard-pictures-") as tmp:
+        project = sample_board(Path(tmp))
+        width, height = WATCH_SIZE
+        recorder = Console(record=True, width=width, height=height, force_terminal=True,
+                           color_system="truecolor", highlight=False, file=open(os.devnull, "w"))
+        saved = render.console
+        render.console = recorder
+        try:
+            main(["-C", str(project), "watch", "--once"])
+        except SystemExit as e:
+            if e.code:
+                raise RuntimeError(f"gitboard watch --once exited {e.code}") from None
+        finally:
+            render.console = saved
+            recorder.file.close()
+        svg = recorder.export_svg(title="gitboard watch")
+    path.write_text(svg, encoding="utf-8")
+
+
+#: file name in docs/images/ -> the function that makes it
+PICTURES: dict[str, Callable[[Path], None]] = {
+    "watch.svg": watch_svg,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Make the named pictures (default: all) in ``docs/images/``; returns the exit status."""
+    parser = argparse.ArgumentParser(description="Make the README's and the docs' pictures.")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"pictures to make (default: {', '.join(PICTURES)})")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in PICTURES]
+    if unknown:
+        parser.error(f"unknown picture {', '.join(unknown)}; known: {', '.join(PICTURES)}")
+    if shutil.which("git") is None:
+        parser.error("git is not on PATH")
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    for name in args.names or PICTURES:
+        PICTURES[name](IMAGES / name)
+        print(f"wrote {IMAGES / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
