@@ -74,7 +74,7 @@ def _cell(text: str) -> str:
 def _default(param: Parameter) -> str:
     """The default worth showing: not None, not False, not empty, not computed at run time."""
     default = param.default
-    if callable(default) or default in (None, False, (), []) or type(default).__name__ == "DefaultPlaceholder":
+    if callable(default) or default in (None, False, "", (), []) or type(default).__name__ == "DefaultPlaceholder":
         return ""
     if isinstance(default, bool):
         return "on"
