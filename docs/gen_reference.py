@@ -3,7 +3,7 @@
 The page is generated from the typer application (:data:`gitboard.cli.main.app`), walked as
 the click command tree typer builds, so it names every command, argument and option with the
 help text ``gitboard COMMAND --help`` prints and cannot drift from it.
-``tests/test_docs_reference.py`` fails when the committed page differs from what this script
+``tests/docs/test_reference.py`` fails when the committed page differs from what this script
 writes; after changing a command, run::
 
     python docs/gen_reference.py            # rewrites docs/reference/commands.md

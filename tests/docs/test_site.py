@@ -23,8 +23,9 @@ def test_strict_build(tmp_path) -> None:
 
 
 def test_every_page_is_in_the_nav() -> None:
-    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
-    listed = set(re.findall(r":\s*([\w/-]+\.md)\s*$", nav, re.M))
+    nav = [line for line in (ROOT / "mkdocs.yml").read_text(encoding="utf-8").splitlines()
+           if not line.strip().startswith("#")]  # "# pending:" entries wait for their pages
+    listed = {m.group(1) for line in nav for m in [re.search(r":\s*([\w/-]+\.md)\s*$", line)] if m}
     pages = {str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")}
     assert pages - listed == set(), f"pages missing from the nav in mkdocs.yml: {sorted(pages - listed)}"
 
