@@ -68,9 +68,8 @@ def sample_board(root: Path) -> Path:
     """Make a project with a board in the middle of a team's work under ``root``; return its path.
 
     The board holds the demo's five tasks and two more, in every state the live view shows:
-    two completed tasks (one approved, so queued for the merge queue, one waiting for review),
-    one in progress with a ten-minute lease, one ready, two blocked and one failed on its
-    budget; the roster has ``alice`` (working) and ``bob`` (idle), each with a log line.
+    one merged by the merge queue, two completed (one approved, so queued, one waiting for
+    review), one in progress with a ten-minute lease, two blocked and one failed on its budget; the roster has ``alice`` (working) and ``bob`` (idle), each with a log line.
     Results carry the usage and cost an agent CLI records.
     """
     from gitboard.client import BoardClient
@@ -98,16 +97,24 @@ def sample_board(root: Path) -> Path:
         mate.set_member(status="idle", host=host, pid=None)
 
     alice.claim(1, lease=600)
-    alice.finish(1, True, {**_work(project, 1, "data/numbers.txt"), "summary": "500 numbers in data/numbers.txt", "usage": _usage(8_210, 1_045, 41_300, 6_200),
-                           "cost_usd": 0.0731, "models": ["claude-sonnet-5-5"], "agent": "claude"})
+    alice.finish(1, True, {**_work(project, 1, "data/numbers.txt"), "summary": "500 numbers in data/numbers.txt",
+                           "usage": _usage(8_210, 1_045, 41_300, 6_200), "cost_usd": 0.0731,
+                           "models": ["claude-sonnet-5-5"], "agent": "claude"})
     lead.approve(1, note="looks right")
+    _gitboard(project, "merge", "1")  # the merge queue: task/1 into main, the task marked merged
     bob.claim(2, lease=600)
-    bob.finish(2, True, {**_work(project, 2, "data/words.txt"), "summary": "200 words in data/words.txt", "usage": _usage(5_120, 730, 22_800, 4_100),
-                         "cost_usd": 0.0412, "models": ["claude-sonnet-5-5"], "agent": "claude"})
+    bob.finish(2, True, {**_work(project, 2, "data/words.txt"), "summary": "200 words in data/words.txt",
+                         "usage": _usage(5_120, 730, 22_800, 4_100), "cost_usd": 0.0412,
+                         "models": ["claude-sonnet-5-5"], "agent": "claude"})
+    lead.approve(2)
     bob.claim(7, lease=600)
     bob.finish(7, False, {"reason": "budget: claude used $0.5012, past the task's $0.50 budget",
                           "usage": _usage(61_000, 9_800, 310_000, 12_000), "cost_usd": 0.5012,
                           "models": ["claude-sonnet-5-5"], "agent": "claude"})
+    bob.claim(6, lease=600)
+    bob.finish(6, True, {**_work(project, 6, "docs/format.md"), "summary": "docs/format.md describes both files",
+                         "usage": _usage(3_900, 1_210, 18_000, 2_500), "cost_usd": 0.0377,
+                         "models": ["claude-haiku-5-5"], "agent": "claude"})
     alice.claim(3, lease=600)
     alice.set_member(status="working", task=3)
     bob.set_member(status="idle", task=None)
@@ -116,7 +123,7 @@ def sample_board(root: Path) -> Path:
                       "[alice] | claude: tool Read stats.py",
                       "[alice] | claude: tool Edit stats.py"],
             "bob": ["[bob] failed #7: budget: claude used $0.5012, past the task's $0.50 budget",
-                    "[bob] idle"]}
+                    "[bob] done #6: Document the data format", "[bob] idle"]}
     from gitboard.store.repo import BoardRepo
 
     with BoardRepo(project) as repo:

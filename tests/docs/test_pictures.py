@@ -16,7 +16,7 @@ def test_watch_svg_shows_a_team_at_work(tmp_path) -> None:
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
     text = html.unescape(svg).replace("\u00a0", " ")
     for shown in ("gitboard watch", "in_progress", "Summarise the numbers", "alice", "working",
-                  "merge queue", "review", "queued", "$0.5012"):
+                  "merge queue", "review", "queued", "merged", "$0.5012"):
         assert shown in text, shown
 
 
