@@ -1,7 +1,7 @@
 """What the board's tasks cost: a pure summation of the usage and cost their results record.
 
 A task's result (written by the teammate that worked on it; see the shared result
-keys in the README's Teammates section) may carry::
+keys in docs/reference/json.md) may carry::
 
     "usage": {"input_tokens": int, "output_tokens": int,
               "cache_read_input_tokens": int, "cache_creation_input_tokens": int},
