@@ -111,7 +111,7 @@ def watch(
 
     from gitboard.board import queue
     from gitboard.board.clock import utcnow
-    from gitboard import overview as watch_data
+    from gitboard import overview
     from gitboard.store.read import read_board
     from gitboard.store.refwatch import Fetcher, TipFollower
 
@@ -124,15 +124,15 @@ def watch(
         require_review = queue.review_required(review.stdout.decode(errors="replace") if review.status == 0 else None)
         repo.close()  # no GitPython Repo held for the life of the view; the fetcher opens its own
         if once and json_:
-            emit(True, watch_data.document(board, watch_data.teammates(repo, board), utcnow(), require_review), lambda: None)
+            emit(True, overview.document(board, overview.teammates(repo, board), utcnow(), require_review), lambda: None)
             return 0
         live = not json_ and sys.stdout.isatty()
         if once:
             from gitboard.cli import render, watch_view
 
             width, height = _size(render.console)
-            render.show(watch_view.frame(board, watch_data.teammates(repo, board), utcnow(), width=width, height=height,
-                                         source=watch_data.Source(remote, 0.0 if remote else None),
+            render.show(watch_view.frame(board, overview.teammates(repo, board), utcnow(), width=width, height=height,
+                                         source=overview.Source(remote, 0.0 if remote else None),
                                          require_review=require_review))
             return 0
         fetcher = Fetcher(repo.cwd, poll) if remote else None
@@ -146,9 +146,9 @@ def watch(
                 _live(repo, board, follower, fetcher, remote, require_review)
             elif json_:
                 _lines(repo, board, follower, fetcher, lambda b, now: json.dumps(
-                    watch_data.document(b, watch_data.teammates(repo, b), now, require_review), ensure_ascii=False))
+                    overview.document(b, overview.teammates(repo, b), now, require_review), ensure_ascii=False))
             else:
-                _lines(repo, board, follower, fetcher, watch_data.status_line)
+                _lines(repo, board, follower, fetcher, overview.status_line)
         except KeyboardInterrupt:
             pass
         finally:
