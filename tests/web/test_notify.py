@@ -182,3 +182,17 @@ def test_serve_and_notify_follow_together_deliver_each_event_once(board_project,
     finally:
         follower.terminate()
         follower.wait(15)
+
+
+def test_a_teammate_whose_process_is_gone_is_reported_dead_once(board_project, receiver):
+    from gitboard.store.host import this_host
+
+    g(board_project, "config", "gitboard.notify.url", receiver.url())
+    assert gitboard(board_project, "notify").returncode == 0
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    BoardClient(board_project, "lead").set_member("zed", status="working", host=this_host(), pid=gone.pid)
+    for _ in range(2):
+        assert gitboard(board_project, "notify").returncode == 0
+    assert receiver.titles() == ["gitboard: zed found dead"]
+    assert "zed's process on this host is gone" in receiver.bodies[0]["message"]
