@@ -230,6 +230,8 @@ def logs(
     if json_ and follow:
         raise Invalid("--follow cannot be combined with --json")
     with open_repo() as repo:
+        if not log_path(repo, name).exists():
+            _no_log_here(repo, name)
         where = _current_worktree(repo, name)
         if json_:
             import io
@@ -245,6 +247,29 @@ def logs(
             show_log(repo, name, sys.stdout, follow=follow)
         except KeyboardInterrupt:
             pass
+
+
+def _no_log_here(repo, name: str) -> None:
+    """Raise NotFound for a teammate with no log in this clone: when the roster shows it started
+    somewhere (a host or pid, not shutdown), say where it runs rather than advise spawning a
+    second one here."""
+    from gitboard.board.errors import BoardError, NotFound
+    from gitboard.board.names import check_name
+    from gitboard.store.read import read_board
+    from gitboard.team.process import log_path
+
+    check_name(name)
+    try:
+        member = read_board(repo).team.member(name)
+    except BoardError:
+        member = None
+    if member is not None and member.status != "shutdown" and (member.host or member.pid is not None):
+        where = f" on host {member.host}" if member.host else ""
+        pid = f", pid {member.pid}" if member.pid is not None else ""
+        raise NotFound(f"no log for {name} in this clone: the roster shows {name} {member.status}{where}{pid}; "
+                       f"its log is in the clone that runs it (run 'gitboard logs {name}' there)")
+    raise NotFound(f"no log for {name} in this clone ({log_path(repo, name)}); "
+                   f"spawn it with 'gitboard spawn {name}'")
 
 
 def _current_worktree(repo, name: str):
