@@ -54,3 +54,21 @@ def test_top_level_help_groups_every_command_once_in_order(run_gitboard, tmp_pat
     assert titles == ["Options"] + [panel for panel, _ in PANELS]
     shown = [m.group(1) for m in re.finditer(r"^│ ([a-z][a-z-]*) ", out, re.M)]
     assert shown == listed
+
+
+def test_help_names_the_default_model_not_the_readme(run_gitboard, tmp_path) -> None:
+    from gitboard.team.models import DEFAULT_MODEL
+
+    for args in (["lead", "--help"], ["spawn", "--help"]):
+        out = run_gitboard(args, cwd=tmp_path, env={"COLUMNS": "300"}).stdout
+        assert f"else $GITBOARD_MODEL, else {DEFAULT_MODEL}." in out, out
+    group = typer.main.get_command(app)
+
+    def texts(cmd):
+        yield cmd.help or ""
+        for p in cmd.params:
+            yield getattr(p, "help", None) or ""
+        for sub in (getattr(cmd, "commands", None) or {}).values():
+            yield from texts(sub)
+
+    assert [t for t in texts(group) if "README" in t] == []
