@@ -80,11 +80,15 @@ def _render(doc: dict[str, Any], patch: bool) -> None:
     rows = [("status", t["status"]), ("owner", t["owner"] or "-")]
     if result.get("summary"):
         rows.append(("summary", str(result["summary"])))
-    usage = result.get("usage")
-    if isinstance(usage, dict):
-        rows.append(("usage", ", ".join(f"{k} {v}" for k, v in usage.items() if v)))
-    if result.get("cost_usd") is not None:
-        rows.append(("cost", f"${result['cost_usd']:.4f}"))
+    from gitboard.board import cost as costs
+    from gitboard.board.task import Task
+
+    task = Task.from_json(t)
+    usage, spent, n = costs.usage_of(task), costs.cost_of(task), len(costs.runs_of(task))
+    runs = f" ({n} runs)" if n > 1 else ""  # a reworked task: every run counts
+    if usage is not None:
+        rows.append(("usage", ", ".join(f"{k} {v}" for k, v in usage.items() if v) + runs))
+        rows.append(("cost", (f"${spent:.4f}" if spent is not None else "unknown") + runs))
     if isinstance(t.get("review"), dict):
         rows.append(("review", f"approved by {t['review'].get('by')}" + (f": {t['review']['note']}" if t["review"].get("note") else "")))
     for rec in t.get("rework") or []:
