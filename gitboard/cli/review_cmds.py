@@ -70,6 +70,8 @@ def review(
 
 
 def _render(doc: dict[str, Any], patch: bool) -> None:
+    from gitboard.board import cost as costs
+    from gitboard.board.task import Task
     from gitboard.cli import render
     from rich.text import Text
 
@@ -80,9 +82,6 @@ def _render(doc: dict[str, Any], patch: bool) -> None:
     rows = [("status", t["status"]), ("owner", t["owner"] or "-")]
     if result.get("summary"):
         rows.append(("summary", str(result["summary"])))
-    from gitboard.board import cost as costs
-    from gitboard.board.task import Task
-
     task = Task.from_json(t)
     usage, spent, n = costs.usage_of(task), costs.cost_of(task), len(costs.runs_of(task))
     runs = f" ({n} runs)" if n > 1 else ""  # a reworked task: every run counts
