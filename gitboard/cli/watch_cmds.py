@@ -85,11 +85,14 @@ def _sigterm_as_interrupt() -> Callable[[], None]:
 def _size(console: Any) -> tuple[int, int]:
     if console.is_terminal:
         return console.size.width, console.size.height
-    try:
-        lines = int(os.environ.get("LINES", "24"))
-    except ValueError:
-        lines = 24
-    return console.width, max(lines, 10)
+    def env(name: str, default: int) -> int:
+        try:
+            return int(os.environ.get(name, default))
+        except ValueError:
+            return default
+    # a frame is a screen's worth: off a terminal, $COLUMNS x $LINES (80 x 24), not the
+    # unwrapped width the console lays other output out for
+    return max(env("COLUMNS", 80), 20), max(env("LINES", 24), 10)
 
 
 def watch(
@@ -131,9 +134,9 @@ def watch(
             from gitboard.cli import render, watch_view
 
             width, height = _size(render.console)
-            render.show(watch_view.frame(board, overview.teammates(repo, board), utcnow(), width=width, height=height,
-                                         source=overview.Source(remote, 0.0 if remote else None),
-                                         require_review=require_review))
+            render.console.print(watch_view.frame(board, overview.teammates(repo, board), utcnow(), width=width,
+                                                  height=height, source=overview.Source(remote, 0.0 if remote else None),
+                                                  require_review=require_review), width=width)
             return 0
         fetcher = Fetcher(repo.cwd, poll) if remote else None
         follower = TipFollower(repo.cwd, board.tip)
