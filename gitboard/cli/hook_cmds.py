@@ -27,8 +27,8 @@ def install(
                                      "or in the hook's own process every time."),
     json_: bool = JSON_OPT,
 ) -> None:
-    """Install the hook (recording this Python) and set receive.denyDeletes, receive.denyNonFastForwards
-    and gitboard.hook.*. Reinstalling replaces only gitboard's own script."""
+    """Install the hook (recording this Python) and set receive.fsckObjects and gitboard.hook.*.
+    Reinstalling replaces only gitboard's own script."""
     from gitboard.store.hooks import install as do_install
 
     doc = do_install(path, leads=lead or [], base=base, protect_base=protect_base, skew=skew, server=server)

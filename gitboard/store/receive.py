@@ -22,9 +22,12 @@ Checked, per ref:
   commits with a ``Gitboard-Task`` trailer and actor ``lead``, recorded on the board as
   that task's merge, merging the commit its approval names) pushed by a lead.
 
-Other refs are not gitboard's business and pass. An update of the board or base branch
-whose old value is no longer the ref's (another push landed first) is left to git, which
-rejects it as stale: a lost race, retried by the client, and cheap here.
+Other refs are not gitboard's business and pass. A deletion of the board or base branch is
+refused before anything else, whatever old value it declares. The declared ``<old>`` of an
+update of either is the pusher's to choose, so it is trusted only when it is the ref's
+current value, or an ancestor of it (the ref moved on: git rejects the update as stale, a
+lost race the client retries); any other update is judged as if its ``<old>`` were the
+ref's current value (:func:`declared_old`).
 
 Configuration (``git config`` in the server repository; ``gitboard hook install`` writes it):
 
@@ -52,7 +55,7 @@ from gitboard.board.names import LEAD
 from gitboard.board.review_ops import approved_commit
 from gitboard.board.snapshot import Board
 from gitboard.store.read import load_board
-from gitboard.store.repo import BoardRepo
+from gitboard.store.repo import ZERO_OID, BoardRepo
 from gitboard.store.verify import DEFAULT_SKEW, check_range, commits_between, zero_to_none
 
 #: Environment variables naming the pusher, in the order they are read.
@@ -175,14 +178,17 @@ def check_push(repo: BoardRepo, updates: Sequence[tuple[str, str, str]], env: Ma
     # the board first: the other refs are judged against the board as this push leaves it
     for old, new, ref in sorted(updates, key=lambda u: u[2] != repo.ref):
         old_c, new_c = zero_to_none(old), zero_to_none(new)
-        if (ref == repo.ref or ref == base_ref) and repo.read_ref(ref) != old_c:
-            # the ref moved since the pusher read it: git refuses this update as stale (a lost
-            # race the client retries), and a ref that moved on never comes back (no rewinds)
-            continue
-        if ref == repo.ref:
-            if new_c is None:
-                refused.append(f"refused {new}: deletion of the board branch {ref}")
+        if ref == repo.ref or ref == base_ref:
+            if new_c is None:  # before any staleness test: git deletes a ref whose declared old value
+                what = "board" if ref == repo.ref else "base"  # names no object without comparing it
+                refused.append(f"refused {new}: deletion of the {what} branch {ref}")
                 continue
+            judged = declared_old(repo, ref, old_c)
+            if judged is STALE:
+                continue
+            old_c = judged
+            old = old_c or ZERO_OID
+        if ref == repo.ref:
             report, board = check_range(repo, old_c, new_c, now=lambda c: now, skew=cfg.skew, remember=True)
             if old_c is not None and not _fast_forward(report.checked, old_c, new_c):
                 refused.append(f"refused {new}: a rewind of the board branch {ref} (not a fast-forward of {old})")
@@ -196,9 +202,7 @@ def check_push(repo: BoardRepo, updates: Sequence[tuple[str, str, str]], env: Ma
                         refused.append(f"refused {c.id}: {pusher} may not act as {actor}"
                                        + (" (only a lead may act as lead)" if actor == LEAD else ""))
         elif base_ref is not None and ref == base_ref:
-            if new_c is None:
-                refused.append(f"refused {new}: deletion of the base branch {ref}")
-            elif old_c is not None and not repo.is_ancestor(old_c, new_c):
+            if old_c is not None and not repo.is_ancestor(old_c, new_c):
                 refused.append(f"refused {new}: a rewind of the base branch {ref} (not a fast-forward of {old})")
             elif cfg.protect_base:
                 if board is None:
@@ -216,6 +220,35 @@ def check_push(repo: BoardRepo, updates: Sequence[tuple[str, str, str]], env: Ma
                     who = f"owned by {task.owner}" if task.owner else "not claimed"
                     refused.append(f"refused {new}: {pusher} may not push {ref}: task #{task.id} is {who}")
     return refused
+
+
+#: What :func:`declared_old` returns for an update git will refuse as stale.
+STALE = "stale"
+
+
+def declared_old(repo: BoardRepo, ref: str, old: str | None) -> str | None:
+    """The old value to judge an update of ``ref`` from, given the ``old`` its pusher declared.
+
+    The pusher chooses ``<old>``, so it is trusted only where that cannot help a forgery:
+
+    - ``old`` is the ref's current value (None: no such ref): judged from it;
+    - ``old`` is a proper ancestor of the current value: :data:`STALE`, skipped. The ref moved
+      on since the pusher read it (a lost race the client retries); git compares the ref with
+      ``old`` before it moves it, and the ref never comes back to ``old`` (rewinds and deletions
+      of the board and base are refused);
+    - anything else (an object not on the ref's history, a value the ref does not hold yet
+      because another push lands meanwhile, all zeros for an existing ref): judged as if ``old``
+      were the current value, so every commit the ref could end up with is judged.
+
+    Raises:
+        GitFailure: git could not be run.
+    """
+    current = repo.read_ref(ref)
+    if old == current:
+        return old
+    if old is not None and current is not None and repo.is_ancestor(old, current):
+        return STALE
+    return current
 
 
 def _fast_forward(commits: Sequence, old: str, new: str) -> bool:
