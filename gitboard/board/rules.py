@@ -48,7 +48,7 @@ from gitboard.board.action_rules import (
 )
 from gitboard.board.change import ACTION, ACTOR
 from gitboard.board.errors import BoardError
-from gitboard.board import layout
+from gitboard.board import canonical, layout
 from gitboard.board.message import MESSAGE_TYPES, PROTOCOL_TYPES, RESPONSE_TYPES, Message
 from gitboard.board.names import NAME_RE
 from gitboard.board.permits import (  # re-exported: the rules' predicates
@@ -152,7 +152,9 @@ def _unchanged(before: Board, after: Board, path: str, kind: str) -> bool:
         return before.format == after.format and before.tip is not None
     if kind == TASK_FILE:
         tid = layout.task_id_of(path, after.format)
-        return before.tasks.get(tid) == after.tasks.get(tid) and (tid in before.tasks) == (tid in after.tasks)
+        old, new = before.tasks.get(tid), after.tasks.get(tid)
+        # Task.extra does not take part in ==: unknown keys compare here, in their order
+        return old == new and (old is None or list(old.extra.items()) == list(new.extra.items()))
     if kind == ROSTER_FILE:
         return before.team == after.team
     return path in before.docs and path in after.docs and before.docs[path] == after.docs[path]
@@ -295,7 +297,7 @@ def actor_of(trailers: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
 
 def check_commit(before: Board, after: Board, trailers: Mapping[str, str] | Iterable[tuple[str, str]],
                  now: datetime, *, paths: Iterable[str] | None = None, commit: str = "",
-                 skew: float = 0.0) -> list[Violation]:
+                 skew: float = 0.0, data: Mapping[str, bytes | None] | None = None) -> list[Violation]:
     """Check one board commit against the rules (see the module docstring); return every violation.
 
     Args:
@@ -308,6 +310,9 @@ def check_commit(before: Board, after: Board, trailers: Mapping[str, str] | Iter
             that differ between ``before`` and ``after``.
         commit: the commit id, copied into each violation.
         skew: seconds of clock skew allowed: a lease counts as expired from ``expiry - skew``.
+        data: the new bytes of the board files the commit wrote (path -> bytes, None for a
+            deletion); each must be what gitboard writes (:mod:`gitboard.board.canonical`).
+            None: bytes are not judged (a caller that has only parsed values).
 
     Returns:
         The violations, in the order found; empty when the commit is legal.
@@ -335,10 +340,12 @@ def check_commit(before: Board, after: Board, trailers: Mapping[str, str] | Iter
     d = _diff(c, before, after, paths)
     if c.found:
         return c.found  # a malformed file: judging the action on it would only repeat the reason
+    if data and after.format == layout.FORMAT:  # (a format-1 board's history predates these bounds)
+        _check_bytes(c, before, after, data)
     for path, kind in d.kinds.items():
         if kind not in kinds:
             c.bad(ACTION_RULE, f"a {action} may not change {path}", path)
-    if c.found:
+    if any(v.rule == ACTION_RULE for v in c.found):
         return c.found
     if not d.kinds and action != "init":
         return c.found  # rewrites files byte for byte (a renew within the same second): harmless
@@ -352,4 +359,28 @@ def check_change(before: Board, writes: Mapping[str, bytes | None], trailers: Se
     """Check a change not yet committed: ``writes`` (path -> bytes, None deletes) applied to ``before``."""
     from gitboard.board.compose import apply_writes
 
-    return check_commit(before, apply_writes(before, writes), trailers, now, paths=list(writes), skew=skew)
+    return check_commit(before, apply_writes(before, writes), trailers, now, paths=list(writes), skew=skew,
+                        data=writes)
+
+
+def _check_bytes(c: Check, before: Board, after: Board, data: Mapping[str, bytes | None]) -> None:
+    """Each written board file's bytes are what gitboard writes (:func:`canonical.file_refusals`)."""
+    version = after.format
+    kinds = {}
+    for path, raw in data.items():
+        kind = classify(path, version)
+        if raw is not None and kind is not None and path not in after.corrupt:
+            kinds[path] = kind
+
+    def value(board: Board, path: str, kind: str) -> Any:
+        if kind == TASK_FILE:
+            return board.tasks.get(layout.task_id_of(path, board.format))
+        if kind == ROSTER_FILE:
+            return board.team
+        return board.docs.get(path)
+
+    found = canonical.check_files(data, kinds, lambda p, k: value(after, p, k), lambda p, k: value(before, p, k),
+                                  version)
+    for path, reasons in found.items():
+        for why in reasons:
+            c.bad(FORMAT, f"{path}: {why}", path)

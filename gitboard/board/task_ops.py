@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Container, Iterable, Mapping, Sequence
 
+from gitboard.board.canonical import RUN_MAX, check_subject_text, check_text
 from gitboard.board.change import TAKEOVER, Change, NoChange, trailers
 from gitboard.board.clock import after, iso
 from gitboard.board.errors import Conflict, Invalid, NotFound
@@ -29,10 +30,26 @@ DEFAULT_LEASE = 600.0
 
 
 def check_subject(subject: Any) -> str:
-    """Return the stripped subject. Raises Invalid if it is not a non-empty string."""
+    """Return the stripped subject.
+
+    Raises:
+        Invalid: not a non-empty string, or not one line of at most
+            :data:`~gitboard.board.canonical.SUBJECT_MAX` characters.
+    """
     if not isinstance(subject, str) or not subject.strip():
         raise Invalid("subject must not be empty")
+    check_subject_text(subject.strip())
     return subject.strip()
+
+
+def check_texts(description: str | None, run: str | None) -> None:
+    """Refuse a description or run command over the board's limits (:mod:`gitboard.board.canonical`).
+
+    Raises:
+        Invalid: naming the text, its size and the limit.
+    """
+    check_text("the description", description)
+    check_text("the run command", run, RUN_MAX)
 
 
 def check_status(status: str) -> str:
@@ -101,6 +118,7 @@ def add(board: Board, now: datetime, *, actor: str, subject: str, description: s
     check_name(actor)
     subject = check_subject(subject)
     role = check_role(role)
+    check_texts(description, run)
     blocked = _check_blockers(board, blocked_by)
     task = _new_task(board.max_id() + 1, now, subject, description, blocked, run, role)
     return Change(_write(task), f"add #{task.id} by {actor}: {subject}",
@@ -146,6 +164,7 @@ def import_tasks(board: Board, now: datetime, *, actor: str, items: Sequence[Any
             run = item.get("run")
             if not isinstance(description, str) or (run is not None and not isinstance(run, str)):
                 raise Invalid("description and run must be strings")
+            check_texts(description, run)
         except (Invalid, NotFound) as e:
             raise type(e)(f"{where}: {e.message}") from None
         task = _new_task(base + k, now, subject, description, blocked, run, role)
@@ -294,6 +313,7 @@ def update(board: Board, now: datetime, *, actor: str, task_id: int, subject: st
     changes: dict[str, Any] = {}
     if subject is not None:
         changes["subject"] = check_subject(subject)
+    check_texts(description, run)
     if description is not None:
         changes["description"] = description
     if run is not None:

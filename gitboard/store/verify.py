@@ -294,7 +294,8 @@ def check_one(repo: BoardRepo, before: Board, c: Commit, blobs: dict[str, bytes]
         after = replace(apply_writes(before, writes), tip=c.id)
     for path in missing:
         found.append(Violation(c.id, action, actor, rules.LAYOUT, f"{path} is not a regular file", path))
-    found += rules.check_commit(before, after, c.trailers, now, paths=sorted(c.changes), commit=c.id, skew=skew)
+    found += rules.check_commit(before, after, c.trailers, now, paths=sorted(c.changes), commit=c.id, skew=skew,
+                                data=writes)
     return found, after
 
 
