@@ -26,14 +26,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from gitboard.board import layout, rules
+from gitboard.board import layout, rules, tree_rules
 from gitboard.board.compose import apply_writes
 from gitboard.board.errors import BoardError
 from gitboard.board.rules import Violation
 from gitboard.board.snapshot import Board
 from gitboard.board.team import Team
 from gitboard.store import trees
-from gitboard.store.objects import cat_blobs, read_loose, remember_writes
+from gitboard.store.objects import cat_blobs, read_loose, remember_writes, tree_id
 from gitboard.store.read import load_board
 from gitboard.store.repo import ZERO_OID, BoardRepo
 
@@ -229,15 +229,44 @@ def check_range(repo: BoardRepo, old: str | None, new: str, *, now: Callable[[Co
     commits, blobs = commits_between(repo, old, new)
     report = Report(checked=commits)
     board = board_at_old if board_at_old is not None else (load_board(repo, old)[0] if old else _empty())
+    malformed = tree_violations(repo, commits)
     for c in commits:
         report.commits += 1
         when = now(c) if now is not None else datetime.fromtimestamp(c.time, timezone.utc)
         found, after = check_one(repo, board, c, blobs, when, skew)
+        report.violations.extend(malformed.get(c.id, []))
         report.violations.extend(found)
         board = after
     if remember:
         _remember(repo, commits, blobs)
     return report, board
+
+
+def tree_violations(repo: BoardRepo, commits: list[Commit]) -> dict[str, list[Violation]]:
+    """commit id -> the :data:`rules.LAYOUT` violations of the trees it added (each tree of the
+    commit that its first parent does not have at the same path), under
+    :func:`gitboard.board.tree_rules.tree_refusals`: what ``git fsck`` would flag.
+
+    Raises:
+        GitFailure: git could not read a parent commit.
+    """
+    trees_of = {c.id: c.tree for c in commits}
+    cache = repo.cache
+    pairs = []
+    for c in commits:
+        parent = c.parents[0] if c.parents else None
+        before = None
+        if parent is not None:
+            before = trees_of.get(parent) or cache.tree_of(parent) or tree_id(repo, parent)
+        pairs.append((before, c.tree))
+    out: dict[str, list[Violation]] = {}
+    for c, added in zip(commits, trees.new_trees(repo, cache, pairs)):
+        for path, _tree, body in added:
+            for why in tree_rules.tree_refusals(body):
+                out.setdefault(c.id, []).append(Violation(
+                    c.id, dict(c.trailers).get("Gitboard-Action", ""), rules.actor_of(c.trailers), rules.LAYOUT,
+                    f"tree {path or '/'}: {why}", path or None))
+    return out
 
 
 def _remember(repo: BoardRepo, commits: list[Commit], blobs: dict[str, bytes]) -> None:
