@@ -18,8 +18,8 @@ A commit is legal when:
 - nothing is deleted but messages, a message is never rewritten, and a request
   only goes from pending to approved or rejected;
 - the change is one its action may make, by that actor (see :data:`ACTIONS`):
-  a claim takes a ready task (blockers done; unowned, or its lease expired by
-  ``now`` allowing ``skew`` seconds); only the owner renews, finishes or
+  a claim takes a ready task (blockers done; unowned, or its lease ended ``skew``
+  seconds or more before ``now``: an allowance for the holder's clock, never the taker's); only the owner renews, finishes or
   releases; only the lead force-releases, overrides a status, and approves,
   rejects, sends back for rework or merges a completed task; messages are
   added by send, broadcast and the protocol steps, and removed by a drain done
@@ -309,7 +309,8 @@ def check_commit(before: Board, after: Board, trailers: Mapping[str, str] | Iter
         paths: every path the commit changed (from ``git diff-tree``); None: the board files
             that differ between ``before`` and ``after``.
         commit: the commit id, copied into each violation.
-        skew: seconds of clock skew allowed: a lease counts as expired from ``expiry - skew``.
+        skew: seconds a lease is honoured past its end (:func:`permits.lease_expired`): clock
+            skew allowed in the holder's favour, never the taker's.
         data: the new bytes of the board files the commit wrote (path -> bytes, None for a
             deletion); each must be what gitboard writes (:mod:`gitboard.board.canonical`).
             None: bytes are not judged (a caller that has only parsed values).

@@ -21,7 +21,8 @@ def install(
     protect_base: bool = typer.Option(False, "--protect-base",
                                       help="The base takes only merge-queue commits from a lead."),
     skew: Optional[float] = typer.Option(None, "--skew", metavar="SECONDS",
-                                         help="Clock skew allowed for lease expiry (default 120)."),
+                                         help="Seconds a lease is honoured past its end, for a holder whose "
+                                              "clock runs behind (default 0; never favours a takeover)."),
     server: bool = typer.Option(True, "--server/--no-server",
                                 help="Judge pushes in a warm per-user hook server (Linux; default) "
                                      "or in the hook's own process every time."),

@@ -13,8 +13,8 @@ from gitboard.cli.common import JSON_OPT, OFFLINE_OPT, emit, open_repo
 def verify(
     since: Optional[str] = typer.Option(None, "--since", metavar="COMMIT",
                                         help="Check only the commits after COMMIT (default: the whole history)."),
-    skew: float = typer.Option(120.0, "--skew", metavar="SECONDS", min=0,
-                               help="Clock skew allowed when judging lease expiry."),
+    skew: float = typer.Option(0.0, "--skew", metavar="SECONDS", min=0,
+                               help="Seconds a lease is honoured past its end (the holder's allowance)."),
     offline: bool = OFFLINE_OPT,
     json_: bool = JSON_OPT,
 ) -> int:

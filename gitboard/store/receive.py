@@ -12,7 +12,8 @@ Checked, per ref:
 - **the board branch** (``gitboard.branch``, default ``gitboard``): no deletion, no
   rewind (non-fast-forward), and every new commit legal under
   :mod:`gitboard.board.rules` against its parent, leases judged by this server's clock
-  allowing ``gitboard.hook.skew`` seconds (default 120);
+  honouring a lease ``gitboard.hook.skew`` seconds past its end (default 0: the holder's
+  allowance, never the taker's; a live lease cannot be taken over);
 - **identity**, where the server knows who pushed: every new board commit's
   ``Gitboard-Actor`` must be a name the pusher may act as (:func:`allowed_actors`);
 - **task/<id>** branches: the pusher may act as the task's owner (on the board as this

@@ -37,8 +37,10 @@ from gitboard.store.objects import cat_blobs, read_loose, remember_writes, tree_
 from gitboard.store.read import load_board
 from gitboard.store.repo import ZERO_OID, BoardRepo
 
-#: Default seconds of clock skew allowed when judging lease expiry (``gitboard.hook.skew``).
-DEFAULT_SKEW = 120.0
+#: Default seconds a lease is honoured past its end (``gitboard.hook.skew``): clock skew
+#: allowed in the holder's favour. Never the taker's: a lease live by the judge's clock
+#: cannot be taken over (:func:`gitboard.board.permits.lease_expired`).
+DEFAULT_SKEW = 0.0
 
 _TRAILER = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*):[ \t]*(.*)")
 
@@ -215,7 +217,7 @@ def check_range(repo: BoardRepo, old: str | None, new: str, *, now: Callable[[Co
         new: the last commit of the range.
         now: the judge's clock for each commit; default its committer time (``verify``).
             The hook passes the server's clock.
-        skew: seconds of clock skew allowed for lease expiry.
+        skew: seconds a lease is honoured past its end (the holder's allowance; see :data:`DEFAULT_SKEW`).
         board_at_old: the board at ``old``, if the caller has read it already.
         remember: record the range's trees and files in the parse cache (the hook: the next
             push starts from this one's tip).
