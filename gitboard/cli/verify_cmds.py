@@ -21,7 +21,9 @@ def verify(
     """Check every board commit against the rules the pre-receive hook enforces; exit 1 on any violation.
 
     Prints one line per violation (commit, action, actor, reason). Leases are judged by
-    each commit's committer time. --json prints {"commits": N, "violations": [...]}.
+    each commit's committer time, so misdated commits are reported too: dated more than
+    300 s after this machine's clock, or more than 300 s before their parent.
+    --json prints {"commits": N, "violations": [...]}.
     """
     from gitboard.board.errors import Invalid
     from gitboard.store.read import current_tip

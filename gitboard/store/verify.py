@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from gitboard.board import layout, rules, tree_rules
+from gitboard.board import date_rules, layout, rules, tree_rules
 from gitboard.board.compose import apply_writes
 from gitboard.board.errors import BoardError
 from gitboard.board.rules import Violation
@@ -215,8 +215,9 @@ def check_range(repo: BoardRepo, old: str | None, new: str, *, now: Callable[[Co
         repo: the repository (in the hook: the bare repository, inside git's quarantine).
         old: the board tip before the range (None: check from the root commit).
         new: the last commit of the range.
-        now: the judge's clock for each commit; default its committer time (``verify``).
-            The hook passes the server's clock.
+        now: the judge's clock for each commit; default its committer time (``verify``,
+            which then also reports misdated commits: :func:`date_violations`). The hook
+            passes the server's clock.
         skew: seconds a lease is honoured past its end (the holder's allowance; see :data:`DEFAULT_SKEW`).
         board_at_old: the board at ``old``, if the caller has read it already.
         remember: record the range's trees and files in the parse cache (the hook: the next
@@ -232,16 +233,42 @@ def check_range(repo: BoardRepo, old: str | None, new: str, *, now: Callable[[Co
     report = Report(checked=commits)
     board = board_at_old if board_at_old is not None else (load_board(repo, old)[0] if old else _empty())
     malformed = tree_violations(repo, commits)
+    misdated = date_violations(repo, commits) if now is None else {}
     for c in commits:
         report.commits += 1
         when = now(c) if now is not None else datetime.fromtimestamp(c.time, timezone.utc)
         found, after = check_one(repo, board, c, blobs, when, skew)
         report.violations.extend(malformed.get(c.id, []))
+        report.violations.extend(misdated.get(c.id, []))
         report.violations.extend(found)
         board = after
     if remember:
         _remember(repo, commits, blobs)
     return report, board
+
+
+def date_violations(repo: BoardRepo, commits: list[Commit], now: datetime | None = None) -> dict[str, list[Violation]]:
+    """commit id -> the :data:`date_rules.DATES` violations of its committer date
+    (:func:`gitboard.board.date_rules.date_refusals`: in the future of ``now``, default this
+    machine's clock, or out of order with its first parent's).
+
+    Raises:
+        GitFailure: git could not read the range's first parent.
+    """
+    clock = now or datetime.now(timezone.utc)
+    times = {c.id: c.time for c in commits}
+    first = commits[0].parents[0] if commits and commits[0].parents else None
+    if first is not None and first not in times:
+        out = repo.git("show", "-s", "--format=%ct", first, check=False).stdout.decode().strip()
+        if out.isdigit():
+            times[first] = int(out)
+    found: dict[str, list[Violation]] = {}
+    for c in commits:
+        parent = times.get(c.parents[0]) if c.parents else None
+        for why in date_rules.date_refusals(c.time, parent, clock):
+            found.setdefault(c.id, []).append(Violation(c.id, dict(c.trailers).get("Gitboard-Action", ""),
+                                                        rules.actor_of(c.trailers), date_rules.DATES, why))
+    return found
 
 
 def tree_violations(repo: BoardRepo, commits: list[Commit]) -> dict[str, list[Violation]]:
