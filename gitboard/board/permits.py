@@ -8,6 +8,7 @@ or None when it is allowed. Pure: ``now`` is passed in.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Collection
 
 from gitboard.board.clock import iso, parse_iso
 from gitboard.board.names import LEAD
@@ -120,3 +121,17 @@ def answer_refusal(req: Request, actor: str) -> str | None:
     if req.to != actor:
         return f"{label} {req.request_id} is addressed to {req.to}, not {actor}"
     return None
+
+
+#: The git config key naming who, besides the lead, may set a task's ``run`` command (multi-valued).
+RUNNERS_KEY = "gitboard.hook.runners"
+
+
+def run_refusal(actor: str, runners: Collection[str]) -> str | None:
+    """Why ``actor`` may not set or change a task's ``run`` command (which every shell teammate
+    executes), or None: the lead may, and the actors named in ``runners``
+    (``git config gitboard.hook.runners``)."""
+    if actor == LEAD or actor in runners:
+        return None
+    return (f"only the lead or a runner ({RUNNERS_KEY}) may set a task's run command; "
+            f"{actor} is neither")

@@ -24,7 +24,8 @@ A commit is legal when:
   rejects, sends back for rework or merges a completed task; messages are
   added by send, broadcast and the protocol steps, and removed by a drain done
   by their recipient or the lead; a request is answered by the member it is
-  addressed to. Besides its own change, a claim, renew, finish, release or
+  addressed to; only the lead, or an actor named in ``git config gitboard.hook.runners``,
+  sets or changes a task's ``run`` command. Besides its own change, a claim, renew, finish, release or
   protocol answer may update the actor's own roster entry (the teammate
   runtime commits "claim + working" as one commit); a claim that takes over an
   expired lease may also clear the previous owner's roster ``task``.
@@ -40,7 +41,7 @@ action, actor, rule and path, and why.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Collection, Iterable, Mapping, Sequence
 
 from gitboard.board.action_rules import (
     ACTION_RULE, ACTIONS, FORMAT, HISTORY, LAYOUT, MESSAGE_FILE, MESSAGES, REQUEST_FILE, REQUESTS, ROSTER_FILE,
@@ -297,7 +298,8 @@ def actor_of(trailers: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
 
 def check_commit(before: Board, after: Board, trailers: Mapping[str, str] | Iterable[tuple[str, str]],
                  now: datetime, *, paths: Iterable[str] | None = None, commit: str = "",
-                 skew: float = 0.0, data: Mapping[str, bytes | None] | None = None) -> list[Violation]:
+                 skew: float = 0.0, data: Mapping[str, bytes | None] | None = None,
+                 runners: Collection[str] | None = None) -> list[Violation]:
     """Check one board commit against the rules (see the module docstring); return every violation.
 
     Args:
@@ -314,6 +316,8 @@ def check_commit(before: Board, after: Board, trailers: Mapping[str, str] | Iter
         data: the new bytes of the board files the commit wrote (path -> bytes, None for a
             deletion); each must be what gitboard writes (:mod:`gitboard.board.canonical`).
             None: bytes are not judged (a caller that has only parsed values).
+        runners: who besides the lead may set or change a task's ``run`` command
+            (``git config gitboard.hook.runners``: :func:`permits.run_refusal`); None: not judged.
 
     Returns:
         The violations, in the order found; empty when the commit is legal.
@@ -322,7 +326,7 @@ def check_commit(before: Board, after: Board, trailers: Mapping[str, str] | Iter
     actions, actors = tmap.get(ACTION, []), tmap.get(ACTOR, [])
     action = actions[0] if len(actions) == 1 else ""
     actor = actors[0] if len(actors) == 1 else ""
-    c = Check(commit, action, actor, now, skew, after.format)
+    c = Check(commit, action, actor, now, skew, after.format, runners)
     if len(actions) != 1 or len(actors) != 1:
         c.bad(TRAILERS, f"a board commit carries exactly one {ACTION} and one {ACTOR} trailer "
                         f"(found {len(actions)} and {len(actors)})")
@@ -356,12 +360,12 @@ def check_commit(before: Board, after: Board, trailers: Mapping[str, str] | Iter
 
 
 def check_change(before: Board, writes: Mapping[str, bytes | None], trailers: Sequence[tuple[str, str]],
-                 now: datetime, *, skew: float = 0.0) -> list[Violation]:
+                 now: datetime, *, skew: float = 0.0, runners: Collection[str] | None = None) -> list[Violation]:
     """Check a change not yet committed: ``writes`` (path -> bytes, None deletes) applied to ``before``."""
     from gitboard.board.compose import apply_writes
 
     return check_commit(before, apply_writes(before, writes), trailers, now, paths=list(writes), skew=skew,
-                        data=writes)
+                        data=writes, runners=runners)
 
 
 def _check_bytes(c: Check, before: Board, after: Board, data: Mapping[str, bytes | None]) -> None:

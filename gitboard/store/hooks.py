@@ -14,17 +14,30 @@ back. The work is :func:`gitboard.store.receive.check_push`.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from gitboard.board.errors import BoardError, GitFailure, Invalid
 from gitboard.board.names import check_name
+from gitboard.board.permits import RUNNERS_KEY
 from gitboard.store.repo import BoardRepo
 
 #: The line that marks gitboard's hook script.
 HOOK_ID = "ID: gitboard-pre-receive-7f3c2a91"
 HOOK_NAME = "pre-receive"
+
+
+def runners_of(records: Iterable[tuple[str, str]]) -> set[str]:
+    """The actors besides the lead who may set a task's ``run`` command: every value of
+    ``gitboard.hook.runners`` (multi-valued; names separated by spaces or commas) in the
+    ``(key, value)`` config records (:attr:`BoardRepo.config_records`)."""
+    out: set[str] = set()
+    for key, value in records:
+        if key.lower() == RUNNERS_KEY:
+            out.update(n for n in re.split(r"[\s,]+", value.strip()) if n)
+    return out
 
 
 def template() -> str:

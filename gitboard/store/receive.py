@@ -33,6 +33,8 @@ ref's current value (:func:`declared_old`).
 Configuration (``git config`` in the server repository; ``gitboard hook install`` writes it):
 
 - ``gitboard.hook.leads`` (multi-valued): pushers who may act as ``lead``;
+- ``gitboard.hook.runners`` (multi-valued): actors who, besides ``lead``, may set or change a
+  task's ``run`` command (the command every shell teammate executes);
 - ``gitboard.hook.actors.<pusher>`` (multi-valued; names separated by spaces or commas,
   ``*`` for any): the names that pusher may act as; default: the pusher's own name;
 - ``gitboard.hook.skew``, ``gitboard.hook.base``, ``gitboard.hook.protectBase``.
@@ -70,6 +72,7 @@ class HookConfig:
     """The hook's settings, from ``git config gitboard.hook.*`` (see the module docstring)."""
 
     leads: set[str] = field(default_factory=set)
+    runners: set[str] = field(default_factory=set)
     actors: dict[str, list[str]] = field(default_factory=dict)
     skew: float = DEFAULT_SKEW
     base: str | None = None
@@ -90,6 +93,8 @@ class HookConfig:
                 continue
             if key == "gitboard.hook.leads":
                 cfg.leads.update(_names(value))
+            elif key == "gitboard.hook.runners":
+                cfg.runners.update(_names(value))
             elif key.startswith("gitboard.hook.actors."):
                 cfg.actors.setdefault(key[len("gitboard.hook.actors."):], []).extend(_names(value))
             elif key == "gitboard.hook.skew":
@@ -190,7 +195,8 @@ def check_push(repo: BoardRepo, updates: Sequence[tuple[str, str, str]], env: Ma
             old_c = judged
             old = old_c or ZERO_OID
         if ref == repo.ref:
-            report, board = check_range(repo, old_c, new_c, now=lambda c: now, skew=cfg.skew, remember=True)
+            report, board = check_range(repo, old_c, new_c, now=lambda c: now, skew=cfg.skew, remember=True,
+                                        runners=cfg.runners)
             if old_c is not None and not _fast_forward(report.checked, old_c, new_c):
                 refused.append(f"refused {new}: a rewind of the board branch {ref} (not a fast-forward of {old})")
                 continue

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from gitboard.board import date_rules, layout, rules, tree_rules
 from gitboard.board.compose import apply_writes
@@ -35,6 +35,7 @@ from gitboard.board.team import Team
 from gitboard.store import trees
 from gitboard.store.objects import cat_blobs, read_loose, remember_writes, tree_id
 from gitboard.store.read import load_board
+from gitboard.store.hooks import runners_of
 from gitboard.store.repo import ZERO_OID, BoardRepo
 
 #: Default seconds a lease is honoured past its end (``gitboard.hook.skew``): clock skew
@@ -208,7 +209,7 @@ class Report:
 
 def check_range(repo: BoardRepo, old: str | None, new: str, *, now: Callable[[Commit], datetime] | None = None,
                 skew: float = DEFAULT_SKEW, board_at_old: Board | None = None,
-                remember: bool = False) -> tuple[Report, Board]:
+                remember: bool = False, runners: Collection[str] | None = None) -> tuple[Report, Board]:
     """Check every commit of ``old..new`` against its parent under the board's rules.
 
     Args:
@@ -222,6 +223,8 @@ def check_range(repo: BoardRepo, old: str | None, new: str, *, now: Callable[[Co
         board_at_old: the board at ``old``, if the caller has read it already.
         remember: record the range's trees and files in the parse cache (the hook: the next
             push starts from this one's tip).
+        runners: who besides the lead may set a task's ``run`` command (default: the
+            repository's ``gitboard.hook.runners``, :func:`gitboard.store.hooks.runners_of`).
 
     Returns:
         (the report, the board at ``new``).
@@ -230,6 +233,8 @@ def check_range(repo: BoardRepo, old: str | None, new: str, *, now: Callable[[Co
         GitFailure: git could not read the range.
     """
     commits, blobs = commits_between(repo, old, new)
+    if runners is None:
+        runners = runners_of(repo.config_records)
     report = Report(checked=commits)
     board = board_at_old if board_at_old is not None else (load_board(repo, old)[0] if old else _empty())
     malformed = tree_violations(repo, commits)
@@ -237,7 +242,7 @@ def check_range(repo: BoardRepo, old: str | None, new: str, *, now: Callable[[Co
     for c in commits:
         report.commits += 1
         when = now(c) if now is not None else datetime.fromtimestamp(c.time, timezone.utc)
-        found, after = check_one(repo, board, c, blobs, when, skew)
+        found, after = check_one(repo, board, c, blobs, when, skew, runners)
         report.violations.extend(malformed.get(c.id, []))
         report.violations.extend(misdated.get(c.id, []))
         report.violations.extend(found)
@@ -319,7 +324,7 @@ def _board_at(repo: BoardRepo, commit: str | None) -> Board:
 
 
 def check_one(repo: BoardRepo, before: Board, c: Commit, blobs: dict[str, bytes], now: datetime,
-              skew: float) -> tuple[list[Violation], Board]:
+              skew: float, runners: Collection[str] = ()) -> tuple[list[Violation], Board]:
     """Check commit ``c`` given the board at its first parent (``before``); return (violations, board at ``c``)."""
     found: list[Violation] = []
     actor = rules.actor_of(c.trailers)
@@ -353,7 +358,7 @@ def check_one(repo: BoardRepo, before: Board, c: Commit, blobs: dict[str, bytes]
     for path in missing:
         found.append(Violation(c.id, action, actor, rules.LAYOUT, f"{path} is not a regular file", path))
     found += rules.check_commit(before, after, c.trailers, now, paths=sorted(c.changes), commit=c.id, skew=skew,
-                                data=writes)
+                                data=writes, runners=runners)
     return found, after
 
 
