@@ -21,7 +21,11 @@ Checked, per ref:
 - **the base branch** (``gitboard.hook.base``, default the repository's HEAD branch): only
   fast-forwards; with ``gitboard.hook.protectBase``, only merge-queue commits (merge
   commits with a ``Gitboard-Task`` trailer and actor ``lead``, recorded on the board as
-  that task's merge, merging the commit its approval names) pushed by a lead.
+  that task's merge, merging the commit its approval names) pushed by a lead;
+- **merge records**, where the repository has a base branch: each ``merge`` board commit's
+  merge commit exists, is on the base (pushed with it, or already there), and merges the
+  approved commit of an approved task (:mod:`gitboard.board.merge_rules`; an approval is
+  not required when the server's ``gitboard.review`` is ``none``).
 
 Other refs are not gitboard's business and pass. A deletion of the board or base branch is
 refused before anything else, whatever old value it declares. The declared ``<old>`` of an
@@ -51,11 +55,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from gitboard.board.change import ACTOR, TASK
+from gitboard.board.change import ACTION, ACTOR, TASK
+from gitboard.board.merge_rules import approval_mismatch, merge_refusals
 from gitboard.board.clock import utcnow
 from gitboard.board.errors import BoardError
 from gitboard.board.names import LEAD
-from gitboard.board.review_ops import approved_commit
+from gitboard.board.queue import review_required
+from gitboard.board.review_ops import MERGE_COMMIT, is_object_id
 from gitboard.board.snapshot import Board
 from gitboard.store.read import load_board
 from gitboard.store.repo import ZERO_OID, BoardRepo
@@ -77,6 +83,7 @@ class HookConfig:
     skew: float = DEFAULT_SKEW
     base: str | None = None
     protect_base: bool = False
+    require_review: bool = True
 
     @classmethod
     def read(cls, repo: BoardRepo) -> "HookConfig":
@@ -89,6 +96,8 @@ class HookConfig:
         cfg = cls()
         for key, value in repo.config_records:
             key = key.lower()
+            if key == "gitboard.review":
+                cfg.require_review = review_required(value)
             if not key.startswith("gitboard.hook."):
                 continue
             if key == "gitboard.hook.leads":
@@ -208,6 +217,11 @@ def check_push(repo: BoardRepo, updates: Sequence[tuple[str, str, str]], env: Ma
                     if actor and not may_act(actor):
                         refused.append(f"refused {c.id}: {pusher} may not act as {actor}"
                                        + (" (only a lead may act as lead)" if actor == LEAD else ""))
+            merges = [c for c in report.checked if dict(c.trailers).get(ACTION) == "merge"]
+            if merges and board is not None and not report.violations:
+                if base_ref is None:
+                    base_ref = _base_ref(repo, cfg)
+                refused += _check_merges(repo, merges, board, base_ref, updates, cfg)
         elif base_ref is not None and ref == base_ref:
             if old_c is not None and not repo.is_ancestor(old_c, new_c):
                 refused.append(f"refused {new}: a rewind of the base branch {ref} (not a fast-forward of {old})")
@@ -269,6 +283,34 @@ def _fast_forward(commits: Sequence, old: str, new: str) -> bool:
     return commits[0].parents == [old]
 
 
+def _check_merges(repo: BoardRepo, merges: Sequence, board: Board, base_ref: str | None,
+                  updates: Sequence[tuple[str, str, str]], cfg: HookConfig) -> list[str]:
+    """The board's ``merge`` commits of this push against the base branch
+    (:func:`gitboard.board.merge_rules.merge_refusals`): each named merge commit exists, is
+    on the base as this push leaves it, merges the approved commit of an approved task.
+    Nothing is checked where the repository has no base branch."""
+    tips = [n for _, n, ref in updates if ref == base_ref and zero_to_none(n)]
+    current = repo.read_ref(base_ref) if base_ref else None
+    if current:
+        tips.append(current)
+    if not tips:
+        return []
+    out = []
+    for c in merges:
+        tr = dict(c.trailers)
+        task = board.tasks.get(int(tr[TASK])) if tr.get(TASK, "").isdigit() else None
+        commit = tr.get(MERGE_COMMIT, "")
+        if task is None:
+            continue  # the rules have reported it
+        listed = repo.git("rev-list", "--parents", "-n", "1", f"{commit}^{{commit}}", "--", check=False) \
+            if is_object_id(commit) else None
+        parents = listed.stdout.decode().split()[1:] if listed is not None and listed.status == 0 else None
+        on_base = parents is not None and any(repo.is_ancestor(commit, tip) for tip in tips)
+        for why in merge_refusals(task, commit, parents, on_base, cfg.require_review):
+            out.append(f"refused {c.id}: merge by {tr.get(ACTOR) or '?'}: {why}")
+    return out
+
+
 def _current_board(repo: BoardRepo) -> Board | None:
     tip = repo.tip()
     if tip is None:
@@ -310,10 +352,9 @@ def _check_protected_base(repo: BoardRepo, old: str | None, new: str, pusher: st
             out.append(f"refused {oid}: the board does not record this merge as task #{tr[TASK]}'s "
                        f"(push the board's merge commit with it, as 'gitboard merge' does)")
             continue
-        approved = approved_commit(task)
-        if approved is not None and c.parents[1] != approved:
-            out.append(f"refused {oid}: it merges {c.parents[1][:12]}, but task #{task.id} was approved "
-                       f"at {approved[:12]}")
+        why = approval_mismatch(task, c.parents[1])
+        if why:
+            out.append(f"refused {oid}: {why}")
     return out
 
 
