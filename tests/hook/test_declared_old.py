@@ -130,3 +130,28 @@ def test_a_forgery_declared_on_a_push_still_in_flight_is_judged(site, tmp_path):
     assert f"gitboard: refused {z}: mallory may not act as alice" in res.stderr, res
     assert res.status_of(BOARD) == "pre-receive hook declined"
     assert board_tip(bare) == y
+
+
+def test_an_update_of_the_base_declared_off_its_history_is_judged_from_its_tip(site):
+    bare, lead = site
+    base = board_tip(bare, "main")
+    stray = _git(lead, "commit-tree", _git(lead, "rev-parse", "main^{tree}"), "-m", "stray root", ident=True)
+    rewound = _git(lead, "commit-tree", _git(lead, "rev-parse", "main^{tree}"), "-p", stray, "-m", "x", ident=True)
+    res = raw_push(["git", "receive-pack", str(bare)], [(stray, rewound, "refs/heads/main")],
+                   make_pack(lead, [rewound]), env=as_user("ann"))
+    assert f"gitboard: refused {rewound}: a rewind of the base branch refs/heads/main" in res.stderr, res
+    assert board_tip(bare, "main") == base
+
+
+def test_other_branches_keep_the_servers_own_rules_a_task_branch_may_be_force_pushed(site):
+    """``hook install`` sets nothing repository-wide: a teammate may rewrite its own task branch
+    (where the server allows it), while the board and base still refuse rewinds."""
+    bare, lead = site
+    first = _git(lead, "commit-tree", _git(lead, "rev-parse", "main^{tree}"), "-p", "main", "-m", "one", ident=True)
+    again = _git(lead, "commit-tree", _git(lead, "rev-parse", "main^{tree}"), "-p", "main", "-m", "two", ident=True)
+    _git(lead, "push", "-q", "origin", f"{first}:refs/heads/task/1")
+    _git(lead, "push", "-q", "--force", "origin", f"{again}:refs/heads/task/1")
+    assert board_tip(bare, "task/1") == again
+    res = subprocess.run(["git", "push", "--force", "origin", f"{board_tip(bare)}~1:{BOARD}"], cwd=lead,
+                         capture_output=True, text=True)
+    assert res.returncode == 1 and "a rewind of the board branch" in res.stderr
