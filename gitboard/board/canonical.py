@@ -81,6 +81,19 @@ def check_text(what: str, text: str | None, limit: int = TEXT_MAX) -> None:
         raise Invalid(why)
 
 
+def check_size(what: str, data: bytes, value: Any) -> None:
+    """Refuse a board file that gitboard is about to write, ``data`` (bytes) holding ``value``
+    (parsed JSON), when it is over :data:`FILE_MAX` bytes or nests deeper than :data:`DEPTH_MAX`.
+
+    Raises:
+        Invalid: naming ``what`` (say ``task #3's file``), its size or depth, and the limit.
+    """
+    if len(data) > FILE_MAX:
+        raise Invalid(f"{what} would be {len(data):,} bytes; a board file is at most {FILE_MAX:,}")
+    if too_deep(value):
+        raise Invalid(f"{what} would nest deeper than {DEPTH_MAX} levels of JSON")
+
+
 def too_deep(value: Any, limit: int = DEPTH_MAX) -> bool:
     """True if ``value`` (parsed JSON) nests arrays and objects more than ``limit`` deep (a scalar
     is 0 deep, ``[]`` 1, ``{"a": []}`` 2); level by level, without recursion."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Collection, Container, Iterable, Mapping, Sequence
 
-from gitboard.board.canonical import RUN_MAX, check_subject_text, check_text
+from gitboard.board.canonical import RUN_MAX, check_size, check_subject_text, check_text
 from gitboard.board.change import TAKEOVER, Change, NoChange, trailers
 from gitboard.board.clock import after, iso
 from gitboard.board.errors import Conflict, Invalid, NotFound
@@ -108,7 +108,9 @@ def check_runner(actor: str, runners: Collection[str]) -> None:
 
 
 def _write(task: Task) -> dict[str, bytes]:
-    return {task_path(task.id): task.to_bytes()}
+    data = task.to_bytes()
+    check_size(f"task #{task.id}'s file", data, task.to_json())  # a result too big or too deep
+    return {task_path(task.id): data}
 
 
 def _new_task(tid: int, now: datetime, subject: str, description: str, blocked: tuple[int, ...],
@@ -303,6 +305,8 @@ def finish(board: Board, now: datetime, *, actor: str, task_id: int, ok: bool,
 
     Raises:
         NotFound: no such task. Conflict: not in progress, or ``actor`` is not the owner.
+        Invalid: the result would make the task's file bigger or deeper than a board file may be
+            (:func:`gitboard.board.canonical.check_size`).
     """
     check_name(actor)
     verb = "done" if ok else "fail"

@@ -128,3 +128,13 @@ def test_the_client_refuses_texts_over_their_limits(lead, run_cli):
         assert res.stderr.startswith("gitboard: error: ") and res.stderr.count("\n") == 1 and reason in res.stderr
     _git(lead, "fetch", "-q", "origin")
     assert _git(lead, "rev-parse", "origin/gitboard") == tip and len(board(lead).tasks) == 2
+
+
+def test_the_client_refuses_a_result_too_big_or_too_deep_for_a_board_file(lead, run_cli):
+    assert run_cli(["task", "claim", "1", "--as", "mallory"], cwd=lead).exit_code == 0
+    for result, reason in (({"summary": "s" * canonical.FILE_MAX}, "a board file is at most 262,144"),
+                           (json.loads("[" * 20 + "]" * 20), f"deeper than {canonical.DEPTH_MAX} levels")):
+        with pytest.raises(Exception, match=reason) as e:
+            do(lead, partial(task_ops.finish, actor="mallory", task_id=1, ok=True, result=result))
+        assert e.value.exit_code == 2
+    assert board(lead).tasks[1].status == "in_progress"
