@@ -40,12 +40,14 @@ def missing() -> str | None:
         return "sshd is not installed (apt-get install openssh-server)"
     if shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
         return "the ssh client is not installed (apt-get install openssh-client)"
-    if os.geteuid() == 0 and not os.path.isdir("/run/sshd"):
-        try:  # sshd, run as root, needs its privilege-separation directory (the service makes it)
-            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-        except OSError as e:
-            return f"sshd needs /run/sshd: {e.strerror}"
     return None
+
+
+def privsep_dir() -> None:
+    """sshd run as root needs its privilege-separation directory, ``/run/sshd``, which the
+    ssh service makes at boot; make it (empty, 0755) where no service ever ran."""
+    if os.geteuid() == 0 and not os.path.isdir("/run/sshd"):
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
 
 
 def free_port() -> int:
@@ -106,6 +108,7 @@ class GitoliteSite:
                  f'no-agent-forwarding,no-pty {(self.keys / f"{user}.pub").read_text().strip()}' for user in users]
         (root / "authorized_keys").write_text("\n".join(lines) + "\n")
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "host_key")], check=True)
+        privsep_dir()
         self.port = free_port()
         (root / "sshd_config").write_text("\n".join([
             f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {root / 'host_key'}",

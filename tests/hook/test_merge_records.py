@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from gitboard.board import review_ops
-from gitboard.board.task import Task
 from tests.hook.forgery import board_at, forge, trailers
 from tests.merge_helpers import completed_task, first_parent, g, remote_project
 
