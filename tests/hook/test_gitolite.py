@@ -26,7 +26,8 @@ from tests.hook import gitolite
 from tests.hook.forgery import claim_commit
 from tests.hook.receive_pack import finish, make_pack, start
 
-pytestmark = pytest.mark.skipif(gitolite.missing() is not None, reason=str(gitolite.missing()))
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(gitolite.missing() is not None, reason=str(gitolite.missing()))]
 
 USERS = ["ann", "alice", "mallory"]
 BOARD = "refs/heads/gitboard"
