@@ -14,7 +14,9 @@ A commit is legal when:
 - it carries exactly one ``Gitboard-Action`` and one ``Gitboard-Actor`` trailer,
   the action is known and the actor is a valid name;
 - every changed path is a board file (:func:`classify`), and every changed
-  file parses and validates (task, roster, message, request);
+  file parses and validates (task, roster, message, request), in exactly the bytes
+  gitboard writes and within the size limits (:mod:`gitboard.board.canonical`, when the
+  caller passes the bytes);
 - nothing is deleted but messages, a message is never rewritten, and a request
   only goes from pending to approved or rejected;
 - the change is one its action may make, by that actor (see :data:`ACTIONS`):
