@@ -124,8 +124,9 @@ class BoardClient:
     #: The name :meth:`apply` had first; kept for callers written against it.
     transact = apply
 
-    def board(self, *, repo: BoardRepo | None = None) -> Board:
-        """Read the board snapshot (fetched first in remote mode unless offline).
+    def board(self, *, repo: BoardRepo | None = None, fresh: bool = True) -> Board:
+        """Read the board snapshot (fetched first in remote mode unless offline, or ``fresh`` is
+        False: then the local copy, as a view that fetches on its own clock reads it).
 
         Raises:
             GitFailure: no board branch, or the remote is unreachable.
@@ -133,7 +134,44 @@ class BoardClient:
         from gitboard.store.read import read_board
 
         with self._repo(repo) as r:
-            return read_board(r)
+            return read_board(r, fresh=fresh)
+
+    def listing(self, *, repo: BoardRepo | None = None, fresh: bool = True) -> tuple[str, Any]:
+        """Return (tip, listing index) of the board: ``task list``'s columns of every task
+        (:class:`gitboard.store.list_index.Index`: ids, status, owner, blockedBy, lease, role,
+        readiness and each task's JSON text), read from the clone's caches without building the
+        board when they have it (see :func:`gitboard.store.listing.board_index`).
+
+        Raises:
+            GitFailure: no board branch, or the remote is unreachable.
+        """
+        from gitboard.store.listing import board_index
+
+        with self._repo(repo) as r:
+            return board_index(r, fresh=fresh and not r.offline)
+
+    def history(self, *, task_id: int | None = None, actor: str | None = None, action: str | None = None,
+                limit: int | None = None, tip: str | None = None, since: str | None = None,
+                repo: BoardRepo | None = None) -> list[dict[str, Any]]:
+        """Return the board's commits from ``tip`` (default: the local board ref) back to
+        ``since`` (exclusive; default: the root), newest first, filtered by their trailers:
+        ``gitboard log --json``'s entries (see :func:`gitboard.store.history.history`). With
+        ``task_id``, only the commits that change that task's file.
+
+        Raises:
+            GitFailure: no board branch, or git failed.
+        """
+        from gitboard.store.history import history
+        from gitboard.store.read import current_tip
+
+        with self._repo(repo) as r:
+            tip = tip or current_tip(r, fresh=False)
+            paths: tuple[str, ...] = ()
+            if task_id is not None:
+                from gitboard.board.layout import task_path
+
+                paths = (task_path(int(task_id), self.listing(repo=r, fresh=False)[1].version),)
+            return history(r, tip, task=task_id, actor=actor, action=action, limit=limit, paths=paths, since=since)
 
     # -- tasks ---------------------------------------------------------------------
     def tasks(self, status: str | None = None, *, repo: BoardRepo | None = None) -> list[Task]:

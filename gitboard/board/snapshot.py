@@ -22,6 +22,10 @@ from gitboard.board.task import DONE, IN_PROGRESS, PENDING, Task
 from gitboard.board.team import Team
 
 
+#: A :class:`ParseError`'s message for JSON nested too deep for the parser (Python's recursion limit).
+NESTED_TOO_DEEP = "not valid JSON: nested too deep to parse"
+
+
 class ParseError:
     """Marker for a board file that is not valid JSON; ``message`` says why."""
 
