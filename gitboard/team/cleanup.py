@@ -14,7 +14,7 @@ teammate of this clone (no ``pids/<name>.pid`` here: another clone took it over,
 person claimed it). :func:`clean_dead_runs` then, for each such task:
 
 1. saves its work: the worktree's files, uncommitted and untracked ones included, as a
-   commit on top of its ``HEAD``, under ``refs/gitboard/saved/task-<id>/<UTC time>``
+   commit on top of its ``HEAD``, under ``refs/gitboard/backup/task/<id>/<UTC time>-<commit>``
    (named in the log); with nothing uncommitted, the branch tip is saved there when the
    remote's ``task/<id>`` does not contain it;
 2. kills a command left running in the worktree (its recorded process group) and
@@ -51,8 +51,10 @@ from gitboard.team.worktree import (NO_SIGN, WorktreeError, branch_name, checkou
 
 #: Seconds between two clean-ups by an idle teammate.
 CLEAN_INTERVAL = 600.0
-#: Where the work of a removed worktree is kept: ``refs/gitboard/saved/task-<id>/<YYYYmmddTHHMMSSZ>``.
-SAVED_PREFIX = "refs/gitboard/saved"
+#: Where the work of a removed worktree is kept:
+#: ``refs/gitboard/backup/task/<id>/<UTC YYYYmmddTHHMMSSZ>-<first 12 hex digits of the commit>``, the
+#: namespace of every backup of a task branch's work in this clone (never pushed, kept by ``git gc``).
+BACKUP_PREFIX = "refs/gitboard/backup"
 
 
 @dataclass
@@ -130,6 +132,7 @@ def _snapshot(repo: BoardRepo, path: Path) -> str | None:
     tip = head.stdout.decode().strip()
     fd, index = tempfile.mkstemp(prefix="gitboard-save-", dir=repo.state_dir("tmp"))
     os.close(fd)
+    os.unlink(index)  # git makes the index file itself
     try:
         env = {"GIT_INDEX_FILE": index}
         gitcmd.run(str(path), ["read-tree", "HEAD"], env=env)
@@ -142,10 +145,11 @@ def _snapshot(repo: BoardRepo, path: Path) -> str | None:
         return gitcmd.run(str(path), [*NO_SIGN, "commit-tree", tree, "-p", tip], input=msg,
                           env=ident).stdout.decode().strip()
     finally:
-        try:
-            os.unlink(index)
-        except OSError:
-            pass
+        for leftover in (index, index + ".lock"):
+            try:
+                os.unlink(leftover)
+            except OSError:
+                pass
 
 
 def _contained(repo: BoardRepo, commit: str, tid: int) -> bool:
@@ -160,10 +164,12 @@ def _contained(repo: BoardRepo, commit: str, tid: int) -> bool:
 
 
 def _save(repo: BoardRepo, tid: int, commit: str) -> str:
-    ref = f"{SAVED_PREFIX}/task-{tid}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-    if repo.resolve(ref):
-        ref += f"-{commit[:8]}"
-    repo.git("update-ref", ref, commit)
+    base = f"{BACKUP_PREFIX}/task/{tid}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{commit[:12]}"
+    ref, n = base, 1
+    while repo.resolve(ref):  # two in one second
+        n += 1
+        ref = f"{base}-{n}"
+    repo.git("update-ref", "-m", f"gitboard: work of a dead run's worktree of task/{tid}", ref, commit, "0" * 40)
     return ref
 
 

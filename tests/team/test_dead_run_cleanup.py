@@ -69,8 +69,8 @@ def test_a_dead_runs_worktree_pgid_file_and_branch_go_once_another_clone_took_th
         assert not wt1.exists() and str(wt1) not in git(a, "worktree", "list")
         assert not pgid_file(state, 1).exists()
         assert git(a, "branch", "--list", "task/1") == ""
-        saved = git(a, "for-each-ref", "--format=%(refname)", "refs/gitboard/saved/task-1/")
-        assert saved.count("\n") == 0 and saved.startswith("refs/gitboard/saved/task-1/")
+        saved = git(a, "for-each-ref", "--format=%(refname)", "refs/gitboard/backup/task/1/")
+        assert saved.count("\n") == 0 and saved.startswith("refs/gitboard/backup/task/1/")
         assert git(a, "show", f"{saved}:wip.txt") == "alice's unfinished work"
         assert any(saved in line and str(wt1) in line for line in lines), lines
         assert wt2.is_dir() and "task/2" in git(a, "branch", "--list", "task/2")
