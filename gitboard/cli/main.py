@@ -23,6 +23,7 @@ from gitboard.cli import cost_cmds
 from gitboard.cli import review_cmds, queue_cmds
 from gitboard.cli import watch_cmds
 from gitboard.cli import lead_cmds
+from gitboard.cli import mcp_cmds
 from gitboard.cli.common import GLOBALS, fail, silence_stdout
 from gitboard.cli.coercion import install as _convert_plain_values_without_pydantic
 from gitboard.cli.help_flags import install as _flags_without_type_in_help
@@ -79,6 +80,7 @@ app.command("reject")(review_cmds.reject)
 app.command("merge")(queue_cmds.merge)
 app.command("watch")(watch_cmds.watch)
 app.command("lead")(lead_cmds.lead)
+app.command("mcp")(mcp_cmds.mcp)
 
 
 #: errno values of a failed write to stdout (a closed pipe, a full disk, a broken terminal).

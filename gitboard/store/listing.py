@@ -70,6 +70,20 @@ def task_list_json(repo: BoardRepo, now: datetime, *, fresh: bool = True, status
     Raises:
         GitFailure: no board, the remote is unreachable, or git could not read the tree.
     """
+    index = listing_index(repo, fresh)
+    if index is None:
+        return None
+    return list_index.answer(index, now, status=status, owner=owner, ready=ready, role=role), dict(index.corrupt)
+
+
+def listing_index(repo: BoardRepo, fresh: bool = True) -> list_index.Index | None:
+    """Return the listing index of the board's current tree (see :func:`task_list_json`: loaded,
+    else made from the latest index or the parse cache and saved), or None when the caches
+    cannot make it.
+
+    Raises:
+        GitFailure: no board, the remote is unreachable, or git could not read the tree.
+    """
     tip = current_tip(repo, fresh)
     tree = tree_id(repo, tip)
     index = list_index.load(repo.common_dir, tree)
@@ -78,7 +92,27 @@ def task_list_json(repo: BoardRepo, now: datetime, *, fresh: bool = True, status
         if index is None:
             return None
         list_index.save(repo.common_dir, tree, index)
-    return list_index.answer(index, now, status=status, owner=owner, ready=ready, role=role), dict(index.corrupt)
+    return index
+
+
+def task_list_page(repo: BoardRepo, now: datetime, *, fresh: bool = True, status: str | None = None,
+                   owner: str | None = None, ready: bool = False, role: str | None = None,
+                   offset: int = 0, limit: int | None = None) -> tuple[bytes, int, dict[str, str]] | None:
+    """Return one page of ``task list``'s answer: ``(the JSON array of the kept tasks from
+    position offset, at most limit of them, as UTF-8; how many tasks the filters keep in all;
+    the corrupt files)``, or None when the caches cannot answer (see :func:`task_list_json`,
+    whose filters these are). Only the page's texts are joined, however large the board.
+
+    Raises:
+        GitFailure: no board, the remote is unreachable, or git could not read the tree.
+    """
+    index = listing_index(repo, fresh)
+    if index is None:
+        return None
+    keep = list_index.select(index, now, status=status, owner=owner, ready=ready, role=role)
+    end = None if limit is None else offset + limit
+    page = b"".join(list_index.pieces(index, keep[offset:end]))
+    return page, len(keep), dict(index.corrupt)
 
 
 #: Changed files up to which :func:`index_from_previous` applies them to the latest index
