@@ -32,7 +32,7 @@ TEAMMATE_TOOLS: dict[str, str] = {
 #: The lead's tools (``gitboard mcp --as lead`` only): name -> one line.
 LEAD_TOOLS: dict[str, str] = {
     "add_task": "Add a task (subject, description, blockers, run command, role).",
-    "import_tasks": "Add many tasks in one commit (blockedBy may name earlier items by position).",
+    "import_tasks": "Add many tasks in one commit (item k gets the highest id + k; blockedBy may name earlier items so).",
     "update_task": "Edit a task: subject, description, blockers, status, run command, role.",
     "review_task": "Show a completed task's review: its commits, files and diff against the base branch.",
     "approve_task": "Approve a completed task for the merge queue.",

@@ -94,7 +94,7 @@ def build_server(tools: BoardTools) -> MCPServer:
         return call(body)
 
     # -- the teammate's ------------------------------------------------------------------
-    def list_tasks(status: Annotated[Optional[str], Field(description="pending, in_progress, completed, failed or blocked.")] = None,
+    def list_tasks(status: Annotated[Optional[str], Field(description="pending, in_progress, completed, merged or failed.")] = None,
                    owner: Annotated[Optional[str], Field(description="Only tasks owned by this member.")] = None,
                    ready: Annotated[bool, Field(description="Only tasks ready to claim.")] = False,
                    role: Annotated[Optional[str], Field(description="With ready: only tasks this role may claim.")] = None,
@@ -160,7 +160,8 @@ def build_server(tools: BoardTools) -> MCPServer:
         return lead_only("add_task", lambda: tools.add_task(subject, description, blocked_by, run, role))
 
     def import_tasks(tasks: Annotated[list[dict[str, Any]], Field(description=(
-            "Task objects: subject, description, blockedBy (ids, or earlier items as {\"item\": N}), run, role."))],
+            "Task objects: subject, description, blockedBy, run, role. Item k (from 1) gets id (highest id on "
+            "the board) + k, and blockedBy may name an earlier item by that id."))],
                      ) -> mtypes.CallToolResult:
         return lead_only("import_tasks", lambda: tools.import_tasks(tasks))
 
