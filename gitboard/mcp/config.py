@@ -11,8 +11,10 @@ gitboard's MCP server configured, acting as the teammate on its task:
   ``gitboard`` entry in the user's own configuration, acting as someone else, is not
   loaded), and ``--allowedTools`` naming every tool of the server as Claude Code calls them
   (``mcp__gitboard__<tool>``), so that a ``-p`` run uses them without a permission prompt.
-  Its environment gets ``ENABLE_TOOL_SEARCH=false`` (the tools are offered to the model
-  directly, not behind a search tool) and ``MCP_TOOL_TIMEOUT`` (milliseconds) long enough for
+  Its environment gets :data:`CLAUDE_ENV`: ``ENABLE_TOOL_SEARCH=false`` (the tools are offered
+  to the model directly, not behind a search tool), ``MCP_CONNECTION_NONBLOCKING=false`` (a
+  ``-p`` run waits for the server to connect before its first request, or the first turn has
+  no gitboard tools) and ``MCP_TOOL_TIMEOUT`` (milliseconds) long enough for
   ``submit_plan``'s longest wait.
 - **Codex** (``mcp = codex``): ``-c mcp_servers.gitboard.command=...``, ``.args``, ``.env``
   and ``.tool_timeout_sec`` overrides (values in TOML), before its subcommand.
@@ -41,6 +43,9 @@ PASS_NAMES = ("HOME", "PATH", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "
 PASS_PREFIXES = ("GIT_", "GITBOARD_", "XDG_")
 #: Milliseconds Claude Code waits for one MCP tool call: submit_plan's longest wait and a minute.
 TOOL_TIMEOUT_MS = int((MAX_PLAN_TIMEOUT + 60) * 1000)
+#: Claude Code's environment for a run with the server (variables as Claude Code 2.1 reads them).
+CLAUDE_ENV = {"ENABLE_TOOL_SEARCH": "false", "MCP_CONNECTION_NONBLOCKING": "false",
+              "MCP_TOOL_TIMEOUT": str(TOOL_TIMEOUT_MS)}
 
 
 @dataclass
@@ -126,7 +131,7 @@ def wire(mode: str, *, repo_dir: str | os.PathLike, actor: str, task: int | None
         path.write_text(json.dumps(claude_config(argv, senv), indent=2) + "\n")
         tools = [catalog.claude_name(n) for n in names]
         return Wiring(args=["--mcp-config", str(path), "--strict-mcp-config", "--allowedTools", ",".join(tools)],
-                      env={"ENABLE_TOOL_SEARCH": "false", "MCP_TOOL_TIMEOUT": str(TOOL_TIMEOUT_MS)},
+                      env=dict(CLAUDE_ENV),
                       report=report, tools=tools)
     return Wiring(args=codex_args(argv, senv), report=report,
                   tools=[f"{catalog.SERVER_NAME}.{n}" for n in names])

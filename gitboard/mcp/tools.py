@@ -73,9 +73,10 @@ def _task_text(t: dict) -> str:
 
 
 def read_report(path: str | os.PathLike) -> dict:
-    """Return the report a runtime-wired server wrote (``{"task": N, "done": {"ok", "note"} | None,
-    "plan": {"request_id", "status", "feedback"} | None}``), or ``{}`` if there is none or it
-    does not parse."""
+    """Return the report a runtime-wired server wrote (``{"task": N, "done": {"ok", "note"},
+    "plan": {"request_id", "status", "feedback"} (the last answer), "answered": [request_id]
+    (every plan answered to the agent)}``, keys present once set), or ``{}`` if there is none
+    or it does not parse."""
     try:
         doc = json.loads(Path(path).read_text())
     except (OSError, ValueError):
@@ -112,6 +113,8 @@ class BoardTools:
             return
         doc = read_report(self.report)
         doc.update({"task": self.task, key: value})
+        if key == "plan" and value.get("status") != "pending":
+            doc["answered"] = [*doc.get("answered", []), value["request_id"]]
         tmp = self.report.with_name(f".{self.report.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(doc) + "\n")
         os.replace(tmp, self.report)
@@ -183,7 +186,8 @@ class BoardTools:
             if task.get("owner") != self.actor or task.get("status") != "in_progress":
                 raise Conflict(f"task #{task_id} is not in progress under {self.actor}")
             self._record("done", {"ok": ok, "note": note})
-            return Answer({"task": task, "recorded": verdict, "note": note},
+            return Answer({"task": task, "recorded": verdict, "note": note,
+                           "next": "end this session: gitboard commits and pushes the work, then marks the task"},
                           f"recorded: #{task_id} will be marked {verdict} when this session ends; gitboard "
                           f"commits and pushes your work in the worktree first. End the session now.")
         task = self.client.finish(task_id, ok, {"note": note} if note else None).to_json()
@@ -252,6 +256,10 @@ class BoardTools:
                 break
             time.sleep(min(left, PLAN_POLL * (4 if remote else 1)))
         self._record("plan", answer)
+        answer = {**answer, "next": {"approved": "do the work as planned",
+                                     "rejected": "revise the plan with the feedback and call submit_plan again; "
+                                                 "do not start the work yet",
+                                     "pending": "wait: call submit_plan again or read_inbox later"}[answer["status"]]}
         if answer["status"] == "approved":
             text = f"plan {request_id} approved by the lead" + (f"; feedback: {answer['feedback']}"
                                                                  if answer["feedback"] else "") + ". Go ahead."

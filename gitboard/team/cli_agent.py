@@ -243,6 +243,9 @@ class CliAgent:
         """Apply what the agent said through gitboard's MCP server (:func:`gitboard.mcp.tools.read_report`)
         to a run that succeeded: its ``fail_task`` fails the task, its ``done_task`` note is the
         summary; with ``ctx.plan_first``, no approved plan fails it."""
+        delivered = getattr(ctx.port, "delivered", None)
+        if isinstance(delivered, set):
+            delivered.update(str(i) for i in verdict.get("answered") or [])
         if not outcome.ok or outcome.shutdown:
             return outcome
         plan = verdict.get("plan") if isinstance(verdict.get("plan"), dict) else None

@@ -241,7 +241,8 @@ def test_a_runtime_wired_server_keeps_its_tasks_end_for_the_harness(repo: Path, 
         threading.Thread(target=lambda: (time.sleep(0.5), lead.respond_plan(lead.pending_plans()[0].request_id,
                                                                             True)), daemon=True).start()
         assert s.ok("submit_plan", plan="p", timeout=60)["status"] == "approved"
-        assert json.loads(report.read_text())["plan"]["status"] == "approved"
+        doc = json.loads(report.read_text())
+        assert doc["plan"]["status"] == "approved" and doc["answered"] == [doc["plan"]["request_id"]]
 
 
 def test_bad_options_are_one_line(repo: Path, run_cli) -> None:
