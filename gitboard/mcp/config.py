@@ -16,8 +16,11 @@ gitboard's MCP server configured, acting as the teammate on its task:
   ``-p`` run waits for the server to connect before its first request, or the first turn has
   no gitboard tools) and ``MCP_TOOL_TIMEOUT`` (milliseconds) long enough for
   ``submit_plan``'s longest wait.
-- **Codex** (``mcp = codex``): ``-c mcp_servers.gitboard.command=...``, ``.args``, ``.env``
-  and ``.tool_timeout_sec`` overrides (values in TOML), before its subcommand.
+- **Codex** (``mcp = codex``): ``-c mcp_servers.gitboard.command=...``, ``.args``, ``.env``,
+  ``.tool_timeout_sec`` and ``.default_tools_approval_mode="approve"`` overrides (values in
+  TOML), before its subcommand; without the last, ``codex exec`` (approval policy never) refuses
+  every MCP tool call ("requires approval"). Codex offers the tools to its model as the
+  namespace ``mcp__gitboard``. As codex-cli 0.171 reads them.
 
 The server's environment is given explicitly (Claude Code and Codex start MCP servers with a
 reduced environment): git's and gitboard's variables, ``HOME``, ``PATH``, the locale, the
@@ -105,7 +108,8 @@ def codex_args(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
     """Return Codex's ``-c`` overrides that configure the server ``argv`` with ``env``."""
     key = f"mcp_servers.{catalog.SERVER_NAME}"
     return ["-c", f"{key}.command={_toml(argv[0])}", "-c", f"{key}.args={_toml(list(argv[1:]))}",
-            "-c", f"{key}.env={_toml(dict(env))}", "-c", f"{key}.tool_timeout_sec={int(TOOL_TIMEOUT_MS / 1000)}"]
+            "-c", f"{key}.env={_toml(dict(env))}", "-c", f"{key}.tool_timeout_sec={int(TOOL_TIMEOUT_MS / 1000)}",
+            "-c", f'{key}.default_tools_approval_mode="approve"']
 
 
 def wire(mode: str, *, repo_dir: str | os.PathLike, actor: str, task: int | None, scratch: Path,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import threading
 import time
 from typing import Callable
@@ -208,3 +209,40 @@ def test_plan_first_work_without_an_approved_plan_fails_the_task(tmp_path, claud
     task = board(path).tasks[1]
     assert task.status == "failed", "\n".join(lines)
     assert task.result["reason"].startswith("plan first: the work ended without a plan the lead approved")
+
+
+def test_interactive_use_claude_mcp_add_then_a_session_claims_and_finishes_a_task(tmp_path, claude, repo,
+                                                                                  gitboard_exe):
+    """``claude mcp add gitboard -- gitboard mcp --as alice`` as the guide says: Claude Code lists the
+    server as connected, and a session in that project (no --mcp-config) claims the next task and
+    marks it done through it, as alice."""
+    binary, api = claude
+    BoardClient(repo).add_task("Interactive task")
+
+    def claude_cmd(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+        env = {**os.environ, "ENABLE_TOOL_SEARCH": "false", "MCP_CONNECTION_NONBLOCKING": "false"}
+        return subprocess.run([binary, *args], cwd=repo, env=env, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+
+    added = claude_cmd("mcp", "add", "gitboard", "--", str(gitboard_exe), "mcp", "--as", "alice")
+    assert added.returncode == 0, added.stderr
+    listed = claude_cmd("mcp", "list")
+    assert "gitboard:" in listed.stdout and "Connected" in listed.stdout, listed.stdout + listed.stderr
+    got = claude_cmd("mcp", "get", "gitboard")
+    assert "Connected" in got.stdout and "Args: mcp --as alice" in got.stdout, got.stdout
+
+    def steps(rec: Recorded, done: list[str]) -> dict:
+        if not done:
+            return reply(tool_use(claude_name("claim_task"), {}))
+        if len(done) == 1:
+            task_id = json.loads(done[0])["id"]
+            return reply(tool_use(claude_name("done_task"), {"task_id": task_id, "note": "done interactively"}))
+        return reply(text("Claimed and finished."))
+
+    api.handler = script(steps)
+    run = claude_cmd("-p", "Claim the next task on the board and finish it.", "--output-format", "json",
+                     "--allowedTools", "mcp__gitboard", timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    task = board(repo).tasks[1]
+    assert (task.status, task.owner, task.result) == ("completed", "alice", {"note": "done interactively"})
+    assert actors(repo, "claim #1", "done #1") == ["alice", "alice"]
