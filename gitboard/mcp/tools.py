@@ -101,6 +101,7 @@ class BoardTools:
         self.lease = lease
         self.task = task
         self.report = Path(report) if report else None
+        self._listing: dict = {}  # the last listing index read (see gitboard.store.listing.listing_index)
 
     @property
     def is_lead(self) -> bool:
@@ -136,7 +137,7 @@ class BoardTools:
         now = utcnow()
         with self.client.open() as repo:
             page = task_list_page(repo, now, status=status or None, owner=owner or None, ready=ready,
-                                  role=role or None, offset=offset, limit=limit)
+                                  role=role or None, offset=offset, limit=limit, memo=self._listing)
             if page is not None:
                 data, total, corrupt = page
                 tasks = json.loads(data)

@@ -76,37 +76,49 @@ def task_list_json(repo: BoardRepo, now: datetime, *, fresh: bool = True, status
     return list_index.answer(index, now, status=status, owner=owner, ready=ready, role=role), dict(index.corrupt)
 
 
-def listing_index(repo: BoardRepo, fresh: bool = True) -> list_index.Index | None:
+def listing_index(repo: BoardRepo, fresh: bool = True,
+                  memo: dict[str, list_index.Index] | None = None) -> list_index.Index | None:
     """Return the listing index of the board's current tree (see :func:`task_list_json`: loaded,
     else made from the latest index or the parse cache and saved), or None when the caches
     cannot make it.
+
+    Args:
+        memo: a long-lived caller's dict, tree -> index: the index of a tree listed before is
+            taken from it rather than read from its file again (it keeps the last tree only).
 
     Raises:
         GitFailure: no board, the remote is unreachable, or git could not read the tree.
     """
     tip = current_tip(repo, fresh)
     tree = tree_id(repo, tip)
+    if memo is not None and tree in memo:
+        return memo[tree]
     index = list_index.load(repo.common_dir, tree)
     if index is None:
         index = index_from_previous(repo, tree) or index_from_cache(repo, tip, tree)
         if index is None:
             return None
         list_index.save(repo.common_dir, tree, index)
+    if memo is not None:
+        memo.clear()
+        memo[tree] = index
     return index
 
 
 def task_list_page(repo: BoardRepo, now: datetime, *, fresh: bool = True, status: str | None = None,
                    owner: str | None = None, ready: bool = False, role: str | None = None,
-                   offset: int = 0, limit: int | None = None) -> tuple[bytes, int, dict[str, str]] | None:
+                   offset: int = 0, limit: int | None = None,
+                   memo: dict[str, list_index.Index] | None = None) -> tuple[bytes, int, dict[str, str]] | None:
     """Return one page of ``task list``'s answer: ``(the JSON array of the kept tasks from
     position offset, at most limit of them, as UTF-8; how many tasks the filters keep in all;
     the corrupt files)``, or None when the caches cannot answer (see :func:`task_list_json`,
-    whose filters these are). Only the page's texts are joined, however large the board.
+    whose filters these are). Only the page's texts are joined, however large the board;
+    ``memo`` as for :func:`listing_index`.
 
     Raises:
         GitFailure: no board, the remote is unreachable, or git could not read the tree.
     """
-    index = listing_index(repo, fresh)
+    index = listing_index(repo, fresh, memo)
     if index is None:
         return None
     keep = list_index.select(index, now, status=status, owner=owner, ready=ready, role=role)
