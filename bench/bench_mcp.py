@@ -16,6 +16,10 @@ way an agent CLI does) and times tool calls as the client sees them, medians:
   write made through :class:`gitboard.client.BoardClient` in this long-lived process (the write's
   own cost: one commit); the call's overhead over it at most 50 ms.
 
+Through a bare remote (``--remote``) every read fetches first and every write pushes: reads are
+shown next to a fetched read of the board through the client, writes next to the write alone,
+and the overhead is what must stay within 50 ms.
+
 The first call of a fresh server (it builds the board once) is shown for information. A script,
 not a test: nothing asserts; the exit status is 1 if a target is missed. It builds its own
 temporary repositories (removed afterwards).
@@ -73,7 +77,7 @@ async def timed(fn: Callable[[], Awaitable[Any]]) -> float:
     return elapsed
 
 
-async def run_board(repo: Path, n: int, reps: int, label: str) -> None:
+async def run_board(repo: Path, n: int, reps: int, label: str, remote: bool = False) -> None:
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
@@ -100,7 +104,14 @@ async def run_board(repo: Path, n: int, reps: int, label: str) -> None:
             for what, (tool, args) in reads.items():
                 times = [await timed(lambda: s.call_tool(tool, args)) for _ in range(reps)]
                 med = statistics.median(times) * 1000
-                row(f"{label} {what}", f"{med:.1f} ms [<= {TARGET_MS:.0f} ms]", med <= TARGET_MS)
+                if not remote:
+                    row(f"{label} {what}", f"{med:.1f} ms [<= {TARGET_MS:.0f} ms]", med <= TARGET_MS)
+                    continue
+                # remote mode: every read fetches first; next to a read of the board through the client
+                fetches = [_t(alice.board) for _ in range(reps)]
+                mf = statistics.median(fetches) * 1000
+                row(f"{label} {what}", f"{med:.1f} ms; a fetched read alone {mf:.1f} ms; overhead {med - mf:.1f} ms "
+                                       f"[<= {TARGET_MS:.0f} ms]", med - mf <= TARGET_MS)
             # writes: the tool call, then the same write through the client in this process
             base = 1
             for what in ("claim_task", "renew_task", "done_task", "send_message"):
@@ -147,7 +158,7 @@ def main() -> int:
             asyncio.run(run_board(repo, n, reps, f"local {n:,}"))
         if args.remote:
             repo = board(tmp, "remote-10000", 10_000, remote=True)
-            asyncio.run(run_board(repo, 10_000, reps, "remote 10,000"))
+            asyncio.run(run_board(repo, 10_000, reps, "remote 10,000", remote=True))
     finally:
         if args.keep:
             print(f"kept {tmp}")
