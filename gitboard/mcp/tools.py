@@ -75,8 +75,9 @@ def _task_text(t: dict) -> str:
 def read_report(path: str | os.PathLike) -> dict:
     """Return the report a runtime-wired server wrote (``{"task": N, "done": {"ok", "note"},
     "plan": {"request_id", "status", "feedback"} (the last answer), "answered": [request_id]
-    (every plan answered to the agent)}``, keys present once set), or ``{}`` if there is none
-    or it does not parse."""
+    (every plan answered to the agent), "shutdown": {"request_id", "approve"} (the agent's answer
+    to a shutdown_request)}``, keys present once set), or ``{}`` if there is none or it does not
+    parse."""
     try:
         doc = json.loads(Path(path).read_text())
     except (OSError, ValueError):
@@ -166,13 +167,9 @@ class BoardTools:
         return Answer(task, _task_text(task))
 
     def claim_task(self, task_id: int | None = None, lease: float | None = None) -> Answer:
-        """Claim ``task_id`` (None: the next ready task for the member's role) with a lease.
+        """Claim ``task_id`` (None: the next ready task for the member's roster role) with a lease.
         Raises Conflict (taken, blocked, finished, another role), NotFound (nothing ready)."""
-        role = None
-        if task_id is None:
-            board = self.client.board()
-            role = board.team.role_of(self.actor)
-        task = self.client.claim(task_id, role=role, lease=self.lease if lease is None else lease).to_json()
+        task = self.client.claim(task_id, lease=self.lease if lease is None else lease).to_json()
         return Answer(task, f"claimed {_task_line(task)} until {task.get('lease_expires_at') or 'released'}")
 
     def renew_task(self, task_id: int, lease: float | None = None) -> Answer:
@@ -277,6 +274,7 @@ class BoardTools:
         Raises NotFound, Conflict (already answered)."""
         full = self.client.request(request_id, SHUTDOWN).request_id
         req = self.client.respond_shutdown(full, approve, reason).to_json()
+        self._record("shutdown", {"request_id": full, "approve": bool(approve)})
         return Answer(req, f"shutdown request {full}: {'approved: stop now' if approve else 'rejected'}")
 
     def roster(self) -> Answer:

@@ -25,7 +25,9 @@ gitboard's MCP server: a profile with ``mcp`` (Claude Code, Codex) runs with the
 wired in (:mod:`gitboard.mcp.config`), acting as the teammate on its task, and the prompt
 lists the tools. ``done_task``/``fail_task`` on the task are the agent's verdict: after the
 run, a ``fail_task`` fails the task with its note as the reason, and a ``done_task`` note
-becomes the summary (the harness commits, pushes and marks the task as ever). With
+becomes the summary (the harness commits, pushes and marks the task as ever); a shutdown
+request the agent approved through ``answer_shutdown`` stops the teammate as one the runtime
+approved would. With
 ``--plan-first`` (``ctx.plan_first``) the prompt asks for a plan through ``submit_plan``
 before any change, and a run that ends without a plan the lead approved fails the task.
 
@@ -246,6 +248,12 @@ class CliAgent:
         delivered = getattr(ctx.port, "delivered", None)
         if isinstance(delivered, set):
             delivered.update(str(i) for i in verdict.get("answered") or [])
+        stop = verdict.get("shutdown") if isinstance(verdict.get("shutdown"), dict) else None
+        if stop and stop.get("approve"):  # the agent approved a shutdown_request through the server
+            ctx.port.log(f"{self.name}: the agent approved shutdown request {stop.get('request_id')}")
+            if hasattr(ctx.port, "shutdown_approved"):
+                ctx.port.shutdown_approved = True
+            outcome.shutdown = True
         if not outcome.ok or outcome.shutdown:
             return outcome
         plan = verdict.get("plan") if isinstance(verdict.get("plan"), dict) else None

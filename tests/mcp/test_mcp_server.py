@@ -243,6 +243,11 @@ def test_a_runtime_wired_server_keeps_its_tasks_end_for_the_harness(repo: Path, 
         assert s.ok("submit_plan", plan="p", timeout=60)["status"] == "approved"
         doc = json.loads(report.read_text())
         assert doc["plan"]["status"] == "approved" and doc["answered"] == [doc["plan"]["request_id"]]
+        alice.set_member(status="working")
+        req = lead.request_shutdown("alice")
+        s.ok("answer_shutdown", request_id=req.request_id[:8], approve=True)
+        assert json.loads(report.read_text())["shutdown"] == {"request_id": req.request_id, "approve": True}
+        assert board(repo).team.member("alice").status == "shutdown"
 
 
 def test_bad_options_are_one_line(repo: Path, run_cli) -> None:
