@@ -8,6 +8,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from gitboard.client import BoardClient
 from gitboard.mcp.catalog import LEAD_TOOLS, TEAMMATE_TOOLS
 from tests.board_helpers import board
@@ -40,13 +42,31 @@ def answer_plans(client: BoardClient, verdicts: list[tuple[bool, str]], seen: li
     return thread
 
 
-def test_a_teammate_uses_every_teammate_tool_and_each_commit_names_it(repo: Path) -> None:
-    lead = BoardClient(repo)
+@pytest.fixture(params=["local", "remote"])
+def boards(request, repo: Path, clone) -> tuple[Path, Path]:
+    """``(where alice's server runs, where the lead works)``: one repository (local mode), or two
+    clones of a bare remote (remote mode: the server fetches and pushes)."""
+    if request.param == "local":
+        return repo, repo
+    lead, alice = clone("lead"), clone("alice")
+    return alice, lead
+
+
+def shared_tip(path: Path) -> str:
+    """The board's tip where every clone sees it: the remote's in remote mode, else the local ref."""
+    if _git(path, "config", "--get", "gitboard.remote", check=False):
+        return _git(path, "ls-remote", "origin", "refs/heads/gitboard").split()[0]
+    return board_tip(path)
+
+
+def test_a_teammate_uses_every_teammate_tool_and_each_commit_names_it(boards: tuple[Path, Path]) -> None:
+    repo, lead_repo = boards
+    lead = BoardClient(lead_repo)
     lead.add_task("First", "the first one")
     lead.add_task("Second", blocked_by=[1])
     lead.add_task("Third")
-    BoardClient(repo, "bob").set_member(status="idle")
-    BoardClient(repo, "alice").set_member(status="idle")
+    BoardClient(lead_repo, "bob").set_member(status="idle")
+    BoardClient(lead_repo, "alice").set_member(status="idle")
     with session(repo, "--as", "alice") as s:
         assert s.tool_names() == list(TEAMMATE_TOOLS)
         # list: pages and filters, from the listing index
@@ -78,7 +98,7 @@ def test_a_teammate_uses_every_teammate_tool_and_each_commit_names_it(repo: Path
         assert [(m.from_, m.content) for m in lead.peek()] == [("alice", "hello lead")]
         cast = s.ok("broadcast", content="hi all")
         assert sorted(m["to"] for m in cast["messages"]) == ["bob", "lead"] and actor_of(repo) == "alice"
-        BoardClient(repo, "bob").send("alice", "ping")
+        BoardClient(lead_repo, "bob").send("alice", "ping")
         assert [m["content"] for m in s.ok("read_inbox", peek=True)["messages"]] == ["ping"]
         assert [m["content"] for m in s.ok("read_inbox")["messages"]] == ["ping"]
         assert actor_of(repo) == "alice"
@@ -110,13 +130,14 @@ def test_a_teammate_uses_every_teammate_tool_and_each_commit_names_it(repo: Path
     assert len(mine) >= 12
 
 
-def test_errors_are_tool_errors_with_gitboards_line_and_change_nothing(repo: Path) -> None:
-    lead = BoardClient(repo)
+def test_errors_are_tool_errors_with_gitboards_line_and_change_nothing(boards: tuple[Path, Path]) -> None:
+    repo, lead_repo = boards
+    lead = BoardClient(lead_repo)
     lead.add_task("Taken")
     lead.add_task("Free")
-    BoardClient(repo, "bob").claim(1)
+    BoardClient(lead_repo, "bob").claim(1)
     with session(repo, "--as", "alice") as s:
-        tip = board_tip(repo)
+        tip = shared_tip(lead_repo)
         assert s.error("show_task", task_id=99) == "gitboard: error: no task #99"
         assert "bob" in s.error("claim_task", task_id=1)
         assert "gitboard: error:" in s.error("done_task", task_id=1, note="not mine")
@@ -139,7 +160,7 @@ def test_errors_are_tool_errors_with_gitboards_line_and_change_nothing(repo: Pat
         # arguments the schema refuses are tool errors too
         assert s.call("show_task", task_id=0).is_error
         assert s.call("claim_task", task_id="two").is_error
-        assert board_tip(repo) == tip
+        assert shared_tip(lead_repo) == tip
     assert board(repo).tasks[2].subject == "Free" and board(repo).tasks[1].owner == "bob"
 
 
