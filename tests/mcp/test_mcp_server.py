@@ -14,7 +14,7 @@ from gitboard.client import BoardClient
 from gitboard.mcp.catalog import LEAD_TOOLS, TEAMMATE_TOOLS
 from tests.board_helpers import board
 from tests.conftest import _git, board_tip
-from tests.merge_helpers import completed_task, init_board, project
+from tests.merge_helpers import completed_task, init_board, project, remote_project
 from tests.mcp.mcp_session import session
 
 
@@ -164,11 +164,17 @@ def test_errors_are_tool_errors_with_gitboards_line_and_change_nothing(boards: t
     assert board(repo).tasks[2].subject == "Free" and board(repo).tasks[1].owner == "bob"
 
 
-def test_the_leads_tools(tmp_path: Path, run_cli) -> None:
-    path = project(tmp_path / "p")
-    init_board(path)
-    to_reject = completed_task(run_cli, path, "Reject me", {"r.txt": "r\n"})
-    to_merge = completed_task(run_cli, path, "Merge me", {"m.txt": "m\n"})
+@pytest.mark.parametrize("mode", ["local", "remote"])
+def test_the_leads_tools(tmp_path: Path, run_cli, mode: str) -> None:
+    if mode == "local":
+        path = project(tmp_path / "p")
+        init_board(path)
+        base = path
+    else:
+        base, path = remote_project(tmp_path)
+    remote = mode == "remote"
+    to_reject = completed_task(run_cli, path, "Reject me", {"r.txt": "r\n"}, push=remote)
+    to_merge = completed_task(run_cli, path, "Merge me", {"m.txt": "m\n"}, push=remote)
     BoardClient(path, "bob").set_member(status="idle")
     alice = BoardClient(path, "alice")
     with session(path, "--as", "lead") as s:
@@ -192,7 +198,7 @@ def test_the_leads_tools(tmp_path: Path, run_cli) -> None:
         assert (review["verdict"], review["by"], review["note"]) == ("approved", "lead", "good")
         merged = s.ok("merge")
         assert merged["merged"] == [to_merge]
-        assert _git(path, "show", "main:m.txt") == "m"
+        assert _git(base, "show", "main:m.txt") == "m"  # the remote's main, in remote mode
         asked = s.ok("stop_teammate", name="bob", reason="done for today")
         assert asked["to"] == "bob" and asked["status"] == "pending"
         assert "ghost" in s.error("stop_teammate", name="ghost")
