@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from gitboard.board.errors import Invalid
-from gitboard.cli.common import AS_OPT, GLOBALS, OFFLINE_OPT, actor_name
+from gitboard.cli.common import AS_OPT, GLOBALS, JSON_OPT, OFFLINE_OPT, actor_name, emit
 
 
 def mcp(
@@ -21,6 +21,8 @@ def mcp(
     report: Optional[str] = typer.Option(None, "--report", metavar="FILE", hidden=True,
                                          help="Where done_task/fail_task on --task and plan answers are recorded for the runtime."),
     offline: bool = OFFLINE_OPT,
+    tools: bool = typer.Option(False, "--tools", help="Print the tools NAME is offered (Claude Code names them mcp__gitboard__TOOL) and exit; serve nothing."),
+    json_: bool = typer.Option(False, "--json", help="With --tools: print [{\"name\", \"description\", \"lead\"}]. (The server's stdout is the MCP stream.)"),
 ) -> None:
     """Serve the board's tools over MCP on stdio, acting as NAME (--as; default $GITBOARD_ACTOR, else lead).
 
@@ -29,7 +31,7 @@ def mcp(
     tasks, message the team, read their inbox, submit a plan and wait for the lead's answer,
     answer a shutdown request and see the roster; the lead (--as lead) also adds, imports and
     updates tasks, reviews, approves and rejects work, runs the merge queue, stops teammates
-    and answers plans. Runs until the client closes stdin.
+    and answers plans. Runs until the client closes stdin. See docs/guides/mcp.md.
     """
     import math
 
@@ -37,6 +39,22 @@ def mcp(
     from gitboard.client import BoardClient
 
     actor = actor_name(as_)
+    if json_ and not tools:
+        raise Invalid("--json goes with --tools: the server's stdout is the MCP stream")
+    if tools:
+        from gitboard.mcp import catalog
+
+        listed = [{"name": n, "description": {**catalog.TEAMMATE_TOOLS, **catalog.LEAD_TOOLS}[n],
+                   "lead": n in catalog.LEAD_TOOLS} for n in catalog.tool_names(actor)]
+
+        def human() -> None:
+            import sys
+
+            for t in listed:
+                sys.stdout.write(f"{t['name']:16} {t['description']}\n")
+
+        emit(json_, listed, human)
+        return
     if not (math.isfinite(lease) and 0 < lease <= MAX_LEASE):
         raise Invalid(f"--lease must be a positive number of seconds up to {MAX_LEASE:.0f}, not {lease:g}")
     if (task is None) != (report is None):

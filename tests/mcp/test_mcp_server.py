@@ -277,6 +277,16 @@ def test_a_runtime_wired_server_keeps_its_tasks_end_for_the_harness(repo: Path, 
         assert board(repo).team.member("alice").status == "shutdown"
 
 
+def test_tools_lists_what_each_member_is_offered(repo: Path, run_cli) -> None:
+    res = run_cli(["mcp", "--as", "alice", "--tools", "--json"], cwd=repo)
+    assert res.exit_code == 0, res.stderr
+    assert [t["name"] for t in res.json()] == list(TEAMMATE_TOOLS) and not any(t["lead"] for t in res.json())
+    res = run_cli(["mcp", "--as", "lead", "--tools", "--json"], cwd=repo)
+    assert [t["name"] for t in res.json() if t["lead"]] == list(LEAD_TOOLS)
+    res = run_cli(["mcp", "--as", "alice", "--tools"], cwd=repo)
+    assert res.stdout.splitlines()[0].split()[0] == "list_tasks" and len(res.stdout.splitlines()) == 12
+
+
 def test_bad_options_are_one_line(repo: Path, run_cli) -> None:
     res = run_cli(["mcp", "--as", "Bad Name"], cwd=repo)
     assert res.exit_code == 2 and res.stderr.startswith("gitboard: error: invalid name")
@@ -284,3 +294,5 @@ def test_bad_options_are_one_line(repo: Path, run_cli) -> None:
     assert res.exit_code == 2 and "--lease" in res.stderr
     res = run_cli(["mcp", "--task", "1"], cwd=repo)
     assert res.exit_code == 2 and "--report" in res.stderr
+    res = run_cli(["mcp", "--json"], cwd=repo)
+    assert res.exit_code == 2 and res.json()["error"]["message"].startswith("--json goes with --tools")
