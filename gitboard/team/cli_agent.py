@@ -151,6 +151,20 @@ def _carry(ctx: AgentContext, agent: str, outcome: Outcome) -> Outcome:
     return outcome
 
 
+def _approved_on_board(ctx: AgentContext) -> bool:
+    """True if the board holds a plan of ``ctx.name`` that the lead approved since the task was
+    claimed (a run that continues a session whose plan an earlier run had approved)."""
+    from gitboard.board.request import PLAN, requests_of
+
+    since = str((ctx.task or {}).get("claimed_at") or "")
+    try:
+        board = ctx.port.board()  # type: ignore[attr-defined]
+    except Exception:  # no board to ask (a test double, an outage): the run's own record decides
+        return False
+    return any(r.from_ == ctx.name and r.status == "approved" and r.created_at >= since
+               for r in requests_of(board, PLAN))
+
+
 def _snapshot(worktree: Path) -> str:
     """HEAD and ``git status`` of the worktree: what "changed nothing" compares."""
     head = gitcmd.run(str(worktree), ["rev-parse", "-q", "--verify", "HEAD"], check=False)
@@ -259,7 +273,8 @@ class CliAgent:
         plan = verdict.get("plan") if isinstance(verdict.get("plan"), dict) else None
         if plan:
             outcome.details["plan_request"] = plan.get("request_id")
-        if ctx.plan_first and (ctx.task or {}).get("id") and (plan or {}).get("status") != "approved":
+        if ctx.plan_first and (ctx.task or {}).get("id") and (plan or {}).get("status") != "approved" \
+                and not _approved_on_board(ctx):
             last = f"the last answer was {plan.get('status')}" if plan else "no plan was submitted"
             ctx.port.log(f"{self.name}: --plan-first and no approved plan ({last}): failing the task")
             return Outcome(ok=False, summary=outcome.summary, usage=outcome.usage, details=outcome.details,
