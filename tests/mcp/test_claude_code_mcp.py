@@ -246,3 +246,39 @@ def test_interactive_use_claude_mcp_add_then_a_session_claims_and_finishes_a_tas
     task = board(repo).tasks[1]
     assert (task.status, task.owner, task.result) == ("completed", "alice", {"note": "done interactively"})
     assert actors(repo, "claim #1", "done #1") == ["alice", "alice"]
+
+
+@pytest.mark.slow
+def test_spawn_plan_first_as_a_user_would(tmp_path, claude, gitboard_exe):
+    """``gitboard spawn alice --agent claude --plan-first``: the detached teammate's Claude Code
+    submits a plan; the lead approves it with ``gitboard plan approve``; the task completes."""
+    from tests.team.runtime_helpers import Spawner, log_of, wait_for
+
+    binary, api = claude
+    path = project(tmp_path, binary)
+    add_tasks(path, [{"subject": "Write plan.txt"}])
+
+    def steps(rec: Recorded, done: list[str]) -> dict:
+        if not done:
+            return reply(tool_use(claude_name("submit_plan"), {"plan": "write plan.txt", "timeout": 120}))
+        if len(done) == 1 and json.loads(done[0]).get("status") == "approved":
+            return reply(tool_use("Write", {"file_path": os.path.join(workdir(rec), "plan.txt"), "content": "p\n"}))
+        return reply(text("finished"))
+
+    api.handler = script(steps)
+    spawner = Spawner(gitboard_exe)
+    try:
+        spawner.spawn(path, "alice", "--agent", "claude", "--plan-first", "--poll", "0.2", "--idle-timeout", "3")
+        pending = wait_for(lambda: BoardClient(path).pending_plans(), 90, what="alice's plan")
+        approved = subprocess.run([str(gitboard_exe), "plan", "approve", pending[0].request_id[:8]], cwd=path,
+                                  capture_output=True, text=True, timeout=60)
+        assert approved.returncode == 0, approved.stderr
+        wait_for(lambda: board(path).tasks[1].status in ("completed", "failed"), 90, what="alice to finish #1")
+    finally:
+        spawner.cleanup()
+    task = board(path).tasks[1]
+    assert task.status == "completed", log_of(path, "alice")
+    assert git(path, "show", f"{task.result['commit']}:plan.txt") == "p"
+    assert task.result["plan_request"] == pending[0].request_id
+    first = [r for r in api.message_requests if (r.body or {}).get("tools")][0]
+    assert "PLAN FIRST" in first.all_text()  # --plan-first went from spawn to the teammate's prompt
