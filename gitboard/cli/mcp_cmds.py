@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from gitboard.board.errors import Invalid
-from gitboard.cli.common import AS_OPT, GLOBALS, JSON_OPT, OFFLINE_OPT, actor_name, emit
+from gitboard.cli.common import AS_OPT, GLOBALS, OFFLINE_OPT, actor_name, emit
 
 
 def mcp(

@@ -9,10 +9,14 @@ import json
 import subprocess
 
 from gitboard.client import BoardClient
-from gitboard.mcp.catalog import TEAMMATE_TOOLS
 from tests.team.fake_responses_api import FakeResponsesAPI, message, tool_outputs, usage
 from tests.team.runtime_helpers import add_tasks, board, git, make_project, teammate
-from tests.team.test_codex_preset import codex_binary
+from tests.npm_binaries import npm_binary
+
+
+def codex_binary() -> str:
+    """The Codex CLI binary (``TEST_CODEX_BIN``, else ``.ci-node``), or skip saying why."""
+    return npm_binary("TEST_CODEX_BIN", "codex", "@openai/codex", "Codex")
 
 
 def function_call(name: str, arguments: dict, call_id: str) -> dict:
