@@ -14,10 +14,12 @@ gitboard's MCP server configured, acting as the teammate on its task:
   Its environment gets :data:`CLAUDE_ENV`: ``ENABLE_TOOL_SEARCH=false`` (the tools are offered
   to the model directly, not behind a search tool), ``MCP_CONNECTION_NONBLOCKING=false`` (a
   ``-p`` run waits for the server to connect before its first request, or the first turn has
-  no gitboard tools) and ``MCP_TOOL_TIMEOUT`` (milliseconds) long enough for
-  ``submit_plan``'s longest wait.
+  no gitboard tools), ``MCP_TOOL_TIMEOUT`` (milliseconds) long enough for ``submit_plan``'s
+  longest wait, and ``MCP_TIMEOUT`` (the server's start, :data:`STARTUP_TIMEOUT`).
 - **Codex** (``mcp = codex``): ``-c mcp_servers.gitboard.command=...``, ``.args``, ``.env``,
-  ``.tool_timeout_sec`` and ``.default_tools_approval_mode="approve"`` overrides (values in
+  ``.tool_timeout_sec``, ``.startup_timeout_sec``, ``.startup_readiness="catalog"`` (the first
+  turn waits for the server's tools; codex 0.171 still starts it without them now and then when
+  the server is slow to start, and offers them from the next request) and ``.default_tools_approval_mode="approve"`` overrides (values in
   TOML), before its subcommand; without the last, ``codex exec`` (approval policy never) refuses
   every MCP tool call ("requires approval"). Codex offers the tools to its model as the
   namespace ``mcp__gitboard``. As codex-cli 0.171 reads them.
@@ -46,9 +48,12 @@ PASS_NAMES = ("HOME", "PATH", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "
 PASS_PREFIXES = ("GIT_", "GITBOARD_", "XDG_")
 #: Milliseconds Claude Code waits for one MCP tool call: submit_plan's longest wait and a minute.
 TOOL_TIMEOUT_MS = int((MAX_PLAN_TIMEOUT + 60) * 1000)
+#: Seconds an agent CLI waits for the server to start (Python and the SDK load in about a second,
+#: many more on a loaded machine; the CLIs' defaults are 10 to 30 s).
+STARTUP_TIMEOUT = 120
 #: Claude Code's environment for a run with the server (variables as Claude Code 2.1 reads them).
 CLAUDE_ENV = {"ENABLE_TOOL_SEARCH": "false", "MCP_CONNECTION_NONBLOCKING": "false",
-              "MCP_TOOL_TIMEOUT": str(TOOL_TIMEOUT_MS)}
+              "MCP_TOOL_TIMEOUT": str(TOOL_TIMEOUT_MS), "MCP_TIMEOUT": str(STARTUP_TIMEOUT * 1000)}
 
 
 @dataclass
@@ -70,10 +75,12 @@ class Wiring:
 
 
 def server_argv(repo_dir: str | os.PathLike, actor: str, task: int | None = None,
-                report: str | os.PathLike | None = None) -> list[str]:
+                report: str | os.PathLike | None = None, lease: float | None = None) -> list[str]:
     """Return the command line that starts the server: this interpreter, ``-m gitboard -C DIR mcp --as NAME``
-    (plus ``--task ID --report FILE`` for a runtime-wired task)."""
+    (plus ``--lease SECONDS``, the teammate's, and ``--task ID --report FILE`` for a runtime-wired task)."""
     argv = [sys.executable, "-m", "gitboard", "-C", str(repo_dir), "mcp", "--as", actor]
+    if lease is not None:
+        argv += ["--lease", repr(float(lease))]
     if task is not None and report is not None:
         argv += ["--task", str(task), "--report", str(report)]
     return argv
@@ -109,11 +116,12 @@ def codex_args(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
     key = f"mcp_servers.{catalog.SERVER_NAME}"
     return ["-c", f"{key}.command={_toml(argv[0])}", "-c", f"{key}.args={_toml(list(argv[1:]))}",
             "-c", f"{key}.env={_toml(dict(env))}", "-c", f"{key}.tool_timeout_sec={int(TOOL_TIMEOUT_MS / 1000)}",
+            "-c", f"{key}.startup_timeout_sec={STARTUP_TIMEOUT}", "-c", f'{key}.startup_readiness="catalog"',
             "-c", f'{key}.default_tools_approval_mode="approve"']
 
 
 def wire(mode: str, *, repo_dir: str | os.PathLike, actor: str, task: int | None, scratch: Path,
-         env: Mapping[str, str], task_env: Mapping[str, str] | None = None) -> Wiring:
+         env: Mapping[str, str], task_env: Mapping[str, str] | None = None, lease: float | None = None) -> Wiring:
     """Return the :class:`Wiring` of one run of an agent CLI with gitboard's server.
 
     Args:
@@ -123,11 +131,12 @@ def wire(mode: str, *, repo_dir: str | os.PathLike, actor: str, task: int | None
         task: the task the run works on (None or 0: a session started by messages).
         scratch: the run's private directory (the config and the report go there).
         env: the teammate's environment; task_env: the task's entries (``GITBOARD_ACTOR`` ...).
+        lease: seconds of a claim the agent makes through the server (the teammate's ``--lease``).
     """
     if mode not in ("claude", "codex"):
         return Wiring()
     report = scratch / "gitboard-mcp-report.json" if task else None
-    argv = server_argv(repo_dir, actor, task or None, report)
+    argv = server_argv(repo_dir, actor, task or None, report, lease)
     senv = server_env(env, task_env)
     names = catalog.tool_names(actor)
     if mode == "claude":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,7 @@ class BoardTools:
         self.task = task
         self.report = Path(report) if report else None
         self._listing: dict = {}  # the last listing index read (see gitboard.store.listing.listing_index)
+        self._report_lock = threading.Lock()  # tools run on worker threads, maybe several at once
 
     @property
     def is_lead(self) -> bool:
@@ -113,13 +115,14 @@ class BoardTools:
     def _record(self, key: str, value: dict) -> None:
         if self.report is None:
             return
-        doc = read_report(self.report)
-        doc.update({"task": self.task, key: value})
-        if key == "plan" and value.get("status") != "pending":
-            doc["answered"] = [*doc.get("answered", []), value["request_id"]]
-        tmp = self.report.with_name(f".{self.report.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(doc) + "\n")
-        os.replace(tmp, self.report)
+        with self._report_lock:
+            doc = read_report(self.report)
+            doc.update({"task": self.task, key: value})
+            if key == "plan" and value.get("status") != "pending":
+                doc["answered"] = [*doc.get("answered", []), value["request_id"]]
+            tmp = self.report.with_name(f".{self.report.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(doc) + "\n")
+            os.replace(tmp, self.report)
 
     # -- tasks ------------------------------------------------------------------------
     def list_tasks(self, status: str | None = None, owner: str | None = None, ready: bool = False,

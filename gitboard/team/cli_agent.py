@@ -217,7 +217,8 @@ class CliAgent:
         try:
             task_id = (ctx.task or {}).get("id") or None
             wiring = mcp_config.wire(prof.mcp, repo_dir=ctx.worktree, actor=ctx.name, task=task_id,
-                                     scratch=scratch, env=os.environ, task_env=ctx.env)
+                                     scratch=scratch, env=os.environ, task_env=ctx.env,
+                                     lease=getattr(ctx.port, "lease", None))
             prompt = build_prompt(ctx) + mcp_config.prompt_text(wiring, task=task_id, plan_first=ctx.plan_first) \
                 + f"\nFile paths you give to tools are absolute paths inside {ctx.worktree}.\n"
             values = {"worktree": str(ctx.worktree), "prompt": prompt, "scratch": str(scratch),
