@@ -213,6 +213,17 @@ def test_the_leads_tools(tmp_path: Path, run_cli, mode: str) -> None:
         assert [m.type for m in alice.peek()][-1] == "plan_approval_response"
         assert "answered" in s.error("answer_plan", request_id=req.request_id, approve=True)
         assert actor_of(path) == "lead"
+        # the lead's refusals change nothing either
+        tip = shared_tip(path)
+        assert "subject" in s.error("add_task", subject="  ")
+        assert "99" in s.error("add_task", subject="x", blocked_by=[99])
+        assert "line 1" in s.error("import_tasks", tasks=[{"subject": "x", "id": 5}])
+        assert s.error("update_task", task_id=a["id"], blocked_by=[b["id"]])  # a cycle
+        assert s.error("approve_task", task_id=a["id"])  # not completed
+        assert "feedback" in s.error("reject_task", task_id=to_merge, feedback=" ")
+        assert s.error("review_task", task_id=a["id"])  # no branch
+        assert s.error("merge", task_ids=[a["id"]])  # not approved
+        assert shared_tip(path) == tip
 
 
 def test_through_a_bare_remote_reads_fetch_and_writes_push(clone) -> None:
