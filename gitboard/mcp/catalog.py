@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from gitboard.board.names import LEAD
 
+#: Longest ``submit_plan`` wait (seconds); agent CLIs' tool timeouts allow for it.
+MAX_PLAN_TIMEOUT = 3600.0
+
 #: The server's name in agent CLIs' MCP configuration (``mcp__gitboard__<tool>`` in Claude Code).
 SERVER_NAME = "gitboard"
 

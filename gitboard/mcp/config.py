@@ -24,6 +24,9 @@ gitboard's MCP server configured, acting as the teammate on its task:
   every MCP tool call ("requires approval"). Codex offers the tools to its model as the
   namespace ``mcp__gitboard``. As codex-cli 0.171 reads them.
 
+After the run, :func:`read_report` reads what the server recorded for the runtime (the agent's
+``done_task``/``fail_task`` verdict, plan answers, a shutdown it approved).
+
 The server's environment is given explicitly (Claude Code and Codex start MCP servers with a
 reduced environment): git's and gitboard's variables, ``HOME``, ``PATH``, the locale, the
 Python ones, and the task's (``GITBOARD_ACTOR``, ``GITBOARD_TASK`` ...) -- never an API key.
@@ -39,7 +42,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from gitboard.mcp import catalog
-from gitboard.mcp.tools import MAX_PLAN_TIMEOUT
+from gitboard.mcp.catalog import MAX_PLAN_TIMEOUT
 
 #: Environment variables passed to the server by name ...
 PASS_NAMES = ("HOME", "PATH", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "PYTHONPATH",
@@ -64,7 +67,7 @@ class Wiring:
         args: arguments to insert right after the program.
         env: environment entries for the CLI.
         report: the file where the server records the agent's verdict and plan answers
-            (:func:`gitboard.mcp.tools.read_report`), or None.
+            (:func:`read_report`), or None.
         tools: the names under which the CLI offers the tools to its model.
     """
 
@@ -72,6 +75,19 @@ class Wiring:
     env: dict[str, str] = field(default_factory=dict)
     report: Path | None = None
     tools: list[str] = field(default_factory=list)
+
+
+def read_report(path: str | os.PathLike) -> dict:
+    """Return the report a runtime-wired server wrote (``{"task": N, "done": {"ok", "note"},
+    "plan": {"request_id", "status", "feedback"} (the last answer), "answered": [request_id]
+    (every plan answered to the agent), "shutdown": {"request_id", "approve"} (the agent's answer
+    to a shutdown_request)}``, keys present once set), or ``{}`` if there is none or it does not
+    parse."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def server_argv(repo_dir: str | os.PathLike, actor: str, task: int | None = None,

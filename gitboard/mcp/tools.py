@@ -9,7 +9,7 @@ nothing. In remote mode reads fetch first and writes push, as the command line d
 
 A server the teammate runtime starts for an agent CLI working on a task (``--task N
 --report FILE``) keeps that task's end for the runtime: ``done_task``/``fail_task`` on task
-N record the agent's verdict and note in the report file (:func:`read_report`), and the
+N record the agent's verdict and note in the report file (:func:`gitboard.mcp.config.read_report`), and the
 runtime's harness commits the work, pushes it and marks the task done or failed with the
 note -- so the task's result always names its commit. The answers to ``submit_plan`` are
 recorded there too, which is how ``--plan-first`` knows the lead approved a plan.
@@ -31,13 +31,13 @@ from gitboard.board.errors import Conflict, Invalid, NotFound
 from gitboard.board.names import LEAD, check_name
 from gitboard.board.request import PLAN, SHUTDOWN
 from gitboard.client import BoardClient
+from gitboard.mcp.catalog import MAX_PLAN_TIMEOUT
+from gitboard.mcp.config import read_report
 
 #: Most tasks one ``list_tasks`` call returns (a page); ``offset`` pages on.
 MAX_LIMIT = 1000
 #: Tasks per page unless the caller says otherwise.
 DEFAULT_LIMIT = 100
-#: Longest ``submit_plan`` wait (seconds).
-MAX_PLAN_TIMEOUT = 3600.0
 #: Characters of a review's patch returned (the rest is cut, and ``patch_truncated`` says so).
 PATCH_CHARS = 60000
 #: Seconds between board reads while ``submit_plan`` waits (local mode; remote mode: 4x).
@@ -71,19 +71,6 @@ def _task_text(t: dict) -> str:
     if t.get("description"):
         lines += ["", str(t["description"])]
     return "\n".join(lines)
-
-
-def read_report(path: str | os.PathLike) -> dict:
-    """Return the report a runtime-wired server wrote (``{"task": N, "done": {"ok", "note"},
-    "plan": {"request_id", "status", "feedback"} (the last answer), "answered": [request_id]
-    (every plan answered to the agent), "shutdown": {"request_id", "approve"} (the agent's answer
-    to a shutdown_request)}``, keys present once set), or ``{}`` if there is none or it does not
-    parse."""
-    try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
 
 
 class BoardTools:

@@ -50,7 +50,6 @@ from pathlib import Path
 from typing import Any
 
 from gitboard.mcp import config as mcp_config
-from gitboard.mcp.tools import read_report
 from gitboard.store import git as gitcmd
 from gitboard.team import cli_output, pricing
 from gitboard.team.agent import AgentContext, Outcome, Usage
@@ -247,7 +246,7 @@ class CliAgent:
                               timeout=self.timeout, label=self.name, on_line=on_line, stop_when=over_budget,
                               env=wiring.env)
             report = reader.finish()
-            verdict = read_report(wiring.report) if wiring.report else {}
+            verdict = mcp_config.read_report(wiring.report) if wiring.report else {}
             if session and res.exit_code not in (0, None) and not report.usage.input_tokens \
                     and any(p in (report.error + res.tail).lower() for p in MISSING_SESSION):
                 return Outcome(ok=False), True
@@ -257,7 +256,7 @@ class CliAgent:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _verdict(self, ctx: AgentContext, outcome: Outcome, verdict: dict) -> Outcome:
-        """Apply what the agent said through gitboard's MCP server (:func:`gitboard.mcp.tools.read_report`)
+        """Apply what the agent said through gitboard's MCP server (:func:`gitboard.mcp.config.read_report`)
         to a run that succeeded: its ``fail_task`` fails the task, its ``done_task`` note is the
         summary; with ``ctx.plan_first``, no approved plan fails it."""
         delivered = getattr(ctx.port, "delivered", None)
