@@ -105,3 +105,26 @@ def test_interactive_use_codex_mcp_add_configures_the_server(tmp_path, repo, git
     assert got["enabled"] and got["transport"]["command"] == str(gitboard_exe)
     assert got["transport"]["args"] == ["mcp", "--as", "alice"]
     assert "gitboard" in codex("mcp", "list").stdout
+
+
+def test_the_runtimes_overrides_read_back_exactly_in_codex(tmp_path):
+    """The ``-c`` overrides the runtime gives Codex (TOML values, :func:`gitboard.mcp.config.codex_args`)
+    parse to exactly the command, arguments and environment meant, odd characters included."""
+    import os
+
+    from gitboard.mcp.config import codex_args
+
+    binary = codex_binary()
+    home = tmp_path / "codex-home"
+    home.mkdir()
+    odd = str(tmp_path / 'work "tree" \\ dir é')
+    argv = ["/usr/bin/python3", "-m", "gitboard", "-C", odd, "mcp", "--as", "alice"]
+    env = {"HOME": str(tmp_path), "GITBOARD_TASK_SUBJECT": 'say "hi" \\ then\ttab', "XDG_STATE_HOME": odd}
+    proc = subprocess.run([binary, *codex_args(argv, env), "mcp", "get", "gitboard", "--json"],
+                          env={**os.environ, "CODEX_HOME": str(home)}, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["transport"]["command"] == argv[0] and got["transport"]["args"] == argv[1:]
+    assert got["transport"]["env"] == env
+    assert got["tool_timeout_sec"] >= 3600 and got["startup_timeout_sec"] >= 60
