@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Iterable, Protocol
 
 from gitboard.team.accounting import Usage
 
@@ -59,10 +59,15 @@ class TeamPort(Protocol):
             (SIGTERM, a lost lease, a stall); None: the work is never told to stop.
         last_activity: ``time.monotonic()`` of the agent's last sign of life (output, a tool call),
             for stall detection; None: not tracked.
+        lease: seconds of the teammate's claims (None: the board's default lease).
+        shutdown_approved: a shutdown_request was approved through this port (the agent may set it
+            when it approved one itself, through gitboard's MCP server).
     """
 
     cancel: threading.Event | None = None
     last_activity: float | None = None
+    lease: float | None = None
+    shutdown_approved: bool = False
 
     def touch(self) -> None:
         """Record a sign of life of the agent (a line of output, a tool call). Default: nothing."""
@@ -74,6 +79,10 @@ class TeamPort(Protocol):
     def hold(self, message: dict) -> None:
         """Keep ``message`` for the teammate's next piece of work (read while a command ran).
         Default: it is dropped."""
+
+    def note_delivered(self, request_ids: Iterable[str]) -> None:
+        """Record plan answers the agent already received another way (through gitboard's MCP
+        server), so that they are not handed to it again from the inbox. Default: nothing."""
 
     def send(self, to: str, content: str, type: str = "message") -> dict:
         """Send a message; returns the message object. Raises BoardError (unknown recipient ...)."""

@@ -218,7 +218,7 @@ class CliAgent(Agent):
             task_id = (ctx.task or {}).get("id") or None
             wiring = mcp_config.wire(prof.mcp, repo_dir=ctx.worktree, actor=ctx.name, task=task_id,
                                      scratch=scratch, env=os.environ, task_env=ctx.env,
-                                     lease=getattr(ctx.port, "lease", None))
+                                     lease=ctx.port.lease)
             prompt = build_prompt(ctx) + mcp_config.prompt_text(wiring, task=task_id, plan_first=ctx.plan_first) \
                 + f"\nFile paths you give to tools are absolute paths inside {ctx.worktree}.\n"
             values = {"worktree": str(ctx.worktree), "prompt": prompt, "scratch": str(scratch),
@@ -264,14 +264,11 @@ class CliAgent(Agent):
         """Apply what the agent said through gitboard's MCP server (:func:`gitboard.mcp.config.read_report`)
         to a run that succeeded: its ``fail_task`` fails the task, its ``done_task`` note is the
         summary; with ``ctx.plan_first``, no approved plan fails it."""
-        delivered = getattr(ctx.port, "delivered", None)
-        if isinstance(delivered, set):
-            delivered.update(str(i) for i in verdict.get("answered") or [])
+        ctx.port.note_delivered(str(i) for i in verdict.get("answered") or [])
         stop = verdict.get("shutdown") if isinstance(verdict.get("shutdown"), dict) else None
         if stop and stop.get("approve"):  # the agent approved a shutdown_request through the server
             ctx.port.log(f"{self.name}: the agent approved shutdown request {stop.get('request_id')}")
-            if hasattr(ctx.port, "shutdown_approved"):
-                ctx.port.shutdown_approved = True
+            ctx.port.shutdown_approved = True
             outcome.shutdown = True
         if not outcome.ok or outcome.shutdown:
             return outcome

@@ -22,7 +22,7 @@ import threading
 import time
 from datetime import datetime
 from functools import partial
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 from gitboard.board import inbox_ops, protocol_ops, task_ops, team_ops
 from gitboard.board.compose import sequence
@@ -201,6 +201,10 @@ class BoardPort(TeamPort):
                 continue
             kept.append(m)
         return kept
+
+    def note_delivered(self, request_ids: Iterable[str]) -> None:
+        """Record plan answers the agent already received (:attr:`delivered`): the drain drops them."""
+        self.delivered.update(str(i) for i in request_ids)
 
     def hold(self, message: dict) -> None:
         """Keep a drained ``message`` for the next :meth:`read_inbox` (nothing is lost)."""
