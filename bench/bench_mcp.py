@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gitboard MCP benchmark (issue 19): a tool call answers within 50 ms plus the cost of its write.
+"""gitboard MCP benchmark: a tool call answers within 50 ms plus the cost of its write.
 
 Run it with the interpreter gitboard is installed in::
 
