@@ -20,7 +20,13 @@ ends (:func:`legacy_worktree_path`). :func:`prepare` makes it:
   branch. A merge conflict raises :class:`MergeConflict` listing the files.
 - **Continued work** (the branch exists: a takeover, a released task, a
   restart): the worktree checks out the existing branch, fast-forwarded to the
-  remote's copy when that is ahead, so the work so far is kept.
+  remote's copy when that is ahead, so the work so far is kept. The remote's
+  copy is what every clone sees: a local branch that has diverged from it (or
+  that a reused worktree's uncommitted files keep from fast-forwarding) is
+  replaced by it, after its commits and files are kept under a backup ref
+  (:mod:`gitboard.team.backup`) named in the log. A task sent back for rework
+  continues from the commit the board says was rejected (``result.commit``),
+  never from a branch that lacks it.
 - **A stale worktree** at the path (left by a teammate that died in this
   clone) is reused when it is a healthy checkout of the task's branch -- its
   uncommitted files are the dead teammate's work so far -- and replaced
