@@ -21,6 +21,7 @@ from gitboard.board.names import check_name, check_role
 from gitboard.board.permits import claim_refusal, owner_refusal, release_refusal, status_refusal
 from gitboard.board.snapshot import Board
 from gitboard.board.task import COMPLETED, FAILED, IN_PROGRESS, PENDING, STATUSES, Task, task_path
+from gitboard.board.text import is_one_line
 
 IMPORT_KEYS = ("subject", "description", "blockedBy", "run", "role")
 
@@ -29,10 +30,18 @@ DEFAULT_LEASE = 600.0
 
 
 def check_subject(subject: Any) -> str:
-    """Return the stripped subject. Raises Invalid if it is not a non-empty string."""
+    """Return the stripped subject: a one-line summary.
+
+    Raises:
+        Invalid: not a string, empty, or more than one line (a line break as
+            :func:`gitboard.board.text.is_one_line` defines it).
+    """
     if not isinstance(subject, str) or not subject.strip():
         raise Invalid("subject must not be empty")
-    return subject.strip()
+    subject = subject.strip()
+    if not is_one_line(subject):
+        raise Invalid("subject must be one line (a one-line summary); put the rest in the description")
+    return subject
 
 
 def check_status(status: str) -> str:

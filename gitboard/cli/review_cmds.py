@@ -35,13 +35,14 @@ def review(
 
 
 def _render(doc: dict[str, Any], patch: bool) -> None:
+    from gitboard.board.text import safe
     from gitboard.cli import render
     from rich.text import Text
 
     t = doc["task"]
     result = t.get("result") if isinstance(t.get("result"), dict) else {}
     out = render.console
-    out.print(Text(f"#{t['id']} {t['subject']}", style="bold"))
+    out.print(render.plain(f"#{t['id']} {t['subject']}", "bold"))
     rows = [("status", t["status"]), ("owner", t["owner"] or "-")]
     if result.get("summary"):
         rows.append(("summary", str(result["summary"])))
@@ -58,8 +59,9 @@ def _render(doc: dict[str, Any], patch: bool) -> None:
     rows.append(("base", f"{doc['base']['branch']} {doc['base']['commit'][:12]}"))
     rows.append(("merge", "clean" if doc["mergeable"] else "CONFLICTS in " + ", ".join(doc["conflicts"])))
     for k, v in rows:
-        out.print(Text(f"{k:<9} ") + render.plain(v))
-    out.print(Text(f"\n{len(doc['commits'])} commit(s) not on {doc['base']['branch']}:", style="bold"))
+        out.print(Text(f"{k:<9} ") + render.plain(v, multiline=True))
+    out.print(Text(f"\n{len(doc['commits'])} commit(s) not on ", style="bold") + render.plain(doc['base']['branch'], "bold")
+              + Text(":", style="bold"))
     for c in doc["commits"]:
         out.print(Text(f"  {c['commit'][:12]} ") + render.plain(c["subject"]))
     added = sum(f["added"] or 0 for f in doc["files"])
@@ -69,7 +71,7 @@ def _render(doc: dict[str, Any], patch: bool) -> None:
         counts = "binary" if f["added"] is None else f"+{f['added']} -{f['deleted']}"
         out.print(Text(f"  {counts:>12}  ") + render.plain(f["path"]))
     if patch:
-        sys.stdout.write("\n" + doc.get("patch", ""))
+        sys.stdout.write("\n" + safe(doc.get("patch", ""), multiline=True))
 
 
 def _transact(op):

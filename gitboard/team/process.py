@@ -34,6 +34,7 @@ from gitboard.board.errors import Conflict, Invalid, NotFound
 from gitboard.board.names import LEAD, check_name
 from gitboard.board.team import Member
 from gitboard.board.team_ops import WORKING, set_member
+from gitboard.board.text import safe
 from gitboard.store.host import end_process_group, process_start, teammate_alive, this_host
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
@@ -254,7 +255,7 @@ def _undo_spawn(repo: BoardRepo, name: str, proc: subprocess.Popen) -> None:
 
 
 def show_log(repo: BoardRepo, name: str, out: IO[str], follow: bool = False, interval: float = 0.2) -> None:
-    """Copy ``name``'s log to ``out``; with ``follow``, keep copying new lines until the
+    """Copy ``name``'s log to ``out`` (control characters escaped, newlines and tabs kept); with ``follow``, keep copying new lines until the
     teammate's process has exited (or the reader is interrupted). The process is the pid
     file's, identity checked (:func:`gitboard.store.host.teammate_alive`): a stale pid
     file whose pid now belongs to another program ends the follow.
@@ -270,7 +271,7 @@ def show_log(repo: BoardRepo, name: str, out: IO[str], follow: bool = False, int
         while True:
             chunk = f.read()
             if chunk:
-                out.write(chunk)
+                out.write(safe(chunk, multiline=True))
                 out.flush()
             if not follow:
                 return
@@ -278,7 +279,7 @@ def show_log(repo: BoardRepo, name: str, out: IO[str], follow: bool = False, int
             if not chunk and (record is None or not teammate_alive(record[0], name, record[1])):
                 rest = f.read()
                 if rest:
-                    out.write(rest)
+                    out.write(safe(rest, multiline=True))
                     out.flush()
                 return
             time.sleep(interval)
