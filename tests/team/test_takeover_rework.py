@@ -118,3 +118,92 @@ def test_a_refused_push_never_completes_the_task(tmp_path, spawner):
     assert len(refs) == 1
     assert git(clone_a, "show", f"{refs[0]}:who.txt") == "alice"
     assert "done #1" not in log_of(clone_a, "alice")
+
+
+# -- prepare() on its own (no processes): which branch a claimed task continues from -------------
+
+def _claim(path: Path, task_id: int, actor: str):
+    from functools import partial
+
+    from gitboard.board import task_ops
+    from gitboard.store.repo import BoardRepo
+    from gitboard.store.transact import transact
+
+    with BoardRepo(path) as r:
+        return transact(r, partial(task_ops.claim, actor=actor, task_id=task_id, lease=600))
+
+
+def _prepare(path: Path, task, actor: str = "alice"):
+    from gitboard.store.repo import BoardRepo
+    from gitboard.team.worktree import prepare
+
+    lines: list[str] = []
+    with BoardRepo(path) as r:
+        return prepare(r, task, board(path), actor=actor, log=lines.append), lines
+
+
+def _commit(wt: Path, name: str, text: str, message: str) -> str:
+    (wt / name).write_text(text)
+    git(wt, "add", name)
+    git(wt, "-c", "user.name=t", "-c", "user.email=t@x.invalid", "commit", "-q", "-m", message)
+    return git(wt, "rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize("own_commit", [True, False], ids=["diverged", "behind-with-files"])
+def test_a_stale_worktree_loses_to_the_remote_s_branch_but_nothing_is_lost(tmp_path, own_commit):
+    _, (a, b) = make_remote_project(tmp_path, ["A", "B"])
+    add_tasks(a, [{"subject": "x"}])
+    task = _claim(a, 1, "alice")
+    wt, _ = _prepare(a, task)
+    mine = _commit(wt.path, "mine.txt", "alice\n", "alice's wip") if own_commit else None
+    (wt.path / "who.txt").write_text("alice, uncommitted\n")  # bob's branch has this file: no fast-forward
+    wt_b, _ = _prepare(b, task, "bob")
+    theirs = _commit(wt_b.path, "who.txt", "bob\n", "bob's work")
+    git(b, "push", "-q", "origin", "task/1")
+
+    again, lines = _prepare(a, task)
+    assert git(again.path, "rev-parse", "HEAD") == theirs == git(a, "rev-parse", "task/1")
+    assert (again.path / "who.txt").read_text() == "bob\n" and git(again.path, "status", "--porcelain") == ""
+    refs = backup_refs(a)
+    assert len(refs) == 1 and refs[0] in "\n".join(lines)
+    assert git(a, "show", f"{refs[0]}:who.txt") == "alice, uncommitted"
+    if own_commit:
+        git(a, "merge-base", "--is-ancestor", mine, refs[0])
+
+
+def test_a_local_branch_ahead_of_the_remote_s_is_kept(tmp_path):
+    _, (a, _b) = make_remote_project(tmp_path, ["A", "B"])
+    add_tasks(a, [{"subject": "x"}])
+    task = _claim(a, 1, "alice")
+    wt, _ = _prepare(a, task)
+    pushed = _commit(wt.path, "one.txt", "1\n", "one")
+    git(a, "push", "-q", "origin", "task/1")
+    ahead = _commit(wt.path, "two.txt", "2\n", "two")
+    (wt.path / "three.txt").write_text("uncommitted\n")
+    again, lines = _prepare(a, task)
+    assert again.reused and git(again.path, "rev-parse", "HEAD") == ahead != pushed
+    assert (again.path / "three.txt").exists() and backup_refs(a) == []
+
+
+def test_rework_continues_from_the_rejected_commit_the_board_names(tmp_path):
+    from gitboard.store.repo import BoardRepo
+    from gitboard.team.worktree import remove
+    from tests.team.runtime_helpers import make_project
+
+    path = make_project(tmp_path)
+    add_tasks(path, [{"subject": "x"}])
+    task = _claim(path, 1, "alice")
+    wt, _ = _prepare(path, task)
+    rejected = _commit(wt.path, "work.txt", "v1\n", "the work the lead rejected")
+    with BoardRepo(path) as r:
+        remove(r, wt.path)
+    # the branch was moved elsewhere meanwhile (by hand, say): it no longer holds the rejected commit
+    other = git(path, "-c", "user.name=t", "-c", "user.email=t@x.invalid", "commit-tree", "main^{tree}", "-p", "main",
+                "-m", "unrelated")
+    git(path, "update-ref", "refs/heads/task/1", other)
+    reworked = task.evolve(result={"branch": "task/1", "commit": rejected},
+                           rework=({"reason": "review", "by": "lead", "at": task.updated_at, "feedback": "no"},))
+    again, lines = _prepare(path, reworked)
+    assert git(again.path, "rev-parse", "HEAD") == rejected
+    assert any("rejected commit" in ln for ln in lines)
+    assert [git(path, "rev-parse", ref) for ref in backup_refs(path)] == [other]
