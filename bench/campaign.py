@@ -238,18 +238,24 @@ def faults(root: Path, rep: Report, *, tasks: int, seconds: float, settle: float
     pumper.start()
 
     kills = {"teammate": 0, "queue": 0}
+    respawning: set[str] = set()  # killed, to be spawned again by a timer
+    timers: list[threading.Timer] = []
     outages = 0
     start = time.monotonic()
     while time.monotonic() - start < seconds:
         time.sleep(rng.uniform(0.5, 2.0))
         roll = rng.random()
+        if roll < 0.55 and len(respawning) == len(pids):
+            continue
         if roll < 0.55:
-            name = rng.choice(sorted(pids))
+            name = rng.choice(sorted(set(pids) - respawning))
             if alive(pids[name]):
                 os.kill(pids[name], signal.SIGKILL)
                 kills["teammate"] += 1
-            time.sleep(rng.uniform(0.3, 1.5))
-            spawn(name)
+            respawning.add(name)
+            later = threading.Timer(rng.uniform(0.3, 1.5), lambda n=name: (spawn(n), respawning.discard(n)))
+            later.start()
+            timers.append(later)
         elif roll < 0.75:
             os.kill(queue.pid, signal.SIGKILL)
             queue.wait()
@@ -263,6 +269,8 @@ def faults(root: Path, rep: Report, *, tasks: int, seconds: float, settle: float
             daemon.start()
     pump_stop.set()
     pumper.join(120)
+    for t in timers:
+        t.join(120)
     fault_seconds = time.monotonic() - start
 
     # settle: every teammate alive, the queue running, every task merged
@@ -918,15 +926,21 @@ def main() -> int:
     (root / "gitconfig").write_text("")
     for var in [v for v in os.environ if v.startswith(("GITBOARD_", "GIT_DIR", "GIT_WORK_TREE"))]:
         del os.environ[var]
+    def timed(part: str, run: Callable[[], None]) -> None:
+        t0 = time.monotonic()
+        run()
+        rep.figures[part]["seconds"] = round(time.monotonic() - t0, 1)
+
     try:
         if "forgeries" in parts:
-            forgeries(root / "forge", rep)
+            timed("forgeries", lambda: forgeries(root / "forge", rep))
         if "fuzz" in parts:
-            fuzz(root, rep, count=120 if args.quick else 800, rng=rng)
+            timed("fuzz", lambda: fuzz(root, rep, count=100 if args.quick else 800, rng=rng))
         if "faults" in parts:
             (root / "faults").mkdir()
-            faults(root / "faults", rep, tasks=8 if args.quick else 24, seconds=25 if args.quick else 120,
-                   settle=90 if args.quick else 240, rng=rng)
+            timed("faults", lambda: faults(root / "faults", rep, tasks=6 if args.quick else 24,
+                                           seconds=15 if args.quick else 120, settle=90 if args.quick else 240,
+                                           rng=rng))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     rep.figures["seconds"] = round(time.monotonic() - started, 1)
