@@ -149,6 +149,24 @@ RUN = 'mkdir -p out; echo "$GITBOARD_ACTOR" >> out/$GITBOARD_TASK.txt; sleep {sl
 
 
 def faults(root: Path, rep: Report, *, tasks: int, seconds: float, settle: float, rng: random.Random) -> None:
+    """Part 1 (see the module docstring); whatever it started is ended, even when it fails."""
+    live: dict[str, Any] = {"pids": {}, "queues": [], "daemon": None}
+    try:
+        _faults(root, rep, live, tasks=tasks, seconds=seconds, settle=settle, rng=rng)
+    finally:
+        for pid in live["pids"].values():
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        for q in live["queues"]:
+            if q.poll() is None:
+                os.killpg(q.pid, signal.SIGKILL)
+                q.wait()
+        if live["daemon"] is not None:
+            live["daemon"].stop()
+
+
+def _faults(root: Path, rep: Report, live: dict[str, Any], *, tasks: int, seconds: float, settle: float,
+            rng: random.Random) -> None:
     served = root / "served"
     served.mkdir()
     bare = served / "board.git"
@@ -161,7 +179,7 @@ def faults(root: Path, rep: Report, *, tasks: int, seconds: float, settle: float
     git(seed, "add", "-A")
     git(seed, "commit", "-q", "-m", "start")
     git(seed, "push", "-q", str(bare), "main")
-    daemon = Daemon(served)
+    daemon = live["daemon"] = Daemon(served)
     clones = []
     for name in ("A", "B"):
         path = root / name
@@ -179,7 +197,7 @@ def faults(root: Path, rep: Report, *, tasks: int, seconds: float, settle: float
         raise RuntimeError(f"import: {r.stderr.decode()}")
     gb(a, "team", "add", "sink")
     mates = {"a1": a, "a2": a, "b1": b, "b2": b}
-    pids: dict[str, int] = {}
+    pids: dict[str, int] = live["pids"]
     outputs: list[str] = []
     opts = ("--agent", "shell", "--poll", "0.3", "--lease", "4", "--idle-timeout", "900")
 
@@ -196,8 +214,10 @@ def faults(root: Path, rep: Report, *, tasks: int, seconds: float, settle: float
     queue_log = open(root / "queue.log", "ab")
 
     def start_queue() -> subprocess.Popen:
-        return subprocess.Popen([EXE, "merge", "--follow", "--poll", "0.5"], cwd=a, stdout=queue_log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        q = subprocess.Popen([EXE, "merge", "--follow", "--poll", "0.5"], cwd=a, stdout=queue_log,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+        live["queues"].append(q)
+        return q
 
     for name in mates:
         spawn(name)
