@@ -8,7 +8,7 @@ Run it with the interpreter gitboard is installed in::
     .venv/bin/python bench/campaign.py             # a few minutes
     .venv/bin/python bench/campaign.py --json      # the figures as one JSON document
 
-Four parts, each on fresh repositories under a temporary directory:
+Three parts, each on fresh repositories under a temporary directory:
 
 1. **Faults.** A bare remote with gitboard's pre-receive hook, served by ``git daemon`` on
    127.0.0.1; two clones in remote mode, two shell teammates in each (``gitboard spawn``,
