@@ -20,6 +20,7 @@ from gitboard.board.errors import Conflict, Invalid, NotFound
 from gitboard.board.names import check_name, check_role
 from gitboard.board.permits import claim_refusal, owner_refusal, release_refusal, status_refusal
 from gitboard.board.snapshot import Board
+from gitboard.board import runs
 from gitboard.board.task import COMPLETED, FAILED, IN_PROGRESS, PENDING, STATUSES, Task, task_path
 from gitboard.board.text import is_one_line
 
@@ -269,6 +270,9 @@ def finish(board: Board, now: datetime, *, actor: str, task_id: int, ok: bool,
            result: Any = None) -> Change:
     """Mark the owner's task completed (``ok``) or failed, storing ``result`` (any JSON value).
 
+    The usage of the task's earlier runs (a result stored before, on a task reworked or put
+    back) is kept in the new result's ``runs`` (see :func:`gitboard.board.runs.carry`).
+
     Raises:
         NotFound: no such task. Conflict: not in progress, or ``actor`` is not the owner.
     """
@@ -276,7 +280,7 @@ def finish(board: Board, now: datetime, *, actor: str, task_id: int, ok: bool,
     verb = "done" if ok else "fail"
     task = _owned(board, task_id, actor, "finish" if ok else "fail")
     ended = task.evolve(status=COMPLETED if ok else FAILED, lease_expires_at=None,
-                        updated_at=iso(now), result=result)
+                        updated_at=iso(now), result=runs.carry(task, result))
     return Change(_write(ended), f"{verb} #{task.id} by {actor}", trailers(verb, actor, task.id), result=ended)
 
 

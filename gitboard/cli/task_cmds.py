@@ -20,6 +20,10 @@ from gitboard.cli.common import (
 
 app = typer.Typer(help="Add, list, claim and finish tasks.", no_args_is_help=True)
 
+#: The state words of ``task list``'s state column that are not statuses (see
+#: :func:`gitboard.words.state`): ``--status`` takes them too.
+STATE_WORDS = ("ready", "blocked", "expired")
+
 ID_ARG = typer.Argument(..., metavar="ID", help="Task id.", min=1)
 
 
@@ -100,7 +104,7 @@ def import_(
 
 @app.command("list")
 def list_(
-    status: Optional[str] = typer.Option(None, "--status", "-s", help=f"Only tasks with this status: {', '.join(STATUSES)}."),
+    status: Optional[str] = typer.Option(None, "--status", "-s", metavar="STATE", help=f"Only tasks in this state, as the list's state column names it: a status ({', '.join(STATUSES)}) or {', '.join(STATE_WORDS)} (a pending task ready to claim or waiting on a blocker; an in-progress task whose lease ran out)."),
     owner: Optional[str] = typer.Option(None, "--owner", help="Only tasks owned by NAME."),
     ready: bool = typer.Option(False, "--ready", help="Only tasks ready to claim."),
     role: Optional[str] = typer.Option(None, "--role", help="With --ready: only tasks this role may claim."),
@@ -110,11 +114,12 @@ def list_(
     """List tasks sorted by id (with --json, an array of task objects)."""
     from gitboard.store.read import read_board
 
-    if status is not None:
-        task_ops.check_status(status)
+    if status is not None and status not in STATE_WORDS:
+        if status not in STATUSES:
+            raise Invalid(f"unknown status {status!r}: expected one of {', '.join(STATUSES + STATE_WORDS)}")
     now = utcnow()
     with open_repo(offline) as repo:
-        if json_:  # straight from the parse cache when it can: no task objects built
+        if json_ and status not in STATE_WORDS:  # straight from the parse cache when it can: no task objects built
             from gitboard.store.listing import task_list_json
 
             fast = task_list_json(repo, now, status=status, owner=owner, ready=ready, role=role)
@@ -130,7 +135,11 @@ def list_(
     tasks = [board.tasks[i] for i in sorted(board.tasks)]
     if ready:  # without --role: ready tasks of any role
         tasks = [t for t in tasks if board.is_ready(t, now) and (role is None or t.role in (None, role))]
-    if status is not None:
+    if status in STATE_WORDS:
+        from gitboard.words import state
+
+        tasks = [t for t in tasks if state(board, t, now) == status]
+    elif status is not None:
         tasks = [t for t in tasks if t.status == status]
     if owner is not None:
         tasks = [t for t in tasks if t.owner == owner]

@@ -15,6 +15,7 @@ import typer
 from gitboard.board.errors import Invalid
 from gitboard.board.names import check_role
 from gitboard.cli.common import JSON_OPT, emit, open_repo
+from gitboard.team.models import DEFAULT_MODEL  # the model's name in --help; no SDK import
 
 NAME_ARG = typer.Argument(..., metavar="NAME", help="The teammate's name: a lowercase letter, then up to 31 lowercase letters, digits, - or _.")
 ROLE_OPT = typer.Option(None, "--role", metavar="R", help="The member's role: it claims only tasks with no role or this one.")
@@ -25,7 +26,7 @@ AGENT_OPT = typer.Option(None, "--agent", metavar="NAME",
                               "Default: anthropic when ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN is set, else shell.")
 AGENT_CMD_OPT = typer.Option(None, "--agent-cmd", metavar="CMD", help="Command line for the exec agent (the task prompt goes on its stdin).")
 MODEL_OPT = typer.Option(None, "--model", metavar="M",
-                         help="Model for the anthropic agent. Default: git config gitboard.model, else $GITBOARD_MODEL, else the README's default.")
+                         help=f"Model for the anthropic agent. Default: git config gitboard.model, else $GITBOARD_MODEL, else {DEFAULT_MODEL}.")
 POLL_OPT = typer.Option(5.0, "--poll", metavar="SECONDS", help="Idle poll interval (also how often the inbox is read while a command runs).")
 IDLE_OPT = typer.Option(60.0, "--idle-timeout", metavar="SECONDS", help="Idle time before the teammate shuts down.")
 LEASE_OPT = typer.Option(600.0, "--lease", metavar="SECONDS", help="Claim lease; renewed every third of it while working.")
@@ -230,6 +231,8 @@ def logs(
     if json_ and follow:
         raise Invalid("--follow cannot be combined with --json")
     with open_repo() as repo:
+        if not log_path(repo, name).exists():
+            _no_log_here(repo, name)
         where = _current_worktree(repo, name)
         if json_:
             import io
@@ -245,6 +248,29 @@ def logs(
             show_log(repo, name, sys.stdout, follow=follow)
         except KeyboardInterrupt:
             pass
+
+
+def _no_log_here(repo, name: str) -> None:
+    """Raise NotFound for a teammate with no log in this clone: when the roster shows it started
+    somewhere (a host or pid, not shutdown), say where it runs rather than advise spawning a
+    second one here."""
+    from gitboard.board.errors import BoardError, NotFound
+    from gitboard.board.names import check_name
+    from gitboard.store.read import read_board
+    from gitboard.team.process import log_path
+
+    check_name(name)
+    try:
+        member = read_board(repo).team.member(name)
+    except BoardError:
+        member = None
+    if member is not None and member.status != "shutdown" and (member.host or member.pid is not None):
+        where = f" on host {member.host}" if member.host else ""
+        pid = f", pid {member.pid}" if member.pid is not None else ""
+        raise NotFound(f"no log for {name} in this clone: the roster shows {name} {member.status}{where}{pid}; "
+                       f"its log is in the clone that runs it (run 'gitboard logs {name}' there)")
+    raise NotFound(f"no log for {name} in this clone ({log_path(repo, name)}); "
+                   f"spawn it with 'gitboard spawn {name}'")
 
 
 def _current_worktree(repo, name: str):

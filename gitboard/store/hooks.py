@@ -69,7 +69,7 @@ def hooks_dir(repo: BoardRepo) -> Path:
     """The repository's hooks directory.
 
     Raises:
-        Invalid: ``core.hooksPath`` is set (install by hand there; see the README).
+        Invalid: ``core.hooksPath`` is set (install by hand there; see docs/guides/server-hook.md).
     """
     custom = repo.git("config", "core.hooksPath", check=False).stdout.decode().strip()
     if custom:

@@ -70,7 +70,24 @@ def task_list_json(repo: BoardRepo, now: datetime, *, fresh: bool = True, status
     Raises:
         GitFailure: no board, the remote is unreachable, or git could not read the tree.
     """
-    tip = current_tip(repo, fresh)
+    found = cached_index(repo, fresh=fresh)
+    if found is None:
+        return None
+    index = found[2]
+    return list_index.answer(index, now, status=status, owner=owner, ready=ready, role=role), dict(index.corrupt)
+
+
+def cached_index(repo: BoardRepo, tip: str | None = None, *,
+                 fresh: bool = True) -> tuple[str, str, list_index.Index] | None:
+    """Return (tip, tree id, listing index) of the board at ``tip`` (None: the current tip,
+    fetched first in remote mode when ``fresh``), from the caches only; None when they cannot
+    give it (see :func:`task_list_json`). A new index is written for the next reader.
+
+    Raises:
+        GitFailure: no board, the remote is unreachable, or git could not read the tree.
+    """
+    if tip is None:
+        tip = current_tip(repo, fresh)
     tree = tree_id(repo, tip)
     index = list_index.load(repo.common_dir, tree)
     if index is None:
@@ -78,7 +95,31 @@ def task_list_json(repo: BoardRepo, now: datetime, *, fresh: bool = True, status
         if index is None:
             return None
         list_index.save(repo.common_dir, tree, index)
-    return list_index.answer(index, now, status=status, owner=owner, ready=ready, role=role), dict(index.corrupt)
+    return tip, tree, index
+
+
+def board_index(repo: BoardRepo, *, fresh: bool = True) -> tuple[str, list_index.Index]:
+    """Return (tip, listing index) of the current board, always: from the caches as
+    :func:`cached_index` does, else made from the board read in full (which fills the parse
+    cache) and written for the next reader. The web board's columns are windows of it.
+
+    Raises:
+        GitFailure: no board, the remote is unreachable, or git could not read the tree.
+    """
+    from gitboard.store.read import read_board
+
+    found = cached_index(repo, fresh=fresh)
+    if found is not None:
+        return found[0], found[2]
+    board = read_board(repo, fresh=False)
+    tip = board.tip
+    tasks = board.tasks
+    index = list_index.build(
+        board.format,
+        {tid: (tid, t.status, t.owner, tuple(t.blockedBy), t.lease_expires_at, t.role) for tid, t in tasks.items()},
+        {tid: t.to_json_text() for tid, t in tasks.items()}, dict(board.corrupt))
+    list_index.save(repo.common_dir, tree_id(repo, tip), index)
+    return tip, index
 
 
 #: Changed files up to which :func:`index_from_previous` applies them to the latest index

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from gitboard.store import git as gitcmd
+from gitboard.team.argv_model import model_in_argv
 from gitboard.team import cli_output, pricing
 from gitboard.team.agent import AgentContext, Outcome, Usage
 from gitboard.team.command import CommandResult, describe_exit, run_command, tail_lines
@@ -215,6 +216,10 @@ class CliAgent:
             res = run_command(ctx, argv, stdin_text=prompt if prof.prompt == "stdin" else None,
                               timeout=self.timeout, label=self.name, on_line=on_line, stop_when=over_budget)
             report = reader.finish()
+            if not report.models:  # a CLI that prints no model (codex): the one its command line chose
+                chosen = model_in_argv(self.name, argv[len(prof.program):])
+                if chosen:
+                    report.models.append(chosen)
             if session and res.exit_code not in (0, None) and not report.usage.input_tokens \
                     and any(p in (report.error + res.tail).lower() for p in MISSING_SESSION):
                 return Outcome(ok=False), True

@@ -1,10 +1,8 @@
 """The board as a teammate uses it: :class:`BoardPort`, the concrete TeamPort.
 
-Every method is one board transaction through
-:func:`gitboard.store.transact.transact` (or one read), made by the teammate
-(``actor`` = its name). Each call opens its own :class:`BoardRepo` and closes
-it again: GitPython repositories hold ``git cat-file`` children and belong to
-one thread, and the lease renewer runs on another thread.
+Every method is one board transaction (or one read) through the board client
+(:class:`gitboard.client.BoardClient`, the path every front end takes), made by the
+teammate (``actor`` = its name).
 
 Beyond the :class:`~gitboard.team.agent.TeamPort` protocol (what an agent may
 do), the port has the runtime's own operations: claiming with the member's
@@ -22,7 +20,6 @@ import os
 import sys
 import threading
 import time
-import uuid
 from datetime import datetime
 from functools import partial
 from typing import Any, Callable, TypeVar
@@ -35,9 +32,8 @@ from gitboard.board.snapshot import Board
 from gitboard.board.task import IN_PROGRESS, Task
 from gitboard.board.text import safe
 from gitboard.store.host import this_host
-from gitboard.store.read import read_board
+from gitboard.client import BoardClient, new_id
 from gitboard.store.repo import BoardRepo
-from gitboard.store.transact import transact
 
 T = TypeVar("T")
 
@@ -70,11 +66,6 @@ class Logger:
                 pass
 
 
-def new_id() -> str:
-    """Return a fresh message or request id (uuid4 hex)."""
-    return uuid.uuid4().hex
-
-
 class BoardPort:
     """The board for teammate ``name`` in the repository at ``repo_path``.
 
@@ -100,6 +91,8 @@ class BoardPort:
                  log: Callable[[str], None] | None = None) -> None:
         self.repo_path = str(repo_path)
         self.name = name
+        #: The board client every call goes through, acting as ``name``.
+        self.client = BoardClient(repo_path, name)
         self.role = role
         self.lease = lease
         self.poll = poll
@@ -119,7 +112,7 @@ class BoardPort:
     # -- plumbing ------------------------------------------------------------
     def open(self) -> BoardRepo:
         """Open the teammate's repository (close it after use)."""
-        return BoardRepo(self.repo_path)
+        return self.client.open()
 
     def transact(self, op: Callable[[Board, datetime], Any]) -> Any:
         """Apply one pure operation as one commit (see :func:`transact`); returns its result.
@@ -128,8 +121,7 @@ class BoardPort:
             Invalid, Conflict, NotFound: the operation's answer.
             GitFailure, Busy: git failed, the remote is unreachable, or the board kept moving.
         """
-        with self.open() as repo:
-            return transact(repo, op)
+        return self.client.transact(op)
 
     def board(self) -> Board:
         """Read the current board (fetched first in remote mode).
@@ -137,8 +129,7 @@ class BoardPort:
         Raises:
             GitFailure: no board, or the remote is unreachable.
         """
-        with self.open() as repo:
-            return read_board(repo)
+        return self.client.board()
 
     def wait_for_change(self, old_tip: str | None, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for the board to move away from ``old_tip``, or :attr:`abort`.

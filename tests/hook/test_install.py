@@ -92,7 +92,7 @@ def test_an_uninstalled_copy_runs_the_gitboard_on_path(server):
     p = subprocess.run([str(hook)], input=line, cwd=server, env={**env, "PATH": "/usr/bin:/bin"},
                        capture_output=True, text=True)
     assert p.returncode == 1 and p.stderr == "gitboard: refused: gitboard is not installed on this server " \
-                                             "(pip install gitboard)\n"
+                                             "(pip install gitboard-team)\n"
 
 
 def test_the_hook_refuses_when_it_cannot_judge(server, capfd):

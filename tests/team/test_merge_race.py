@@ -97,7 +97,7 @@ def test_spawned_teammate_and_a_following_queue_through_a_remote_rework_a_confli
     assert queue.returncode == 0, err
     doc = json.loads(out)  # both branches started from the same base: #2 conflicted once, then merged
     assert doc == {"merged": [1, 2], "rework": [{"id": 2, "reason": "conflict", "paths": ["shared.txt"]}],
-                   "waiting": [], "stale": []}
+                   "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     t2 = board(lead).tasks[2]
     assert t2.rework[-1]["reason"] == "conflict" and t2.owner == "alice"
     assert g(remote, "show", "main:shared.txt") == "two"
