@@ -325,7 +325,9 @@ class TaskWork:
         """Stopping mid-task: commit the work so far, push it, release the task for someone else.
 
         If the work so far cannot be committed the task is failed instead (a takeover
-        elsewhere would start without it), with the reason, and the worktree is kept.
+        elsewhere would start without it), with the reason, and the worktree is kept. A
+        commit the remote refuses is kept under a backup ref (logged) and the task is released
+        all the same: the next owner continues from the remote's branch.
 
         Args:
             stop: the teammate stops afterwards (a signal, a shutdown); False after a stall,
