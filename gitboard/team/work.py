@@ -348,7 +348,10 @@ class TaskWork:
             self.log(f"released #{task.id} for someone else" + (f" ({outcome.reason})" if outcome.reason else ""))
         except (Conflict, NotFound) as e:
             self._current = None
-            self.log(f"cannot release #{task.id}: {e.message}")
+            self.log(f"cannot release #{task.id}: {e.message}; leaving the worktree {wt.path} to its new owner")
+            if stop:
+                self.stopping = True
+            return  # a teammate of this clone that took the task over works in that same directory
         except (GitFailure, Busy) as e:
             self.log(f"gave up releasing #{task.id} ({e.message}); it stays claimed until its lease expires")
         except BoardError as e:
@@ -362,6 +365,9 @@ class TaskWork:
                 committed: tuple[str | None, str] | None = None) -> None:
         """The harness: commit, push, done/fail with the result, remove the worktree (the branch stays).
 
+        A task that is no longer ours (taken over while the agent ran) keeps its worktree: a
+        teammate of this clone that took it over works in that same directory.
+
         A task is completed only with a commit: if the work cannot be committed, the task
         is failed with the reason, and the worktree -- holding the uncommitted work -- is
         kept (its path is in the log and in the result's ``worktree``).
@@ -371,6 +377,7 @@ class TaskWork:
         """
         stopping = outcome.shutdown or self.port.abort.is_set()
         commit = None
+        lost = False
         unpushed: Unpushed | None = None
         left = rework.leftover_conflicts(wt.path, getattr(self, "_rework_conflicts", ())) if wt is not None else []
         if outcome.ok and left:  # never complete work that still holds conflict markers
@@ -402,8 +409,10 @@ class TaskWork:
         except (Conflict, NotFound) as e:
             self._current = None
             self.log(f"#{task.id} is no longer mine ({e.message}); my work stays on "
-                     f"{wt.branch if wt else 'no branch'}" + (f" at {commit[:12]}" if commit else ""))
+                     f"{wt.branch if wt else 'no branch'}" + (f" at {commit[:12]}" if commit else "")
+                     + (f", and the worktree {wt.path} is left to the new owner" if wt is not None else ""))
             self._status(SHUTDOWN if stopping else IDLE, None)
+            lost = True  # a teammate of this clone that took the task over works in that same directory
         except (GitFailure, Busy) as e:
             self.log(f"gave up marking #{task.id} ({e.message}); it stays claimed until its lease expires, "
                      f"and the work is on {wt.branch if wt else 'no branch'}")
@@ -420,7 +429,7 @@ class TaskWork:
                 self.log(f"failed #{task.id}: {outcome.reason}")
         if keep:
             self.log(f"kept the worktree {wt.path}: it holds work that is not committed")
-        elif wt is not None:
+        elif wt is not None and not lost:
             with self.port.open() as repo:
                 remove(repo, wt.path)
         if stopping:

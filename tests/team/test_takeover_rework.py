@@ -207,3 +207,26 @@ def test_rework_continues_from_the_rejected_commit_the_board_names(tmp_path):
     assert git(again.path, "rev-parse", "HEAD") == rejected
     assert any("rejected commit" in ln for ln in lines)
     assert [git(path, "rev-parse", ref) for ref in backup_refs(path)] == [other]
+
+
+def test_a_teammate_that_lost_its_task_leaves_the_worktree_to_the_new_owner(tmp_path):
+    """Taken over while its command ran (here the command itself has the lead take the claim back
+    and bob claim it): the finishing teammate's done is refused, and the worktree -- the one a
+    teammate of this clone that took the task over works in -- stays."""
+    import shlex
+    import sys
+
+    from tests.team.runtime_helpers import make_project, teammate
+
+    path = make_project(tmp_path)
+    gb = f"{shlex.quote(sys.executable)} -m gitboard"
+    add_tasks(path, [{"subject": "x", "run": f"{gb} task release 1 --force --as lead >/dev/null && "
+                                             f"{gb} task claim 1 --as bob --lease 600 >/dev/null && echo mine > f.txt"}])
+    t, lines = teammate(path, "alice")
+    t.run()
+    task = board(path).tasks[1]
+    assert (task.status, task.owner) == ("in_progress", "bob")
+    log = "\n".join(lines)
+    assert "#1 is no longer mine" in log and "left to the new owner" in log
+    assert task_worktree(path, 1).is_dir()
+    assert (task_worktree(path, 1) / "f.txt").read_text() == "mine\n"
