@@ -805,8 +805,8 @@ def _argv(rng: random.Random, commands: list[tuple[list[str], list[Any]]]) -> li
     path, params = rng.choice(commands)
     if path and path[0] in LONG_RUNNING:
         return path + [rng.choice(["--help", "--nope", "--help"])]
-    if "merge" in path or "stop" in path:
-        params = [p for p in params if not any(o in ("--follow", "--wait") for o in getattr(p, "opts", []))]
+    # options that make a command run until stopped (merge/notify --follow, logs -f, stop --wait)
+    params = [p for p in params if not any(o in ("--follow", "-f", "--wait") for o in getattr(p, "opts", []))]
     argv = list(path)
     for p in rng.sample(params, k=min(len(params), rng.randint(0, 4))):
         opts = getattr(p, "opts", [])
