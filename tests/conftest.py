@@ -241,7 +241,7 @@ def repo(git_repo: Path) -> Path:
 @pytest.fixture
 def bare_remote(tmp_path: Path) -> Path:
     """An empty bare repository, to use as ``origin``, with gitboard's pre-receive hook installed
-    (``gitboard hook install``: the hook, receive.denyDeletes, receive.denyNonFastForwards)."""
+    (``gitboard hook install``: the hook and receive.fsckObjects)."""
     from gitboard.store.hooks import install
 
     path = tmp_path / "remote.git"

@@ -60,11 +60,4 @@ def safe(text: object, *, multiline: bool = False) -> str:
     return (_UNSAFE_MULTILINE if multiline else _UNSAFE).sub(_escape, s)
 
 
-def is_one_line(text: str) -> bool:
-    """True if ``text`` has no line break of any kind: nothing :meth:`str.splitlines` splits on
-    (``\n``, ``\r``, vertical tab, form feed, the file/group/record separators, U+0085,
-    U+2028, U+2029), not even a trailing one."""
-    return len(text.splitlines()) <= 1 and not text.endswith(tuple("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"))
-
-
-__all__ = ["safe", "is_one_line"]
+__all__ = ["safe"]

@@ -27,7 +27,7 @@ PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Team", ("team", "spawn", "work", "logs", "stop", "send", "broadcast", "inbox", "plan", "lead")),
     ("Review and merge", ("review", "approve", "reject", "merge")),
     ("Watch and cost", ("watch", "serve", "notify", "cost")),
-    ("Server and CI", ("verify", "hook")),
+    ("Servers and CI", ("mcp", "verify", "hook")),
 )
 
 PANEL_OF = {name: panel for panel, names in PANELS for name in names}

@@ -24,6 +24,7 @@ from gitboard.cli import review_cmds, queue_cmds
 from gitboard.cli import watch_cmds
 from gitboard.cli import lead_cmds
 from gitboard.cli import serve_cmds
+from gitboard.cli import mcp_cmds
 from gitboard.cli.common import GLOBALS, fail, silence_stdout
 from gitboard.cli.coercion import install as _convert_plain_values_without_pydantic
 from gitboard.cli.help_flags import install as _flags_without_type_in_help
@@ -84,6 +85,7 @@ app.command("watch")(watch_cmds.watch)
 app.command("lead")(lead_cmds.lead)
 app.command("serve")(serve_cmds.serve)
 app.command("notify")(serve_cmds.notify)
+app.command("mcp")(mcp_cmds.mcp)
 _help_reflowed_and_grouped(app)  # help texts reflowed, commands in panels; see gitboard.cli.help_text
 
 

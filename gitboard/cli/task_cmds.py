@@ -27,10 +27,14 @@ STATE_WORDS = ("ready", "blocked", "expired")
 ID_ARG = typer.Argument(..., metavar="ID", help="Task id.", min=1)
 
 
-def _apply(operation, human_verb: str, json_mode: bool):
+def _apply(operation, human_verb: str, json_mode: bool, *, runners: bool = False):
     from gitboard.store.transact import transact
 
     with open_repo() as repo:
+        if runners:  # who besides the lead may set a run command: git config gitboard.hook.runners
+            from gitboard.store.hooks import runners_of
+
+            operation = partial(operation, runners=runners_of(repo.config_records))
         task = transact(repo, operation)
     emit(json_mode, task.to_json(), lambda: _say_task(human_verb, task))
     return task
@@ -57,7 +61,7 @@ def add(
     """Add a pending task; prints the new task (with --json, the task object)."""
     op = partial(task_ops.add, actor=actor_name(as_), subject=subject, description=description,
                  blocked_by=blocked_by, run=run, role=role)
-    _apply(op, "added", json_)
+    _apply(op, "added", json_, runners=run is not None)
 
 
 @app.command("import")
@@ -91,7 +95,10 @@ def import_(
             raise Invalid(f"line {n}: not valid JSON: {e}") from None
         lines.append(n)
     with open_repo() as repo:
-        tasks = transact(repo, partial(task_ops.import_tasks, actor=actor, items=items, lines=lines))
+        from gitboard.store.hooks import runners_of
+
+        tasks = transact(repo, partial(task_ops.import_tasks, actor=actor, items=items, lines=lines,
+                                       runners=runners_of(repo.config_records)))
 
     def human() -> None:
         from gitboard.cli import render
@@ -255,4 +262,4 @@ def update(
     op = partial(task_ops.update, actor=actor_name(as_), task_id=task_id, subject=subject,
                  description=description, blocked_by=blocked_by, unblock=unblock, status=status,
                  run=run, role=role)
-    _apply(op, "updated", json_)
+    _apply(op, "updated", json_, runners=run is not None)

@@ -36,6 +36,10 @@ BUDGET_USD_OPT = typer.Option(None, "--budget-usd", metavar="USD",
                                    "the task fails with reason 'budget ...' (work so far committed).")
 BUDGET_TOKENS_OPT = typer.Option(None, "--budget-tokens", metavar="N",
                                  help="Per-task budget in tokens (input, output, cache reads and writes summed).")
+PLAN_FIRST_OPT = typer.Option(False, "--plan-first",
+                              help="Each task starts with a plan the lead approves ('gitboard plan approve'); the "
+                                   "teammate starts work only then (anthropic, or claude/codex through gitboard's "
+                                   "MCP server). A rejection's feedback reaches the agent, which revises the plan.")
 STALL_OPT = typer.Option(900.0, "--stall-timeout", metavar="SECONDS",
                          help="An agent with no output and no tool call for this long is stopped, its work "
                               "committed and its task released with reason 'stalled'.")
@@ -90,8 +94,9 @@ def _note(note: str | None) -> None:
 def _work_options(kind: str, agent_cmd: str | None, role: str | None, prompt: str | None, model: str | None,
                   poll: float, idle_timeout: float, lease: float, max_turns: int | None,
                   budget_usd: float | None = None, budget_tokens: int | None = None,
-                  stall_timeout: float = 900.0) -> list[str]:
-    opts = ["--agent", kind, "--poll", repr(poll), "--idle-timeout", repr(idle_timeout), "--lease", repr(lease),
+                  stall_timeout: float = 900.0, plan_first: bool = False) -> list[str]:
+    opts = ["--plan-first"] if plan_first else []
+    opts += ["--agent", kind, "--poll", repr(poll), "--idle-timeout", repr(idle_timeout), "--lease", repr(lease),
             "--stall-timeout", repr(stall_timeout)]
     if budget_usd is not None:
         opts += ["--budget-usd", repr(budget_usd)]
@@ -119,6 +124,7 @@ def spawn(
     budget_usd: Optional[float] = BUDGET_USD_OPT,
     budget_tokens: Optional[int] = BUDGET_TOKENS_OPT,
     stall_timeout: float = STALL_OPT,
+    plan_first: bool = PLAN_FIRST_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
     """Start teammate NAME as a detached process ('gitboard work NAME') and return at once.
@@ -137,8 +143,10 @@ def spawn(
     with open_repo() as repo:
         kind, note = agents.choose(agent, agent_cmd, config=repo.config)
         agents.check_installed(kind, repo.config)
+        if plan_first:
+            agents.check_plan_first(kind, repo.config)
         options = _work_options(kind, agent_cmd, role, prompt, model, poll, idle_timeout, lease, max_turns,
-                                budget_usd, budget_tokens, stall_timeout)
+                                budget_usd, budget_tokens, stall_timeout, plan_first)
         base_commit(repo)  # no base branch with a commit: refuse now rather than fail every task
         worktrees_dir(repo)  # nowhere to put worktrees (inside the working tree ...): the same
         team_budget(repo.config)  # a bad gitboard.budget.usd: the same
@@ -169,6 +177,7 @@ def work(
     budget_usd: Optional[float] = BUDGET_USD_OPT,
     budget_tokens: Optional[int] = BUDGET_TOKENS_OPT,
     stall_timeout: float = STALL_OPT,
+    plan_first: bool = PLAN_FIRST_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
     """Run teammate NAME in the foreground until it shuts down (how a clone on another machine joins).
@@ -187,6 +196,8 @@ def work(
     with open_repo() as repo:
         kind, note = agents.choose(agent, agent_cmd, config=repo.config)
         agents.check_installed(kind, repo.config)
+        if plan_first:
+            agents.check_plan_first(kind, repo.config)
         config = repo.config
         _note(note)
         check_can_start(repo, name, restart_idle=False, me=os.getpid())
@@ -204,7 +215,7 @@ def work(
         teammate = Teammate(
             Settings(name=name, repo_path=root, role=role, prompt=prompt, model=model, poll=poll,
                      idle_timeout=idle_timeout, lease=lease, max_turns=max_turns, budget_usd=budget_usd,
-                     budget_tokens=budget_tokens, stall_timeout=stall_timeout),
+                     budget_tokens=budget_tokens, stall_timeout=stall_timeout, plan_first=plan_first),
             agents.make(kind, agent_cmd, config), log=Logger(name, sys.stderr if json_ else sys.stdout))
         install_signal_handlers(teammate)
         code = teammate.run()

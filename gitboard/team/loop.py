@@ -75,6 +75,7 @@ class Settings:
         budget_tokens: per-task budget in tokens, all four kinds summed (``--budget-tokens``).
         stall_timeout: seconds without agent activity (output, a log line, a tool call) after
             which the agent is stopped and its task released as ``stalled`` (``--stall-timeout``).
+        plan_first: each task starts with a plan the lead must approve (``--plan-first``).
     """
 
     name: str
@@ -89,6 +90,7 @@ class Settings:
     budget_usd: float | None = None
     budget_tokens: int | None = None
     stall_timeout: float = 900.0
+    plan_first: bool = False
 
 
 

@@ -27,6 +27,7 @@ from typing import Any, Callable, TypeVar
 from gitboard.board import inbox_ops, protocol_ops, task_ops, team_ops
 from gitboard.board.compose import sequence
 from gitboard.board.errors import Busy, GitFailure
+from gitboard.board.message import PLAN_RESPONSE
 from gitboard.board.request import request_of
 from gitboard.board.snapshot import Board
 from gitboard.board.task import IN_PROGRESS, Task
@@ -84,6 +85,10 @@ class BoardPort:
         abort: set to stop retrying writes and exit (a signal).
         shutdown_approved: a shutdown_request was approved through this port.
         claimed: ids claimed through :meth:`claim_task` (the agent's own claims), renewed too.
+        delivered: plan request ids whose answers already reached the agent through gitboard's MCP
+            server (``submit_plan``); their plan_approval_response messages are dropped from what
+            the inbox hands on (:meth:`drain_new`, :meth:`take_held`), so an answer does not start
+            a session of its own. The answer stays on the board, in the request.
     """
 
     def __init__(self, repo_path: str | os.PathLike, name: str, *, role: str | None = None,
@@ -103,6 +108,7 @@ class BoardPort:
         self.abort = threading.Event()
         self.shutdown_approved = False
         self.claimed: set[int] = set()
+        self.delivered: set[str] = set()
         #: ``time.monotonic()`` of the last sign of life of the agent: a log line, a line of output
         #: (:meth:`touch`). What stall detection watches.
         self.last_activity = time.monotonic()
@@ -189,7 +195,17 @@ class BoardPort:
 
         Unlike :meth:`read_inbox`, messages held back by :meth:`hold` are not included.
         """
-        return [m.to_json() for m in self.transact(partial(inbox_ops.drain, name=self.name))]
+        return self._undelivered([m.to_json() for m in self.transact(partial(inbox_ops.drain, name=self.name))])
+
+    def _undelivered(self, messages: list[dict]) -> list[dict]:
+        """``messages`` without the plan answers in :attr:`delivered` (each dropped one is logged)."""
+        kept = []
+        for m in messages:
+            if m.get("type") == PLAN_RESPONSE and m.get("request_id") in self.delivered:
+                self.log(f"the answer to plan {m.get('request_id')} already reached the agent (submit_plan)")
+                continue
+            kept.append(m)
+        return kept
 
     def hold(self, message: dict) -> None:
         """Keep a drained ``message`` for the next :meth:`read_inbox` (nothing is lost)."""
@@ -207,7 +223,7 @@ class BoardPort:
         """Return and forget the messages held by :meth:`hold`, oldest first."""
         with self._lock:
             held, self._held = self._held, []
-        return held
+        return self._undelivered(held)
 
     def read_inbox(self) -> list[dict]:
         """Return held messages, then drain the board inbox; message objects, oldest first

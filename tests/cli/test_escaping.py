@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.board.text import is_one_line, safe
+from gitboard.board.text import safe
 from gitboard.team.port import Logger
 from tests.merge_helpers import completed_task, init_board, project
 from tests.team.fake_messages_api import FakeMessagesAPI, fake_api, reply, text  # noqa: F401
@@ -51,7 +51,6 @@ def test_safe_escapes_controls_and_keeps_the_rest() -> None:
     assert safe("a\x1b[2Jb\x9bc\rd\x08e\x07\u202ef\n") == "a\\x1b[2Jb\\x9bc\\rd\\x08e\\x07\\u202ef\\n"
     assert safe("a\nb\tc\x1b", multiline=True) == "a\nb\tc\\x1b"
     assert safe(b"\xff".decode(errors="surrogateescape")) == "\\udcff"
-    assert not is_one_line("a\rb") and not is_one_line("a\u2028b") and is_one_line("a\tb")
 
 
 @pytest.mark.parametrize("args", [["task", "list"], ["task", "show", "1"], ["log"], ["watch", "--once"]])

@@ -32,8 +32,10 @@ def test_install_writes_the_script_and_the_config(server, run_cli, git):
     text = hook.read_text()
     assert HOOK_ID in text and f"GITBOARD_PYTHON={sys.executable}" in text
     assert os.access(hook, os.X_OK)
-    assert git(server, "config", "receive.denyDeletes") == "true"
-    assert git(server, "config", "receive.denyNonFastForwards") == "true"
+    assert git(server, "config", "receive.fsckObjects") == "true"
+    # nothing repository-wide that would override the server's per-branch permissions
+    assert git(server, "config", "receive.denyNonFastForwards", check=False) == ""
+    assert git(server, "config", "receive.denyDeletes", check=False) == ""
     assert git(server, "config", "--get-all", "gitboard.hook.leads").split() == ["ann", "bo"]
     assert git(server, "config", "gitboard.hook.skew") == "30"
     res = run_cli(["hook", "install", str(server), "--lead", "cy", "--json"])   # reinstall: leads replaced
@@ -70,7 +72,7 @@ def test_bad_input_is_one_line_and_changes_nothing(server, run_cli, git, tmp_pat
     git(server, "config", "core.hooksPath", "/elsewhere")
     res = run_cli(["hook", "install", str(server)])
     assert res.exit_code == 2 and "core.hooksPath" in res.stderr
-    assert git(server, "config", "receive.denyDeletes", check=False) == ""
+    assert git(server, "config", "receive.fsckObjects", check=False) == ""
 
 
 def test_the_source_trees_hook_is_the_shipped_template():
