@@ -196,10 +196,11 @@ def settle_push(repo: BoardRepo, commit: str, error: GitFailure, until: float, *
             if time.monotonic() + delay >= until:
                 for one, key, result in records:
                     record(repo, one, key, result)
+                why = " ".join(e.message.split())
                 raise OutcomeUnknown(
                     f"the outcome is unknown: the connection to {repo.remote} dropped during the push of "
-                    f"{commit[:12]} ({error.message}) and {repo.remote} stayed unreachable ({e.message}); it may "
-                    f"have landed. Repeat the command once {repo.remote} answers: a landed write is then "
-                    f"reported, not made twice", commit) from None
+                    f"{commit[:12]}, and {repo.remote} stayed unreachable ({why}); it may have landed. Repeat "
+                    f"the command once {repo.remote} answers: a write that landed is then reported, not made "
+                    f"twice", commit) from None
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
