@@ -36,9 +36,10 @@ from gitboard.board.layout import FORMAT
 from gitboard.board.snapshot import Board
 from gitboard.store import group, settle, upkeep
 from gitboard.store.migrate import write_migration
-from gitboard.store.objects import write_commit
+from gitboard.store.objects import tree_id, write_commit
 from gitboard.store.read import load_board, mirror, no_board_error, remember_board
 from gitboard.store.repo import BoardRepo
+from gitboard.store.trees import TreeRef
 
 #: An operation: (board, now) -> Change | NoChange, raising a domain error to refuse.
 Operation = Callable[[Board, datetime], "Change | NoChange"]
@@ -336,9 +337,10 @@ def _failing(error: Any) -> Operation:
 
 
 def _apply(repo: BoardRepo, slots: list[_Slot], base: str | None, board: Board, listing: Any,
-           now: datetime, records: bool) -> tuple[str | None, list[_Slot]]:
+           now: datetime, records: bool, partial_board: bool = False) -> tuple[str | None, list[_Slot]]:
     """Apply every slot in order, each on the board the one before made; returns (the last
-    commit or ``base``, the slots that wrote a commit)."""
+    commit or ``base``, the slots that wrote a commit). A ``partial_board`` (what an operation's
+    ``reads`` returned) is never remembered as the board of the commit."""
     tip, wrote = base, []
     for slot in slots:
         slot.reset()
@@ -362,7 +364,8 @@ def _apply(repo: BoardRepo, slots: list[_Slot], base: str | None, board: Board, 
             continue
         identity = repo.identity_env(_actor_of(change))
         commit = write_commit(repo, tip, listing, change.writes, change.message(), identity)
-        remember_board(repo, board, commit, change.writes)
+        if not partial_board:
+            remember_board(repo, board, commit, change.writes)
         slot.commit, slot.change = commit, change
         slot.result = slot.prior + change.result if slot.prior and isinstance(change.result, list) else change.result
         wrote.append(slot)
@@ -408,9 +411,14 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
         if also is not None and not also.current(repo):
             slots[0].result = MOVED
             return False
-        board, listing, cache = load_board(repo, base)
         now = utcnow()
-        tip, wrote = _apply(repo, slots, base, board, listing, now, records)
+        reads = getattr(slots[0].op, "reads", None) if len(slots) == 1 and base is not None else None
+        board = reads(repo, base, tree_id(repo, base), now, slots[0].op.keywords) if reads is not None else None
+        if board is not None:  # a part of the board, enough for this operation (gitboard.store.narrow)
+            listing, cache = TreeRef(tree_id(repo, base), board.format), _NoSave()
+        else:
+            board, listing, cache = load_board(repo, base)
+        tip, wrote = _apply(repo, slots, base, board, listing, now, records, isinstance(cache, _NoSave))
         migrating = base is not None and board.format < FORMAT and (migrate or bool(wrote))
         if not wrote and not migrating:
             cache.save()
@@ -473,6 +481,14 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
             last = f" (last: {repo.last_cas_error})" if repo.last_cas_error else ""
             raise Busy(f"gave up after {stats.attempts} attempts: the board kept moving{last}")
         time.sleep(min(_backoff(time.monotonic() - started, losses), max(0.0, limit - time.monotonic())))
+
+
+class _NoSave:
+    """Stands in for the parse cache after a partial read: nothing to save (saving would first
+    read the whole cache file, the cost the partial read avoids)."""
+
+    def save(self) -> None:
+        pass
 
 
 def _refusing(error: HookRefused) -> Operation:
