@@ -124,10 +124,11 @@ class Stats:
 class _Slot:
     """One operation of a group: its outcome, reset at every attempt."""
 
-    __slots__ = ("op", "key", "name", "result", "error", "commit", "change", "prior", "settled")
+    __slots__ = ("op", "key", "name", "order", "result", "error", "commit", "change", "prior", "settled")
 
     def __init__(self, op: Operation, key: str | None, name: str | None = None) -> None:
         self.op, self.key, self.name = op, key, name
+        self.order = name or ""  # the group's order: queue names sort by arrival
         self.reset()
 
     def reset(self) -> None:
@@ -229,10 +230,11 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
     key = settle.op_key(operation) if repo.remote else None
     blob = None if (also is not None or create or migrate) else group.describe(operation)
     own = _Slot(operation, key)
+    own.order = f"{time.time_ns():020d}"  # after the operations already queued
     queue = group.Queue(repo.common_dir, repo.branch, repo.remote)
-    lock = _lock(repo)
+    lock = group.BoardLock(repo.state_dir() / "board.lock")
     try:
-        if blob is not None and not _try_lock(lock, 0.0):
+        if blob is not None and not lock.try_acquire():
             done = _wait_in_queue(repo, queue, lock, blob, own, limit, stats)
             if done:
                 return own.outcome()
@@ -243,75 +245,58 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
             won = _run(repo, slots, limit, stats, create=create, migrate=migrate, also=also,
                        gather=(lambda: _gather(queue, repo)) if blob is not None else None, queue=queue)
         except BaseException as e:
-            for s in slots[1:]:
-                queue.answer(s.name, ("error", e, stats.attempts, None))
+            for s in slots:
+                if s.name is not None:
+                    queue.answer(s.name, ("error", e, stats.attempts, None))
             raise
-        for s in slots[1:]:
-            queue.answer(s.name, ("error", s.error, stats.attempts, None) if s.error is not None
-                         else ("ok", s.result, stats.attempts, s.commit))
+        for s in slots:
+            if s.name is not None:
+                queue.answer(s.name, ("error", s.error, stats.attempts, None) if s.error is not None
+                             else ("ok", s.result, stats.attempts, s.commit))
         stats.grouped = len(slots)
     finally:
         if lock.is_locked:
             lock.release()
+            if blob is not None:
+                queue.ring_next()
     if won:
         upkeep.after_write(repo)  # git's automatic maintenance, as git's own writers run it (the lock is free)
     return own.outcome()
 
 
-def _lock(repo: BoardRepo) -> Any:
-    from filelock import FileLock
-
-    from gitboard.store.repo import LOCK_POLL_INTERVAL
-
-    return FileLock(str(repo.state_dir() / "board.lock"), poll_interval=LOCK_POLL_INTERVAL)
+def _acquire(lock: group.BoardLock, limit: float) -> None:
+    if not lock.acquire(limit):
+        raise Busy(f"board lock busy until the deadline: {lock.path}")
 
 
-def _try_lock(lock: Any, timeout: float) -> bool:
-    from filelock import Timeout
-
-    try:
-        lock.acquire(timeout=timeout)
-        return True
-    except Timeout:
-        return False
-
-
-def _acquire(lock: Any, limit: float) -> None:
-    timeout = max(limit - time.monotonic(), 0.0)
-    if not _try_lock(lock, timeout):
-        raise Busy(f"board lock busy for {timeout:.0f} s: {lock.lock_file}")
-
-
-def _wait_in_queue(repo: BoardRepo, queue: group.Queue, lock: Any, blob: bytes, own: _Slot,
+def _wait_in_queue(repo: BoardRepo, queue: group.Queue, lock: group.BoardLock, blob: bytes, own: _Slot,
                    limit: float, stats: Stats) -> bool:
-    """Queue ``own`` and wait for a leader's answer, or for the lock. Returns True with ``own``
-    answered; False holding the lock, to lead (``own`` not applied by anyone)."""
-    name = queue.put(blob)
-    while True:
-        got = _try_lock(lock, 0.02)
-        out = queue.outcome(name)
-        if out is not None:
-            kind, value, stats.attempts, stats.commit = out
-            stats.grouped = 0
-            if kind == "ok":
-                own.result = value
-            else:
-                own.error = value
-            return True
-        if got:
-            if queue.withdraw(name):
-                return False
-            # taken, never answered, and the lock is free: its leader died. Settle what it pushed.
-            pend = queue.read_pending(name)
-            queue.forget(name)
-            if pend is not None:
-                tip = _tip_for_settling(repo)
-                if settle.landed(repo, pend[0], tip):
+    """Queue ``own`` and wait for its answer (its doorbell rings), or for the lock to be free.
+    Returns True with ``own`` answered; False holding the lock, to lead (``own`` was applied by
+    nobody)."""
+    name, bell = queue.put(blob)
+    own.order = name
+    try:
+        while True:
+            queue.wait(bell, group.POLL_SECONDS)
+            if queue.outcome_into(name, own, stats):
+                return True
+            if lock.try_acquire():
+                if queue.outcome_into(name, own, stats):
+                    return True
+                if queue.withdraw(name):
+                    return False
+                # taken, never answered, and the lock is free: its leader died. Settle what it pushed.
+                pend = queue.read_pending(name)
+                queue.forget(name)
+                if pend is not None and settle.landed(repo, pend[0], _tip_for_settling(repo)):
                     own.result, stats.commit = pend[1], pend[0]
                     return True
-            return False
-        if time.monotonic() >= limit and queue.withdraw(name):
-            raise Busy("gave up waiting for the board lock: other writers of this clone held it")
+                return False
+            if time.monotonic() >= limit and queue.withdraw(name):
+                raise Busy("gave up waiting for the board lock: other writers of this clone held it")
+    finally:
+        queue.close_bell(name, bell)
 
 
 def _tip_for_settling(repo: BoardRepo) -> str | None:
@@ -394,6 +379,7 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
         started = time.monotonic()
         if gather is not None:
             slots.extend(gather())
+            slots.sort(key=lambda s: s.order)
         if repo.remote:
             from gitboard.store import remote as remote_ops  # GitPython: remote mode only
 
@@ -473,7 +459,7 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
         if won:
             cache.save()
             _forget_settled(repo, slots)
-            stats.commit = slots[0].commit if slots[0].commit else tip
+            stats.commit = next((s.commit for s in slots if s.name is None), None) or tip
             _after_win(stats.attempts, time.monotonic() - started)
             return True
         losses += 1
