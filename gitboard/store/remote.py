@@ -39,8 +39,38 @@ def _stderr_text(e: "git.GitCommandError") -> str:
     return err
 
 
+#: Refs on the remote where a clone that keeps losing races says so (:meth:`gitboard.store.turn.Turn.lost`).
+WAITING = "refs/gitboard/waiting/"
+
+
+def waiting_tracking(repo: BoardRepo) -> str:
+    """Where this clone keeps the remote's :data:`WAITING` refs: ``refs/remotes/<remote>/gitboard-waiting/``."""
+    return f"refs/remotes/{repo.remote}/gitboard-waiting/"
+
+
+def waiting(repo: BoardRepo) -> dict[str, str]:
+    """The remote's :data:`WAITING` refs as last fetched: writer name -> board commit it lost on.
+    Read from the loose ref files that fetch writes (no git command)."""
+    import os
+
+    d = os.path.join(repo.common_dir, waiting_tracking(repo))
+    out: dict[str, str] = {}
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return out
+    for name in names:
+        try:
+            with open(os.path.join(d, name)) as f:
+                out[name] = f.read().strip()
+        except OSError:
+            continue
+    return out
+
+
 def fetch(repo: BoardRepo) -> str | None:
-    """Fetch the board branch into ``refs/remotes/<remote>/<branch>``.
+    """Fetch the board branch into ``refs/remotes/<remote>/<branch>`` (and the remote's
+    :data:`WAITING` refs into :func:`waiting_tracking`).
 
     Returns:
         The remote board tip, or None if the remote has no board branch.
@@ -51,7 +81,7 @@ def fetch(repo: BoardRepo) -> str | None:
     remote = _remote(repo)
     for attempt in range(8):
         try:
-            remote.fetch(f"+{repo.ref}:{repo.tracking_ref}")
+            remote.fetch([f"+{repo.ref}:{repo.tracking_ref}", f"+{WAITING}*:{waiting_tracking(repo)}*"])
             break
         except git.GitCommandError as e:
             err = _stderr_text(e)

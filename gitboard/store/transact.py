@@ -24,7 +24,6 @@ what guarantees correctness.
 from __future__ import annotations
 
 import os
-import random
 import time
 from datetime import datetime
 from typing import Any, Callable, Protocol
@@ -40,6 +39,7 @@ from gitboard.store.objects import tree_id, write_commit
 from gitboard.store.read import load_board, mirror, no_board_error, remember_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.trees import TreeRef
+from gitboard.store.turn import Turn, backoff
 
 #: An operation: (board, now) -> Change | NoChange, raising a domain error to refuse.
 Operation = Callable[[Board, datetime], "Change | NoChange"]
@@ -147,34 +147,6 @@ class _Slot:
 
 # -- fairness --------------------------------------------------------------------------
 
-#: Bounds of the backoff after a lost race, in seconds: it is drawn around the duration of
-#: the attempt that lost (one round trip: fetch, apply, push), within these.
-MIN_BACKOFF, MAX_BACKOFF = 0.001, 0.5
-
-_yield_until = 0.0  # monotonic time before which this process does not start a write
-
-
-def _backoff(attempt_seconds: float, losses: int) -> float:
-    """Seconds to wait after ``losses`` lost races in a row: uniform within 0.5x-1.5x of one round
-    trip, doubled once after the third loss, and bounded by :data:`MAX_BACKOFF`."""
-    scale = 2.0 if losses > 3 else 1.0
-    return min(MAX_BACKOFF, max(MIN_BACKOFF, attempt_seconds * scale * (0.5 + random.random())))
-
-
-def _after_win(attempts: int, attempt_seconds: float) -> None:
-    """A write that lost a race before it won yields about one round trip before the process's
-    next write, so the writers that lost to it go first."""
-    global _yield_until
-    if attempts > 1:
-        _yield_until = time.monotonic() + attempt_seconds * (0.5 + random.random())
-
-
-def _wait_turn(limit: float) -> None:
-    wait = min(_yield_until, limit) - time.monotonic()
-    if wait > 0:
-        time.sleep(wait)
-
-
 def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = None,
              stats: Stats | None = None, create: bool = False, migrate: bool = False,
              also: RefMove | None = None) -> Any:
@@ -226,12 +198,13 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
     if holder:
         raise GitFailure(f"the board branch {repo.branch!r} is checked out in {holder}; "
                          f"gitboard never writes a checked-out branch (switch that worktree away from it)")
-    _wait_turn(limit)
     key = settle.op_key(operation) if repo.remote else None
     blob = None if (also is not None or create or migrate) else group.describe(operation)
     own = _Slot(operation, key)
     own.order = f"{time.time_ns():020d}"  # after the operations already queued
     queue = group.Queue(repo.common_dir, repo.branch, repo.remote)
+    if repo.remote:
+        Turn(repo, queue.dir.name).wait(limit)  # this clone yields after a contended win
     lock = group.BoardLock(repo.state_dir() / "board.lock")
     try:
         if blob is not None and not lock.try_acquire():
@@ -373,7 +346,9 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
     last_base: str | None = None
     stuck_since: float | None = None
     landed: str | None = None  # the migration commit just landed: the next attempt's base
+    contended = deferred = False
     losses = 0
+    turn = Turn(repo, queue.dir.name) if repo.remote else None
     while True:
         stats.attempts += 1
         started = time.monotonic()
@@ -384,6 +359,12 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
             from gitboard.store import remote as remote_ops  # GitPython: remote mode only
 
             base = landed or remote_ops.fetch(repo)
+            mine = turn.read().mine
+            contended = contended or (mine is not None and base != mine)
+            if not deferred and mine is not None and base == mine and turn.others_wait():
+                # another clone lost to our last commit and said so: let it in first
+                deferred = contended = True
+                time.sleep(min(turn.defer_seconds(), max(0.0, limit - time.monotonic())))
             if base is not None and base != repo.tip():
                 mirror(repo, base, "sync")
             records = settle.pending(repo)
@@ -460,13 +441,16 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
             cache.save()
             _forget_settled(repo, slots)
             stats.commit = next((s.commit for s in slots if s.name is None), None) or tip
-            _after_win(stats.attempts, time.monotonic() - started)
+            if turn is not None:
+                turn.won(tip, contended or stats.attempts > 1, time.monotonic() - started)
             return True
         losses += 1
+        if turn is not None and base is not None:
+            turn.lost(base, losses, time.monotonic() - started)
         if time.monotonic() >= limit:
             last = f" (last: {repo.last_cas_error})" if repo.last_cas_error else ""
             raise Busy(f"gave up after {stats.attempts} attempts: the board kept moving{last}")
-        time.sleep(min(_backoff(time.monotonic() - started, losses), max(0.0, limit - time.monotonic())))
+        time.sleep(min(backoff(time.monotonic() - started), max(0.0, limit - time.monotonic())))
 
 
 class _NoSave:
