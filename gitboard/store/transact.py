@@ -18,7 +18,17 @@ ends the transaction with :data:`MOVED` instead of a retry.
 Domain errors are answers and are never retried. Writers in one clone queue on
 ``<git-common-dir>/gitboard/board.lock`` first, so they seldom race on the ref;
 the compare-and-swap (or the remote's refusal of a non-fast-forward push) is
-what guarantees correctness.
+what guarantees correctness. Around that core:
+
+- group commit (:mod:`gitboard.store.group`): the lock's holder applies the operations
+  that other writers of the clone queued meanwhile, each its own commit, and lands
+  them with one compare-and-swap or push;
+- fairness between clones (:mod:`gitboard.store.turn`): short backoffs, and a clone
+  that keeps winning yields;
+- unknown outcomes (:mod:`gitboard.store.settle`): a push whose connection dropped is
+  settled by fetching again, or reported as unknown and recognised when repeated;
+- an operation may read only part of the board (its ``reads`` attribute,
+  :mod:`gitboard.store.narrow`) when it runs alone.
 """
 
 from __future__ import annotations
@@ -312,7 +322,7 @@ def _apply(repo: BoardRepo, slots: list[_Slot], base: str | None, board: Board, 
                 slot.prior = [m for r in prior for m in r]  # a drain that landed: its messages first
         try:
             change = slot.op(board, now)
-            if isinstance(change, Change) and _CHECK_RULES:
+            if isinstance(change, Change) and _CHECK_RULES and board.format == FORMAT:  # an old board migrates first
                 _assert_rules(board, change, now)
         except Exception as e:  # noqa: BLE001 - fails its own operation only
             slot.error = e
