@@ -59,6 +59,22 @@ def settle_seconds() -> float:
         return SETTLE_SECONDS
 
 
+#: Words of git's stderr meaning the connection broke during the push: the remote may have
+#: committed it. Any other failure is the remote's answer, or happened before anything was sent.
+DROPPED = ("hung up", "unexpected disconnect", "early eof", "broken pipe", "connection reset",
+           "rpc failed", "timed out", "unexpected eof", "protocol error")
+
+
+def dropped(error: GitFailure) -> bool:
+    """True if ``error`` says the connection broke mid-push (its outcome is unknown).
+
+    Only then is a push settled by fetching: a commit byte-identical to ours, made by another
+    writer applying the same operation to the same tip in the same second, would otherwise
+    read as ours (and a drain's messages would be returned twice)."""
+    text = error.message.lower()
+    return any(w in text for w in DROPPED) and not unreached(error)
+
+
 def unreached(error: GitFailure) -> bool:
     """True if ``error`` says the push never reached the remote (so nothing landed)."""
     text = error.message.lower()

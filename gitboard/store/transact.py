@@ -390,9 +390,10 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
             return False
         now = utcnow()
         reads = getattr(slots[0].op, "reads", None) if len(slots) == 1 and base is not None else None
-        board = reads(repo, base, tree_id(repo, base), now, slots[0].op.keywords) if reads is not None else None
+        tree = tree_id(repo, base) if reads is not None else None
+        board = reads(repo, base, tree, now, slots[0].op.keywords) if reads is not None else None
         if board is not None:  # a part of the board, enough for this operation (gitboard.store.narrow)
-            listing, cache = TreeRef(tree_id(repo, base), board.format), _NoSave()
+            listing, cache = TreeRef(tree, board.format), _NoSave()
         else:
             board, listing, cache = load_board(repo, base)
         tip, wrote = _apply(repo, slots, base, board, listing, now, records, isinstance(cache, _NoSave))
@@ -424,6 +425,8 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
                     s.op = _refusing(e)  # its answer, kept when the others are applied again
                 continue
             except GitFailure as e:
+                if not settle.dropped(e):
+                    raise  # the remote's answer, or nothing was sent
                 records = [(s.commit, s.key, s.result) for s in wrote]
                 if not settle.settle_push(repo, tip, e, time.monotonic() + settle.settle_seconds(),
                                           records=records):
