@@ -118,7 +118,8 @@ def hook_refusal(remote: str, summary: str, stderr: str) -> HookRefused | None:
     return HookRefused(f"{remote} refused the push: {reason}")
 
 
-def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: bool = False) -> bool:
+def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: bool = False,
+         expect: str | None = None) -> bool:
     """Push ``commit`` to ``ref`` (the board ref by default) on the remote, without force.
 
     ``exclusive`` (board transactions): a remote that already has ``commit``
@@ -126,6 +127,12 @@ def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: boo
     same operation to the same tip in the same second write byte-identical
     commits; only the first push landed it, and the second writer must re-read
     (else two drains would both return the same messages).
+
+    ``expect`` (the tip the commit was made on): the push lands only if the remote's ref is
+    still exactly there (``--force-with-lease=<ref>:<expect>``, checked by the remote as it
+    updates the ref), a compare-and-swap over the wire. A group's chain of commits needs it:
+    another writer may have landed a commit byte-identical to the chain's first, and a push
+    of the chain would then fast-forward on top of it, taking that commit for ours.
 
     Returns:
         True if the remote took it; False if it was rejected because the remote
@@ -138,7 +145,8 @@ def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: boo
     _remote(repo)  # a clear error for a missing remote
     target = ref or repo.ref
     # --no-verify: the user's pre-push hooks guard their code, not board bookkeeping
-    res = repo.git("push", "--porcelain", "--no-verify", repo.remote, f"{commit}:{target}", check=False)
+    lease = (f"--force-with-lease={target}:{expect}",) if expect else ()
+    res = repo.git("push", "--porcelain", "--no-verify", *lease, repo.remote, f"{commit}:{target}", check=False)
     # porcelain status line: "<flag>\t<from>:<to>\t<summary>"; flag "!" is a rejection
     for line in res.stdout.decode(errors="replace").splitlines():
         fields = line.split("\t")

@@ -417,7 +417,7 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
                     queue.pending(s.name, s.commit, s.result)
             try:
                 # "up to date": another writer's identical commit, a lost race
-                won = rider.push(repo, tip) if rider else remote_ops.push(repo, tip, exclusive=True)
+                won = rider.push(repo, tip) if rider else remote_ops.push(repo, tip, exclusive=True, expect=base)
             except HookRefused as e:
                 if len(slots) == 1 or not wrote:
                     raise
