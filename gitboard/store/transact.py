@@ -34,6 +34,7 @@ what guarantees correctness. Around that core:
 from __future__ import annotations
 
 import os
+import random
 import time
 from datetime import datetime
 from typing import Any, Callable, Protocol
@@ -237,6 +238,8 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
                 queue.answer(s.name, ("error", s.error, stats.attempts, None) if s.error is not None
                              else ("ok", s.result, stats.attempts, s.commit))
         stats.grouped = len(slots)
+        if len(slots) > 1 and random.random() < 1 / 64:
+            queue.sweep()  # answers whose waiters died
     finally:
         if lock.is_locked:
             lock.release()
