@@ -84,6 +84,22 @@ class CliResult:
         return json.loads(self.stdout)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def end_the_hook_server_the_suite_started() -> Any:
+    """At the end of the session, end the hook server of this installation if the session
+    started it (a push through the hook starts one, which would wait ten minutes for the
+    next push); one that was running before the session is left alone."""
+    from gitboard.store.hooks import package_root
+    from tests.hook_servers import end_hook_server, hook_server_pid
+
+    root = package_root()
+    before = hook_server_pid(root) if sys.platform.startswith("linux") else None
+    yield
+    pid = hook_server_pid(root) if sys.platform.startswith("linux") else None
+    if pid is not None and pid != before:
+        end_hook_server(pid)
+
+
 @pytest.fixture(scope="session")
 def hook_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git template directory whose ``hooks/pre-receive`` is gitboard's hook (this Python)."""
@@ -225,7 +241,7 @@ def repo(git_repo: Path) -> Path:
 @pytest.fixture
 def bare_remote(tmp_path: Path) -> Path:
     """An empty bare repository, to use as ``origin``, with gitboard's pre-receive hook installed
-    (``gitboard hook install``: the hook, receive.denyDeletes, receive.denyNonFastForwards)."""
+    (``gitboard hook install``: the hook and receive.fsckObjects)."""
     from gitboard.store.hooks import install
 
     path = tmp_path / "remote.git"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 from gitboard.board import layout
 from gitboard.board.change import REQUEST, TASK
@@ -19,7 +19,7 @@ from gitboard.board.message import (
 )
 from gitboard.board.names import LEAD
 from gitboard.board.permits import claim_refusal, drain_refusal, owner_refusal, release_refusal, status_refusal, \
-    answer_refusal
+    answer_refusal, run_refusal
 from gitboard.board.request import APPROVED, PENDING as REQ_PENDING, PLAN, SHUTDOWN, Request
 from gitboard.board.review_ops import is_object_id
 from gitboard.board.snapshot import Board
@@ -98,10 +98,17 @@ class Check:
     """The violations of one commit, gathered as the checks run."""
 
     def __init__(self, commit: str, action: str, actor: str, now: datetime, skew: float,
-                 version: int = layout.FORMAT) -> None:
+                 version: int = layout.FORMAT, runners: Collection[str] | None = None) -> None:
         self.commit, self.action, self.actor, self.now, self.skew = commit, action, actor, now, skew
         self.version = version  # the board's format after the commit
+        self.runners = runners  # who besides the lead may set a run command; None: not judged
         self.found: list[Violation] = []
+
+    def runner(self, task_id: int) -> None:
+        """Record a violation if this commit's actor may not set task ``task_id``'s run command."""
+        why = run_refusal(self.actor, self.runners) if self.runners is not None else None
+        if why:
+            self.bad(LEAD_ONLY, f"task #{task_id}: {why}", self.tpath(task_id))
 
     def tpath(self, task_id: int) -> str:
         """Task ``task_id``'s path in the board's format."""
@@ -172,6 +179,8 @@ def _check_new_tasks(c: Check, before: Board, d: Diff, many: bool) -> None:
         if missing:
             c.bad(ACTION_RULE, f"task #{tid} is blocked by unknown task(s) {', '.join(f'#{b}' for b in missing)}",
                   c.tpath(tid))
+        if t.run is not None:
+            c.runner(tid)
 
 
 def _roster_self(c: Check, d: Diff, *, takeover: tuple[str, int] | None = None) -> None:
@@ -227,6 +236,8 @@ def _task_action(c: Check, before: Board, d: Diff, trailers: Mapping[str, list[s
     elif a == "update":
         if not _only_fields(c, old, new, _UPDATE_FIELDS):
             return
+        if new.run != old.run:
+            c.runner(old.id)
         why = status_refusal(old, actor, new.status)
         if why:
             c.bad(LEAD_ONLY, why, path)

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
 from gitboard.board.change import Change, NoChange
-from gitboard.board.snapshot import Board, ParseError
+from gitboard.board.snapshot import NESTED_TOO_DEEP, Board, ParseError
 
 Operation = Callable[[Board, datetime], "Change | NoChange"]
 
@@ -28,6 +28,8 @@ def _parse(data: bytes) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         return ParseError(f"not valid JSON: {e}")
+    except RecursionError:
+        return ParseError(NESTED_TOO_DEEP)
 
 
 def apply_writes(board: Board, writes: Mapping[str, bytes | None]) -> Board:

@@ -1,12 +1,18 @@
 """What the board's tasks cost: a pure summation of the usage and cost their results record.
 
 A task's result (written by the teammate that worked on it; see the shared result
-keys in the README's Teammates section) may carry::
+keys in docs/reference/json.md) may carry::
 
     "usage": {"input_tokens": int, "output_tokens": int,
               "cache_read_input_tokens": int, "cache_creation_input_tokens": int},
     "cost_usd": float or null,      # USD; null when nobody priced the run
     "models": [str]                 # the models the run called
+
+A reworked task was worked more than once: its result's ``runs`` lists what the earlier
+runs spent (see :mod:`gitboard.board.runs`), and every run counts. A task's usage is the
+sum over its runs; its cost is the sum of its runs' costs, unknown when a run that counts
+has none. Grouped by teammate, model or day, each run goes to its own group (its owner,
+models, claim day), and a task counts once in each group one of its runs is in.
 
 A task *counts* when its result records some tokens or a cost: a ``usage``
 object with a token count above 0, or a ``cost_usd`` number. (A shell or exec
@@ -25,6 +31,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from gitboard.board.runs import RUNS_KEY, earlier
 from gitboard.board.snapshot import Board
 from gitboard.board.task import Task
 
@@ -50,8 +57,9 @@ def _cost(result: dict) -> float | None:
     return None
 
 
-def _record(task: Task) -> tuple[dict[str, int], float | None] | None:
-    """``(usage, cost)`` of a task that counts (see the module docstring), else None."""
+def _own(task: Task) -> tuple[dict[str, int], float | None] | None:
+    """``(usage, cost)`` the result records of the task's last run, or None when it records
+    no tokens and no cost."""
     result = task.result
     if type(result) is not dict:
         return None
@@ -67,25 +75,84 @@ def _record(task: Task) -> tuple[dict[str, int], float | None] | None:
     return counts, cost
 
 
+@dataclass(frozen=True)
+class Run:
+    """What one run of a task spent: ``owner`` ("" unknown), ``models``, ``day`` (``YYYY-MM-DD``
+    of its claim, or :data:`NONE_KEY`), ``usage`` (tokens per :data:`TOKEN_KEYS`), ``cost``
+    (USD, None unknown)."""
+
+    owner: str
+    models: tuple[str, ...]
+    day: str
+    usage: dict[str, int]
+    cost: float | None
+
+
+def runs_of(task: Task) -> list[Run]:
+    """Every run of ``task`` that counts, oldest first: the earlier runs its result keeps
+    (:func:`gitboard.board.runs.earlier`), then the last run (the result's own record)."""
+    if type(task.result) is not dict:
+        return []
+    out = [Run(r["owner"] or "", tuple(r["models"]), _stamp_day(r["claimed_at"]), r["usage"], r["cost_usd"])
+           for r in earlier(task.result)]
+    own = _own(task)
+    if own is not None:
+        out.append(Run(task.owner, _own_models(task), _day(task), own[0], own[1]))
+    return out
+
+
+def _merge(runs: Iterable[Run]) -> tuple[dict[str, int], float | None] | None:
+    """The summed ``(usage, cost)`` of runs (cost None if any has none), or None for no runs."""
+    usage = dict.fromkeys(TOKEN_KEYS, 0)
+    cost: float | None = 0.0
+    n = 0
+    for r in runs:
+        n += 1
+        for k in TOKEN_KEYS:
+            usage[k] += r.usage[k]
+        cost = None if cost is None or r.cost is None else cost + r.cost
+    return (usage, cost) if n else None
+
+
+def _record(task: Task) -> tuple[dict[str, int], float | None] | None:
+    """``(usage, cost)`` of a task that counts, summed over its runs (see the module docstring), else None."""
+    if type(task.result) is not dict:
+        return None
+    if RUNS_KEY not in task.result:  # one run: the common case, without building Run records
+        return _own(task)
+    return _merge(runs_of(task))
+
+
 def usage_of(task: Task) -> dict[str, int] | None:
-    """The tokens a task's result records, one int per :data:`TOKEN_KEYS` (missing ones 0),
+    """The tokens a task's runs record, summed, one int per :data:`TOKEN_KEYS` (missing ones 0),
     or None when the task does not count (see the module docstring)."""
     record = _record(task)
     return None if record is None else record[0]
 
 
 def cost_of(task: Task) -> float | None:
-    """The cost in USD a task's result records (``cost_usd``), or None when it records none."""
-    return _cost(task.result) if type(task.result) is dict else None
+    """The cost in USD a task's runs record (``cost_usd``), summed; None when a run that counts
+    records none, or none does."""
+    record = _record(task)
+    return None if record is None else record[1]
 
 
-def models_of(task: Task) -> tuple[str, ...]:
-    """The models a task's result names (``models``: a list of str), in order, without repeats."""
+def _own_models(task: Task) -> tuple[str, ...]:
+    """The models the result of a task's last run names (``models``: a list of str), in order, without repeats."""
     result = task.result
     models = result.get("models") if isinstance(result, dict) else None
     if not isinstance(models, list):
         return ()
     return tuple(dict.fromkeys(m for m in models if isinstance(m, str) and m))
+
+
+def models_of(task: Task) -> tuple[str, ...]:
+    """The models a task's runs called (its result's ``models``, and those of the earlier runs
+    it keeps), in order, without repeats."""
+    own = _own_models(task)
+    if type(task.result) is not dict or RUNS_KEY not in task.result:
+        return own
+    return tuple(dict.fromkeys([m for r in earlier(task.result) for m in r["models"]] + list(own)))
 
 
 @dataclass
@@ -143,16 +210,20 @@ def counted(board: Board) -> Iterable[tuple[Task, dict[str, int], float | None]]
             yield task, record[0], record[1]
 
 
-def _day(task: Task) -> str:
-    stamp = task.claimed_at or task.updated_at
+def _stamp_day(stamp: str | None) -> str:
     return stamp[:10] if stamp and len(stamp) >= 10 else NONE_KEY
 
 
-_KEYS: dict[str, Callable[[Task], Any]] = {
-    "task": lambda t: t.id,
-    "teammate": lambda t: t.owner or NONE_KEY,
-    "model": lambda t: ", ".join(models_of(t)) or NONE_KEY,
-    "day": _day,
+def _day(task: Task) -> str:
+    return _stamp_day(task.claimed_at or task.updated_at)
+
+
+#: grouping -> the key of one run of a task (``task``: every run of a task goes to its id)
+_KEYS: dict[str, Callable[[Task, Run], Any]] = {
+    "task": lambda t, r: t.id,
+    "teammate": lambda t, r: r.owner or NONE_KEY,
+    "model": lambda t, r: ", ".join(r.models) or NONE_KEY,
+    "day": lambda t, r: r.day,
 }
 
 
@@ -181,13 +252,25 @@ def summarise(board: Board, by: str = "task") -> tuple[Sum, list[Sum]]:
     key_of = _KEYS[by]
     whole = Sum()
     groups: dict[Any, Sum] = {}
-    for task, usage, cost in counted(board):
-        whole.add(usage, cost)
-        key = key_of(task)
+
+    def add(key: Any, usage: dict[str, int], cost: float | None) -> None:
         group = groups.get(key)
         if group is None:
             group = groups[key] = Sum(key=key)
         group.add(usage, cost)
+
+    for task, usage, cost in counted(board):
+        whole.add(usage, cost)
+        if by == "task" or RUNS_KEY not in task.result:  # one group for the whole task
+            add(key_of(task, Run(task.owner, _own_models(task), _day(task), usage, cost)), usage, cost)
+            continue
+        by_key: dict[Any, list[Run]] = {}
+        for run in runs_of(task):
+            by_key.setdefault(key_of(task, run), []).append(run)
+        for key, runs in by_key.items():
+            merged = _merge(runs)
+            if merged is not None:
+                add(key, *merged)
     return whole, [groups[k] for k in sorted(groups, key=lambda k: (k == NONE_KEY, k))]
 
 

@@ -2,7 +2,7 @@
 
 Every failure gitboard reports is a :class:`BoardError`. Its ``kind`` names the
 class of failure and ``exit_code`` is the process exit status the CLI uses; the
-table is part of the README's contract:
+table is part of the documented contract (docs/reference/exit-codes.md):
 
 ====  ==========  ====================================================
 code  kind        meaning

@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from gitboard.board.canonical import check_text
 from gitboard.board.change import REQUEST, Change, NoChange, trailers
 from gitboard.board.errors import Conflict, Invalid, NotFound
 from gitboard.board.message import (
@@ -99,7 +100,8 @@ def compose(board: Board, now: datetime, *, sender: str, to: str, content: str, 
     Raises:
         Invalid: bad sender/recipient name or id, unknown type, empty content of a
             message or broadcast, a protocol type without ``request_id``, a
-            response without ``approve``.
+            response without ``approve``, a content, plan or feedback over
+            :data:`~gitboard.board.canonical.TEXT_MAX` bytes.
         NotFound: the recipient is not the lead and not on the roster.
     """
     check_name(sender, "sender")
@@ -113,6 +115,9 @@ def compose(board: Board, now: datetime, *, sender: str, to: str, content: str, 
         raise Invalid("message content must be a string")
     if type in (MESSAGE, BROADCAST) and not content.strip():
         raise Invalid("message text must not be empty")
+    check_text("the content", content)
+    check_text("the plan", plan)
+    check_text("the feedback", feedback)
     if type in PROTOCOL_TYPES:
         if request_id is None:
             raise Invalid(f"a {type} needs a request_id (use 'gitboard stop' or 'gitboard plan')")

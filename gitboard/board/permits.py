@@ -8,8 +8,9 @@ or None when it is allowed. Pure: ``now`` is passed in.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Collection
 
-from gitboard.board.clock import parse_iso
+from gitboard.board.clock import iso, parse_iso
 from gitboard.board.names import LEAD
 from gitboard.board.request import PENDING as REQ_PENDING, SHUTDOWN, Request
 from gitboard.board.snapshot import Board
@@ -17,12 +18,17 @@ from gitboard.board.task import DONE, IN_PROGRESS, MERGED, PENDING, Task
 
 DONE_STATUSES = frozenset(DONE)
 
-def lease_expired(task: Task, now: datetime, skew: float = 0.0) -> bool:
-    """True if ``task`` has a lease that ended at or before ``now + skew`` seconds."""
+def lease_expired(task: Task, now: datetime, grace: float = 0.0) -> bool:
+    """True if ``task`` has a lease that ended at or before ``now - grace`` seconds.
+
+    ``grace`` (the hook's ``gitboard.hook.skew``, at least 0) honours a lease that long past
+    its end, for a holder whose clock runs behind the judge's. It never favours the taker:
+    a live lease, by the judge's own clock, is never expired.
+    """
     if task.lease_expires_at is None:
         return False
     try:
-        return parse_iso(task.lease_expires_at) <= now + timedelta(seconds=skew)
+        return parse_iso(task.lease_expires_at) + timedelta(seconds=max(grace, 0.0)) <= now
     except ValueError:
         return False
 
@@ -37,17 +43,23 @@ def open_blockers(board: Board, task: Task) -> list[int]:
     return out
 
 
-def claim_refusal(board: Board, task: Task, actor: str, now: datetime, skew: float = 0.0) -> str | None:
+def claim_refusal(board: Board, task: Task, actor: str, now: datetime, grace: float = 0.0) -> str | None:
     """Why ``actor`` may not claim ``task`` on ``board`` at ``now``, or None if it may.
 
     A task is claimable when its blockers are done and it is pending (and unowned),
-    or in progress with a lease that expired by ``now + skew`` seconds (a takeover,
-    or the owner re-claiming its own expired lease).
+    or in progress with a lease that ended ``grace`` seconds or more before ``now`` (a
+    takeover, or the owner re-claiming its own expired lease; see :func:`lease_expired`).
+    A live lease's refusal names its end and ``now``, so that a claimer whose clock runs
+    ahead of the judge's sees why, and waits.
     """
     if task.status not in (PENDING, IN_PROGRESS):
         return f"task #{task.id} is {task.status}"
-    if task.status == IN_PROGRESS and not lease_expired(task, now, skew):
-        return f"task #{task.id} is claimed by {task.owner}"
+    if task.status == IN_PROGRESS and not lease_expired(task, now, grace):
+        if task.lease_expires_at is None:
+            return f"task #{task.id} is claimed by {task.owner}"
+        extra = f" + {grace:g} s of grace" if grace > 0 else ""
+        return (f"task #{task.id} is claimed by {task.owner}, leased until {task.lease_expires_at}{extra} "
+                f"(it is {iso(now)} here)")
     if task.status == PENDING and task.owner:
         return f"task #{task.id} is pending but owned by {task.owner}"
     waiting = open_blockers(board, task)
@@ -109,3 +121,17 @@ def answer_refusal(req: Request, actor: str) -> str | None:
     if req.to != actor:
         return f"{label} {req.request_id} is addressed to {req.to}, not {actor}"
     return None
+
+
+#: The git config key naming who, besides the lead, may set a task's ``run`` command (multi-valued).
+RUNNERS_KEY = "gitboard.hook.runners"
+
+
+def run_refusal(actor: str, runners: Collection[str]) -> str | None:
+    """Why ``actor`` may not set or change a task's ``run`` command (which every shell teammate
+    executes), or None: the lead may, and the actors named in ``runners``
+    (``git config gitboard.hook.runners``)."""
+    if actor == LEAD or actor in runners:
+        return None
+    return (f"only the lead or a runner ({RUNNERS_KEY}) may set a task's run command; "
+            f"{actor} is neither")

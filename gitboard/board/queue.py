@@ -65,6 +65,12 @@ def stale_approval(task: Task, tip: str) -> str | None:
             f"review it again and approve (gitboard approve {task.id})")
 
 
+def awaiting_approval(board: Board) -> list[Task]:
+    """The completed tasks not approved yet, by id: what waits for the lead's review (with
+    review required, the queue merges none of them until it is approved)."""
+    return [t for _, t in sorted(board.tasks.items()) if t.status == COMPLETED and not is_approved(t)]
+
+
 def check_named(board: Board, ids: Iterable[int], require_review: bool = True) -> None:
     """Refuse named ids that cannot be merged.
 

@@ -10,7 +10,8 @@ Task keys they write (see :mod:`gitboard.board.task`)::
     "review": null or {"verdict": "approved", "by": str, "at": ISO-8601 UTC, "note": str,
                        "commit": the task branch's commit that was approved (optional)}
     "rework": [{"reason": "review"|"conflict"|"check", "by": str, "at": ISO-8601 UTC,
-                "feedback": str, "base": commit id of the base it was judged against, or null}]
+                "feedback": str, "base": commit id of the base it was judged against, or null,
+                "run": the usage of the run sent back, with its owner (optional; see gitboard.board.runs)}]
     "result": {..., "merge": {"commit", "base", "by", "at",
                               "check": {"command", "exit_code", "seconds"} or null}}
 
@@ -37,6 +38,7 @@ from gitboard.board.clock import iso
 from gitboard.board.errors import Conflict, Invalid
 from gitboard.board.names import LEAD, check_name
 from gitboard.board.snapshot import Board
+from gitboard.board.runs import run_record
 from gitboard.board.task import COMPLETED, MERGED, PENDING, Task
 
 APPROVED = "approved"
@@ -111,6 +113,9 @@ def approve(board: Board, now: datetime, *, actor: str, task_id: int, note: str 
 
 def _to_rework(task: Task, now: datetime, actor: str, reason: str, feedback: str, base: str | None) -> Task:
     record = {"reason": reason, "by": actor, "at": iso(now), "feedback": feedback, "base": base}
+    run = run_record(task)  # what the run sent back spent, and whose it was (see gitboard.board.runs)
+    if run is not None:
+        record["run"] = run
     return task.evolve(status=PENDING, owner="", claimed_at=None, lease_expires_at=None,
                        review=None, rework=task.rework + (record,), updated_at=iso(now))
 

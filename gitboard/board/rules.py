@@ -14,17 +14,20 @@ A commit is legal when:
 - it carries exactly one ``Gitboard-Action`` and one ``Gitboard-Actor`` trailer,
   the action is known and the actor is a valid name;
 - every changed path is a board file (:func:`classify`), and every changed
-  file parses and validates (task, roster, message, request);
+  file parses and validates (task, roster, message, request), in exactly the bytes
+  gitboard writes and within the size limits (:mod:`gitboard.board.canonical`, when the
+  caller passes the bytes);
 - nothing is deleted but messages, a message is never rewritten, and a request
   only goes from pending to approved or rejected;
 - the change is one its action may make, by that actor (see :data:`ACTIONS`):
-  a claim takes a ready task (blockers done; unowned, or its lease expired by
-  ``now`` allowing ``skew`` seconds); only the owner renews, finishes or
+  a claim takes a ready task (blockers done; unowned, or its lease ended ``skew``
+  seconds or more before ``now``: an allowance for the holder's clock, never the taker's); only the owner renews, finishes or
   releases; only the lead force-releases, overrides a status, and approves,
   rejects, sends back for rework or merges a completed task; messages are
   added by send, broadcast and the protocol steps, and removed by a drain done
   by their recipient or the lead; a request is answered by the member it is
-  addressed to. Besides its own change, a claim, renew, finish, release or
+  addressed to; only the lead, or an actor named in ``git config gitboard.hook.runners``,
+  sets or changes a task's ``run`` command. Besides its own change, a claim, renew, finish, release or
   protocol answer may update the actor's own roster entry (the teammate
   runtime commits "claim + working" as one commit); a claim that takes over an
   expired lease may also clear the previous owner's roster ``task``.
@@ -40,7 +43,7 @@ action, actor, rule and path, and why.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Collection, Iterable, Mapping, Sequence
 
 from gitboard.board.action_rules import (
     ACTION_RULE, ACTIONS, FORMAT, HISTORY, LAYOUT, MESSAGE_FILE, MESSAGES, REQUEST_FILE, REQUESTS, ROSTER_FILE,
@@ -48,7 +51,7 @@ from gitboard.board.action_rules import (
 )
 from gitboard.board.change import ACTION, ACTOR
 from gitboard.board.errors import BoardError
-from gitboard.board import layout
+from gitboard.board import canonical, layout
 from gitboard.board.message import MESSAGE_TYPES, PROTOCOL_TYPES, RESPONSE_TYPES, Message
 from gitboard.board.names import NAME_RE
 from gitboard.board.permits import (  # re-exported: the rules' predicates
@@ -152,7 +155,9 @@ def _unchanged(before: Board, after: Board, path: str, kind: str) -> bool:
         return before.format == after.format and before.tip is not None
     if kind == TASK_FILE:
         tid = layout.task_id_of(path, after.format)
-        return before.tasks.get(tid) == after.tasks.get(tid) and (tid in before.tasks) == (tid in after.tasks)
+        old, new = before.tasks.get(tid), after.tasks.get(tid)
+        # Task.extra does not take part in ==: unknown keys compare here, in their order
+        return old == new and (old is None or list(old.extra.items()) == list(new.extra.items()))
     if kind == ROSTER_FILE:
         return before.team == after.team
     return path in before.docs and path in after.docs and before.docs[path] == after.docs[path]
@@ -295,7 +300,8 @@ def actor_of(trailers: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
 
 def check_commit(before: Board, after: Board, trailers: Mapping[str, str] | Iterable[tuple[str, str]],
                  now: datetime, *, paths: Iterable[str] | None = None, commit: str = "",
-                 skew: float = 0.0) -> list[Violation]:
+                 skew: float = 0.0, data: Mapping[str, bytes | None] | None = None,
+                 runners: Collection[str] | None = None) -> list[Violation]:
     """Check one board commit against the rules (see the module docstring); return every violation.
 
     Args:
@@ -307,7 +313,13 @@ def check_commit(before: Board, after: Board, trailers: Mapping[str, str] | Iter
         paths: every path the commit changed (from ``git diff-tree``); None: the board files
             that differ between ``before`` and ``after``.
         commit: the commit id, copied into each violation.
-        skew: seconds of clock skew allowed: a lease counts as expired from ``expiry - skew``.
+        skew: seconds a lease is honoured past its end (:func:`permits.lease_expired`): clock
+            skew allowed in the holder's favour, never the taker's.
+        data: the new bytes of the board files the commit wrote (path -> bytes, None for a
+            deletion); each must be what gitboard writes (:mod:`gitboard.board.canonical`).
+            None: bytes are not judged (a caller that has only parsed values).
+        runners: who besides the lead may set or change a task's ``run`` command
+            (``git config gitboard.hook.runners``: :func:`permits.run_refusal`); None: not judged.
 
     Returns:
         The violations, in the order found; empty when the commit is legal.
@@ -316,7 +328,7 @@ def check_commit(before: Board, after: Board, trailers: Mapping[str, str] | Iter
     actions, actors = tmap.get(ACTION, []), tmap.get(ACTOR, [])
     action = actions[0] if len(actions) == 1 else ""
     actor = actors[0] if len(actors) == 1 else ""
-    c = Check(commit, action, actor, now, skew, after.format)
+    c = Check(commit, action, actor, now, skew, after.format, runners)
     if len(actions) != 1 or len(actors) != 1:
         c.bad(TRAILERS, f"a board commit carries exactly one {ACTION} and one {ACTOR} trailer "
                         f"(found {len(actions)} and {len(actors)})")
@@ -335,10 +347,12 @@ def check_commit(before: Board, after: Board, trailers: Mapping[str, str] | Iter
     d = _diff(c, before, after, paths)
     if c.found:
         return c.found  # a malformed file: judging the action on it would only repeat the reason
+    if data and after.format == layout.FORMAT:  # (a format-1 board's history predates these bounds)
+        _check_bytes(c, before, after, data)
     for path, kind in d.kinds.items():
         if kind not in kinds:
             c.bad(ACTION_RULE, f"a {action} may not change {path}", path)
-    if c.found:
+    if any(v.rule == ACTION_RULE for v in c.found):
         return c.found
     if not d.kinds and action != "init":
         return c.found  # rewrites files byte for byte (a renew within the same second): harmless
@@ -348,8 +362,32 @@ def check_commit(before: Board, after: Board, trailers: Mapping[str, str] | Iter
 
 
 def check_change(before: Board, writes: Mapping[str, bytes | None], trailers: Sequence[tuple[str, str]],
-                 now: datetime, *, skew: float = 0.0) -> list[Violation]:
+                 now: datetime, *, skew: float = 0.0, runners: Collection[str] | None = None) -> list[Violation]:
     """Check a change not yet committed: ``writes`` (path -> bytes, None deletes) applied to ``before``."""
     from gitboard.board.compose import apply_writes
 
-    return check_commit(before, apply_writes(before, writes), trailers, now, paths=list(writes), skew=skew)
+    return check_commit(before, apply_writes(before, writes), trailers, now, paths=list(writes), skew=skew,
+                        data=writes, runners=runners)
+
+
+def _check_bytes(c: Check, before: Board, after: Board, data: Mapping[str, bytes | None]) -> None:
+    """Each written board file's bytes are what gitboard writes (:func:`canonical.file_refusals`)."""
+    version = after.format
+    kinds = {}
+    for path, raw in data.items():
+        kind = classify(path, version)
+        if raw is not None and kind is not None and path not in after.corrupt:
+            kinds[path] = kind
+
+    def value(board: Board, path: str, kind: str) -> Any:
+        if kind == TASK_FILE:
+            return board.tasks.get(layout.task_id_of(path, board.format))
+        if kind == ROSTER_FILE:
+            return board.team
+        return board.docs.get(path)
+
+    found = canonical.check_files(data, kinds, lambda p, k: value(after, p, k), lambda p, k: value(before, p, k),
+                                  version)
+    for path, reasons in found.items():
+        for why in reasons:
+            c.bad(FORMAT, f"{path}: {why}", path)

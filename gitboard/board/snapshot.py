@@ -27,6 +27,10 @@ def is_task_file(path: str, version: int = layout.FORMAT) -> bool:
     return layout.task_id_of(path, version) is not None
 
 
+#: A :class:`ParseError`'s message for JSON nested too deep for the parser (Python's recursion limit).
+NESTED_TOO_DEEP = "not valid JSON: nested too deep to parse"
+
+
 class ParseError:
     """Marker for a board file that is not valid JSON; ``message`` says why."""
 

@@ -13,7 +13,7 @@ well::
      "run": shell command or null, "role": role a claimer must have, or null,
      "result": object or null,
      "review": null or {"verdict": "approved", "by", "at", "note", "commit" (optional)},
-     "rework": [{"reason": "review"|"conflict"|"check", "by", "at", "feedback", "base"}]}
+     "rework": [{"reason": "review"|"conflict"|"check", "by", "at", "feedback", "base", "run" (optional)}]}
 
 ``review`` and ``rework`` (see :mod:`gitboard.board.review_ops`) are written
 only once a task has been reviewed or reworked; a file without them means

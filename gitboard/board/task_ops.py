@@ -12,14 +12,16 @@ arguments.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Container, Iterable, Mapping, Sequence
+from typing import Any, Collection, Container, Iterable, Mapping, Sequence
 
+from gitboard.board.canonical import RUN_MAX, check_size, check_subject_text, check_text
 from gitboard.board.change import TAKEOVER, Change, NoChange, trailers
 from gitboard.board.clock import after, iso
 from gitboard.board.errors import Conflict, Invalid, NotFound
 from gitboard.board.names import check_name, check_role
-from gitboard.board.permits import claim_refusal, owner_refusal, release_refusal, status_refusal
+from gitboard.board.permits import claim_refusal, owner_refusal, release_refusal, run_refusal, status_refusal
 from gitboard.board.snapshot import Board
+from gitboard.board import runs
 from gitboard.board.task import COMPLETED, FAILED, IN_PROGRESS, PENDING, STATUSES, Task, task_path
 
 IMPORT_KEYS = ("subject", "description", "blockedBy", "run", "role")
@@ -29,10 +31,26 @@ DEFAULT_LEASE = 600.0
 
 
 def check_subject(subject: Any) -> str:
-    """Return the stripped subject. Raises Invalid if it is not a non-empty string."""
+    """Return the stripped subject.
+
+    Raises:
+        Invalid: not a non-empty string, or not one line of at most
+            :data:`~gitboard.board.canonical.SUBJECT_MAX` characters.
+    """
     if not isinstance(subject, str) or not subject.strip():
         raise Invalid("subject must not be empty")
+    check_subject_text(subject.strip())
     return subject.strip()
+
+
+def check_texts(description: str | None, run: str | None) -> None:
+    """Refuse a description or run command over the board's limits (:mod:`gitboard.board.canonical`).
+
+    Raises:
+        Invalid: naming the text, its size and the limit.
+    """
+    check_text("the description", description)
+    check_text("the run command", run, RUN_MAX)
 
 
 def check_status(status: str) -> str:
@@ -79,8 +97,21 @@ def _find_cycle(tasks: Mapping[int, Task], start: int) -> list[int] | None:
     return None
 
 
+def check_runner(actor: str, runners: Collection[str]) -> None:
+    """Refuse ``actor`` setting or changing a run command unless it is the lead or one of ``runners``.
+
+    Raises:
+        Conflict: :func:`~gitboard.board.permits.run_refusal`'s reason.
+    """
+    why = run_refusal(actor, runners)
+    if why:
+        raise Conflict(why)
+
+
 def _write(task: Task) -> dict[str, bytes]:
-    return {task_path(task.id): task.to_bytes()}
+    data = task.to_bytes()
+    check_size(f"task #{task.id}'s file", data, task.to_json())  # a result too big or too deep
+    return {task_path(task.id): data}
 
 
 def _new_task(tid: int, now: datetime, subject: str, description: str, blocked: tuple[int, ...],
@@ -91,16 +122,24 @@ def _new_task(tid: int, now: datetime, subject: str, description: str, blocked: 
 
 
 def add(board: Board, now: datetime, *, actor: str, subject: str, description: str = "",
-        blocked_by: Sequence[int] = (), run: str | None = None, role: str | None = None) -> Change:
+        blocked_by: Sequence[int] = (), run: str | None = None, role: str | None = None,
+        runners: Collection[str] = ()) -> Change:
     """Add a pending task with the next id (highest id on the board + 1).
 
+    ``runners``: the actors besides the lead who may give it a ``run`` command
+    (``git config gitboard.hook.runners``).
+
     Raises:
-        Invalid: empty subject, bad role or actor name.
+        Invalid: empty subject, bad role or actor name, a text over its limit.
         NotFound: a blocker that names no task.
+        Conflict: a run command from an actor who is neither the lead nor a runner.
     """
     check_name(actor)
     subject = check_subject(subject)
     role = check_role(role)
+    check_texts(description, run)
+    if run:
+        check_runner(actor, runners)
     blocked = _check_blockers(board, blocked_by)
     task = _new_task(board.max_id() + 1, now, subject, description, blocked, run, role)
     return Change(_write(task), f"add #{task.id} by {actor}: {subject}",
@@ -108,7 +147,7 @@ def add(board: Board, now: datetime, *, actor: str, subject: str, description: s
 
 
 def import_tasks(board: Board, now: datetime, *, actor: str, items: Sequence[Any],
-                 lines: Sequence[int] | None = None) -> Change:
+                 lines: Sequence[int] | None = None, runners: Collection[str] = ()) -> Change:
     """Add many tasks in one commit. Item k (from 1) gets id max+k.
 
     Each item is a task object without an id, with keys from :data:`IMPORT_KEYS`;
@@ -119,6 +158,8 @@ def import_tasks(board: Board, now: datetime, *, actor: str, items: Sequence[Any
         Invalid: an item that is not an object, has an id or an unknown key,
             an empty subject or a bad role; the message names the item (line) number.
         NotFound: a blocker that names neither a task on the board nor an earlier item.
+        Conflict: an item with a run command, from an actor who is neither the lead nor one
+            of ``runners`` (as :func:`add`).
     """
     check_name(actor)
     if not items:
@@ -146,7 +187,10 @@ def import_tasks(board: Board, now: datetime, *, actor: str, items: Sequence[Any
             run = item.get("run")
             if not isinstance(description, str) or (run is not None and not isinstance(run, str)):
                 raise Invalid("description and run must be strings")
-        except (Invalid, NotFound) as e:
+            check_texts(description, run)
+            if run:
+                check_runner(actor, runners)
+        except (Invalid, NotFound, Conflict) as e:
             raise type(e)(f"{where}: {e.message}") from None
         task = _new_task(base + k, now, subject, description, blocked, run, role)
         tasks.append(task)
@@ -260,20 +304,26 @@ def finish(board: Board, now: datetime, *, actor: str, task_id: int, ok: bool,
            result: Any = None) -> Change:
     """Mark the owner's task completed (``ok``) or failed, storing ``result`` (any JSON value).
 
+    The usage of the task's earlier runs (a result stored before, on a task reworked or put
+    back) is kept in the new result's ``runs`` (see :func:`gitboard.board.runs.carry`).
+
     Raises:
         NotFound: no such task. Conflict: not in progress, or ``actor`` is not the owner.
+        Invalid: the result would make the task's file bigger or deeper than a board file may be
+            (:func:`gitboard.board.canonical.check_size`).
     """
     check_name(actor)
     verb = "done" if ok else "fail"
     task = _owned(board, task_id, actor, "finish" if ok else "fail")
     ended = task.evolve(status=COMPLETED if ok else FAILED, lease_expires_at=None,
-                        updated_at=iso(now), result=result)
+                        updated_at=iso(now), result=runs.carry(task, result))
     return Change(_write(ended), f"{verb} #{task.id} by {actor}", trailers(verb, actor, task.id), result=ended)
 
 
 def update(board: Board, now: datetime, *, actor: str, task_id: int, subject: str | None = None,
            description: str | None = None, blocked_by: Sequence[int] = (), unblock: Sequence[int] = (),
-           status: str | None = None, run: str | None = None, role: str | None = None) -> Change | NoChange:
+           status: str | None = None, run: str | None = None, role: str | None = None,
+           runners: Collection[str] = ()) -> Change | NoChange:
     """Edit a task: subject, description, add blockers (``blocked_by``), remove blockers
     (``unblock``), status, run command and role ("" clears run and role).
 
@@ -287,16 +337,19 @@ def update(board: Board, now: datetime, *, actor: str, task_id: int, subject: st
             or a blockedBy cycle.
         Conflict: status in_progress (claim instead), to or from merged (the merge
             queue's), or a status change by anyone but the lead or the owner of the
-            in-progress task (:func:`~gitboard.board.rules.status_refusal`).
+            in-progress task (:func:`~gitboard.board.rules.status_refusal`); a change of
+            the run command by anyone but the lead or one of ``runners`` (see :func:`add`).
     """
     check_name(actor)
     task = board.task(task_id)
     changes: dict[str, Any] = {}
     if subject is not None:
         changes["subject"] = check_subject(subject)
+    check_texts(description, run)
     if description is not None:
         changes["description"] = description
-    if run is not None:
+    if run is not None and (run or None) != task.run:
+        check_runner(actor, runners)
         changes["run"] = run or None
     if role is not None:
         changes["role"] = check_role(role)

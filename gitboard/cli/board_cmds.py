@@ -17,20 +17,31 @@ def init(
     as_: Optional[str] = AS_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
-    """Create the board branch. Idempotent; against a remote that has a board, adopts it."""
+    """Create the board branch. Idempotent; against a remote that has a board, adopts it.
+
+    Without --remote, a clone whose remote already has a board is refused (exit 3): run
+    init --remote NAME to use that board. --json prints {"team_name", "branch", "remote",
+    "tip", "created", "adopted"}.
+    """
     from gitboard.store.setup import init as init_board
 
     actor = actor_name(as_)
     with open_repo() as repo:
         name = team or os.path.basename(os.path.abspath(repo.work_dir or repo.git_dir).removesuffix(".git")) or "team"
+        # had this clone the board before? (git checks the name; init refuses a bad one)
+        had_board = repo.resolve(f"refs/heads/{branch or repo.branch}") is not None
         result, created = init_board(repo, actor=actor, team_name=name, remote=remote, branch=branch)
+        adopted = not created and not had_board  # the remote's board, new in this clone
         doc = {"team_name": result.team_name, "branch": repo.branch, "remote": repo.remote,
-               "tip": repo.tip(), "created": created}
+               "tip": repo.tip(), "created": created, "adopted": adopted}
 
     def human() -> None:
         from gitboard.cli import render
 
         where = f" shared through {doc['remote']}" if doc["remote"] else ""
+        if adopted:
+            render.line(f"adopted {doc['remote']}'s board {doc['team_name']!r} on branch {doc['branch']}")
+            return
         verb = "created" if created else "already set up:"
         render.line(f"{verb} board {doc['team_name']!r} on branch {doc['branch']}{where}")
 

@@ -21,14 +21,15 @@ def install(
     protect_base: bool = typer.Option(False, "--protect-base",
                                       help="The base takes only merge-queue commits from a lead."),
     skew: Optional[float] = typer.Option(None, "--skew", metavar="SECONDS",
-                                         help="Clock skew allowed for lease expiry (default 120)."),
+                                         help="Seconds a lease is honoured past its end, for a holder whose "
+                                              "clock runs behind (default 0; never favours a takeover)."),
     server: bool = typer.Option(True, "--server/--no-server",
                                 help="Judge pushes in a warm per-user hook server (Linux; default) "
                                      "or in the hook's own process every time."),
     json_: bool = JSON_OPT,
 ) -> None:
-    """Install the hook (recording this Python) and set receive.denyDeletes, receive.denyNonFastForwards
-    and gitboard.hook.*. Reinstalling replaces only gitboard's own script."""
+    """Install the hook (recording this Python) and set receive.fsckObjects and gitboard.hook.*.
+    Reinstalling replaces only gitboard's own script."""
     from gitboard.store.hooks import install as do_install
 
     doc = do_install(path, leads=lead or [], base=base, protect_base=protect_base, skew=skew, server=server)

@@ -14,13 +14,14 @@ import typer
 
 from gitboard.board.errors import Invalid
 from gitboard.cli.common import GLOBALS
+from gitboard.team.models import DEFAULT_MODEL  # the model's name in --help; no SDK import
 
 
 def lead(
     prompt: Optional[str] = typer.Option(None, "-p", "--prompt", metavar="PROMPT", help="Run one prompt until the model stops, print its final text, and exit: 0 on end_turn, 1 on an API error (or another early stop), 130 on Ctrl-C."),
     json_: bool = typer.Option(False, "--json", help="With -p: print {\"text\", \"tool_calls\": [{\"name\", \"input\", \"is_error\"}], \"usage\", \"cost_usd\"}."),
     resume: bool = typer.Option(False, "--resume", help="Continue the saved conversation (<git-common-dir>/gitboard/lead/session.json)."),
-    model: Optional[str] = typer.Option(None, "--model", metavar="M", help="Model. Default: git config gitboard.model, else $GITBOARD_MODEL, else the README's default."),
+    model: Optional[str] = typer.Option(None, "--model", metavar="M", help=f"Model. Default: git config gitboard.model, else $GITBOARD_MODEL, else {DEFAULT_MODEL}."),
     max_turns: int = typer.Option(50, "--max-turns", metavar="N", min=1, help="Model turns one prompt may take."),
 ) -> int:
     """The lead as a model: a REPL ('gitboard lead >> ') whose prompts run the Messages API

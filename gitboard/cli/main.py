@@ -23,10 +23,13 @@ from gitboard.cli import cost_cmds
 from gitboard.cli import review_cmds, queue_cmds
 from gitboard.cli import watch_cmds
 from gitboard.cli import lead_cmds
+from gitboard.cli import serve_cmds
+from gitboard.cli import mcp_cmds
 from gitboard.cli.common import GLOBALS, fail, silence_stdout
 from gitboard.cli.coercion import install as _convert_plain_values_without_pydantic
 from gitboard.cli.help_flags import install as _flags_without_type_in_help
 from gitboard.cli.completion import install as _completion_errors_as_one_line
+from gitboard.cli.help_text import OrderedGroup, install as _help_reflowed_and_grouped
 
 _convert_plain_values_without_pydantic()  # about 100 ms off every command; see gitboard.cli.coercion
 _flags_without_type_in_help()  # --json, not --json <bool>; see gitboard.cli.help_flags
@@ -38,6 +41,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
+    cls=OrderedGroup,  # commands in a reading order; see gitboard.cli.help_text
 )
 
 
@@ -79,6 +83,10 @@ app.command("reject")(review_cmds.reject)
 app.command("merge")(queue_cmds.merge)
 app.command("watch")(watch_cmds.watch)
 app.command("lead")(lead_cmds.lead)
+app.command("serve")(serve_cmds.serve)
+app.command("notify")(serve_cmds.notify)
+app.command("mcp")(mcp_cmds.mcp)
+_help_reflowed_and_grouped(app)  # help texts reflowed, commands in panels; see gitboard.cli.help_text
 
 
 #: errno values of a failed write to stdout (a closed pipe, a full disk, a broken terminal).

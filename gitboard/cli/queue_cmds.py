@@ -30,8 +30,10 @@ def merge(
     rework; 3 for a named task that is not completed or approved, or a checked-out base
     with uncommitted changes to files a merge touches; 4 for an unknown id; 1 when the
     remote is unreachable. A task whose branch moved on since it was approved is not
-    merged (approve it again). --json prints {"merged": \[id], "rework": \[{"id", "reason",
-    "paths"}], "waiting": \[id], "stale": \[{"id", "approved", "tip"}]}.
+    merged (approve it again); nor is one without a task/<id> branch (nothing to merge: it
+    stays completed). Completed tasks that wait for approval are named. --json prints
+    {"merged": \[id], "rework": \[{"id", "reason", "paths"}], "waiting": \[id], "stale":
+    \[{"id", "approved", "tip"}], "unapproved": \[id], "no_branch": \[id]}.
     """
     from gitboard.team.refinery import Refinery
 
@@ -64,7 +66,14 @@ def merge(
             parts.append(f"waiting {len(run.waiting)}")
         if run.stale:
             parts.append(f"not merged (approve again) {len(run.stale)}")
+        if run.no_branch:
+            parts.append(f"no branch (nothing to merge) {len(run.no_branch)}")
         sys.stdout.write(", ".join(parts) + "\n")
+        if run.unapproved:
+            ids = " ".join(f"#{i}" for i in run.unapproved)
+            n = len(run.unapproved)
+            sys.stdout.write(f"{n} completed task{'s wait' if n != 1 else ' waits'} for approval: {ids} "
+                             f"(gitboard review ID, then gitboard approve ID)\n")
 
     emit(json_, run.to_json(), human)
     if signals and not follow:

@@ -23,13 +23,15 @@ from rich.text import Text
 
 from gitboard.board.snapshot import Board
 from gitboard.board.task import Task
-from gitboard.cli.words import blockers, compact, countdown, state, tokens, usd
+from gitboard.cli.pipe_console import console as _pipe_console
+from gitboard.words import blockers, compact, countdown, state, tokens, usd
 
 __all__ = ["STYLE", "style", "plain", "styled", "show", "line", "state", "countdown", "blockers", "Column",
            "COLUMNS", "LIST_COLUMNS", "table", "task_table", "team_line", "task_detail", "history_table",
            "usd", "tokens", "compact", "cost_table", "console"]
 
-console = Console(highlight=False)
+#: The commands' console: stdout; off a terminal it neither wraps nor pads (see gitboard.cli.pipe_console).
+console = _pipe_console()
 
 #: The one map from a state word to its rich style: a task's state (see :func:`state`),
 #: a teammate's status, a request's status. Every view looks its colours up here.
@@ -159,7 +161,7 @@ def task_detail(board: Board, task: Task, now: datetime) -> RenderableType:
     are shown literally."""
     parts: list[RenderableType] = [Text(f"#{task.id} {task.subject}", style="bold")]
     rows: list[tuple[str, Any]] = [
-        ("state", state(board, task, now)), ("status", task.status), ("owner", task.owner or "-"),
+        ("state", state(board, task, now)), ("owner", task.owner or "-"),
         ("blockedBy", ", ".join(f"#{b}" for b in task.blockedBy) or "-"), ("role", task.role or "-"),
         ("run", task.run or "-"), ("created", task.created_at), ("updated", task.updated_at),
         ("claimed", task.claimed_at or "-"), ("lease until", task.lease_expires_at or "-"),

@@ -20,13 +20,21 @@ from gitboard.cli.common import (
 
 app = typer.Typer(help="Add, list, claim and finish tasks.", no_args_is_help=True)
 
+#: The state words of ``task list``'s state column that are not statuses (see
+#: :func:`gitboard.words.state`): ``--status`` takes them too.
+STATE_WORDS = ("ready", "blocked", "expired")
+
 ID_ARG = typer.Argument(..., metavar="ID", help="Task id.", min=1)
 
 
-def _apply(operation, human_verb: str, json_mode: bool):
+def _apply(operation, human_verb: str, json_mode: bool, *, runners: bool = False):
     from gitboard.store.transact import transact
 
     with open_repo() as repo:
+        if runners:  # who besides the lead may set a run command: git config gitboard.hook.runners
+            from gitboard.store.hooks import runners_of
+
+            operation = partial(operation, runners=runners_of(repo.config_records))
         task = transact(repo, operation)
     emit(json_mode, task.to_json(), lambda: _say_task(human_verb, task))
     return task
@@ -53,7 +61,7 @@ def add(
     """Add a pending task; prints the new task (with --json, the task object)."""
     op = partial(task_ops.add, actor=actor_name(as_), subject=subject, description=description,
                  blocked_by=blocked_by, run=run, role=role)
-    _apply(op, "added", json_)
+    _apply(op, "added", json_, runners=run is not None)
 
 
 @app.command("import")
@@ -87,7 +95,10 @@ def import_(
             raise Invalid(f"line {n}: not valid JSON: {e}") from None
         lines.append(n)
     with open_repo() as repo:
-        tasks = transact(repo, partial(task_ops.import_tasks, actor=actor, items=items, lines=lines))
+        from gitboard.store.hooks import runners_of
+
+        tasks = transact(repo, partial(task_ops.import_tasks, actor=actor, items=items, lines=lines,
+                                       runners=runners_of(repo.config_records)))
 
     def human() -> None:
         from gitboard.cli import render
@@ -100,7 +111,7 @@ def import_(
 
 @app.command("list")
 def list_(
-    status: Optional[str] = typer.Option(None, "--status", "-s", help=f"Only tasks with this status: {', '.join(STATUSES)}."),
+    status: Optional[str] = typer.Option(None, "--status", "-s", metavar="STATE", help=f"Only tasks in this state, as the list's state column names it: a status ({', '.join(STATUSES)}) or {', '.join(STATE_WORDS)} (a pending task ready to claim or waiting on a blocker; an in-progress task whose lease ran out)."),
     owner: Optional[str] = typer.Option(None, "--owner", help="Only tasks owned by NAME."),
     ready: bool = typer.Option(False, "--ready", help="Only tasks ready to claim."),
     role: Optional[str] = typer.Option(None, "--role", help="With --ready: only tasks this role may claim."),
@@ -110,11 +121,12 @@ def list_(
     """List tasks sorted by id (with --json, an array of task objects)."""
     from gitboard.store.read import read_board
 
-    if status is not None:
-        task_ops.check_status(status)
+    if status is not None and status not in STATE_WORDS:
+        if status not in STATUSES:
+            raise Invalid(f"unknown status {status!r}: expected one of {', '.join(STATUSES + STATE_WORDS)}")
     now = utcnow()
     with open_repo(offline) as repo:
-        if json_:  # straight from the parse cache when it can: no task objects built
+        if json_ and status not in STATE_WORDS:  # straight from the parse cache when it can: no task objects built
             from gitboard.store.listing import task_list_json
 
             fast = task_list_json(repo, now, status=status, owner=owner, ready=ready, role=role)
@@ -130,7 +142,11 @@ def list_(
     tasks = [board.tasks[i] for i in sorted(board.tasks)]
     if ready:  # without --role: ready tasks of any role
         tasks = [t for t in tasks if board.is_ready(t, now) and (role is None or t.role in (None, role))]
-    if status is not None:
+    if status in STATE_WORDS:
+        from gitboard.words import state
+
+        tasks = [t for t in tasks if state(board, t, now) == status]
+    elif status is not None:
         tasks = [t for t in tasks if t.status == status]
     if owner is not None:
         tasks = [t for t in tasks if t.owner == owner]
@@ -251,4 +267,4 @@ def update(
     op = partial(task_ops.update, actor=actor_name(as_), task_id=task_id, subject=subject,
                  description=description, blocked_by=blocked_by, unblock=unblock, status=status,
                  run=run, role=role)
-    _apply(op, "updated", json_)
+    _apply(op, "updated", json_, runners=run is not None)

@@ -15,6 +15,7 @@ import typer
 from gitboard.board.errors import Invalid
 from gitboard.board.names import check_role
 from gitboard.cli.common import JSON_OPT, emit, open_repo
+from gitboard.team.models import DEFAULT_MODEL  # the model's name in --help; no SDK import
 
 NAME_ARG = typer.Argument(..., metavar="NAME", help="The teammate's name: a lowercase letter, then up to 31 lowercase letters, digits, - or _.")
 ROLE_OPT = typer.Option(None, "--role", metavar="R", help="The member's role: it claims only tasks with no role or this one.")
@@ -25,7 +26,7 @@ AGENT_OPT = typer.Option(None, "--agent", metavar="NAME",
                               "Default: anthropic when ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN is set, else shell.")
 AGENT_CMD_OPT = typer.Option(None, "--agent-cmd", metavar="CMD", help="Command line for the exec agent (the task prompt goes on its stdin).")
 MODEL_OPT = typer.Option(None, "--model", metavar="M",
-                         help="Model for the anthropic agent. Default: git config gitboard.model, else $GITBOARD_MODEL, else the README's default.")
+                         help=f"Model for the anthropic agent. Default: git config gitboard.model, else $GITBOARD_MODEL, else {DEFAULT_MODEL}.")
 POLL_OPT = typer.Option(5.0, "--poll", metavar="SECONDS", help="Idle poll interval (also how often the inbox is read while a command runs).")
 IDLE_OPT = typer.Option(60.0, "--idle-timeout", metavar="SECONDS", help="Idle time before the teammate shuts down.")
 LEASE_OPT = typer.Option(600.0, "--lease", metavar="SECONDS", help="Claim lease; renewed every third of it while working.")
@@ -35,6 +36,10 @@ BUDGET_USD_OPT = typer.Option(None, "--budget-usd", metavar="USD",
                                    "the task fails with reason 'budget ...' (work so far committed).")
 BUDGET_TOKENS_OPT = typer.Option(None, "--budget-tokens", metavar="N",
                                  help="Per-task budget in tokens (input, output, cache reads and writes summed).")
+PLAN_FIRST_OPT = typer.Option(False, "--plan-first",
+                              help="Each task starts with a plan the lead approves ('gitboard plan approve'); the "
+                                   "teammate starts work only then (anthropic, or claude/codex through gitboard's "
+                                   "MCP server). A rejection's feedback reaches the agent, which revises the plan.")
 STALL_OPT = typer.Option(900.0, "--stall-timeout", metavar="SECONDS",
                          help="An agent with no output and no tool call for this long is stopped, its work "
                               "committed and its task released with reason 'stalled'.")
@@ -89,8 +94,9 @@ def _note(note: str | None) -> None:
 def _work_options(kind: str, agent_cmd: str | None, role: str | None, prompt: str | None, model: str | None,
                   poll: float, idle_timeout: float, lease: float, max_turns: int | None,
                   budget_usd: float | None = None, budget_tokens: int | None = None,
-                  stall_timeout: float = 900.0) -> list[str]:
-    opts = ["--agent", kind, "--poll", repr(poll), "--idle-timeout", repr(idle_timeout), "--lease", repr(lease),
+                  stall_timeout: float = 900.0, plan_first: bool = False) -> list[str]:
+    opts = ["--plan-first"] if plan_first else []
+    opts += ["--agent", kind, "--poll", repr(poll), "--idle-timeout", repr(idle_timeout), "--lease", repr(lease),
             "--stall-timeout", repr(stall_timeout)]
     if budget_usd is not None:
         opts += ["--budget-usd", repr(budget_usd)]
@@ -118,6 +124,7 @@ def spawn(
     budget_usd: Optional[float] = BUDGET_USD_OPT,
     budget_tokens: Optional[int] = BUDGET_TOKENS_OPT,
     stall_timeout: float = STALL_OPT,
+    plan_first: bool = PLAN_FIRST_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
     """Start teammate NAME as a detached process ('gitboard work NAME') and return at once.
@@ -136,8 +143,10 @@ def spawn(
     with open_repo() as repo:
         kind, note = agents.choose(agent, agent_cmd, config=repo.config)
         agents.check_installed(kind, repo.config)
+        if plan_first:
+            agents.check_plan_first(kind, repo.config)
         options = _work_options(kind, agent_cmd, role, prompt, model, poll, idle_timeout, lease, max_turns,
-                                budget_usd, budget_tokens, stall_timeout)
+                                budget_usd, budget_tokens, stall_timeout, plan_first)
         base_commit(repo)  # no base branch with a commit: refuse now rather than fail every task
         worktrees_dir(repo)  # nowhere to put worktrees (inside the working tree ...): the same
         team_budget(repo.config)  # a bad gitboard.budget.usd: the same
@@ -168,6 +177,7 @@ def work(
     budget_usd: Optional[float] = BUDGET_USD_OPT,
     budget_tokens: Optional[int] = BUDGET_TOKENS_OPT,
     stall_timeout: float = STALL_OPT,
+    plan_first: bool = PLAN_FIRST_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
     """Run teammate NAME in the foreground until it shuts down (how a clone on another machine joins).
@@ -186,6 +196,8 @@ def work(
     with open_repo() as repo:
         kind, note = agents.choose(agent, agent_cmd, config=repo.config)
         agents.check_installed(kind, repo.config)
+        if plan_first:
+            agents.check_plan_first(kind, repo.config)
         config = repo.config
         _note(note)
         check_can_start(repo, name, restart_idle=False, me=os.getpid())
@@ -203,7 +215,7 @@ def work(
         teammate = Teammate(
             Settings(name=name, repo_path=root, role=role, prompt=prompt, model=model, poll=poll,
                      idle_timeout=idle_timeout, lease=lease, max_turns=max_turns, budget_usd=budget_usd,
-                     budget_tokens=budget_tokens, stall_timeout=stall_timeout),
+                     budget_tokens=budget_tokens, stall_timeout=stall_timeout, plan_first=plan_first),
             agents.make(kind, agent_cmd, config), log=Logger(name, sys.stderr if json_ else sys.stdout))
         install_signal_handlers(teammate)
         code = teammate.run()
@@ -230,6 +242,8 @@ def logs(
     if json_ and follow:
         raise Invalid("--follow cannot be combined with --json")
     with open_repo() as repo:
+        if not log_path(repo, name).exists():
+            _no_log_here(repo, name)
         where = _current_worktree(repo, name)
         if json_:
             import io
@@ -245,6 +259,29 @@ def logs(
             show_log(repo, name, sys.stdout, follow=follow)
         except KeyboardInterrupt:
             pass
+
+
+def _no_log_here(repo, name: str) -> None:
+    """Raise NotFound for a teammate with no log in this clone: when the roster shows it started
+    somewhere (a host or pid, not shutdown), say where it runs rather than advise spawning a
+    second one here."""
+    from gitboard.board.errors import BoardError, NotFound
+    from gitboard.board.names import check_name
+    from gitboard.store.read import read_board
+    from gitboard.team.process import log_path
+
+    check_name(name)
+    try:
+        member = read_board(repo).team.member(name)
+    except BoardError:
+        member = None
+    if member is not None and member.status != "shutdown" and (member.host or member.pid is not None):
+        where = f" on host {member.host}" if member.host else ""
+        pid = f", pid {member.pid}" if member.pid is not None else ""
+        raise NotFound(f"no log for {name} in this clone: the roster shows {name} {member.status}{where}{pid}; "
+                       f"its log is in the clone that runs it (run 'gitboard logs {name}' there)")
+    raise NotFound(f"no log for {name} in this clone ({log_path(repo, name)}); "
+                   f"spawn it with 'gitboard spawn {name}'")
 
 
 def _current_worktree(repo, name: str):

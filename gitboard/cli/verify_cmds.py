@@ -13,15 +13,17 @@ from gitboard.cli.common import JSON_OPT, OFFLINE_OPT, emit, open_repo
 def verify(
     since: Optional[str] = typer.Option(None, "--since", metavar="COMMIT",
                                         help="Check only the commits after COMMIT (default: the whole history)."),
-    skew: float = typer.Option(120.0, "--skew", metavar="SECONDS", min=0,
-                               help="Clock skew allowed when judging lease expiry."),
+    skew: float = typer.Option(0.0, "--skew", metavar="SECONDS", min=0,
+                               help="Seconds a lease is honoured past its end (the holder's allowance)."),
     offline: bool = OFFLINE_OPT,
     json_: bool = JSON_OPT,
 ) -> int:
     """Check every board commit against the rules the pre-receive hook enforces; exit 1 on any violation.
 
     Prints one line per violation (commit, action, actor, reason). Leases are judged by
-    each commit's committer time. --json prints {"commits": N, "violations": [...]}.
+    each commit's committer time, so misdated commits are reported too: dated more than
+    300 s after this machine's clock, or more than 300 s before their parent.
+    --json prints {"commits": N, "violations": [...]}.
     """
     from gitboard.board.errors import Invalid
     from gitboard.store.read import current_tip

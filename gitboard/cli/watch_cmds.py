@@ -16,103 +16,20 @@ import sys
 import threading
 import time
 from datetime import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import typer
 
-from gitboard.board.errors import BoardError, Invalid
+from gitboard.board.errors import Invalid
 from gitboard.cli.common import OFFLINE_OPT, emit, open_repo
+
+if TYPE_CHECKING:
+    from gitboard.store.refwatch import Fetcher, TipFollower
 
 #: Seconds between two looks at the keyboard (and at whether the board moved).
 KEY_CHECK = 0.1
 #: Bounds of ``--poll`` (seconds).
 MIN_POLL, MAX_POLL = 0.5, 86400.0
-#: Bytes read from the end of a teammate's log to find its last line.
-LOG_TAIL = 4096
-
-
-def last_line(path: str) -> str:
-    """The last non-blank line of the text file at ``path`` ("" if it is missing or empty)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(size - LOG_TAIL, 0))
-            data = f.read()
-    except OSError:
-        return ""
-    for raw in reversed(data.decode("utf-8", errors="replace").splitlines()):
-        if raw.strip():
-            return raw.strip()
-    return ""
-
-
-def teammates(repo: Any, board: Any) -> list:
-    """The roster as :class:`~gitboard.cli.watch_data.Mate` rows: a member registered on this host
-    whose process is gone shows as ``dead``; the last line of its log in this clone, if any."""
-    from gitboard.cli.watch_data import Mate
-    from gitboard.store.host import this_host
-    from gitboard.team.process import log_path, member_alive
-
-    host = this_host()
-    out = []
-    for m in board.team.members:
-        status = m.status
-        if status != "shutdown" and m.host == host and isinstance(m.pid, int) and not member_alive(repo, m):
-            status = "dead"
-        out.append(Mate(name=m.name, status=status, task=m.task, last_line=last_line(str(log_path(repo, m.name)))))
-    return out
-
-
-class Fetcher:
-    """Remote mode: fetch the board every ``poll`` seconds in a thread, with a repository of its own
-    (one per thread), fast-forwarding the local board ref; records when and whether it worked."""
-
-    def __init__(self, path: str, poll: float) -> None:
-        self.path, self.poll = path, poll
-        self.fetched_at: float | None = time.monotonic()
-        self.error = ""
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="gitboard-watch-fetch", daemon=True)
-
-    def _run(self) -> None:
-        from gitboard.store.read import current_tip
-        from gitboard.store.repo import BoardRepo
-
-        while not self.stop.wait(self.poll):
-            try:
-                with BoardRepo(self.path) as repo:
-                    current_tip(repo)
-                self.fetched_at, self.error = time.monotonic(), ""
-            except BoardError as e:
-                self.error = e.message
-            except Exception as e:  # never let the view die of a fetch
-                self.error = f"{type(e).__name__}: {e}"
-
-
-class TipFollower:
-    """Sets :attr:`moved` each time the local board ref moves away from the tip last seen,
-    watched in a thread (with its own repository) by :class:`gitboard.store.refwatch.RefWatcher`."""
-
-    def __init__(self, path: str, tip: str | None) -> None:
-        self.path, self.tip = path, tip
-        self.moved = threading.Event()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="gitboard-watch-ref", daemon=True)
-
-    def _run(self) -> None:
-        from gitboard.store.refwatch import RefWatcher
-        from gitboard.store.repo import BoardRepo
-
-        with BoardRepo(self.path) as repo:
-            watcher = RefWatcher(repo)
-            while not self.stop.is_set():
-                tip = watcher.wait_for_change(self.tip, 60.0, abort=self.stop)
-                if tip != self.tip:
-                    self.tip = tip
-                    self.moved.set()
-
-
 class Keys:
     """The keyboard in cbreak mode (keys without Enter, no echo; Ctrl-C still interrupts),
     restored on exit. Without a terminal on stdin it reads nothing."""
@@ -168,11 +85,14 @@ def _sigterm_as_interrupt() -> Callable[[], None]:
 def _size(console: Any) -> tuple[int, int]:
     if console.is_terminal:
         return console.size.width, console.size.height
-    try:
-        lines = int(os.environ.get("LINES", "24"))
-    except ValueError:
-        lines = 24
-    return console.width, max(lines, 10)
+    def env(name: str, default: int) -> int:
+        try:
+            return int(os.environ.get(name, default))
+        except ValueError:
+            return default
+    # a frame is a screen's worth: off a terminal, $COLUMNS x $LINES (80 x 24), not the
+    # unwrapped width the console lays other output out for
+    return max(env("COLUMNS", 80), 20), max(env("LINES", 24), 10)
 
 
 def watch(
@@ -194,8 +114,9 @@ def watch(
 
     from gitboard.board import queue
     from gitboard.board.clock import utcnow
-    from gitboard.cli import watch_data
+    from gitboard import overview
     from gitboard.store.read import read_board
+    from gitboard.store.refwatch import Fetcher, TipFollower
 
     if not (math.isfinite(poll) and MIN_POLL <= poll <= MAX_POLL):
         raise Invalid(f"--poll must be a number of seconds from {MIN_POLL:g} to {MAX_POLL:g}, not {poll:g}")
@@ -206,16 +127,16 @@ def watch(
         require_review = queue.review_required(review.stdout.decode(errors="replace") if review.status == 0 else None)
         repo.close()  # no GitPython Repo held for the life of the view; the fetcher opens its own
         if once and json_:
-            emit(True, watch_data.document(board, teammates(repo, board), utcnow(), require_review), lambda: None)
+            emit(True, overview.document(board, overview.teammates(repo, board), utcnow(), require_review), lambda: None)
             return 0
         live = not json_ and sys.stdout.isatty()
         if once:
             from gitboard.cli import render, watch_view
 
             width, height = _size(render.console)
-            render.show(watch_view.frame(board, teammates(repo, board), utcnow(), width=width, height=height,
-                                         source=watch_data.Source(remote, 0.0 if remote else None),
-                                         require_review=require_review))
+            render.console.print(watch_view.frame(board, overview.teammates(repo, board), utcnow(), width=width,
+                                                  height=height, source=overview.Source(remote, 0.0 if remote else None),
+                                                  require_review=require_review), width=width)
             return 0
         fetcher = Fetcher(repo.cwd, poll) if remote else None
         follower = TipFollower(repo.cwd, board.tip)
@@ -228,9 +149,9 @@ def watch(
                 _live(repo, board, follower, fetcher, remote, require_review)
             elif json_:
                 _lines(repo, board, follower, fetcher, lambda b, now: json.dumps(
-                    watch_data.document(b, teammates(repo, b), now, require_review), ensure_ascii=False))
+                    overview.document(b, overview.teammates(repo, b), now, require_review), ensure_ascii=False))
             else:
-                _lines(repo, board, follower, fetcher, watch_data.status_line)
+                _lines(repo, board, follower, fetcher, overview.status_line)
         except KeyboardInterrupt:
             pass
         finally:
@@ -259,8 +180,8 @@ def _live(repo: Any, board: Any, follower: TipFollower, fetcher: Fetcher | None,
 
     from gitboard.board.clock import utcnow
     from gitboard.cli.render import console
-    from gitboard.cli.watch_data import Source
     from gitboard.cli.watch_view import frame
+    from gitboard.overview import Source, teammates
 
     def draw(now: datetime) -> Any:
         width, height = _size(console)

@@ -35,7 +35,7 @@ from gitboard.board.snapshot import Board
 from gitboard.board.task import IN_PROGRESS, Task
 from gitboard.cli import render
 from gitboard.cli.render import Column, plain, styled
-from gitboard.cli.watch_data import ORDER, Mate, Source, open_blockers, queue_ids, tally, task_cost, view_state
+from gitboard.overview import ORDER, Mate, Source, open_blockers, queue_ids, tally, task_cost, view_state
 
 #: Teammate rows shown at most, and merge-queue ids listed per kind.
 MAX_MATES = 6
@@ -117,7 +117,7 @@ def _mates(board: Board, mates: Sequence[Mate], rows: int) -> RenderableType:
 
 
 def queue_line(board: Board, require_review: bool = True) -> Text | None:
-    """The merge queue in one line (see :func:`gitboard.cli.watch_data.queue_ids`; merged ones
+    """The merge queue in one line (see :func:`gitboard.overview.queue_ids`; merged ones
     newest first), or None when there is nothing in it."""
     groups = queue_ids(board, require_review)
     if not any(groups.values()):

@@ -412,15 +412,21 @@ class BoardCache:
 
 
 def parse_tree(body: bytes) -> Entries:
-    """Parse a raw tree object (``<mode> <name>\\0<20-byte id>`` ...) into name -> (mode, id)."""
+    """Parse a raw tree object (``<mode> <name>\\0<20-byte id>`` ...) into name -> (mode, id).
+
+    A malformed tree (a pushed one: :mod:`gitboard.board.tree_rules` says what is wrong with
+    it) gives the entries before the first that does not parse."""
     out: Entries = {}
     pos, end = 0, len(body)
-    while pos < end:
-        sp = body.index(b" ", pos)
-        nul = body.index(b"\0", sp)
-        out[body[sp + 1:nul].decode("utf-8", "surrogateescape")] = (int(body[pos:sp], 8),
-                                                                      body[nul + 1:nul + 21].hex())
-        pos = nul + 21
+    try:
+        while pos < end:
+            sp = body.index(b" ", pos)
+            nul = body.index(b"\0", sp)
+            out[body[sp + 1:nul].decode("utf-8", "surrogateescape")] = (int(body[pos:sp], 8),
+                                                                          body[nul + 1:nul + 21].hex())
+            pos = nul + 21
+    except ValueError:
+        pass
     return out
 
 

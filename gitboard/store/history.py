@@ -20,19 +20,25 @@ def _task_matches(value: str, task_id: int) -> bool:
 
 
 def history(repo: BoardRepo, tip: str, *, task: int | None = None, actor: str | None = None,
-            action: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+            action: str | None = None, limit: int | None = None, paths: tuple[str, ...] = (),
+            since: str | None = None) -> list[dict[str, Any]]:
     """Return board commits from ``tip`` back, newest first, filtered by trailers.
 
     Each entry is ``{"commit", "time", "action", "task", "actor", "subject"}``
     (``time`` ISO-8601 UTC; ``task`` an int, an import's ``"first-last"`` range,
     or None), plus ``"request"`` and ``"takeover_from"`` when the commit has them.
-    ``limit`` caps the number of entries after filtering.
+    ``limit`` caps the number of entries after filtering. ``paths`` keeps only the commits
+    that change one of these board paths (``git log -- PATH``); ``since`` (a commit, an
+    ancestor of ``tip``) stops the walk there (``git log since..tip``).
 
     Raises:
         GitFailure: ``git log`` failed.
     """
     fmt = _SEP.join(["%H", "%ct", "%s", "%(trailers:only,unfold)"]) + _REC
-    raw = repo.git("log", f"--format={fmt}", tip).stdout.decode(errors="replace")
+    revs = [f"{since}..{tip}" if since else tip]
+    if paths:
+        revs += ["--", *paths]
+    raw = repo.git("log", f"--format={fmt}", *revs).stdout.decode(errors="replace")
     out: list[dict[str, Any]] = []
     for rec in raw.split(_REC):
         rec = rec.strip("\n")

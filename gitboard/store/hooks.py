@@ -14,17 +14,30 @@ back. The work is :func:`gitboard.store.receive.check_push`.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from gitboard.board.errors import BoardError, GitFailure, Invalid
 from gitboard.board.names import check_name
+from gitboard.board.permits import RUNNERS_KEY
 from gitboard.store.repo import BoardRepo
 
 #: The line that marks gitboard's hook script.
 HOOK_ID = "ID: gitboard-pre-receive-7f3c2a91"
 HOOK_NAME = "pre-receive"
+
+
+def runners_of(records: Iterable[tuple[str, str]]) -> set[str]:
+    """The actors besides the lead who may set a task's ``run`` command: every value of
+    ``gitboard.hook.runners`` (multi-valued; names separated by spaces or commas) in the
+    ``(key, value)`` config records (:attr:`BoardRepo.config_records`)."""
+    out: set[str] = set()
+    for key, value in records:
+        if key.lower() == RUNNERS_KEY:
+            out.update(n for n in re.split(r"[\s,]+", value.strip()) if n)
+    return out
 
 
 def template() -> str:
@@ -68,7 +81,7 @@ def hooks_dir(repo: BoardRepo) -> Path:
     """The repository's hooks directory.
 
     Raises:
-        Invalid: ``core.hooksPath`` is set (install by hand there; see the README).
+        Invalid: ``core.hooksPath`` is set (install by hand there; see docs/guides/server-hook.md).
     """
     custom = repo.git("config", "core.hooksPath", check=False).stdout.decode().strip()
     if custom:
@@ -81,11 +94,16 @@ def install(path: str, *, leads: Sequence[str] = (), base: str | None = None, pr
             skew: float | None = None, python: str | None = None, server: bool = True) -> dict:
     """Install the pre-receive hook into the repository at ``path`` and set what it relies on.
 
-    Sets ``receive.denyDeletes`` and ``receive.denyNonFastForwards`` to true, and
-    ``gitboard.hook.leads`` to exactly ``leads`` (when any are given), plus
+    Sets ``receive.fsckObjects`` to true (git checks every pushed object as ``git fsck`` would,
+    before the hook runs) and ``gitboard.hook.leads`` to exactly ``leads`` (when any are given), plus
     ``gitboard.hook.base``, ``gitboard.hook.protectBase`` and ``gitboard.hook.skew``
     when given. Reinstalling replaces gitboard's own script; a foreign hook is moved to
     ``pre-receive.legacy`` once.
+
+    It sets neither ``receive.denyNonFastForwards`` nor ``receive.denyDeletes``: they hold for
+    every ref of the repository and would override the server's own per-branch permissions
+    (gitolite's ``RW+`` on a teammate's task branch). The hook itself refuses a deletion or a
+    rewind of the board and base branches (:mod:`gitboard.store.receive`).
 
     Args:
         path: the server repository (bare, usually).
@@ -118,8 +136,7 @@ def install(path: str, *, leads: Sequence[str] = (), base: str | None = None, pr
         tmp.write_text(render(python or sys.executable, server=server))
         tmp.chmod(0o755)
         os.replace(tmp, hook)
-        repo.git("config", "receive.denyDeletes", "true")
-        repo.git("config", "receive.denyNonFastForwards", "true")
+        repo.git("config", "receive.fsckObjects", "true")
         if leads:
             repo.git("config", "--unset-all", "gitboard.hook.leads", check=False)
             for name in leads:

@@ -41,7 +41,7 @@ from bisect import bisect_left
 import struct
 import zlib
 from datetime import datetime
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from gitboard.board.clock import parse_iso
 from gitboard.board.task import DONE, IN_PROGRESS, PENDING
@@ -188,19 +188,10 @@ def _index(version: int, corrupt: dict[str, str], ids: list[int], status: list[s
     return Index(version, corrupt, ids, status, owner, blocked, lease, role, starts, ready, leased, body)
 
 
-def answer(index: Index, now: datetime, *, status: str | None = None, owner: str | None = None,
-           ready: bool = False, role: str | None = None) -> list[bytes | memoryview]:
-    """Return ``task list --json``'s array for ``index``, filtered like ``task list``, as UTF-8
-    pieces to write one after the other (slices of the index's ``body``: nothing is copied).
-
-    The pieces joined are exactly ``json.dumps([task objects], ensure_ascii=False)`` encoded.
-
-    Args:
-        now: the time an in-progress task's lease is judged at (``ready``).
-        status, owner: keep only tasks with this status / owner.
-        ready: keep only ready tasks (:meth:`Board.is_ready`); with ``role``, only those whose
-            role is None or ``role``.
-    """
+def select(index: Index, now: datetime, *, status: str | None = None, owner: str | None = None,
+           ready: bool = False, role: str | None = None) -> list[int] | range:
+    """Return the positions (sorted) in ``index`` of the tasks ``task list`` keeps with these
+    filters (see :func:`answer`), for a caller that pages through them (:func:`pieces`)."""
     if ready:
         keep = index.ready
         expired = [pos for pos, lease in index.leased if parse_iso(lease) <= now]
@@ -217,6 +208,28 @@ def answer(index: Index, now: datetime, *, status: str | None = None, owner: str
     if owner is not None:
         owners = index.owner
         keep = [p for p in keep if owners[p] == owner]
+    return keep
+
+
+def answer(index: Index, now: datetime, *, status: str | None = None, owner: str | None = None,
+           ready: bool = False, role: str | None = None) -> list[bytes | memoryview]:
+    """Return ``task list --json``'s array for ``index``, filtered like ``task list``, as UTF-8
+    pieces to write one after the other (slices of the index's ``body``: nothing is copied).
+
+    The pieces joined are exactly ``json.dumps([task objects], ensure_ascii=False)`` encoded.
+
+    Args:
+        now: the time an in-progress task's lease is judged at (``ready``).
+        status, owner: keep only tasks with this status / owner.
+        ready: keep only ready tasks (:meth:`Board.is_ready`); with ``role``, only those whose
+            role is None or ``role``.
+    """
+    return pieces(index, select(index, now, status=status, owner=owner, ready=ready, role=role))
+
+
+def pieces(index: Index, keep: Sequence[int]) -> list[bytes | memoryview]:
+    """Return the JSON array of the tasks at positions ``keep`` (sorted, distinct) as UTF-8 pieces
+    to write one after the other (slices of the index's ``body``: nothing is copied)."""
     if not keep:
         return [b"[]"]
     body, starts = memoryview(index.body), index.starts

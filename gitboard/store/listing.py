@@ -70,15 +70,101 @@ def task_list_json(repo: BoardRepo, now: datetime, *, fresh: bool = True, status
     Raises:
         GitFailure: no board, the remote is unreachable, or git could not read the tree.
     """
-    tip = current_tip(repo, fresh)
+    found = cached_index(repo, fresh=fresh)
+    if found is None:
+        return None
+    index = found[2]
+    return list_index.answer(index, now, status=status, owner=owner, ready=ready, role=role), dict(index.corrupt)
+
+
+def listing_index(repo: BoardRepo, fresh: bool = True,
+                  memo: dict[str, list_index.Index] | None = None) -> list_index.Index | None:
+    """Return the listing index of the board's current tree (see :func:`task_list_json`: loaded,
+    else made from the latest index or the parse cache and saved), or None when the caches
+    cannot make it.
+
+    Args:
+        memo: a long-lived caller's dict, tree -> index: the index of a tree listed before is
+            taken from it rather than read from its file again (it keeps the last tree only).
+
+    Raises:
+        GitFailure: no board, the remote is unreachable, or git could not read the tree.
+    """
+    found = cached_index(repo, fresh=fresh, memo=memo)
+    return None if found is None else found[2]
+
+
+def cached_index(repo: BoardRepo, tip: str | None = None, *, fresh: bool = True,
+                 memo: dict[str, list_index.Index] | None = None) -> tuple[str, str, list_index.Index] | None:
+    """Return (tip, tree id, listing index) of the board at ``tip`` (None: the current tip,
+    fetched first in remote mode when ``fresh``), from the caches only; None when they cannot
+    give it (see :func:`task_list_json`). A new index is written for the next reader;
+    ``memo`` as for :func:`listing_index`.
+
+    Raises:
+        GitFailure: no board, the remote is unreachable, or git could not read the tree.
+    """
+    if tip is None:
+        tip = current_tip(repo, fresh)
     tree = tree_id(repo, tip)
+    if memo is not None and tree in memo:
+        return tip, tree, memo[tree]
     index = list_index.load(repo.common_dir, tree)
     if index is None:
         index = index_from_previous(repo, tree) or index_from_cache(repo, tip, tree)
         if index is None:
             return None
         list_index.save(repo.common_dir, tree, index)
-    return list_index.answer(index, now, status=status, owner=owner, ready=ready, role=role), dict(index.corrupt)
+    if memo is not None:
+        memo.clear()
+        memo[tree] = index
+    return tip, tree, index
+
+
+def board_index(repo: BoardRepo, *, fresh: bool = True) -> tuple[str, list_index.Index]:
+    """Return (tip, listing index) of the current board, always: from the caches as
+    :func:`cached_index` does, else made from the board read in full (which fills the parse
+    cache) and written for the next reader. The web board's columns are windows of it.
+
+    Raises:
+        GitFailure: no board, the remote is unreachable, or git could not read the tree.
+    """
+    from gitboard.store.read import read_board
+
+    found = cached_index(repo, fresh=fresh)
+    if found is not None:
+        return found[0], found[2]
+    board = read_board(repo, fresh=False)
+    tip = board.tip
+    tasks = board.tasks
+    index = list_index.build(
+        board.format,
+        {tid: (tid, t.status, t.owner, tuple(t.blockedBy), t.lease_expires_at, t.role) for tid, t in tasks.items()},
+        {tid: t.to_json_text() for tid, t in tasks.items()}, dict(board.corrupt))
+    list_index.save(repo.common_dir, tree_id(repo, tip), index)
+    return tip, index
+
+
+def task_list_page(repo: BoardRepo, now: datetime, *, fresh: bool = True, status: str | None = None,
+                   owner: str | None = None, ready: bool = False, role: str | None = None,
+                   offset: int = 0, limit: int | None = None,
+                   memo: dict[str, list_index.Index] | None = None) -> tuple[bytes, int, dict[str, str]] | None:
+    """Return one page of ``task list``'s answer: ``(the JSON array of the kept tasks from
+    position offset, at most limit of them, as UTF-8; how many tasks the filters keep in all;
+    the corrupt files)``, or None when the caches cannot answer (see :func:`task_list_json`,
+    whose filters these are). Only the page's texts are joined, however large the board;
+    ``memo`` as for :func:`listing_index`.
+
+    Raises:
+        GitFailure: no board, the remote is unreachable, or git could not read the tree.
+    """
+    index = listing_index(repo, fresh, memo)
+    if index is None:
+        return None
+    keep = list_index.select(index, now, status=status, owner=owner, ready=ready, role=role)
+    end = None if limit is None else offset + limit
+    page = b"".join(list_index.pieces(index, keep[offset:end]))
+    return page, len(keep), dict(index.corrupt)
 
 
 #: Changed files up to which :func:`index_from_previous` applies them to the latest index

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 from gitboard.board import layout
 from gitboard.board.errors import BoardError
-from gitboard.board.snapshot import ParseError
+from gitboard.board.snapshot import NESTED_TOO_DEEP, ParseError
 from gitboard.board.task import Task
 from gitboard.store import trees
 from gitboard.store.cache import MISSING, BoardCache
@@ -116,6 +116,8 @@ def parse_json(data: bytes) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         return ParseError(f"not valid JSON: {e}")
+    except RecursionError:
+        return ParseError(NESTED_TOO_DEEP)
 
 
 def parse_task(data: bytes) -> Task | ParseError:

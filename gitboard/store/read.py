@@ -23,9 +23,26 @@ from gitboard.store.trees import TreeRef
 
 
 def no_board_error(repo: BoardRepo) -> GitFailure:
-    """The error for a repository (or remote) without a board branch."""
+    """The error for a repository (or remote) without a board branch. Its hint names
+    ``gitboard init --remote NAME`` when a remote this clone fetched from has a board
+    (see :func:`remote_with_board`): a plain ``init`` would make a second, unrelated board."""
     where = f"{repo.remote}'s " if repo.remote else ""
-    return GitFailure(f"no board: {where}branch {repo.branch!r} does not exist (run 'gitboard init')")
+    shared = None if repo.remote else remote_with_board(repo)
+    hint = (f"{shared} has one: run 'gitboard init --remote {shared}' to use it" if shared
+            else "run 'gitboard init'")
+    return GitFailure(f"no board: {where}branch {repo.branch!r} does not exist ({hint})")
+
+
+def remote_with_board(repo: BoardRepo) -> str | None:
+    """The first git remote (``origin`` first, then by name) whose board branch this clone has
+    fetched (``refs/remotes/<remote>/<branch>`` exists, as after ``git clone``), or None.
+    Reads local refs only: no network."""
+    res = repo.git("remote", check=False)
+    names = res.stdout.decode(errors="replace").split() if res.status == 0 else []
+    for name in sorted(names, key=lambda n: (n != "origin", n)):
+        if repo.read_ref(f"refs/remotes/{name}/{repo.branch}") is not None:
+            return name
+    return None
 
 
 def load_board(repo: BoardRepo, tip: str | None) -> tuple[Board, TreeRef, BoardCache]:

@@ -12,7 +12,8 @@ Checked, per ref:
 - **the board branch** (``gitboard.branch``, default ``gitboard``): no deletion, no
   rewind (non-fast-forward), and every new commit legal under
   :mod:`gitboard.board.rules` against its parent, leases judged by this server's clock
-  allowing ``gitboard.hook.skew`` seconds (default 120);
+  honouring a lease ``gitboard.hook.skew`` seconds past its end (default 0: the holder's
+  allowance, never the taker's; a live lease cannot be taken over);
 - **identity**, where the server knows who pushed: every new board commit's
   ``Gitboard-Actor`` must be a name the pusher may act as (:func:`allowed_actors`);
 - **task/<id>** branches: the pusher may act as the task's owner (on the board as this
@@ -20,15 +21,24 @@ Checked, per ref:
 - **the base branch** (``gitboard.hook.base``, default the repository's HEAD branch): only
   fast-forwards; with ``gitboard.hook.protectBase``, only merge-queue commits (merge
   commits with a ``Gitboard-Task`` trailer and actor ``lead``, recorded on the board as
-  that task's merge, merging the commit its approval names) pushed by a lead.
+  that task's merge, merging the commit its approval names) pushed by a lead;
+- **merge records**, where the repository has a base branch: each ``merge`` board commit's
+  merge commit exists, is on the base (pushed with it, or already there), and merges the
+  approved commit of an approved task (:mod:`gitboard.board.merge_rules`; an approval is
+  not required when the server's ``gitboard.review`` is ``none``).
 
-Other refs are not gitboard's business and pass. An update of the board or base branch
-whose old value is no longer the ref's (another push landed first) is left to git, which
-rejects it as stale: a lost race, retried by the client, and cheap here.
+Other refs are not gitboard's business and pass. A deletion of the board or base branch is
+refused before anything else, whatever old value it declares. The declared ``<old>`` of an
+update of either is the pusher's to choose, so it is trusted only when it is the ref's
+current value, or an ancestor of it (the ref moved on: git rejects the update as stale, a
+lost race the client retries); any other update is judged as if its ``<old>`` were the
+ref's current value (:func:`declared_old`).
 
 Configuration (``git config`` in the server repository; ``gitboard hook install`` writes it):
 
 - ``gitboard.hook.leads`` (multi-valued): pushers who may act as ``lead``;
+- ``gitboard.hook.runners`` (multi-valued): actors who, besides ``lead``, may set or change a
+  task's ``run`` command (the command every shell teammate executes);
 - ``gitboard.hook.actors.<pusher>`` (multi-valued; names separated by spaces or commas,
   ``*`` for any): the names that pusher may act as; default: the pusher's own name;
 - ``gitboard.hook.skew``, ``gitboard.hook.base``, ``gitboard.hook.protectBase``.
@@ -45,14 +55,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from gitboard.board.change import ACTOR, TASK
+from gitboard.board.change import ACTION, ACTOR, TASK
+from gitboard.board.merge_rules import approval_mismatch, merge_refusals
 from gitboard.board.clock import utcnow
 from gitboard.board.errors import BoardError
 from gitboard.board.names import LEAD
-from gitboard.board.review_ops import approved_commit
+from gitboard.board.queue import review_required
+from gitboard.board.review_ops import MERGE_COMMIT, is_object_id
 from gitboard.board.snapshot import Board
 from gitboard.store.read import load_board
-from gitboard.store.repo import BoardRepo
+from gitboard.store.repo import ZERO_OID, BoardRepo
 from gitboard.store.verify import DEFAULT_SKEW, check_range, commits_between, zero_to_none
 
 #: Environment variables naming the pusher, in the order they are read.
@@ -66,10 +78,12 @@ class HookConfig:
     """The hook's settings, from ``git config gitboard.hook.*`` (see the module docstring)."""
 
     leads: set[str] = field(default_factory=set)
+    runners: set[str] = field(default_factory=set)
     actors: dict[str, list[str]] = field(default_factory=dict)
     skew: float = DEFAULT_SKEW
     base: str | None = None
     protect_base: bool = False
+    require_review: bool = True
 
     @classmethod
     def read(cls, repo: BoardRepo) -> "HookConfig":
@@ -82,10 +96,14 @@ class HookConfig:
         cfg = cls()
         for key, value in repo.config_records:
             key = key.lower()
+            if key == "gitboard.review":
+                cfg.require_review = review_required(value)
             if not key.startswith("gitboard.hook."):
                 continue
             if key == "gitboard.hook.leads":
                 cfg.leads.update(_names(value))
+            elif key == "gitboard.hook.runners":
+                cfg.runners.update(_names(value))
             elif key.startswith("gitboard.hook.actors."):
                 cfg.actors.setdefault(key[len("gitboard.hook.actors."):], []).extend(_names(value))
             elif key == "gitboard.hook.skew":
@@ -175,15 +193,19 @@ def check_push(repo: BoardRepo, updates: Sequence[tuple[str, str, str]], env: Ma
     # the board first: the other refs are judged against the board as this push leaves it
     for old, new, ref in sorted(updates, key=lambda u: u[2] != repo.ref):
         old_c, new_c = zero_to_none(old), zero_to_none(new)
-        if (ref == repo.ref or ref == base_ref) and repo.read_ref(ref) != old_c:
-            # the ref moved since the pusher read it: git refuses this update as stale (a lost
-            # race the client retries), and a ref that moved on never comes back (no rewinds)
-            continue
-        if ref == repo.ref:
-            if new_c is None:
-                refused.append(f"refused {new}: deletion of the board branch {ref}")
+        if ref == repo.ref or ref == base_ref:
+            if new_c is None:  # before any staleness test: git deletes a ref whose declared old value
+                what = "board" if ref == repo.ref else "base"  # names no object without comparing it
+                refused.append(f"refused {new}: deletion of the {what} branch {ref}")
                 continue
-            report, board = check_range(repo, old_c, new_c, now=lambda c: now, skew=cfg.skew, remember=True)
+            judged = declared_old(repo, ref, old_c)
+            if judged is STALE:
+                continue
+            old_c = judged
+            old = old_c or ZERO_OID
+        if ref == repo.ref:
+            report, board = check_range(repo, old_c, new_c, now=lambda c: now, skew=cfg.skew, remember=True,
+                                        runners=cfg.runners)
             if old_c is not None and not _fast_forward(report.checked, old_c, new_c):
                 refused.append(f"refused {new}: a rewind of the board branch {ref} (not a fast-forward of {old})")
                 continue
@@ -195,10 +217,13 @@ def check_push(repo: BoardRepo, updates: Sequence[tuple[str, str, str]], env: Ma
                     if actor and not may_act(actor):
                         refused.append(f"refused {c.id}: {pusher} may not act as {actor}"
                                        + (" (only a lead may act as lead)" if actor == LEAD else ""))
+            merges = [c for c in report.checked if dict(c.trailers).get(ACTION) == "merge"]
+            if merges and board is not None and not report.violations:
+                if base_ref is None:
+                    base_ref = _base_ref(repo, cfg)
+                refused += _check_merges(repo, merges, board, base_ref, updates, cfg)
         elif base_ref is not None and ref == base_ref:
-            if new_c is None:
-                refused.append(f"refused {new}: deletion of the base branch {ref}")
-            elif old_c is not None and not repo.is_ancestor(old_c, new_c):
+            if old_c is not None and not repo.is_ancestor(old_c, new_c):
                 refused.append(f"refused {new}: a rewind of the base branch {ref} (not a fast-forward of {old})")
             elif cfg.protect_base:
                 if board is None:
@@ -218,6 +243,35 @@ def check_push(repo: BoardRepo, updates: Sequence[tuple[str, str, str]], env: Ma
     return refused
 
 
+#: What :func:`declared_old` returns for an update git will refuse as stale.
+STALE = "stale"
+
+
+def declared_old(repo: BoardRepo, ref: str, old: str | None) -> str | None:
+    """The old value to judge an update of ``ref`` from, given the ``old`` its pusher declared.
+
+    The pusher chooses ``<old>``, so it is trusted only where that cannot help a forgery:
+
+    - ``old`` is the ref's current value (None: no such ref): judged from it;
+    - ``old`` is a proper ancestor of the current value: :data:`STALE`, skipped. The ref moved
+      on since the pusher read it (a lost race the client retries); git compares the ref with
+      ``old`` before it moves it, and the ref never comes back to ``old`` (rewinds and deletions
+      of the board and base are refused);
+    - anything else (an object not on the ref's history, a value the ref does not hold yet
+      because another push lands meanwhile, all zeros for an existing ref): judged as if ``old``
+      were the current value, so every commit the ref could end up with is judged.
+
+    Raises:
+        GitFailure: git could not be run.
+    """
+    current = repo.read_ref(ref)
+    if old == current:
+        return old
+    if old is not None and current is not None and repo.is_ancestor(old, current):
+        return STALE
+    return current
+
+
 def _fast_forward(commits: Sequence, old: str, new: str) -> bool:
     """True if ``new`` descends from ``old``, judged from the commits of ``old..new`` (oldest first):
     the range is empty only when ``new == old``, and otherwise its first commit (in a history
@@ -227,6 +281,34 @@ def _fast_forward(commits: Sequence, old: str, new: str) -> bool:
     if any(len(c.parents) > 1 for c in commits):
         return True  # reported as a merge commit by the rules
     return commits[0].parents == [old]
+
+
+def _check_merges(repo: BoardRepo, merges: Sequence, board: Board, base_ref: str | None,
+                  updates: Sequence[tuple[str, str, str]], cfg: HookConfig) -> list[str]:
+    """The board's ``merge`` commits of this push against the base branch
+    (:func:`gitboard.board.merge_rules.merge_refusals`): each named merge commit exists, is
+    on the base as this push leaves it, merges the approved commit of an approved task.
+    Nothing is checked where the repository has no base branch."""
+    tips = [n for _, n, ref in updates if ref == base_ref and zero_to_none(n)]
+    current = repo.read_ref(base_ref) if base_ref else None
+    if current:
+        tips.append(current)
+    if not tips:
+        return []
+    out = []
+    for c in merges:
+        tr = dict(c.trailers)
+        task = board.tasks.get(int(tr[TASK])) if tr.get(TASK, "").isdigit() else None
+        commit = tr.get(MERGE_COMMIT, "")
+        if task is None:
+            continue  # the rules have reported it
+        listed = repo.git("rev-list", "--parents", "-n", "1", f"{commit}^{{commit}}", "--", check=False) \
+            if is_object_id(commit) else None
+        parents = listed.stdout.decode().split()[1:] if listed is not None and listed.status == 0 else None
+        on_base = parents is not None and any(repo.is_ancestor(commit, tip) for tip in tips)
+        for why in merge_refusals(task, commit, parents, on_base, cfg.require_review):
+            out.append(f"refused {c.id}: merge by {tr.get(ACTOR) or '?'}: {why}")
+    return out
 
 
 def _current_board(repo: BoardRepo) -> Board | None:
@@ -270,10 +352,9 @@ def _check_protected_base(repo: BoardRepo, old: str | None, new: str, pusher: st
             out.append(f"refused {oid}: the board does not record this merge as task #{tr[TASK]}'s "
                        f"(push the board's merge commit with it, as 'gitboard merge' does)")
             continue
-        approved = approved_commit(task)
-        if approved is not None and c.parents[1] != approved:
-            out.append(f"refused {oid}: it merges {c.parents[1][:12]}, but task #{task.id} was approved "
-                       f"at {approved[:12]}")
+        why = approval_mismatch(task, c.parents[1])
+        if why:
+            out.append(f"refused {oid}: {why}")
     return out
 
 

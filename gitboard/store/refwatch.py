@@ -23,6 +23,7 @@ import os
 import threading
 import time
 
+from gitboard.board.errors import BoardError
 from gitboard.store.repo import BoardRepo
 
 #: Seconds between two looks at the ref files.
@@ -111,3 +112,51 @@ def wait_for_change(repo_or_path: BoardRepo | str | os.PathLike, old_tip: str | 
         return RefWatcher(repo_or_path, ref).wait_for_change(old_tip, timeout_seconds, abort)
     with BoardRepo(repo_or_path) as repo:
         return RefWatcher(repo, ref).wait_for_change(old_tip, timeout_seconds, abort)
+
+
+class Fetcher:
+    """Remote mode: fetch the board every ``poll`` seconds in a thread, with a repository of its own
+    (one per thread), fast-forwarding the local board ref; records when (``fetched_at``,
+    ``time.monotonic()``) and whether (``error``, "" when it worked) it last fetched. Start
+    :attr:`thread`; set :attr:`stop` to end it. Used by ``gitboard watch`` and the web board."""
+
+    def __init__(self, path: str, poll: float) -> None:
+        self.path, self.poll = path, poll
+        self.fetched_at: float | None = time.monotonic()
+        self.error = ""
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="gitboard-fetch", daemon=True)
+
+    def _run(self) -> None:
+        from gitboard.store.read import current_tip
+
+        while not self.stop.wait(self.poll):
+            try:
+                with BoardRepo(self.path) as repo:
+                    current_tip(repo)
+                self.fetched_at, self.error = time.monotonic(), ""
+            except BoardError as e:
+                self.error = e.message
+            except Exception as e:  # never let the view die of a fetch
+                self.error = f"{type(e).__name__}: {e}"
+
+
+class TipFollower:
+    """Sets :attr:`moved` each time the local board ref moves away from the tip last seen,
+    watched in a thread (with its own repository) by :class:`RefWatcher`; :attr:`tip` is the
+    tip last seen. Start :attr:`thread`; set :attr:`stop` to end it."""
+
+    def __init__(self, path: str, tip: str | None) -> None:
+        self.path, self.tip = path, tip
+        self.moved = threading.Event()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="gitboard-ref", daemon=True)
+
+    def _run(self) -> None:
+        with BoardRepo(self.path) as repo:
+            watcher = RefWatcher(repo)
+            while not self.stop.is_set():
+                tip = watcher.wait_for_change(self.tip, 60.0, abort=self.stop)
+                if tip != self.tip:
+                    self.tip = tip
+                    self.moved.set()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gitboard.board.errors import GitFailure
-from gitboard.store.merge import base_branch, branch_tip, fetch_branch, local_branch, merge_base, merge_tree
+from gitboard.store.merge import base_branch, branch_tip, task_branch, fetch_branch, local_branch, merge_base, merge_tree
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 
@@ -48,9 +48,15 @@ def review_task(repo: BoardRepo, task_id: int, *, patch: bool = False, fetch: bo
          "branch": {"name": str, "commit": str}, "merge_base": str or null,
          "commits": [{"commit", "subject"}] (on the branch, not on the base; newest first),
          "files": [{"path", "added", "deleted"}] (from the merge base; null counts for binary files),
-         "mergeable": bool, "conflicts": [path]}
+         "mergeable": bool, "conflicts": [path],
+         "merged": null or {"commit": str, "base": str, "subject": str}}
 
     With ``patch``, also ``"patch"``: the diff from the merge base to the branch.
+
+    A merged task whose merge commit (``result.merge.commit``) is here is reviewed as it
+    landed: ``merged`` names the merge commit and the base commit it was made on,
+    ``base.commit`` is that base commit, ``branch.commit`` the merge's second parent (the
+    task's work as merged), and the commits and files are what the merge brought in.
 
     Args:
         fetch: in remote mode, fetch the board, the base and the branch first.
@@ -65,7 +71,13 @@ def review_task(repo: BoardRepo, task_id: int, *, patch: bool = False, fetch: bo
     base = fetch_branch(repo, base_name) if fetch else local_branch(repo, base_name)
     if base is None:
         raise GitFailure(f"the base branch {base_name!r} has no commit")
-    name, tip = branch_tip(repo, task, fetch=fetch)
+    landed = _landed(repo, task)
+    if landed is not None:
+        merge, base, tip = landed
+        name = task_branch(task)
+    else:
+        merge = None
+        name, tip = branch_tip(repo, task, fetch=fetch)
     mb = merge_base(repo, base, tip)
     merged = merge_tree(repo, base, tip)
     doc: dict[str, Any] = {
@@ -77,10 +89,26 @@ def review_task(repo: BoardRepo, task_id: int, *, patch: bool = False, fetch: bo
         "files": _numstat(repo, mb or base, tip),
         "mergeable": merged.clean,
         "conflicts": list(merged.conflicts),
+        "merged": merge,
     }
     if patch:
         doc["patch"] = repo.git("diff", "--no-color", mb or base, tip).stdout.decode(errors="replace")[:PATCH_CHARS]
     return doc
+
+
+def _landed(repo: BoardRepo, task: "Task") -> tuple[dict[str, str], str, str] | None:
+    """``({"commit", "base", "subject"}, base commit, task tip as merged)`` of a merged task
+    whose merge commit (two parents) is in this repository, else None."""
+    merge = task.result.get("merge") if task.status == "merged" and isinstance(task.result, dict) else None
+    commit = merge.get("commit") if isinstance(merge, dict) else None
+    if not isinstance(commit, str) or repo.resolve(commit) is None:
+        return None
+    res = repo.git("log", "-1", "--format=%P%x00%s", commit, check=False)
+    parents, _, subject = res.stdout.decode(errors="replace").rstrip("\n").partition("\0")
+    ids = parents.split()
+    if res.status != 0 or len(ids) != 2:
+        return None
+    return {"commit": repo.resolve(commit), "base": ids[0], "subject": subject}, ids[0], ids[1]
 
 
 def approve_task(repo: BoardRepo, actor: str, task_id: int, note: str | None = None,
@@ -89,11 +117,12 @@ def approve_task(repo: BoardRepo, actor: str, task_id: int, note: str | None = N
 
     The approval names the commit the merge queue will merge (``review.commit``): ``rev``
     resolved to a full id, which must be on ``task/<id>`` (its tip or an ancestor), else the
-    branch's tip (fetched first in remote mode). A task without a branch is approved without
-    a commit (the queue then has nothing to merge and says so).
+    branch's tip (fetched first in remote mode). A task without a branch (completed by hand,
+    or with no committed work) has nothing to review or merge, and is not approved: it stays
+    completed, and its dependents are unblocked already.
 
     Raises:
-        NotFound: no such task; or ``rev`` given and the task has no branch.
+        NotFound: no such task, or it has no branch.
         Invalid: ``rev`` names no commit, or one that is not on the task's branch.
         Conflict: ``actor`` is not the lead, or the task is not completed.
         GitFailure: git failed, or the remote is unreachable.
@@ -107,10 +136,10 @@ def approve_task(repo: BoardRepo, actor: str, task_id: int, note: str | None = N
     task = read_board(repo, fresh=fetch).task(task_id)
     try:
         name, tip = branch_tip(repo, task, fetch=fetch)
-    except NotFound:
-        if rev is not None:
-            raise
-        name, tip = None, None
+    except NotFound as e:
+        if task.status == "completed" or rev is not None:
+            raise NotFound(f"{e.message}: nothing to review or merge") from None
+        name, tip = None, None  # not completed: the approval itself says why not
     commit = tip
     if rev is not None:
         commit = repo.resolve(f"{rev}^{{commit}}")

@@ -8,7 +8,7 @@ from gitboard.board.errors import Conflict, GitFailure, Invalid
 from gitboard.board.setup_ops import init_board
 from gitboard.board.team import Team
 from gitboard.store import remote as remote_ops
-from gitboard.store.read import mirror
+from gitboard.store.read import mirror, remote_with_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import Stats, transact
 
@@ -22,9 +22,13 @@ def init(repo: BoardRepo, *, actor: str, team_name: str, remote: str | None = No
     is adopted; a local board the remote lacks is pushed to it. A board in an older
     format is migrated (one ``migrate`` commit); ``created`` stays False then.
 
+    Without ``remote``, a clone with no board of its own whose remote has one (see
+    :func:`~gitboard.store.read.remote_with_board`) is refused: the board to use is that one.
+
     Raises:
         GitFailure: no such git remote, or it is unreachable.
-        Conflict: the local board and the remote's board have diverged.
+        Conflict: the local board and the remote's board have diverged; or, without
+            ``remote``, a remote has a board this clone has none of.
     """
     if branch:
         if repo.git("check-ref-format", "--branch", branch, check=False).status != 0 or "/" in branch:
@@ -33,6 +37,11 @@ def init(repo: BoardRepo, *, actor: str, team_name: str, remote: str | None = No
         if head == f"refs/heads/{branch}":
             raise Invalid(f"branch {branch!r} is checked out; the board branch must never be")
         repo.branch = branch
+    if not remote and not repo.remote and repo.tip() is None:
+        shared = remote_with_board(repo)
+        if shared:  # a second, unrelated board would diverge from the shared one
+            raise Conflict(f"{shared} already has a board (branch {repo.branch}): run 'gitboard init "
+                           f"--remote {shared}' to use it, or pick another board branch with --branch")
     if remote:
         if remote not in [r.name for r in repo.repo.remotes]:
             raise GitFailure(f"no git remote named {remote!r}")

@@ -194,6 +194,33 @@ def changes(repo: BoardRepo, cache: BoardCache, old: str | None, new: str) -> di
             for path, _x, y in _differing(repo, cache, old, new)}
 
 
+def new_trees(repo: BoardRepo, cache: BoardCache,
+              pairs: list[tuple[str | None, str]]) -> list[list[tuple[str, str, bytes]]]:
+    """For each ``(old, new)`` pair of trees, the trees of ``new`` that ``old`` does not have at
+    the same path: ``(path, tree id, raw content)``, the root first (path ``""``, else ending in
+    ``/``). Level by level over all the pairs at once: one ``git cat-file`` per level at most,
+    for packed trees. A tree that cannot be read is left out (the caller's diff reports it).
+    """
+    out: list[list[tuple[str, str, bytes]]] = [[] for _ in pairs]
+    level = [(i, "", old, new) for i, (old, new) in enumerate(pairs) if new != old]
+    while level:
+        load(repo, cache, [t for _, _, a, b in level for t in (a, b) if t])
+        nxt = []
+        for i, prefix, a, b in level:
+            body = cache.trees.get(b)
+            found = cache.entries(b)
+            if body is None or found is None:
+                continue
+            out[i].append((prefix, b, body))
+            ea = (cache.entries(a) or {}) if a else {}
+            for name, entry in found.items():
+                if entry[0] == TREE_MODE and ea.get(name) != entry:
+                    x = ea.get(name)
+                    nxt.append((i, f"{prefix}{name}/", x[1] if x is not None and x[0] == TREE_MODE else None, entry[1]))
+        level = nxt
+    return out
+
+
 def _tree_key(item: tuple[str, tuple[int, str]]) -> bytes:
     # git orders tree entries by their bytes, comparing a tree's name as if it ended in "/"
     name, (mode, _) = item

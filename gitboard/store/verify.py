@@ -24,21 +24,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
-from gitboard.board import layout, rules
+from gitboard.board import date_rules, layout, rules, tree_rules
 from gitboard.board.compose import apply_writes
 from gitboard.board.errors import BoardError
 from gitboard.board.rules import Violation
 from gitboard.board.snapshot import Board
 from gitboard.board.team import Team
 from gitboard.store import trees
-from gitboard.store.objects import cat_blobs, read_loose, remember_writes
+from gitboard.store.objects import cat_blobs, read_loose, remember_writes, tree_id
 from gitboard.store.read import load_board
+from gitboard.store.hooks import runners_of
 from gitboard.store.repo import ZERO_OID, BoardRepo
 
-#: Default seconds of clock skew allowed when judging lease expiry (``gitboard.hook.skew``).
-DEFAULT_SKEW = 120.0
+#: Default seconds a lease is honoured past its end (``gitboard.hook.skew``): clock skew
+#: allowed in the holder's favour. Never the taker's: a lease live by the judge's clock
+#: cannot be taken over (:func:`gitboard.board.permits.lease_expired`).
+DEFAULT_SKEW = 0.0
 
 _TRAILER = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*):[ \t]*(.*)")
 
@@ -206,19 +209,22 @@ class Report:
 
 def check_range(repo: BoardRepo, old: str | None, new: str, *, now: Callable[[Commit], datetime] | None = None,
                 skew: float = DEFAULT_SKEW, board_at_old: Board | None = None,
-                remember: bool = False) -> tuple[Report, Board]:
+                remember: bool = False, runners: Collection[str] | None = None) -> tuple[Report, Board]:
     """Check every commit of ``old..new`` against its parent under the board's rules.
 
     Args:
         repo: the repository (in the hook: the bare repository, inside git's quarantine).
         old: the board tip before the range (None: check from the root commit).
         new: the last commit of the range.
-        now: the judge's clock for each commit; default its committer time (``verify``).
-            The hook passes the server's clock.
-        skew: seconds of clock skew allowed for lease expiry.
+        now: the judge's clock for each commit; default its committer time (``verify``,
+            which then also reports misdated commits: :func:`date_violations`). The hook
+            passes the server's clock.
+        skew: seconds a lease is honoured past its end (the holder's allowance; see :data:`DEFAULT_SKEW`).
         board_at_old: the board at ``old``, if the caller has read it already.
         remember: record the range's trees and files in the parse cache (the hook: the next
             push starts from this one's tip).
+        runners: who besides the lead may set a task's ``run`` command (default: the
+            repository's ``gitboard.hook.runners``, :func:`gitboard.store.hooks.runners_of`).
 
     Returns:
         (the report, the board at ``new``).
@@ -227,17 +233,74 @@ def check_range(repo: BoardRepo, old: str | None, new: str, *, now: Callable[[Co
         GitFailure: git could not read the range.
     """
     commits, blobs = commits_between(repo, old, new)
+    if runners is None:
+        runners = runners_of(repo.config_records)
     report = Report(checked=commits)
     board = board_at_old if board_at_old is not None else (load_board(repo, old)[0] if old else _empty())
+    malformed = tree_violations(repo, commits)
+    misdated = date_violations(repo, commits) if now is None else {}
     for c in commits:
         report.commits += 1
         when = now(c) if now is not None else datetime.fromtimestamp(c.time, timezone.utc)
-        found, after = check_one(repo, board, c, blobs, when, skew)
+        found, after = check_one(repo, board, c, blobs, when, skew, runners)
+        report.violations.extend(malformed.get(c.id, []))
+        report.violations.extend(misdated.get(c.id, []))
         report.violations.extend(found)
         board = after
     if remember:
         _remember(repo, commits, blobs)
     return report, board
+
+
+def date_violations(repo: BoardRepo, commits: list[Commit], now: datetime | None = None) -> dict[str, list[Violation]]:
+    """commit id -> the :data:`date_rules.DATES` violations of its committer date
+    (:func:`gitboard.board.date_rules.date_refusals`: in the future of ``now``, default this
+    machine's clock, or out of order with its first parent's).
+
+    Raises:
+        GitFailure: git could not read the range's first parent.
+    """
+    clock = now or datetime.now(timezone.utc)
+    times = {c.id: c.time for c in commits}
+    first = commits[0].parents[0] if commits and commits[0].parents else None
+    if first is not None and first not in times:
+        out = repo.git("show", "-s", "--format=%ct", first, check=False).stdout.decode().strip()
+        if out.isdigit():
+            times[first] = int(out)
+    found: dict[str, list[Violation]] = {}
+    for c in commits:
+        parent = times.get(c.parents[0]) if c.parents else None
+        for why in date_rules.date_refusals(c.time, parent, clock):
+            found.setdefault(c.id, []).append(Violation(c.id, dict(c.trailers).get("Gitboard-Action", ""),
+                                                        rules.actor_of(c.trailers), date_rules.DATES, why))
+    return found
+
+
+def tree_violations(repo: BoardRepo, commits: list[Commit]) -> dict[str, list[Violation]]:
+    """commit id -> the :data:`rules.LAYOUT` violations of the trees it added (each tree of the
+    commit that its first parent does not have at the same path), under
+    :func:`gitboard.board.tree_rules.tree_refusals`: what ``git fsck`` would flag.
+
+    Raises:
+        GitFailure: git could not read a parent commit.
+    """
+    trees_of = {c.id: c.tree for c in commits}
+    cache = repo.cache
+    pairs = []
+    for c in commits:
+        parent = c.parents[0] if c.parents else None
+        before = None
+        if parent is not None:
+            before = trees_of.get(parent) or cache.tree_of(parent) or tree_id(repo, parent)
+        pairs.append((before, c.tree))
+    out: dict[str, list[Violation]] = {}
+    for c, added in zip(commits, trees.new_trees(repo, cache, pairs)):
+        for path, _tree, body in added:
+            for why in tree_rules.tree_refusals(body):
+                out.setdefault(c.id, []).append(Violation(
+                    c.id, dict(c.trailers).get("Gitboard-Action", ""), rules.actor_of(c.trailers), rules.LAYOUT,
+                    f"tree {path or '/'}: {why}", path or None))
+    return out
 
 
 def _remember(repo: BoardRepo, commits: list[Commit], blobs: dict[str, bytes]) -> None:
@@ -261,7 +324,7 @@ def _board_at(repo: BoardRepo, commit: str | None) -> Board:
 
 
 def check_one(repo: BoardRepo, before: Board, c: Commit, blobs: dict[str, bytes], now: datetime,
-              skew: float) -> tuple[list[Violation], Board]:
+              skew: float, runners: Collection[str] = ()) -> tuple[list[Violation], Board]:
     """Check commit ``c`` given the board at its first parent (``before``); return (violations, board at ``c``)."""
     found: list[Violation] = []
     actor = rules.actor_of(c.trailers)
@@ -294,7 +357,8 @@ def check_one(repo: BoardRepo, before: Board, c: Commit, blobs: dict[str, bytes]
         after = replace(apply_writes(before, writes), tip=c.id)
     for path in missing:
         found.append(Violation(c.id, action, actor, rules.LAYOUT, f"{path} is not a regular file", path))
-    found += rules.check_commit(before, after, c.trailers, now, paths=sorted(c.changes), commit=c.id, skew=skew)
+    found += rules.check_commit(before, after, c.trailers, now, paths=sorted(c.changes), commit=c.id, skew=skew,
+                                data=writes, runners=runners)
     return found, after
 
 

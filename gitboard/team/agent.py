@@ -121,6 +121,8 @@ class AgentContext:
         budget_usd: stop the work once its recorded cost reaches this many USD (None: no limit).
         budget_tokens: stop the work once its recorded tokens (input, output, cache reads and
             writes summed) reach this many (None: no limit).
+        plan_first: the agent submits a plan and starts the work only once the lead approves it
+            (``--plan-first``); work finished without an approved plan fails the task.
     """
 
     name: str
@@ -138,6 +140,7 @@ class AgentContext:
     env: dict[str, str] = field(default_factory=dict)
     budget_usd: float | None = None
     budget_tokens: int | None = None
+    plan_first: bool = False
 
 
 class Agent(Protocol):

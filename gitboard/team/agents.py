@@ -89,6 +89,22 @@ def check_installed(kind: str, config: Mapping[str, str] | None = None) -> None:
                       f"it, or point gitboard at it with git config gitboard.agent.{kind}.program PATH")
 
 
+def check_plan_first(kind: str, config: Mapping[str, str] | None = None) -> None:
+    """Refuse ``--plan-first`` for an agent that cannot submit a plan: it needs the anthropic agent
+    (its plan_approval tool) or an agent CLI with gitboard's MCP server wired in (``mcp`` of its
+    profile: Claude Code, Codex).
+
+    Raises:
+        Invalid: the agent has no way to submit a plan.
+    """
+    if kind == "anthropic":
+        return
+    if kind not in presets.BUILTIN and presets.profile(kind, config).mcp != "none":
+        return
+    raise Invalid(f"--plan-first needs an agent that can submit a plan: anthropic, or an agent CLI with "
+                  f"gitboard's MCP server (claude, codex); not {kind}")
+
+
 def _shell(agent_cmd: str | None, config: Mapping[str, str] | None) -> Agent:
     from gitboard.team.shell_agent import ShellAgent
 

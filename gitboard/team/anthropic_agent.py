@@ -147,6 +147,13 @@ class AnthropicAgent:
             return session.finish(False, reason=f"agent error: {type(e).__name__}: {one_line(str(e), 300)}")
 
 
+#: Workspace tools refused until the lead approves a plan (``--plan-first``).
+CHANGING_TOOLS = ("bash", "write_file", "edit_file")
+#: Added to the system prompt with ``--plan-first``.
+PLAN_FIRST_TEXT = ("\n\nPLAN FIRST: before you change anything, submit your plan with plan_approval and wait "
+                   "for the lead's answer. If it is rejected, revise the plan with the feedback and submit it "
+                   "again. bash, write_file and edit_file are refused until a plan is approved.")
+
 #: The Outcome reason of a session ended by ``ctx.port.cancel``.
 STOPPED_REASON = "stopped: the teammate was told to stop (a signal, or its lease on the task was lost)"
 
@@ -167,6 +174,7 @@ class _Session:
     ctx: AgentContext
     pending_shutdowns: dict[str, dict] = field(default_factory=dict)
     shutdown_approved: bool = False
+    plan_approved: bool = False
     conv: Conversation | None = None
 
     def __post_init__(self) -> None:
@@ -188,7 +196,8 @@ class _Session:
         c, a = self.ctx, self.agent
         model = c.model or resolve_model(None, cwd=c.worktree)
         system = [{"type": "text", "cache_control": dict(conversation.CACHE),
-                   "text": prompts.system_prompt(c.name, c.role, c.team_name, c.task, c.worktree, c.prompt)}]
+                   "text": prompts.system_prompt(c.name, c.role, c.team_name, c.task, c.worktree, c.prompt)
+                   + (PLAN_FIRST_TEXT if c.plan_first else "")}]
         conv = Conversation(model=model, system=system, tools=tool_definitions(),
                             max_tokens=conversation.clamp_max_tokens(model, a.max_tokens),
                             meter=Meter(prices=pricing.load_prices(c.worktree, warn=self._log)),
@@ -314,6 +323,9 @@ class _Session:
     def _dispatch(self, name: str, a: dict) -> tuple[str, bool]:
         port, flags = self.ctx.port, self.flags
         if name in workspace.NAMES:
+            if self.ctx.plan_first and not self.plan_approved and name in CHANGING_TOOLS:
+                raise tools.ToolError("plan first: submit your plan with plan_approval and wait for the lead's "
+                                      "approval before you change anything (read_file works meanwhile)")
             return self.workspace.run(name, a)
         if name == "send_message":
             msg = port.send(str(a["to"]), str(a["content"]), a.get("msg_type") or "message")
@@ -359,6 +371,8 @@ class _Session:
             return (f"No answer within {self.agent.plan_timeout:.0f} s (request_id "
                     f"{answer.get('request_id')}); it stays pending. Decide how to proceed, or check "
                     "your inbox later."), False
+        if status == "approved":
+            self.plan_approved = True
         text = f"Plan {status} (request_id {answer.get('request_id')})."
         if feedback:
             text += "\nFeedback:\n" + prompts.wrap_data("plan_feedback_data", feedback)

@@ -21,6 +21,16 @@ How a run ends (the Outcome):
   it); the reason starts with ``budget``.
   The harness commits the work so far either way.
 
+gitboard's MCP server: a profile with ``mcp`` (Claude Code, Codex) runs with the server
+wired in (:mod:`gitboard.mcp.config`), acting as the teammate on its task, and the prompt
+lists the tools. ``done_task``/``fail_task`` on the task are the agent's verdict: after the
+run, a ``fail_task`` fails the task with its note as the reason, and a ``done_task`` note
+becomes the summary (the harness commits, pushes and marks the task as ever); a shutdown
+request the agent approved through ``answer_shutdown`` stops the teammate as one the runtime
+approved would. With
+``--plan-first`` (``ctx.plan_first``) the prompt asks for a plan through ``submit_plan``
+before any change, and a run that ends without a plan the lead approved fails the task.
+
 Sessions: the session id a CLI reports is kept in ``<state_dir>/sessions/task-<id>.json``
 as soon as it is seen, with the usage and cost of runs that were stopped (a stall, a
 shutdown: a release records no result), which the run that finishes the task in this
@@ -39,7 +49,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gitboard.mcp import config as mcp_config
 from gitboard.store import git as gitcmd
+from gitboard.team.argv_model import model_in_argv
 from gitboard.team import cli_output, pricing
 from gitboard.team.agent import AgentContext, Outcome, Usage
 from gitboard.team.command import CommandResult, describe_exit, run_command, tail_lines
@@ -139,6 +151,20 @@ def _carry(ctx: AgentContext, agent: str, outcome: Outcome) -> Outcome:
     return outcome
 
 
+def _approved_on_board(ctx: AgentContext) -> bool:
+    """True if the board holds a plan of ``ctx.name`` that the lead approved since the task was
+    claimed (a run that continues a session whose plan an earlier run had approved)."""
+    from gitboard.board.request import PLAN, requests_of
+
+    since = str((ctx.task or {}).get("claimed_at") or "")
+    try:
+        board = ctx.port.board()  # type: ignore[attr-defined]
+    except Exception:  # no board to ask (a test double, an outage): the run's own record decides
+        return False
+    return any(r.from_ == ctx.name and r.status == "approved" and r.created_at >= since
+               for r in requests_of(board, PLAN))
+
+
 def _snapshot(worktree: Path) -> str:
     """HEAD and ``git status`` of the worktree: what "changed nothing" compares."""
     head = gitcmd.run(str(worktree), ["rev-parse", "-q", "--verify", "HEAD"], check=False)
@@ -189,13 +215,18 @@ class CliAgent:
         tmp_root.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f"{self.name}-task-{(ctx.task or {}).get('id') or 0}-", dir=tmp_root))
         try:
-            prompt = build_prompt(ctx) + ("\nFile paths you give to tools are absolute paths inside "
-                                          f"{ctx.worktree}.\n")
+            task_id = (ctx.task or {}).get("id") or None
+            wiring = mcp_config.wire(prof.mcp, repo_dir=ctx.worktree, actor=ctx.name, task=task_id,
+                                     scratch=scratch, env=os.environ, task_env=ctx.env,
+                                     lease=getattr(ctx.port, "lease", None))
+            prompt = build_prompt(ctx) + mcp_config.prompt_text(wiring, task=task_id, plan_first=ctx.plan_first) \
+                + f"\nFile paths you give to tools are absolute paths inside {ctx.worktree}.\n"
             values = {"worktree": str(ctx.worktree), "prompt": prompt, "scratch": str(scratch),
                       "prompt_file": str(scratch / "prompt.md")}
             if prof.prompt == "file":
                 (scratch / "prompt.md").write_text(prompt)
             argv = prof.argv(values, session_id=session, budget_usd=ctx.budget_usd, model=ctx.model)
+            argv[len(prof.program):len(prof.program)] = wiring.args
             reader = cli_output.reader(prof.output)
             saved = [session]
             prices = pricing.load_prices(ctx.worktree) if ctx.budget_usd is not None else None
@@ -213,15 +244,58 @@ class CliAgent:
 
             before = _snapshot(ctx.worktree)
             res = run_command(ctx, argv, stdin_text=prompt if prof.prompt == "stdin" else None,
-                              timeout=self.timeout, label=self.name, on_line=on_line, stop_when=over_budget)
+                              timeout=self.timeout, label=self.name, on_line=on_line, stop_when=over_budget,
+                              env=wiring.env)
             report = reader.finish()
+            if not report.models:  # a CLI that prints no model (codex): the one its command line chose
+                chosen = model_in_argv(self.name, argv[len(prof.program):])
+                if chosen:
+                    report.models.append(chosen)
+            verdict = mcp_config.read_report(wiring.report) if wiring.report else {}
             if session and res.exit_code not in (0, None) and not report.usage.input_tokens \
                     and any(p in (report.error + res.tail).lower() for p in MISSING_SESSION):
                 return Outcome(ok=False), True
             changed = _snapshot(ctx.worktree) != before
-            return self._outcome(ctx, res, report, changed), False
+            return self._verdict(ctx, self._outcome(ctx, res, report, changed), verdict), False
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def _verdict(self, ctx: AgentContext, outcome: Outcome, verdict: dict) -> Outcome:
+        """Apply what the agent said through gitboard's MCP server (:func:`gitboard.mcp.config.read_report`)
+        to a run that succeeded: its ``fail_task`` fails the task, its ``done_task`` note is the
+        summary; with ``ctx.plan_first``, no approved plan fails it."""
+        delivered = getattr(ctx.port, "delivered", None)
+        if isinstance(delivered, set):
+            delivered.update(str(i) for i in verdict.get("answered") or [])
+        stop = verdict.get("shutdown") if isinstance(verdict.get("shutdown"), dict) else None
+        if stop and stop.get("approve"):  # the agent approved a shutdown_request through the server
+            ctx.port.log(f"{self.name}: the agent approved shutdown request {stop.get('request_id')}")
+            if hasattr(ctx.port, "shutdown_approved"):
+                ctx.port.shutdown_approved = True
+            outcome.shutdown = True
+        if not outcome.ok or outcome.shutdown:
+            return outcome
+        plan = verdict.get("plan") if isinstance(verdict.get("plan"), dict) else None
+        if plan:
+            outcome.details["plan_request"] = plan.get("request_id")
+        if ctx.plan_first and (ctx.task or {}).get("id") and (plan or {}).get("status") != "approved" \
+                and not _approved_on_board(ctx):
+            last = f"the last answer was {plan.get('status')}" if plan else "no plan was submitted"
+            ctx.port.log(f"{self.name}: --plan-first and no approved plan ({last}): failing the task")
+            return Outcome(ok=False, summary=outcome.summary, usage=outcome.usage, details=outcome.details,
+                           reason=f"plan first: the work ended without a plan the lead approved ({last})")
+        done = verdict.get("done") if isinstance(verdict.get("done"), dict) else None
+        if done is None:
+            return outcome
+        note = str(done.get("note") or "")
+        if not done.get("ok"):
+            ctx.port.log(f"{self.name}: the agent failed the task: {note}")
+            return Outcome(ok=False, summary=outcome.summary, usage=outcome.usage, details=outcome.details,
+                           reason=f"{self.name}: " + (note or "the agent failed the task (fail_task)"))
+        if note:
+            outcome.details["note"] = note
+            outcome.summary = note
+        return outcome
 
     def _over_budget(self, ctx: AgentContext, report: cli_output.Report, prices: Any) -> str | None:
         """Why the streamed usage passes the task's budget (starts with ``budget``), or None."""

@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 from gitboard.board.names import LEAD
 from gitboard.board.errors import Invalid
+from gitboard.team.lead_progress import short_lead_input
 from gitboard.team import compaction, conversation, pricing, prompts, workspace
 from gitboard.team.accounting import Meter
 from gitboard.team.agent import Usage
@@ -304,7 +305,7 @@ class LeadSession:
                 if reply.tool_uses:
                     if reply.text:
                         self.on_step("text", reply.text)
-                    calls = conv.run_tools(reply.tool_uses, self.tools.dispatch)
+                    calls = conv.run_tools(reply.tool_uses, self.tools.dispatch, short=short_lead_input)
                     result.tool_calls += calls
                     for call in calls:
                         self.on_step("tool", call)

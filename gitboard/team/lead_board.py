@@ -1,9 +1,8 @@
 """The board as the model-driven lead uses it: :class:`LeadBoard`.
 
-Every write is one board transaction through :func:`gitboard.store.transact.transact`
--- the path the CLI takes -- with actor ``lead`` (:data:`gitboard.board.names.LEAD`),
-and each call opens and closes its own :class:`~gitboard.store.repo.BoardRepo` (GitPython
-repositories belong to one thread and must not be held by a long-running process).
+A thin JSON face on the board client (:class:`gitboard.client.BoardClient`, the path
+every front end takes) acting as ``lead`` (:data:`gitboard.board.names.LEAD`): every
+method returns the JSON objects the lead's tools hand the model.
 Errors are the board's own (:mod:`gitboard.board.errors`): the lead's tools turn them
 into tool_results with ``is_error``.
 
@@ -18,27 +17,19 @@ import json
 import os
 import subprocess
 import sys
-import uuid
-from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
-from gitboard.board import inbox_ops, protocol_ops, review_ops, task_ops
-from gitboard.board.errors import BoardError, Invalid, NotFound
+from gitboard.board import inbox_ops
+from gitboard.board.errors import BoardError, NotFound
 from gitboard.board.names import LEAD, check_name
-from gitboard.board.request import PLAN, SHUTDOWN, request_of, requests_of, resolve_id
+from gitboard.board.request import PLAN, SHUTDOWN
 from gitboard.board.snapshot import Board
-from gitboard.store.read import read_board
+from gitboard.client import BoardClient, new_id
 from gitboard.store.repo import BoardRepo
-from gitboard.store.transact import transact
 
 #: Seconds a ``gitboard spawn`` child may take (it returns once the teammate has registered).
 SPAWN_TIMEOUT = 120.0
-
-
-def new_id() -> str:
-    """Return a fresh message or request id (uuid4 hex)."""
-    return uuid.uuid4().hex
 
 
 class LeadBoard:
@@ -48,9 +39,13 @@ class LeadBoard:
         repo_dir: a directory of the lead's clone (its work tree).
         actor: the name on every commit.
         env: the environment ``spawn`` passes on (default: os.environ at call time).
+
+    Attributes:
+        client: the :class:`~gitboard.client.BoardClient` every call goes through.
     """
 
     def __init__(self, repo_dir: str | os.PathLike, actor: str = LEAD, env: dict[str, str] | None = None) -> None:
+        self.client = BoardClient(repo_dir, actor)
         self.repo_dir = str(repo_dir)
         self.actor = actor
         self.env = env
@@ -58,17 +53,15 @@ class LeadBoard:
     # -- plumbing ------------------------------------------------------------------
     def open(self) -> BoardRepo:
         """Open the repository (close it after use)."""
-        return BoardRepo(self.repo_dir)
+        return self.client.open()
 
     def transact(self, op: Callable[..., Any]) -> Any:
         """Apply one pure operation as one commit by :attr:`actor`; returns its result."""
-        with self.open() as repo:
-            return transact(repo, op)
+        return self.client.transact(op)
 
     def board(self) -> Board:
         """Read the board (fetched first in remote mode)."""
-        with self.open() as repo:
-            return read_board(repo)
+        return self.client.board()
 
     def state_dir(self) -> Path:
         """``<git-common-dir>/gitboard/``: where the lead keeps its conversation and history."""
@@ -84,34 +77,27 @@ class LeadBoard:
     def task_create(self, subject: str, description: str = "", blocked_by: list[int] | None = None,
                     run: str | None = None, role: str | None = None) -> dict:
         """Add a pending task; returns it. Raises Invalid (empty subject, bad role), NotFound (unknown blocker)."""
-        return self.transact(partial(task_ops.add, actor=self.actor, subject=subject, description=description,
-                                     blocked_by=list(blocked_by or []), run=run or None, role=role or None)).to_json()
+        return self.client.add_task(subject, description, blocked_by or (), run=run, role=role).to_json()
 
     def task_list(self, status: str | None = None) -> list[dict]:
         """Return the task objects sorted by id, only those with ``status`` if given. Raises Invalid (unknown status)."""
-        if status:
-            task_ops.check_status(status)
-        board = self.board()
-        return [board.tasks[i].to_json() for i in sorted(board.tasks)
-                if not status or board.tasks[i].status == status]
+        return [t.to_json() for t in self.client.tasks(status)]
 
     def task_get(self, task_id: int) -> dict:
         """Return one task object. Raises NotFound."""
-        return self.board().task(int(task_id)).to_json()
+        return self.client.task(task_id).to_json()
 
     def task_update(self, task_id: int, **fields: Any) -> dict:
         """Edit a task as ``gitboard task update`` does (subject, description, blocked_by, unblock,
         status, run, role); returns it. Raises Invalid, NotFound, Conflict."""
-        return self.transact(partial(task_ops.update, actor=self.actor, task_id=int(task_id),
-                                     subject=fields.get("subject"), description=fields.get("description"),
-                                     blocked_by=[int(x) for x in fields.get("blocked_by") or []],
-                                     unblock=[int(x) for x in fields.get("unblock") or []],
-                                     status=fields.get("status"), run=fields.get("run"),
-                                     role=fields.get("role"))).to_json()
+        return self.client.update_task(task_id, subject=fields.get("subject"), description=fields.get("description"),
+                                       blocked_by=fields.get("blocked_by") or (), unblock=fields.get("unblock") or (),
+                                       status=fields.get("status"), run=fields.get("run"),
+                                       role=fields.get("role")).to_json()
 
     def claim_task(self, task_id: int) -> dict:
         """Claim a task for the lead itself; returns it. Raises Conflict, NotFound."""
-        return self.transact(partial(task_ops.claim, actor=self.actor, task_id=int(task_id))).to_json()
+        return self.client.claim(int(task_id)).to_json()
 
     # -- the team ------------------------------------------------------------------
     def roster(self) -> dict:
@@ -119,14 +105,14 @@ class LeadBoard:
         from gitboard.team.process import roster_json
 
         with self.open() as repo:
-            return roster_json(repo, read_board(repo))
+            return roster_json(repo, self.client.board(repo=repo))
 
     def look(self) -> tuple[dict, list[dict]]:
         """Return ``(roster document, task objects sorted by id)`` from one read of the board (one fetch in remote mode)."""
         from gitboard.team.process import roster_json
 
         with self.open() as repo:
-            board = read_board(repo)
+            board = self.client.board(repo=repo)
             return roster_json(repo, board), [board.tasks[i].to_json() for i in sorted(board.tasks)]
 
     def spawn(self, name: str, role: str | None = None, prompt: str | None = None,
@@ -167,82 +153,53 @@ class LeadBoard:
     # -- messages ------------------------------------------------------------------
     def send(self, to: str, content: str, type: str = "message") -> dict:
         """Send a message from the lead; returns it. Raises Invalid, NotFound (unknown recipient)."""
-        check_name(to, "recipient")
-        return self.transact(partial(inbox_ops.send, sender=self.actor, to=to, content=content,
-                                     msg_id=new_id(), type=type)).to_json()
+        return self.client.send(to, content, type).to_json()
 
     def broadcast(self, content: str) -> list[dict]:
         """Send one message to every member but the lead, in one commit; returns the messages."""
-        return inbox_ops.message_json(self.transact(partial(inbox_ops.broadcast, sender=self.actor,
-                                                            content=content, msg_id=new_id())))
+        return inbox_ops.message_json(self.client.broadcast(content))
 
     def drain_inbox(self) -> list[dict]:
         """Drain the lead's inbox (one commit deleting exactly the messages returned); oldest first."""
-        return inbox_ops.message_json(self.transact(partial(inbox_ops.drain, name=self.actor, actor=self.actor)))
+        return inbox_ops.message_json(self.client.drain())
 
     def peek_inbox(self) -> list[dict]:
         """Return the lead's inbox without draining it; oldest first."""
-        return inbox_ops.message_json(inbox_ops.peek(self.board(), self.actor))
+        return inbox_ops.message_json(self.client.peek())
 
     # -- protocols -----------------------------------------------------------------
     def shutdown_request(self, teammate: str, reason: str = "") -> dict:
         """Ask ``teammate`` to shut down (a shutdown_request and a pending request, one commit); returns the request."""
         check_name(teammate, "member")
-        board = self.board()
-        if board.team.member(teammate) is None:
+        if self.board().team.member(teammate) is None:
             raise NotFound(f"no member named {teammate!r} on the roster")
-        return self.transact(partial(protocol_ops.request_shutdown, sender=self.actor, to=teammate,
-                                     request_id=new_id(), msg_id=new_id(), reason=reason)).to_json()
+        return self.client.request_shutdown(teammate, reason).to_json()
 
     def request(self, request_id: str, kind: str | None = None) -> dict:
         """Return a protocol request (``kind`` shutdown or plan, or either) by id or unique prefix. Raises NotFound, Invalid."""
-        board = self.board()
-        full = resolve_id(board, str(request_id), kind)
-        req = request_of(board, full)
-        if req is None or (kind and req.kind != kind):
-            raise NotFound(f"no {kind + ' ' if kind else ''}request {request_id!r} on the board")
-        return req.to_json()
+        return self.client.request(request_id, kind).to_json()
 
     def pending_plans(self) -> list[dict]:
         """Return the plan requests still waiting for an answer, oldest first."""
-        return [r.to_json() for r in requests_of(self.board(), PLAN) if not r.answered]
+        return [r.to_json() for r in self.client.pending_plans()]
 
     def plan_approval(self, request_id: str, approve: bool, feedback: str = "") -> dict:
         """Approve or reject a pending plan (a plan_approval_response to the submitter); returns the request."""
-        if not approve and not feedback.strip():
-            raise Invalid("rejecting a plan needs feedback")
-        full = resolve_id(self.board(), str(request_id), PLAN)
-        return self.transact(partial(protocol_ops.respond_plan, sender=self.actor, request_id=full,
-                                     approve=bool(approve), feedback=feedback, msg_id=new_id())).to_json()
+        return self.client.respond_plan(request_id, approve, feedback).to_json()
 
     # -- review --------------------------------------------------------------------
     def review(self, task_id: int) -> dict:
         """Return the ``gitboard review --json`` document of a task (read-only)."""
-        from gitboard.store.review import review_task
-
-        with self.open() as repo:
-            return review_task(repo, int(task_id), fetch=not repo.offline)
+        return self.client.review(task_id)
 
     def approve(self, task_id: int, note: str | None = None) -> dict:
         """Approve a completed task for the merge queue at its branch's tip (the commit the queue
         will merge: :func:`gitboard.store.review.approve_task`); returns it. Raises Conflict, NotFound."""
-        from gitboard.store.review import approve_task
-
-        with self.open() as repo:
-            return approve_task(repo, self.actor, int(task_id), note=note or None,
-                                fetch=not repo.offline).to_json()
+        return self.client.approve(task_id, note).to_json()
 
     def reject(self, task_id: int, feedback: str) -> dict:
         """Send a completed task back for rework with ``feedback``; returns it. Raises Invalid, Conflict, NotFound."""
-        from gitboard.store.merge import base_branch, fetch_branch
-
-        with self.open() as repo:
-            try:
-                base = fetch_branch(repo, base_branch(repo))
-            except BoardError:  # context for the record, not a condition of the verdict
-                base = None
-            return transact(repo, partial(review_ops.reject, actor=self.actor, task_id=int(task_id),
-                                          feedback=feedback, base=base)).to_json()
+        return self.client.reject(task_id, feedback).to_json()
 
     def merge(self, task_ids: list[int] | None = None, log: Callable[[str], None] | None = None) -> dict:
         """Run the merge queue as the lead (:func:`gitboard.team.refinery.run_queue`); return the
@@ -258,10 +215,7 @@ class LeadBoard:
 
     def awaiting_review(self) -> list[dict]:
         """Return the completed tasks not yet approved, sorted by id."""
-        board = self.board()
-        return [t.to_json() for i, t in sorted(board.tasks.items())
-                if t.status == "completed" and not review_ops.is_approved(t)]
+        return [t.to_json() for t in self.client.awaiting_review()]
 
 
-
-__all__ = ["LeadBoard", "SHUTDOWN", "PLAN"]
+__all__ = ["LeadBoard", "SHUTDOWN", "PLAN", "new_id"]

@@ -75,6 +75,7 @@ class Settings:
         budget_tokens: per-task budget in tokens, all four kinds summed (``--budget-tokens``).
         stall_timeout: seconds without agent activity (output, a log line, a tool call) after
             which the agent is stopped and its task released as ``stalled`` (``--stall-timeout``).
+        plan_first: each task starts with a plan the lead must approve (``--plan-first``).
     """
 
     name: str
@@ -89,6 +90,7 @@ class Settings:
     budget_usd: float | None = None
     budget_tokens: int | None = None
     stall_timeout: float = 900.0
+    plan_first: bool = False
 
 
 
@@ -122,6 +124,8 @@ class Teammate(InboxSession, TaskWork):
         self._skipped: dict[int, tuple[str, ...]] = {}
         #: tasks this teammate released as stalled: left to others (see work.StallWatch)
         self._stalled: set[int] = set()
+        #: (task id, updated_at) of ready tasks skipped for want of a run command, already logged
+        self._runless: set[tuple[int, str]] = set()
         #: the team budget line last logged (logged once while it holds)
         self._budget_logged: str | None = None
         self.state_dir = self._state_dir()
@@ -303,12 +307,19 @@ class Teammate(InboxSession, TaskWork):
         """
         if self._over_team_budget(board):
             return None
-        need_run = self.agent.name == "shell"
+        ready = board.ready(utcnow(), self._role(board))
+        if self.agent.name == "shell":  # it needs a run command: say once per task why one is left
+            for t in ready:
+                if not t.run and (t.id, t.updated_at or "") not in self._runless:
+                    self._runless.add((t.id, t.updated_at or ""))
+                    self.log(f"skipping #{t.id}: it has no run command, which the shell agent needs "
+                             f"(gitboard task update {t.id} --run CMD, or a teammate with another agent)")
+            ready = [t for t in ready if t.run]
         listing: dict[str, list[Path]] | None = None
         skipped: dict[int, tuple[str, ...]] = {}
         visited: set[int] = set()
         try:
-            for t in board.ready(utcnow(), self._role(board), need_run=need_run):
+            for t in ready:
                 if not self.agent.accepts(t.to_json()) or (t.id, t.updated_at or "") in self._refused \
                         or t.id in self._stalled:
                     continue

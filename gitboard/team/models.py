@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Mapping
 
 #: The model id used when neither ``--model``, ``git config gitboard.model`` nor
-#: ``$GITBOARD_MODEL`` names one. Named in the README ("The anthropic agent").
+#: ``$GITBOARD_MODEL`` names one. Named in docs/guides/anthropic-agent.md.
 DEFAULT_MODEL = "claude-sonnet-5-5"
 
 #: Environment variable that names the model when git config does not.

@@ -1,10 +1,8 @@
 """The board as a teammate uses it: :class:`BoardPort`, the concrete TeamPort.
 
-Every method is one board transaction through
-:func:`gitboard.store.transact.transact` (or one read), made by the teammate
-(``actor`` = its name). Each call opens its own :class:`BoardRepo` and closes
-it again: GitPython repositories hold ``git cat-file`` children and belong to
-one thread, and the lease renewer runs on another thread.
+Every method is one board transaction (or one read) through the board client
+(:class:`gitboard.client.BoardClient`, the path every front end takes), made by the
+teammate (``actor`` = its name).
 
 Beyond the :class:`~gitboard.team.agent.TeamPort` protocol (what an agent may
 do), the port has the runtime's own operations: claiming with the member's
@@ -22,7 +20,6 @@ import os
 import sys
 import threading
 import time
-import uuid
 from datetime import datetime
 from functools import partial
 from typing import Any, Callable, TypeVar
@@ -30,13 +27,13 @@ from typing import Any, Callable, TypeVar
 from gitboard.board import inbox_ops, protocol_ops, task_ops, team_ops
 from gitboard.board.compose import sequence
 from gitboard.board.errors import Busy, GitFailure
+from gitboard.board.message import PLAN_RESPONSE
 from gitboard.board.request import request_of
 from gitboard.board.snapshot import Board
 from gitboard.board.task import IN_PROGRESS, Task
 from gitboard.store.host import this_host
-from gitboard.store.read import read_board
+from gitboard.client import BoardClient, new_id
 from gitboard.store.repo import BoardRepo
-from gitboard.store.transact import transact
 
 T = TypeVar("T")
 
@@ -64,11 +61,6 @@ class Logger:
                 pass
 
 
-def new_id() -> str:
-    """Return a fresh message or request id (uuid4 hex)."""
-    return uuid.uuid4().hex
-
-
 class BoardPort:
     """The board for teammate ``name`` in the repository at ``repo_path``.
 
@@ -87,6 +79,10 @@ class BoardPort:
         abort: set to stop retrying writes and exit (a signal).
         shutdown_approved: a shutdown_request was approved through this port.
         claimed: ids claimed through :meth:`claim_task` (the agent's own claims), renewed too.
+        delivered: plan request ids whose answers already reached the agent through gitboard's MCP
+            server (``submit_plan``); their plan_approval_response messages are dropped from what
+            the inbox hands on (:meth:`drain_new`, :meth:`take_held`), so an answer does not start
+            a session of its own. The answer stays on the board, in the request.
     """
 
     def __init__(self, repo_path: str | os.PathLike, name: str, *, role: str | None = None,
@@ -94,6 +90,8 @@ class BoardPort:
                  log: Callable[[str], None] | None = None) -> None:
         self.repo_path = str(repo_path)
         self.name = name
+        #: The board client every call goes through, acting as ``name``.
+        self.client = BoardClient(repo_path, name)
         self.role = role
         self.lease = lease
         self.poll = poll
@@ -104,6 +102,7 @@ class BoardPort:
         self.abort = threading.Event()
         self.shutdown_approved = False
         self.claimed: set[int] = set()
+        self.delivered: set[str] = set()
         #: ``time.monotonic()`` of the last sign of life of the agent: a log line, a line of output
         #: (:meth:`touch`). What stall detection watches.
         self.last_activity = time.monotonic()
@@ -113,7 +112,7 @@ class BoardPort:
     # -- plumbing ------------------------------------------------------------
     def open(self) -> BoardRepo:
         """Open the teammate's repository (close it after use)."""
-        return BoardRepo(self.repo_path)
+        return self.client.open()
 
     def transact(self, op: Callable[[Board, datetime], Any]) -> Any:
         """Apply one pure operation as one commit (see :func:`transact`); returns its result.
@@ -122,8 +121,7 @@ class BoardPort:
             Invalid, Conflict, NotFound: the operation's answer.
             GitFailure, Busy: git failed, the remote is unreachable, or the board kept moving.
         """
-        with self.open() as repo:
-            return transact(repo, op)
+        return self.client.transact(op)
 
     def board(self) -> Board:
         """Read the current board (fetched first in remote mode).
@@ -131,8 +129,7 @@ class BoardPort:
         Raises:
             GitFailure: no board, or the remote is unreachable.
         """
-        with self.open() as repo:
-            return read_board(repo)
+        return self.client.board()
 
     def wait_for_change(self, old_tip: str | None, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for the board to move away from ``old_tip``, or :attr:`abort`.
@@ -192,7 +189,17 @@ class BoardPort:
 
         Unlike :meth:`read_inbox`, messages held back by :meth:`hold` are not included.
         """
-        return [m.to_json() for m in self.transact(partial(inbox_ops.drain, name=self.name))]
+        return self._undelivered([m.to_json() for m in self.transact(partial(inbox_ops.drain, name=self.name))])
+
+    def _undelivered(self, messages: list[dict]) -> list[dict]:
+        """``messages`` without the plan answers in :attr:`delivered` (each dropped one is logged)."""
+        kept = []
+        for m in messages:
+            if m.get("type") == PLAN_RESPONSE and m.get("request_id") in self.delivered:
+                self.log(f"the answer to plan {m.get('request_id')} already reached the agent (submit_plan)")
+                continue
+            kept.append(m)
+        return kept
 
     def hold(self, message: dict) -> None:
         """Keep a drained ``message`` for the next :meth:`read_inbox` (nothing is lost)."""
@@ -210,7 +217,7 @@ class BoardPort:
         """Return and forget the messages held by :meth:`hold`, oldest first."""
         with self._lock:
             held, self._held = self._held, []
-        return held
+        return self._undelivered(held)
 
     def read_inbox(self) -> list[dict]:
         """Return held messages, then drain the board inbox; message objects, oldest first

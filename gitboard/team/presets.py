@@ -30,7 +30,9 @@ new one (a new name needs ``program``). Keys:
 - ``budget-args`` -- arguments that pass ``--budget-usd`` to the CLI (``{budget_usd}``);
 - ``permission-mode`` -- the value of ``{permission_mode}`` (Claude Code: ``acceptEdits``
   by default; ``default``, ``plan``, ``dontAsk``, ``auto``, ``bypassPermissions``);
-- ``model-args`` -- arguments that pass ``--model`` (``{model}``).
+- ``model-args`` -- arguments that pass ``--model`` (``{model}``);
+- ``mcp`` -- how gitboard's MCP server is wired in (:mod:`gitboard.mcp.config`): ``claude``
+  (``--mcp-config``), ``codex`` (``-c mcp_servers.gitboard.*``) or ``none``.
 
 Placeholders in arguments: ``{worktree}``, ``{prompt}``, ``{prompt_file}``, ``{scratch}``
 (a private directory for the run's own files), ``{session_id}``, ``{permission_mode}``,
@@ -54,6 +56,8 @@ BUILTIN = ("anthropic", "shell", "exec")
 PROMPT_MODES = ("stdin", "file", "arg")
 #: How a profile's output is read (:func:`gitboard.team.cli_output.reader`).
 OUTPUT_READERS = ("claude", "codex", "aider", "text")
+#: How a profile wires gitboard's MCP server in (:mod:`gitboard.mcp.config`).
+MCP_MODES = ("claude", "codex", "none")
 #: Claude Code's permission modes (``claude --help``, version 2.1).
 CLAUDE_PERMISSION_MODES = ("acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan")
 
@@ -76,6 +80,7 @@ class Profile:
             resume arguments, since a subcommand such as ``codex exec resume`` ends the options).
         tail: arguments that end every command line (codex's ``-``: the prompt is on stdin).
         summary: one line for ``--help`` and the README.
+        mcp: how gitboard's MCP server is wired in: ``claude``, ``codex`` or ``none``.
     """
 
     name: str
@@ -90,6 +95,7 @@ class Profile:
     extra_args: tuple[str, ...] = field(default=())
     tail: tuple[str, ...] = ()
     summary: str = ""
+    mcp: str = "none"
 
     def argv(self, values: Mapping[str, str], *, session_id: str | None = None,
              budget_usd: float | None = None, model: str | None = None) -> list[str]:
@@ -135,12 +141,13 @@ PRESETS: dict[str, Profile] = {
         args=("-p", "--output-format", "stream-json", "--verbose", "--permission-mode", "{permission_mode}"),
         prompt="stdin", output="claude", resume=("--resume", "{session_id}"),
         budget_args=("--max-budget-usd", "{budget_usd}"), model_args=("--model", "{model}"),
-        permission_mode="acceptEdits", summary="Claude Code (claude -p), prompt on stdin, stream-json output"),
+        permission_mode="acceptEdits", summary="Claude Code (claude -p), prompt on stdin, stream-json output",
+        mcp="claude"),
     "codex": Profile(
         name="codex", program=("codex",),
         args=("exec", "--json", "--sandbox", "workspace-write", "--skip-git-repo-check", "--cd", "{worktree}"),
         prompt="stdin", output="codex", resume=("resume", "{session_id}"), model_args=("--model", "{model}"),
-        tail=("-",), summary="OpenAI Codex CLI (codex exec --json), prompt on stdin"),
+        tail=("-",), summary="OpenAI Codex CLI (codex exec --json), prompt on stdin", mcp="codex"),
     "aider": Profile(
         name="aider", program=("aider",),
         args=("--message-file", "{prompt_file}", "--yes-always", "--no-auto-commits", "--no-gitignore",
@@ -152,7 +159,7 @@ PRESETS: dict[str, Profile] = {
 }
 
 _KEYS = ("program", "args", "extra-args", "prompt", "output", "resume", "budget-args", "permission-mode",
-         "model-args")
+         "model-args", "mcp")
 
 
 def configured_names(config: Mapping[str, str]) -> list[str]:
@@ -213,7 +220,7 @@ def profile(name: str, config: Mapping[str, str] | None = None) -> Profile:
         value = get(key)
         if value is not None:
             changes[attr] = _split(name, key, value)
-    for key, allowed in (("prompt", PROMPT_MODES), ("output", OUTPUT_READERS)):
+    for key, allowed in (("prompt", PROMPT_MODES), ("output", OUTPUT_READERS), ("mcp", MCP_MODES)):
         value = get(key)
         if value is not None:
             if value not in allowed:

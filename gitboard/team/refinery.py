@@ -153,6 +153,10 @@ class QueueRun:
         stale: ``{"id", "approved", "tip"}`` for each candidate whose branch moved on from the
             approved commit (:func:`gitboard.board.queue.stale_approval`): not merged, left as
             it is for the lead to review and approve again.
+        unapproved: ids of completed tasks that wait for the lead's approval (review required),
+            as of the last pass; not candidates.
+        no_branch: ids of candidates without a ``task/<id>`` branch (completed by hand, or with
+            no committed work): nothing to merge; left completed, their dependents unblocked.
         commits: task id -> the merge commit.
     """
 
@@ -161,13 +165,16 @@ class QueueRun:
     waiting: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     stale: list[dict[str, Any]] = field(default_factory=list)
+    unapproved: list[int] = field(default_factory=list)
+    no_branch: list[int] = field(default_factory=list)
     commits: dict[int, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """``{"merged": [id], "rework": [{"id", "reason", "paths"}], "waiting": [id],
-        "stale": [{"id", "approved", "tip"}]}``."""
+        "stale": [{"id", "approved", "tip"}], "unapproved": [id], "no_branch": [id]}``."""
         return {"merged": list(self.merged), "rework": [dict(r) for r in self.rework], "waiting": list(self.waiting),
-                "stale": [dict(r) for r in self.stale]}
+                "stale": [dict(r) for r in self.stale], "unapproved": list(self.unapproved),
+                "no_branch": list(self.no_branch)}
 
 
 def _seconds(value: str | None) -> float:
@@ -262,6 +269,7 @@ class Refinery:
         check = self.check if self.check is not None else (_config(repo, "gitboard.check") or "")
         timeout = self.check_timeout or _seconds(_config(repo, "gitboard.checkTimeout"))
         todo = queue.candidates(board, named, require)
+        out.unapproved = [t.id for t in queue.awaiting_approval(board)] if require and named is None else []
         if not repo.remote:
             self._check_checkout_first(repo, base, todo)
         said, out.waiting = set(out.waiting), []
@@ -307,8 +315,11 @@ class Refinery:
                 raise NotFound(f"the base branch {base!r} has no commit")
             try:
                 branch, tip = git_merge.branch_tip(repo, task)
-            except NotFound as e:
-                self._rework(repo, tid, phase, "conflict", [], f"nothing to merge: {e.message}", base_tip, out)
+            except NotFound as e:  # no work on a branch: nothing to merge, and nothing to send back
+                queue.check_phase(phase, queue.SKIPPED)
+                if tid not in out.no_branch:  # once, not on every pass of --follow
+                    out.no_branch.append(tid)
+                    self.log(f"not merged #{tid}: {e.message}; nothing to merge, it stays completed")
                 return
             stale = queue.stale_approval(task, tip)
             if stale is not None:  # what was approved is not what the branch holds now

@@ -16,7 +16,7 @@ Confinement (issue 4, §4): the file tools take paths *relative to the worktree*
 ``..`` that stays inside (``src/../README.md``) is allowed. The check happens when the
 tool runs; a process racing to swap a checked directory for a symlink between the
 check and the write is not guarded against (bash, which the model also has, is not
-confined at all: see the README's Security note).
+confined at all: see docs/concepts/identity.md).
 
 :func:`run_bash` runs a command in the worktree with a timeout (seconds) and returns
 its merged stdout and stderr capped at ``max_output`` characters. It is *not*

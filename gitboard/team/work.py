@@ -143,7 +143,8 @@ class TaskWork:
         return AgentContext(name=s.name, role=s.role, team_name=team_name, task=task, worktree=worktree,
                             state_dir=self.state_dir, port=self.port, prompt=s.prompt, model=s.model,
                             max_turns=s.max_turns, poll=s.poll, messages=messages, env=env,
-                            budget_usd=s.budget_usd, budget_tokens=s.budget_tokens)
+                            budget_usd=s.budget_usd, budget_tokens=s.budget_tokens,
+                            plan_first=bool(getattr(s, "plan_first", False)) and bool(task.get("id")))
 
     def _run_agent(self, ctx: AgentContext) -> Outcome:
         try:

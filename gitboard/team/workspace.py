@@ -2,8 +2,8 @@
 
 Shared by the anthropic teammate agent (its root is the task's worktree) and the lead (its
 root is the lead's repository). The file tools are confined to the root
-(:func:`gitboard.team.tools.confine`); ``bash`` is not confined (see the README's Security
-note) and runs without the API keys in its environment
+(:func:`gitboard.team.tools.confine`); ``bash`` is not confined (see
+docs/concepts/identity.md) and runs without the API keys in its environment
 (:func:`gitboard.team.conversation.bash_env`).
 """
 

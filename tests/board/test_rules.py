@@ -19,6 +19,7 @@ import pytest
 from gitboard.board import inbox_ops, protocol_ops, review_ops, rules, task_ops, team_ops
 from gitboard.board.change import ACTION, ACTOR, REQUEST, TASK, Change, NoChange
 from gitboard.board.compose import apply_writes, sequence
+from gitboard.board.clock import iso
 from gitboard.board.message import message_path
 from gitboard.board.request import request_path
 from gitboard.board.setup_ops import init_board
@@ -232,16 +233,22 @@ def test_a_forged_change_breaks_its_rule(name):
     assert all(v.message and "\n" not in v.message for v in found)
 
 
-def test_claims_judge_leases_by_the_judges_clock_with_skew():
+def test_claims_judge_leases_by_the_judges_clock_and_skew_never_favours_the_taker():
     life = board_with(lease_left=60)
     b = life.board
     lease_end = datetime.fromisoformat(b.tasks[1].lease_expires_at.replace("Z", "+00:00"))
     take = {task_path(1): task_json(b, 1, owner="bob", claimed_at="x")}
     trailers = tr("claim", "bob", 1)
     assert [v.rule for v in rules.check_change(b, take, trailers, lease_end - timedelta(seconds=200))] == ["claim"]
-    assert rules.check_change(b, take, trailers, lease_end - timedelta(seconds=100), skew=120) == []
+    live = rules.check_change(b, take, trailers, lease_end - timedelta(seconds=100), skew=120)
+    assert [v.rule for v in live] == ["claim"]                       # a live lease: skew does not help the taker
+    assert f"leased until {b.tasks[1].lease_expires_at} + 120 s of grace" in live[0].message
     assert rules.check_change(b, take, trailers, lease_end) == []
     assert [v.rule for v in rules.check_change(b, take, trailers, lease_end - timedelta(seconds=1))] == ["claim"]
+    # skew is the holder's allowance: the lease is honoured that long past its end
+    assert [v.rule for v in rules.check_change(b, take, trailers, lease_end + timedelta(seconds=119), skew=120)] \
+        == ["claim"]
+    assert rules.check_change(b, take, trailers, lease_end + timedelta(seconds=120), skew=120) == []
 
 
 def test_a_claim_with_no_lease_is_never_taken_over():
@@ -256,7 +263,8 @@ def test_violations_name_commit_action_actor_and_reason():
     v, = rules.check_commit(b, apply_writes(b, {task_path(1): task_json(b, 1, owner="bob")}),
                             tr("claim", "bob", 1), T0, commit="c" * 40)
     assert v.to_json() == {"commit": "c" * 40, "action": "claim", "actor": "bob",
-                           "reason": "claim of a task that is not ready: task #1 is claimed by alice"}
+                           "reason": "claim of a task that is not ready: task #1 is claimed by alice, leased "
+                                     f"until {b.tasks[1].lease_expires_at} (it is {iso(T0)} here)"}
     assert v.path == task_path(1)
 
 

@@ -189,11 +189,11 @@ def test_repository_without_a_board(run_cli, git_repo, git, args, json_mode):
     assert snapshot(git, git_repo) == before
 
 
-@pytest.mark.parametrize("args", [[], ["task"]])
-def test_missing_command_prints_help_and_one_error_line(run_cli, board, args):
+@pytest.mark.parametrize("args, panel", [([], "Tasks"), (["task"], "Commands")])
+def test_missing_command_prints_help_and_one_error_line(run_cli, board, args, panel):
     res = run_cli(args, cwd=board)
     assert res.exit_code == 2
-    assert "Usage: gitboard" in res.stdout and "Commands" in res.stdout
+    assert "Usage: gitboard" in res.stdout and panel in res.stdout
     assert res.stderr == "gitboard: error: missing command (see the help above)\n"
 
 

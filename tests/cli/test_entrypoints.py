@@ -34,7 +34,7 @@ def test_version_matches_the_package_metadata(run_cli):
     res = run_cli(["--version"])
     assert res.exit_code == 0 and res.stderr == ""
     assert res.stdout == f"gitboard {gitboard.__version__}\n"
-    assert version("gitboard") == gitboard.__version__
+    assert version("gitboard-team") == gitboard.__version__
 
 
 def test_core_commands_are_registered():

@@ -20,7 +20,9 @@ def test_review_json_shape_commits_diffstat_and_a_clean_merge(tmp_path: Path, ru
     res = run_cli(["review", tid, "--json"], cwd=p)
     assert res.exit_code == 0, res.stderr
     doc = res.json()
-    assert list(doc) == ["task", "base", "branch", "merge_base", "commits", "files", "mergeable", "conflicts"]
+    assert list(doc) == ["task", "base", "branch", "merge_base", "commits", "files", "mergeable", "conflicts",
+                         "merged"]
+    assert doc["merged"] is None
     main = g(p, "rev-parse", "main")
     assert doc["base"] == {"branch": "main", "commit": main}
     assert doc["branch"] == {"name": f"task/{tid}", "commit": g(p, "rev-parse", f"task/{tid}")}

@@ -34,7 +34,8 @@ def test_init_json_and_idempotence(run_cli, git_repo, git, board_tip):
     assert res.exit_code == 0 and res.stderr == ""
     doc = res.json()
     tip = board_tip(git_repo)
-    assert doc == {"team_name": "crew", "branch": "gitboard", "remote": None, "tip": tip, "created": True}
+    assert doc == {"team_name": "crew", "branch": "gitboard", "remote": None, "tip": tip, "created": True,
+                   "adopted": False}
     again = run_cli(["init", "--json"], cwd=git_repo)
     assert again.exit_code == 0
     assert again.json() == {**doc, "created": False}

@@ -117,6 +117,12 @@ def test_the_merge_queue_follows_approval_and_gitboard_review_none(run_cli, repo
         ok(run_cli(["task", "add", f"t{n}"], cwd=repo))
         ok(run_cli(["task", "claim", str(n), "--as", "alice"], cwd=repo))
         ok(run_cli(["task", "done", str(n), "--as", "alice"], cwd=repo))
+    # the work of #2 on its branch (approve needs one: a task without a branch has nothing to merge)
+    empty = subprocess.run(["git", "hash-object", "-t", "tree", "-w", "--stdin"], cwd=repo, input=b"",
+                           capture_output=True, check=True).stdout.decode().strip()
+    work = subprocess.run(["git", "-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit-tree",
+                           empty, "-m", "task #2"], cwd=repo, capture_output=True, check=True).stdout.decode().strip()
+    subprocess.run(["git", "update-ref", "refs/heads/task/2", work], cwd=repo, check=True)
     ok(run_cli(["approve", "2"], cwd=repo))
     assert ok(run_cli(["watch", "--once", "--json"], cwd=repo)).json()["queue"] == \
         {"review": [1], "queued": [2], "rework": [], "merged": []}

@@ -10,8 +10,9 @@ from rich.console import Console
 from gitboard.board.layout import task_path
 from gitboard.board.snapshot import build
 from gitboard.board.task import Task
-from gitboard.cli import watch_data, watch_view
-from gitboard.cli.watch_data import Mate, Source
+from gitboard import overview
+from gitboard.cli import watch_view
+from gitboard.overview import Mate, Source
 from gitboard.cli.watch_view import frame
 
 NOW = datetime(2026, 12, 1, 15, 0, 0, tzinfo=timezone.utc)
@@ -121,7 +122,7 @@ def test_merge_queue_from_review_rework_and_merged():
     q = watch_view.queue_line(b).plain
     assert q == "merge queue: review #4 · queued #3 · rework #5 · merged #2 #1"
     assert watch_view.queue_line(b, require_review=False).plain == "merge queue: queued #3 #4 · rework #5 · merged #2 #1"
-    assert watch_data.queue_ids(b) == {"review": [4], "queued": [3], "rework": [5], "merged": [1, 2]}
+    assert overview.queue_ids(b) == {"review": [4], "queued": [3], "rework": [5], "merged": [1, 2]}
     assert rows(lines(frame(b, [], NOW)))["5"][1] == "rework"
     assert watch_view.queue_line(build("a" * 40, {task_path(1): {"id": 1, "subject": "s"}})) is None
 
@@ -139,7 +140,7 @@ def test_empty_board_and_status_line():
     assert len(lines(frame(big_board(), [], NOW, source=Source("origin", 1.0, "down")))) <= 24
     assert out[1] == "tasks 0: none yet (gitboard task add SUBJECT)"
     assert "teammates: none on the roster" in out[2]
-    assert watch_data.status_line(small_board(), NOW) == (
+    assert overview.status_line(small_board(), NOW) == (
         "15:00:00 board 0123456789: 6 tasks (1 in_progress, 1 ready, 1 blocked, 2 completed, 1 failed); "
         "tokens 1,215; cost $0.0421+?")
 

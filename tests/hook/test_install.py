@@ -32,8 +32,10 @@ def test_install_writes_the_script_and_the_config(server, run_cli, git):
     text = hook.read_text()
     assert HOOK_ID in text and f"GITBOARD_PYTHON={sys.executable}" in text
     assert os.access(hook, os.X_OK)
-    assert git(server, "config", "receive.denyDeletes") == "true"
-    assert git(server, "config", "receive.denyNonFastForwards") == "true"
+    assert git(server, "config", "receive.fsckObjects") == "true"
+    # nothing repository-wide that would override the server's per-branch permissions
+    assert git(server, "config", "receive.denyNonFastForwards", check=False) == ""
+    assert git(server, "config", "receive.denyDeletes", check=False) == ""
     assert git(server, "config", "--get-all", "gitboard.hook.leads").split() == ["ann", "bo"]
     assert git(server, "config", "gitboard.hook.skew") == "30"
     res = run_cli(["hook", "install", str(server), "--lead", "cy", "--json"])   # reinstall: leads replaced
@@ -70,7 +72,7 @@ def test_bad_input_is_one_line_and_changes_nothing(server, run_cli, git, tmp_pat
     git(server, "config", "core.hooksPath", "/elsewhere")
     res = run_cli(["hook", "install", str(server)])
     assert res.exit_code == 2 and "core.hooksPath" in res.stderr
-    assert git(server, "config", "receive.denyDeletes", check=False) == ""
+    assert git(server, "config", "receive.fsckObjects", check=False) == ""
 
 
 def test_the_source_trees_hook_is_the_shipped_template():
@@ -92,7 +94,7 @@ def test_an_uninstalled_copy_runs_the_gitboard_on_path(server):
     p = subprocess.run([str(hook)], input=line, cwd=server, env={**env, "PATH": "/usr/bin:/bin"},
                        capture_output=True, text=True)
     assert p.returncode == 1 and p.stderr == "gitboard: refused: gitboard is not installed on this server " \
-                                             "(pip install gitboard)\n"
+                                             "(pip install gitboard-team)\n"
 
 
 def test_the_hook_refuses_when_it_cannot_judge(server, capfd):

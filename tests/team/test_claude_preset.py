@@ -178,7 +178,7 @@ def test_a_takeover_resumes_the_session_it_ran_before(tmp_path, claude):
         return first(rec)
 
     api.handler = handler
-    lines = run_teammate(path, stall_timeout=3.0)
+    lines = run_teammate(path, stall_timeout=10.0)  # not less: the run starts gitboard's MCP server first
     task = board(path).tasks[1]
     assert task.status == "pending", "\n".join(lines)
     assert any("stalled: no output" in ln for ln in lines)

@@ -179,7 +179,7 @@ def test_review_tools_review_approve_reject_and_merge(tmp_path: Path, fake_api: 
     review = json.loads(r.tool_calls[0].text.split("\n", 1)[1].rsplit("\n", 1)[0])
     assert review["mergeable"] is True and [f["path"] for f in review["files"]] == ["x.txt"]
     merged = json.loads(r.tool_calls[3].text.split("\n", 1)[1].rsplit("\n", 1)[0])
-    assert merged == {"merged": [good], "rework": [], "waiting": [], "stale": []}
+    assert merged == {"merged": [good], "rework": [], "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     tasks = board(p).tasks
     assert tasks[good].status == "merged" and tasks[bad].status == "pending"
     assert tasks[bad].rework[-1]["feedback"] == "y.txt needs a test" and tasks[bad].rework[-1]["by"] == "lead"

@@ -31,7 +31,7 @@ def test_review_verdicts_and_the_queue_pass_the_hook(hooked: tuple[Path, Path], 
     assert run_cli(["reject", d, "--feedback", "again"], cwd=lead).exit_code == 0
     doc = run_queue(lead, check="test ! -e c.txt")
     assert doc == {"merged": [a], "rework": [{"id": b, "reason": "conflict", "paths": ["a.txt"]},
-                                             {"id": c, "reason": "check", "paths": []}], "waiting": [], "stale": []}
+                                             {"id": c, "reason": "check", "paths": []}], "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     assert first_parent(bare)[:2] == [f"Merge task #{a}: Edit a", "start"]
     actions = g(bare, "log", "--format=%(trailers:key=Gitboard-Action,valueonly,separator=)", "gitboard").split()
     assert actions[:4] == ["rework", "rework", "merge", "reject"]

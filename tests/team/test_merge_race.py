@@ -33,6 +33,7 @@ def completed_parts(path: Path, run_cli, n: int) -> None:
 def test_two_queues_in_two_clones_merge_20_tasks_exactly_once(tmp_path: Path, run_cli, gitboard_exe: Path) -> None:
     bare = tmp_path / "remote.git"
     g(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    g(bare, "config", "gitboard.review", "none")  # the server's hook then takes merges of unapproved tasks
     lead = project(tmp_path / "lead", {"README": "r\n"})
     init_board(lead)  # the board is made locally (fast), then pushed: the queues' clones adopt it
     completed_parts(lead, run_cli, N)
@@ -77,6 +78,7 @@ def test_spawned_teammate_and_a_following_queue_through_a_remote_rework_a_confli
 
     remote, (lead, alice) = make_remote_project(tmp_path, ["lead", "alice"])
     g(lead, "config", "gitboard.review", "none")
+    g(remote, "config", "gitboard.review", "none")  # the server's hook too
     add_tasks(lead, [{"subject": "one", "run": "echo one > shared.txt"},
                      {"subject": "two", "run": "echo two > shared.txt; echo b > b.txt"}])
     spawner = Spawner(gitboard_exe)
@@ -97,7 +99,7 @@ def test_spawned_teammate_and_a_following_queue_through_a_remote_rework_a_confli
     assert queue.returncode == 0, err
     doc = json.loads(out)  # both branches started from the same base: #2 conflicted once, then merged
     assert doc == {"merged": [1, 2], "rework": [{"id": 2, "reason": "conflict", "paths": ["shared.txt"]}],
-                   "waiting": [], "stale": []}
+                   "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     t2 = board(lead).tasks[2]
     assert t2.rework[-1]["reason"] == "conflict" and t2.owner == "alice"
     assert g(remote, "show", "main:shared.txt") == "two"

@@ -29,7 +29,7 @@ def test_merges_approved_tasks_with_one_merge_commit_each_and_the_board_in_step(
     c = completed_task(run_cli, proj, "Not approved", {"z.txt": "z\n"})
     res = run_cli(["merge", "--check", "test -f x.txt", "--json"], cwd=proj)
     assert res.exit_code == 0, res.stderr
-    assert res.json() == {"merged": [a, b], "rework": [], "waiting": [], "stale": []}
+    assert res.json() == {"merged": [a, b], "rework": [], "waiting": [], "stale": [], "unapproved": [c], "no_branch": []}
     assert first_parent(proj)[:3] == [f"Merge task #{b}: Add y", f"Merge task #{a}: Add x", "start"]
     msg = g(proj, "log", "-1", "--format=%B", "main")
     assert f"Gitboard-Task: {b}\nGitboard-Actor: lead" in msg
@@ -43,7 +43,7 @@ def test_merges_approved_tasks_with_one_merge_commit_each_and_the_board_in_step(
     assert board_log.splitlines() == [f"merge #{b} by lead|merge", f"merge #{a} by lead|merge"]
     # the checked-out main came along: files, index and HEAD agree
     assert (proj / "y.txt").read_text() == "y\n" and g(proj, "status", "--porcelain") == ""
-    assert run_cli(["merge", "--json"], cwd=proj).json() == {"merged": [], "rework": [], "waiting": [], "stale": []}
+    assert run_cli(["merge", "--json"], cwd=proj).json() == {"merged": [], "rework": [], "waiting": [], "stale": [], "unapproved": [c], "no_branch": []}
 
 
 def test_a_failing_check_leaves_the_base_and_sends_the_task_to_rework(proj: Path, run_cli) -> None:
@@ -52,7 +52,7 @@ def test_a_failing_check_leaves_the_base_and_sends_the_task_to_rework(proj: Path
     check = "echo checking; cat a.txt; echo boom >&2; exit 3"
     res = run_cli(["merge", "--check", check, "--json"], cwd=proj)
     assert res.exit_code == 0, res.stderr
-    assert res.json() == {"merged": [], "rework": [{"id": tid, "reason": "check", "paths": []}], "waiting": [], "stale": []}
+    assert res.json() == {"merged": [], "rework": [{"id": tid, "reason": "check", "paths": []}], "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     assert g(proj, "rev-parse", "main") == main and (proj / "a.txt").read_text() == "one\ntwo\n"
     t = tasks(run_cli, proj)[tid]
     assert (t["status"], t["owner"], t["review"]) == ("pending", "", None)
@@ -78,7 +78,7 @@ def test_a_conflict_goes_to_rework_with_its_paths_and_the_next_task_merges(proj:
     b = completed_task(run_cli, proj, "Edit a too", {"a.txt": "uno\ntwo\n"}, approve=True)
     c = completed_task(run_cli, proj, "Other", {"o.txt": "o\n"}, approve=True)
     res = run_cli(["merge", "--json"], cwd=proj).json()
-    assert res == {"merged": [a, c], "rework": [{"id": b, "reason": "conflict", "paths": ["a.txt"]}], "waiting": [], "stale": []}
+    assert res == {"merged": [a, c], "rework": [{"id": b, "reason": "conflict", "paths": ["a.txt"]}], "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     rec = tasks(run_cli, proj)[b]["rework"][-1]
     assert rec["reason"] == "conflict" and "a.txt" in rec["feedback"]
     assert rec["base"] == g(proj, "rev-parse", "main^")  # judged against the tip after a's merge
@@ -116,9 +116,9 @@ def test_a_chain_of_three_stacked_tasks_merges_in_order(proj: Path, run_cli) -> 
     c3 = completed_task(run_cli, proj, "Third layer", {"l3.txt": "3\n"}, start=f"task/{c2}", blocked_by=(c2,))
     for tid in (c3, c1):
         run_cli(["approve", tid], cwd=proj)
-    assert run_cli(["merge", "--json"], cwd=proj).json() == {"merged": [c1], "rework": [], "waiting": [c3], "stale": []}
+    assert run_cli(["merge", "--json"], cwd=proj).json() == {"merged": [c1], "rework": [], "waiting": [c3], "stale": [], "unapproved": [c2], "no_branch": []}
     run_cli(["approve", c2], cwd=proj)
-    assert run_cli(["merge", "--json"], cwd=proj).json() == {"merged": [c2, c3], "rework": [], "waiting": [], "stale": []}
+    assert run_cli(["merge", "--json"], cwd=proj).json() == {"merged": [c2, c3], "rework": [], "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     assert first_parent(proj)[:3] == [f"Merge task #{c3}: Third layer", f"Merge task #{c2}: Second layer",
                                       f"Merge task #{c1}: Base layer"]
     assert all((proj / f"l{i}.txt").exists() for i in (1, 2, 3))
@@ -144,7 +144,7 @@ def test_through_a_bare_remote_one_atomic_push(tmp_path: Path, run_cli) -> None:
     g(tmp_path, "clone", "-q", str(bare), str(b))
     init_board(b, remote="origin")
     doc = run_queue(b, check="test -f r1.txt")
-    assert doc == {"merged": [t1, t2], "rework": [], "waiting": [], "stale": []}
+    assert doc == {"merged": [t1, t2], "rework": [], "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     assert first_parent(bare)[:2] == [f"Merge task #{t2}: Remote two", f"Merge task #{t1}: Remote one"]
     assert g(bare, "log", "-1", "--format=%s", "gitboard") == f"merge #{t2} by lead"
     assert g(b, "rev-parse", "origin/main") == g(bare, "rev-parse", "main")
@@ -181,7 +181,7 @@ def test_follow_merges_tasks_as_they_become_candidates_and_stops_on_sigterm(proj
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    assert json.loads(out) == {"merged": [first, later], "rework": [], "waiting": [], "stale": []}
+    assert json.loads(out) == {"merged": [first, later], "rework": [], "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     assert first_parent(proj)[:2] == [f"Merge task #{later}: Later", f"Merge task #{first}: Early"]
 
 
@@ -195,7 +195,7 @@ def test_a_base_that_moves_during_the_check_redoes_the_candidate_against_the_new
              f"c=$(git -c user.name=o -c user.email=o@x commit-tree -p main -m sneaky main^{{tree}}); "
              f"git update-ref refs/heads/main $c; fi; echo checked >> {proj.parent / 'runs'}")
     doc = run_queue(proj, check=check)
-    assert doc == {"merged": [tid], "rework": [], "waiting": [], "stale": []}
+    assert doc == {"merged": [tid], "rework": [], "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     assert first_parent(proj)[:3] == [f"Merge task #{tid}: Add x", "sneaky", "start"]
     assert (proj.parent / "runs").read_text().count("checked") == 2  # checked again on the new merge commit
     merge = tasks(run_cli, proj)[tid]["result"]["merge"]
@@ -212,7 +212,7 @@ def test_an_older_git_merges_in_a_temporary_worktree_under_the_git_dir(proj: Pat
     doc = run_cli(["review", b, "--json"], cwd=proj).json()
     assert doc["mergeable"] is True
     assert run_queue(proj) == {"merged": [a], "rework": [{"id": b, "reason": "conflict", "paths": ["a.txt"]}],
-                               "waiting": [], "stale": []}
+                               "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     assert (proj / "a.txt").read_text() == "ONE\ntwo\n" and g(proj, "status", "--porcelain") == ""
     assert "merge-" not in g(proj, "worktree", "list") and not list((proj / ".git" / "gitboard" / "tmp").glob("merge-*"))
 
@@ -250,7 +250,7 @@ def test_sigint_during_a_check_stops_the_queue_with_nothing_moved(proj: Path, ru
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "interrupted" in err
-    assert json.loads(out) == {"merged": [], "rework": [], "waiting": [], "stale": []}
+    assert json.loads(out) == {"merged": [], "rework": [], "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     assert (g(proj, "rev-parse", "main"), g(proj, "rev-parse", "gitboard")) == before
     assert tasks(run_cli, proj)[tid]["status"] == "completed"
     assert "check-" not in g(proj, "worktree", "list")
@@ -264,7 +264,7 @@ def test_every_review_and_queue_commit_passes_the_board_rules(proj: Path, run_cl
     assert run_cli(["reject", d, "--feedback", "not like this"], cwd=proj).exit_code == 0
     assert run_cli(["merge", "--check", "test ! -e c.txt", "--json"], cwd=proj).json() == {
         "merged": [a], "rework": [{"id": b, "reason": "conflict", "paths": ["a.txt"]},
-                                  {"id": c, "reason": "check", "paths": []}], "waiting": [], "stale": []}
+                                  {"id": c, "reason": "check", "paths": []}], "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     res = run_cli(["verify", "--json"], cwd=proj)
     assert res.exit_code == 0 and res.json()["violations"] == [], res.stdout
     actions = g(proj, "log", "--format=%(trailers:key=Gitboard-Action,valueonly,separator=)", "gitboard").split()
@@ -334,7 +334,8 @@ def test_what_was_approved_is_what_is_merged(proj: Path, run_cli) -> None:
     res = run_cli(["merge", "--json"], cwd=proj)
     assert res.exit_code == 0, res.stderr
     assert res.json() == {"merged": [], "rework": [], "waiting": [],
-                          "stale": [{"id": tid, "approved": approved, "tip": late}]}
+                          "stale": [{"id": tid, "approved": approved, "tip": late}], "unapproved": [],
+                          "no_branch": []}
     assert g(proj, "rev-parse", "main") == main and g(proj, "rev-parse", "gitboard") == board  # nothing moved
     human = run_cli(["merge"], cwd=proj)
     assert f"not merged #{tid}: it was approved at {approved[:12]}" in human.stdout

@@ -22,7 +22,7 @@ def test_shell_task_in_conflict_is_reworked_from_the_new_base_and_merged(tmp_pat
     t.run()
     assert [board(path).tasks[i].status for i in (1, 2)] == ["completed", "completed"]
     assert run_queue(path) == {"merged": [1], "rework": [{"id": 2, "reason": "conflict", "paths": ["shared.txt"]}],
-                               "waiting": [], "stale": []}
+                               "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     old_tip = g(path, "rev-parse", "task/2")
     t, lines = teammate(path)
     t.run()
@@ -31,7 +31,7 @@ def test_shell_task_in_conflict_is_reworked_from_the_new_base_and_merged(tmp_pat
     assert any("restarted task/2 from main" in ln for ln in lines), lines
     assert g(path, "merge-base", "--is-ancestor", old_tip, "task/2") == ""  # fast-forward: no force needed
     assert g(path, "show", "task/2:shared.txt") == "two" and g(path, "show", "task/2:a.txt") == "a"
-    assert run_queue(path) == {"merged": [2], "rework": [], "waiting": [], "stale": []}
+    assert run_queue(path) == {"merged": [2], "rework": [], "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     assert first_parent(path)[:2] == ["Merge task #2: two", "Merge task #1: one"]
     assert (path / "shared.txt").read_text() == "two\n" and (path / "b.txt").exists()
     assert board(path).tasks[2].status == "merged"
@@ -70,7 +70,7 @@ def test_anthropic_teammate_resolves_a_conflict_from_its_rework_prompt(tmp_path:
     assert g(path, "show", f"task/{b}:greeting.txt") == "hi and hey"
     assert len(g(path, "log", "-1", "--format=%P", f"task/{b}").split()) == 2  # the rework merge, concluded
     assert run_cli(["approve", b], cwd=path).exit_code == 0
-    assert run_queue(path) == {"merged": [b], "rework": [], "waiting": [], "stale": []}
+    assert run_queue(path) == {"merged": [b], "rework": [], "waiting": [], "stale": [], "unapproved": [], "no_branch": []}
     assert (path / "greeting.txt").read_text() == "hi and hey\n"
     assert first_parent(path)[0] == f"Merge task #{b}: Say hey" and a
 

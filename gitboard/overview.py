@@ -1,21 +1,24 @@
-"""What ``gitboard watch`` shows, as plain data: no rich (see :mod:`gitboard.cli.watch_view`
-for the frame). The ``--json`` documents and the one-line-per-tip output come from here,
-so neither imports rich."""
+"""What the board's views show, as plain data: no rich, no web stack.
+
+``gitboard watch`` (its frame in :mod:`gitboard.cli.watch_view`, its ``--json`` documents and
+its one line per tip) and the web board (:mod:`gitboard.web`) both gather the task states,
+the merge queue, the teammates and the cost here, so the two never disagree."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import Any, Sequence
 
 from gitboard.board import cost as costs
 from gitboard.board import queue
 from gitboard.board.snapshot import Board
 from gitboard.board.task import COMPLETED, DONE, MERGED, PENDING, Task
-from gitboard.cli import words
+from gitboard import words
 
 
-#: Task states in display order (see :func:`gitboard.cli.words.state`), and ``review``:
+#: Task states in display order (see :func:`gitboard.words.state`), and ``review``:
 #: a completed task waiting for review or merge.
 ORDER = ("expired", "in_progress", "ready", "pending", "blocked", "rework", "completed", "failed", "merged")
 
@@ -53,7 +56,7 @@ def in_rework(task: Task) -> bool:
 
 
 def view_state(board: Board, task: Task, now: datetime) -> str:
-    """The state word of a task in the view: :func:`gitboard.cli.words.state`, with ``rework`` for a ready
+    """The state word of a task in the view: :func:`gitboard.words.state`, with ``rework`` for a ready
     or blocked task sent back by review, the queue or a check."""
     word = words.state(board, task, now)
     return "rework" if word in ("ready", "blocked", "pending") and in_rework(task) else word
@@ -133,3 +136,41 @@ def document(board: Board, mates: Sequence[Mate], now: datetime, require_review:
             "teammates": [{"name": m.name, "status": m.status, "task": m.task, "last_line": m.last_line}
                           for m in mates],
             "total": total}
+
+
+#: Bytes read from the end of a teammate's log to find its last line.
+LOG_TAIL = 4096
+
+
+def last_line(path: str) -> str:
+    """The last non-blank line of the text file at ``path`` ("" if it is missing or empty); only
+    its last :data:`LOG_TAIL` bytes are read."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(size - LOG_TAIL, 0))
+            data = f.read()
+    except OSError:
+        return ""
+    for raw in reversed(data.decode("utf-8", errors="replace").splitlines()):
+        if raw.strip():
+            return raw.strip()
+    return ""
+
+
+def teammates(repo: Any, board: Board) -> list[Mate]:
+    """The roster of ``board`` as :class:`Mate` rows: a member registered on this host whose
+    process is gone shows as ``dead``; the last line of its log in this clone of ``repo`` (an
+    open :class:`~gitboard.store.repo.BoardRepo`), if any."""
+    from gitboard.store.host import this_host
+    from gitboard.team.process import log_path, member_alive
+
+    host = this_host()
+    out = []
+    for m in board.team.members:
+        status = m.status
+        if status != "shutdown" and m.host == host and isinstance(m.pid, int) and not member_alive(repo, m):
+            status = "dead"
+        out.append(Mate(name=m.name, status=status, task=m.task, last_line=last_line(str(log_path(repo, m.name)))))
+    return out
