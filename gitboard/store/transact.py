@@ -374,7 +374,9 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
             base = landed or remote_ops.fetch(repo)
             mine = turn.read().mine
             contended = contended or (mine is not None and base != mine)
-            if not deferred and mine is not None and base == mine and turn.others_wait():
+            if losses >= 2 and base is not None:
+                turn.say_waiting(base)  # lost twice running: the others let this clone go first
+            elif not deferred and base is not None and turn.others_wait(base):
                 # another clone lost to our last commit and said so: let it in first
                 deferred = contended = True
                 time.sleep(min(turn.defer_seconds(), max(0.0, limit - time.monotonic())))
@@ -462,7 +464,7 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
             return True
         losses += 1
         if turn is not None and base is not None:
-            turn.lost(base, losses, time.monotonic() - started)
+            turn.lost(time.monotonic() - started)
         if time.monotonic() >= limit:
             last = f" (last: {repo.last_cas_error})" if repo.last_cas_error else ""
             raise Busy(f"gave up after {stats.attempts} attempts: the board kept moving{last}")

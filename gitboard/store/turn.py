@@ -12,11 +12,13 @@ none. Two rules keep every clone in the game:
 - a clone that keeps winning lets the others in: after a contended win it waits up to a
   round trip before its next write, after a win back to back with its last up to half
   of one (:meth:`Turn.won`), and when another clone says it keeps losing to this clone's
-  commits, this clone waits before its next push (:meth:`Turn.others_wait`).
+  commits or on the current tip, this clone waits before its next push
+  (:meth:`Turn.others_wait`).
 
-A clone that keeps losing says so by pushing the board commit it lost on to
+A clone that lost twice running says so by pushing the board tip it tries on next to
 ``refs/gitboard/waiting/<its name>`` on the remote (:mod:`gitboard.store.remote`,
-in the background: the push carries no objects). Fetches bring those refs along.
+in the background: the push carries no objects). Fetches bring those refs along; a
+clone that finds another waiting on the tip it fetched holds its push back.
 
 Per clone, ``<git-common-dir>/gitboard/turn-<tag>`` holds, as JSON, the last board commits
 this clone landed (``landed``, newest last), the wall-clock time before which its writers
@@ -90,12 +92,13 @@ class Turn:
         if wait > 0:
             time.sleep(wait)
 
-    def others_wait(self) -> bool:
-        """True if another clone says it lost a race on a board commit this clone landed."""
+    def others_wait(self, base: str) -> bool:
+        """True if another clone says it lost races running and now tries on ``base`` (the tip
+        just fetched), or on a board commit this clone landed."""
         from gitboard.store import remote as remote_ops
 
         mine = set(self.landed)
-        return any(c in mine for n, c in remote_ops.waiting(self.repo).items() if n != self.name)
+        return any(c == base or c in mine for n, c in remote_ops.waiting(self.repo).items() if n != self.name)
 
     def defer_seconds(self) -> float:
         """How long to hold back a push when :meth:`others_wait`: 0.5-1.5 of the last attempt's
@@ -124,14 +127,17 @@ class Turn:
         except OSError:
             pass  # only fairness is lost
 
-    def lost(self, base: str, losses: int, attempt_seconds: float) -> None:
-        """Record a lost race on ``base``; from the second loss in a row, say so on the remote
-        (a ``git push`` in the background of ``base`` to ``refs/gitboard/waiting/<name>``)."""
+    def lost(self, attempt_seconds: float) -> None:
+        """Record a lost race that took ``attempt_seconds``."""
         self.round_trip = attempt_seconds
+
+    def say_waiting(self, base: str) -> None:
+        """Say on the remote that this clone lost races running and now tries on ``base``: a
+        ``git push`` in the background of ``base`` to ``refs/gitboard/waiting/<name>``."""
         for p in list(_pushes):
             if p.poll() is not None:
                 _pushes.remove(p)
-        if losses < 2 or _pushes:
+        if _pushes:
             return
         from gitboard.store.remote import WAITING
 
