@@ -42,6 +42,7 @@ from typing import Any
 from gitboard.board import protocol_ops, task_ops
 from gitboard.board.errors import Invalid
 from gitboard.board.task import COMPLETED, FAILED, MERGED
+from gitboard.board.text import safe
 from gitboard.store import git as gitcmd
 from gitboard.proc import end_process_group, pid_alive
 from gitboard.store.read import read_board
@@ -138,7 +139,7 @@ class _Out:
     def say(self, text: str = "", style: str | None = None) -> None:
         from rich.text import Text
 
-        self.console.print(Text(text, style=style or ""), soft_wrap=True)
+        self.console.print(Text(safe(text, multiline=True), style=style or ""), soft_wrap=True)
 
 
 def _git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:

@@ -46,11 +46,13 @@ def test_license_changelog_and_contributing_are_there() -> None:
     assert "pytest" in (ROOT / "CONTRIBUTING.md").read_text()
 
 
-def test_the_readme_does_not_call_blocked_by_unerasable(run_cli, repo) -> None:
-    # task update --unblock removes a blocker: the README must not say blockedBy is never erased
+def test_the_docs_do_not_call_blocked_by_unerasable(run_cli, repo) -> None:
+    # task update --unblock removes a blocker: neither the README nor the docs may say blockedBy
+    # is never erased, and the board format's page names the way to remove one
     assert run_cli(["task", "add", "a"], cwd=repo).exit_code == 0
     assert run_cli(["task", "add", "b", "--blocked-by", "1"], cwd=repo).exit_code == 0
     assert run_cli(["task", "update", "2", "--unblock", "1", "--json"], cwd=repo).json()["blockedBy"] == []
-    text = " ".join((ROOT / "README.md").read_text().split())
-    assert "never erased" not in text
-    assert "--unblock" in text
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    for page in pages:
+        assert "never erased" not in " ".join(page.read_text().split()), page
+    assert "--unblock" in (ROOT / "docs" / "concepts" / "board-format.md").read_text()

@@ -40,13 +40,16 @@ class GitDaemon:
     Args:
         root: the directory of bare repositories (``--base-path``).
         env: extra environment for the daemon (and so for the hooks it runs).
+        port: the port to listen on (default: a free one); a daemon started again on the port
+            of a stopped one serves the same URLs.
     """
 
-    def __init__(self, root: Path, env: Mapping[str, str] | None = None, timeout: float = 30.0) -> None:
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None, timeout: float = 30.0,
+                 port: int | None = None) -> None:
         self.root = root
         self.lines: list[str] = []
         for attempt in range(5):
-            self.port = free_port()
+            self.port = port or free_port()
             self.proc = subprocess.Popen(
                 ["git", "daemon", "--reuseaddr", "--verbose", "--export-all", "--enable=receive-pack",
                  "--informative-errors", f"--base-path={root}", "--listen=127.0.0.1", f"--port={self.port}",

@@ -7,7 +7,8 @@ table is part of the documented contract (docs/reference/exit-codes.md):
 ====  ==========  ====================================================
 code  kind        meaning
 ====  ==========  ====================================================
-1     error       git failure, unreachable remote, corrupt board file
+1     error       git failure, unreachable remote, corrupt board file,
+                  a write whose outcome is unknown (kind ``unknown``)
 2     invalid     usage or invalid value
 3     conflict    claimed by another, not the owner, invalid transition,
                   a push refused by the remote's pre-receive hook
@@ -92,3 +93,20 @@ class Busy(BoardError):
 
     kind = "busy"
     exit_code = 1
+
+
+class OutcomeUnknown(GitFailure):
+    """A push's connection dropped and the remote stayed unreachable, so whether the write landed is
+    unknown (exit 1). Not a failure: the write may have succeeded. The clone keeps a record of it,
+    and its next transaction settles it (:mod:`gitboard.store.settle`): a repeat of the same
+    operation then returns the landed write's result instead of writing again.
+
+    Attributes:
+        commit: the board commit whose fate is unknown.
+    """
+
+    kind = "unknown"
+
+    def __init__(self, message: str, commit: str = "") -> None:
+        super().__init__(message)
+        self.commit = commit

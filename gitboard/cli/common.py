@@ -12,6 +12,7 @@ import typer
 
 from gitboard.board.errors import BoardError
 from gitboard.board.names import LEAD, check_name
+from gitboard.board.text import safe
 
 
 @dataclass
@@ -100,18 +101,18 @@ def emit_utf8(pieces: Iterable[bytes | memoryview]) -> None:
 
 def warn(message: str) -> None:
     """Print ``gitboard: warning: <message>`` on stderr."""
-    sys.stderr.write(f"gitboard: warning: {message}\n")
+    sys.stderr.write(f"gitboard: warning: {safe(message)}\n")
 
 
 def fail(error: BoardError, json_mode: bool) -> int:
-    """Report ``error`` as one line on stderr (and a JSON error document in ``json_mode``); return its exit code."""
+    """Report ``error`` as one line on stderr (control characters escaped: messages quote board text) (and a JSON error document in ``json_mode``); return its exit code."""
     if json_mode:
         try:
             sys.stdout.write(json.dumps(error.to_json(), ensure_ascii=False) + "\n")
             sys.stdout.flush()
         except OSError:  # stdout itself is what failed (a closed pipe, a full disk)
             silence_stdout()
-    sys.stderr.write(f"gitboard: error: {error.message}\n")
+    sys.stderr.write(f"gitboard: error: {safe(error.message)}\n")
     return error.exit_code
 
 

@@ -39,6 +39,9 @@ def as_member(op: Callable[[Board, datetime], Any], name: str) -> Callable[[Boar
         check_known(board, name, "sender")
         return op(board, now)
 
+    from gitboard.store.settle import op_key
+
+    checked.key = op_key(op)  # type: ignore[attr-defined] - a repeat of ``op`` is a repeat of this
     return checked
 
 
@@ -46,16 +49,27 @@ def send(
     to: str = typer.Argument(..., metavar="TO", help="Recipient: lead or a member on the roster."),
     text: str = typer.Argument(..., metavar="TEXT", help="The message."),
     type_: str = typer.Option(MESSAGE, "--type", metavar="T", help="Message type: message (default) or broadcast; protocol types go through 'stop' and 'plan'."),
+    msg_id: Optional[str] = typer.Option(None, "--id", metavar="ID", help="The message's id (default: a new one). A send repeated with the same id is delivered once."),
     as_: Optional[str] = AS_OPT,
     json_: bool = JSON_OPT,
 ) -> None:
-    """Send a message to one inbox (one commit). Exit 4 for an unknown recipient, 2 for an invalid type."""
+    """Send a message to one inbox (one commit). Exit 4 for an unknown recipient, 2 for an invalid type.
+
+    When the connection drops during the push and the remote stays unreachable, the error
+    says the outcome is unknown and names the message id: repeat with ``--id`` and it is
+    delivered once, whether or not the first push landed."""
     sender = actor_name(as_)
     check_type(type_)
     check_name(to, "recipient")
-    op = as_member(partial(inbox_ops.send, sender=sender, to=to, content=text, msg_id=new_id(), type=type_), sender)
+    from gitboard.board.errors import OutcomeUnknown
+
+    msg_id = msg_id or new_id()
+    op = as_member(partial(inbox_ops.send, sender=sender, to=to, content=text, msg_id=msg_id, type=type_), sender)
     with open_repo() as repo:
-        msg = board_client().apply(op, repo=repo)
+        try:
+            msg = board_client().apply(op, repo=repo)
+        except OutcomeUnknown as e:
+            raise OutcomeUnknown(f"{e.message} (message id {msg_id}: repeat with --id {msg_id})", e.commit) from None
 
     def human() -> None:
         from gitboard.cli import team_render
@@ -121,6 +135,10 @@ def inbox(
                 check_known(board, who, "inbox")
             return change
 
+        from gitboard.store.settle import op_key
+
+        # a repeat after an unknown outcome returns the messages of a drain that landed
+        op.key = op_key(partial(inbox_ops.drain, name=who, actor=actor))  # type: ignore[attr-defined]
         with open_repo() as repo:
             msgs = board_client().apply(op, repo=repo)
     for path, why in sorted(corrupt.items()):

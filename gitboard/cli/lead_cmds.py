@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 
 from gitboard.board.errors import Invalid
+from gitboard.board.text import safe
 from gitboard.cli.common import GLOBALS
 from gitboard.team.models import DEFAULT_MODEL  # the model's name in --help; no SDK import
 
@@ -44,23 +45,23 @@ def lead(
 
         session = LeadSession(GLOBALS.repo_dir, model=model, resume=resume, max_turns=max_turns)
         return Repl(session).run()
-    log = (lambda line: None) if json_ else (lambda line: sys.stderr.write(f"  · {line}\n"))
+    log = (lambda line: None) if json_ else (lambda line: sys.stderr.write(f"  · {safe(line)}\n"))
     # the model's words before each round of tool calls go with the progress lines (stderr):
     # stdout is the final reply alone, for scripts
     steps = (lambda kind, value: None) if json_ else \
-        (lambda kind, value: sys.stderr.write(f"  · {value}\n") if kind == "text" else None)
+        (lambda kind, value: sys.stderr.write(f"  · {safe(value, multiline=True)}\n") if kind == "text" else None)
     session = LeadSession(GLOBALS.repo_dir, model=model, resume=resume, max_turns=max_turns, log=log, on_step=steps)
     result = session.turn(prompt)
     if json_:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
     elif result.text:
-        sys.stdout.write(result.text + "\n")
+        sys.stdout.write(safe(result.text, multiline=True) + "\n")
     if not json_:
         from gitboard.cli.lead_repl import usage_line
 
         sys.stderr.write(f"gitboard: lead: {usage_line(result, session)}\n")
     if result.error:
-        sys.stderr.write(f"gitboard: error: {result.error}\n")
+        sys.stderr.write(f"gitboard: error: {safe(result.error)}\n")
     if result.stop_reason == "cancelled":
         return 130
     return 0 if result.ok else 1

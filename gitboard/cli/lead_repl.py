@@ -63,18 +63,18 @@ class Repl:
     # -- output --------------------------------------------------------------------------
 
     def say(self, text: str, style: str = "") -> None:
-        """Print ``text`` literally (never as markup), on a line of its own."""
+        """Print ``text`` literally (never as markup, control characters escaped), on a line of its own."""
         from gitboard.cli.render import plain
 
         self.end_line()
-        self.console.print(plain(text, style))
+        self.console.print(plain(text, style, multiline=True))
 
     def stream_text(self, delta: str) -> None:
-        """Print a text delta of the reply being streamed, as it comes (literally)."""
+        """Print a text delta of the reply being streamed, as it comes (literally, control characters escaped)."""
         from gitboard.cli.render import plain
 
         if delta:
-            self.console.print(plain(delta), end="")
+            self.console.print(plain(delta, multiline=True), end="")
             self._midline = not delta.endswith("\n")
 
     def end_line(self) -> None:

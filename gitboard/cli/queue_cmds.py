@@ -9,6 +9,7 @@ from typing import List, Optional
 
 import typer
 
+from gitboard.board.text import safe
 from gitboard.cli.common import AS_OPT, JSON_OPT, GLOBALS, actor_name, emit
 
 
@@ -39,7 +40,7 @@ def merge(
 
     actor = actor_name(as_)
     stop = threading.Event()
-    log = (lambda s: None) if json_ else (lambda s: (sys.stdout.write(s + "\n"), sys.stdout.flush()))
+    log = (lambda s: None) if json_ else (lambda s: (sys.stdout.write(safe(s) + "\n"), sys.stdout.flush()))
     refinery = Refinery(GLOBALS.repo_dir, actor=actor, check=check, check_timeout=check_timeout, log=log, stop=stop)
     previous = {}
     signals: list[int] = []

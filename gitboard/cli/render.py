@@ -7,7 +7,9 @@ these renderables and the one style map, :data:`STYLE`.
 
 Board text (subjects, descriptions, names, commit subjects ...) is never parsed as
 rich markup: it goes to rich as :class:`rich.text.Text` (see :func:`plain`), so a
-subject like ``[/]`` or ``[bold]`` prints as typed.
+subject like ``[/]`` or ``[bold]`` prints as typed; and its control characters and
+escape sequences are shown as visible escapes (:func:`gitboard.board.text.safe`), so it
+never sets a window title, clears the screen or overwrites a line.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rich.text import Text
 
 from gitboard.board.snapshot import Board
 from gitboard.board.task import Task
+from gitboard.board.text import safe
 from gitboard.cli.pipe_console import console as _pipe_console
 from gitboard.words import blockers, compact, countdown, state, tokens, usd
 
@@ -51,9 +54,11 @@ def style(word: str) -> str:
     return STYLE.get(word, "")
 
 
-def plain(value: Any, style: str = "") -> Text:
-    """Return ``value`` (converted with ``str``) as a :class:`Text` that rich prints literally, never as markup."""
-    return Text(value if isinstance(value, str) else str(value), style=style)
+def plain(value: Any, style: str = "", *, multiline: bool = False) -> Text:
+    """Return ``value`` (converted with ``str``) as a :class:`Text` that rich prints literally, never as
+    markup, with control characters escaped (:func:`gitboard.board.text.safe`; ``multiline`` keeps
+    newlines and tabs)."""
+    return Text(safe(value, multiline=multiline), style=style)
 
 
 def styled(word: str) -> Text:
@@ -67,8 +72,8 @@ def show(*renderables: RenderableType) -> None:
 
 
 def line(message: str) -> None:
-    """Print one line of plain text (no markup)."""
-    console.print(Text(message))
+    """Print one line of plain text (no markup, control characters escaped)."""
+    console.print(plain(message))
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,7 @@ def team_line(board: Board, *, prefix: str = "team: ") -> Text:
     for i, m in enumerate(board.team.members):
         if i:
             out.append("  ")
-        out.append(f"{m.name}: ")
+        out.append(f"{safe(m.name)}: ")
         out.append(m.status, style=style(m.status))
         if m.task is not None:
             out.append(f" #{m.task}")
@@ -159,7 +164,7 @@ def task_detail(board: Board, task: Task, now: datetime) -> RenderableType:
     """Every field of one task: the id and subject, then one ``name  value`` row per field,
     the description, the result, the review and the rework records (as JSON). Field values
     are shown literally."""
-    parts: list[RenderableType] = [Text(f"#{task.id} {task.subject}", style="bold")]
+    parts: list[RenderableType] = [plain(f"#{task.id} {task.subject}", "bold")]
     rows: list[tuple[str, Any]] = [
         ("state", state(board, task, now)), ("owner", task.owner or "-"),
         ("blockedBy", ", ".join(f"#{b}" for b in task.blockedBy) or "-"), ("role", task.role or "-"),
@@ -169,12 +174,14 @@ def task_detail(board: Board, task: Task, now: datetime) -> RenderableType:
     for k, v in rows:
         parts.append(Text.assemble(("  " + f"{k:<12}", "dim"), plain(v)))
     if task.description:
-        parts += [Text(), Text(task.description)]
+        parts += [Text(), plain(task.description, multiline=True)]
     if task.result is not None:
-        parts += [Text(), Text("  result", style="dim"), Text(json.dumps(task.result, indent=2, ensure_ascii=False))]
+        parts += [Text(), Text("  result", style="dim"),
+                  plain(json.dumps(task.result, indent=2, ensure_ascii=False), multiline=True)]
     for name, value in (("review", task.review), ("rework", list(task.rework) or None)):
         if value is not None:
-            parts += [Text(), Text(f"  {name}", style="dim"), Text(json.dumps(value, indent=2, ensure_ascii=False))]
+            parts += [Text(), Text(f"  {name}", style="dim"), plain(json.dumps(value, indent=2, ensure_ascii=False),
+                                                                   multiline=True)]
     return Group(*parts)
 
 

@@ -72,13 +72,14 @@ def review(
 def _render(doc: dict[str, Any], patch: bool) -> None:
     from gitboard.board import cost as costs
     from gitboard.board.task import Task
+    from gitboard.board.text import safe
     from gitboard.cli import render
     from rich.text import Text
 
     t = doc["task"]
     result = t.get("result") if isinstance(t.get("result"), dict) else {}
     out = render.console
-    out.print(Text(f"#{t['id']} {t['subject']}", style="bold"))
+    out.print(render.plain(f"#{t['id']} {t['subject']}", "bold"))
     rows = [("status", t["status"]), ("owner", t["owner"] or "-")]
     if result.get("summary"):
         rows.append(("summary", str(result["summary"])))
@@ -101,10 +102,10 @@ def _render(doc: dict[str, Any], patch: bool) -> None:
         rows.append(("base", f"{doc['base']['branch']} {doc['base']['commit'][:12]}"))
         rows.append(("merge", "clean" if doc["mergeable"] else "CONFLICTS in " + ", ".join(doc["conflicts"])))
     for k, v in rows:
-        out.print(Text(f"{k:<9} ") + render.plain(v))
+        out.print(Text(f"{k:<9} ") + render.plain(v, multiline=True))
     heading = (f"brought into {doc['base']['branch']} by {merged['commit'][:12]}" if merged
                else f"not on {doc['base']['branch']}")
-    out.print(Text(f"\n{len(doc['commits'])} commit(s) {heading}:", style="bold"))
+    out.print(render.plain(f"\n{len(doc['commits'])} commit(s) {heading}:", "bold", multiline=True))
     for c in doc["commits"]:
         out.print(Text(f"  {c['commit'][:12]} ") + render.plain(c["subject"]))
     added = sum(f["added"] or 0 for f in doc["files"])
@@ -114,7 +115,7 @@ def _render(doc: dict[str, Any], patch: bool) -> None:
         counts = "binary" if f["added"] is None else f"+{f['added']} -{f['deleted']}"
         out.print(Text(f"  {counts:>12}  ") + render.plain(f["path"]))
     if patch:
-        sys.stdout.write("\n" + doc.get("patch", ""))
+        sys.stdout.write("\n" + safe(doc.get("patch", ""), multiline=True))
 
 
 def approve(

@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 
+from gitboard.board.text import safe
 from gitboard.cli.common import AS_OPT, GLOBALS, JSON_OPT, actor_name
 
 
@@ -52,7 +53,7 @@ def serve(
     actor = actor_name(as_)
     try:
         run(GLOBALS.repo_dir, actor=actor, host=host, port=port, token=token, poll=poll,
-            notify=not no_notify, say=lambda line: sys.stderr.write(line + "\n"), started=started)
+            notify=not no_notify, say=lambda line: sys.stderr.write(safe(line) + "\n"), started=started)
     except KeyboardInterrupt:
         pass
     return 0
@@ -79,7 +80,7 @@ def notify(
 
     def log(line: str) -> None:
         if not json_:
-            sys.stdout.write(line + "\n")
+            sys.stdout.write(safe(line) + "\n")  # event titles quote board text
             sys.stdout.flush()
 
     if not follow:

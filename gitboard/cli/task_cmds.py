@@ -190,7 +190,12 @@ def claim(
     """
     if (task_id is None) == (not next_):
         raise Invalid("give a task ID or --next (not both)")
-    op = partial(task_ops.claim, actor=actor_name(as_), task_id=task_id, role=role, lease=lease)
+    if next_:
+        from gitboard.store.narrow import claim_next
+
+        op = claim_next(actor_name(as_), role=role, lease=lease)  # reads the ready tasks only
+    else:
+        op = partial(task_ops.claim, actor=actor_name(as_), task_id=task_id, role=role, lease=lease)
     _apply(op, "claimed", json_)
 
 

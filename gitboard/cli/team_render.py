@@ -15,6 +15,7 @@ from rich.text import Text
 
 from gitboard.board.message import Message
 from gitboard.board.request import Request
+from gitboard.board.text import safe
 from gitboard.cli.render import line, plain, show, styled, table
 
 __all__ = ["roster_table", "messages", "request_table", "request_line", "line", "show"]
@@ -41,7 +42,7 @@ def worktree_lines(doc: dict) -> None:
 
     for m in doc["members"]:
         if m.get("worktree"):
-            console.print(Text(f"{m['name']}'s worktree: {m['worktree']}"), soft_wrap=True)
+            console.print(plain(f"{m['name']}'s worktree: {m['worktree']}"), soft_wrap=True)
 
 
 def _when(ts: float) -> str:
@@ -54,17 +55,17 @@ def messages(msgs: Iterable[Message], *, empty: str) -> RenderableType:
     parts: list[RenderableType] = []
     for m in msgs:
         n += 1
-        head = Text(f"{_when(m.timestamp)}  {m.from_} -> {m.to}", style="bold")
+        head = plain(f"{_when(m.timestamp)}  {m.from_} -> {m.to}", "bold")
         if m.type != "message":
             extra = m.type
             if m.request_id:
                 extra += f" {m.request_id}"
             if m.approve is not None:
                 extra += " approve" if m.approve else " reject"
-            head.append(f"  [{extra}]", style="cyan")
+            head.append(f"  [{safe(extra)}]", style="cyan")
         parts.append(head)
         for ln in (m.content or "").splitlines() or [""]:
-            parts.append(Text("  " + ln))
+            parts.append(plain("  " + ln, multiline=True))
     return Group(*parts) if n else plain(empty)
 
 

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from gitboard.board.text import safe
 from gitboard.cli.common import JSON_OPT, OFFLINE_OPT, emit, open_repo
 
 
@@ -40,7 +41,7 @@ def verify(
 
     def human() -> None:
         for v in report.violations:
-            sys.stdout.write(v.line() + "\n")
+            sys.stdout.write(safe(v.line()) + "\n")
         if not report.violations:
             sys.stdout.write(f"{report.commits} commit{'s' if report.commits != 1 else ''} checked: no violations\n")
 

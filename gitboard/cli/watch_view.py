@@ -190,7 +190,7 @@ def frame(board: Board, mates: Sequence[Mate], now: datetime, *, width: int = 80
     table = render.task_table(board, shown, now, columns=_columns(states), fold=False, empty="")
     parts: list[RenderableType] = [_header(board, now, source)]
     if source.error:
-        parts.append(_line(Text(f"fetch from {source.remote} failed: {source.error}", style="bold red")))
+        parts.append(_line(plain(f"fetch from {source.remote} failed: {source.error}", "bold red")))
     parts.append(_counts(tasks, states))
     if shown:
         parts.append(table)

@@ -22,6 +22,7 @@ from typing import Iterable, Sequence
 from gitboard.board.errors import BoardError, GitFailure, Invalid
 from gitboard.board.names import check_name
 from gitboard.board.permits import RUNNERS_KEY
+from gitboard.board.text import safe
 from gitboard.store.repo import BoardRepo
 
 #: The line that marks gitboard's hook script.
@@ -194,15 +195,15 @@ def pre_receive_main(stdin: bytes | None = None, cwd: str = ".") -> int:
                 return 1
             refused = check_push(repo, parse_updates(data.decode(errors="replace")), os.environ)
     except BoardError as e:
-        sys.stderr.write(f"gitboard: error: {e.message} (push refused)\n")
+        sys.stderr.write(f"gitboard: error: {safe(e.message)} (push refused)\n")
         return 1
     except Exception as e:  # a bug: refuse, in one line
         if os.environ.get("GITBOARD_DEBUG"):
             raise
-        sys.stderr.write(f"gitboard: error: internal error: {type(e).__name__}: {e} (push refused)\n")
+        sys.stderr.write(f"gitboard: error: internal error: {type(e).__name__}: {safe(e)} (push refused)\n")
         return 1
     for line in refused:
-        sys.stderr.write(f"gitboard: {line}\n")
+        sys.stderr.write(f"gitboard: {safe(line)}\n")
     return 1 if refused else 0
 
 

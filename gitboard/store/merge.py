@@ -278,18 +278,49 @@ def dirty_paths(worktree: str) -> set[str]:
 
 
 def check_checkout(repo: BoardRepo, branch: str, touched: set[str]) -> None:
-    """Refuse when ``branch`` is checked out here with uncommitted changes to any of ``touched``.
+    """Refuse when ``branch`` is checked out here with uncommitted changes to any of ``touched``,
+    or with a stale ``index.lock`` (:func:`stale_index_lock`).
 
     Raises:
-        CheckoutDirty: names the worktree and the files (a Conflict, exit 3); nothing is changed.
+        CheckoutDirty: names the worktree and the files, or the lock (a Conflict, exit 3);
+            nothing is changed.
     """
     where = checkout_of(repo, branch)
     if where is None:
         return
+    lock = stale_index_lock(where)
+    if lock is not None:
+        raise CheckoutDirty(_locked(where, branch, lock))
     clash = sorted(dirty_paths(where) & touched)
     if clash:
         raise CheckoutDirty(f"{branch} is checked out in {where} with uncommitted changes to files the merge "
                        f"touches: {', '.join(clash)}; commit or stash them (nothing was changed)")
+
+
+def index_lock(worktree: str) -> str:
+    """The path of ``worktree``'s ``index.lock`` (``git rev-parse --git-path index.lock``: a linked
+    worktree's lives under ``<git-common-dir>/worktrees/<name>/``)."""
+    res = gitcmd.run(worktree, ["rev-parse", "--git-path", "index.lock"], check=False)
+    path = res.stdout.decode(errors="surrogateescape").strip() or os.path.join(".git", "index.lock")
+    return os.path.normpath(os.path.join(worktree, path))
+
+
+def stale_index_lock(worktree: str, now: float | None = None) -> str | None:
+    """Return ``worktree``'s ``index.lock`` path if it exists and was last modified at least
+    :data:`INDEX_LOCK_SECONDS` ago (``now``: seconds since the epoch) -- left by a git command
+    that died, since a live one holds it for moments -- else None."""
+    lock = index_lock(worktree)
+    try:
+        age = (time.time() if now is None else now) - os.stat(lock).st_mtime
+    except OSError:
+        return None
+    return lock if age >= INDEX_LOCK_SECONDS else None
+
+
+def _locked(worktree: str, what: str, lock: str) -> str:
+    return (f"the checkout of {what} in {worktree} cannot be updated: its index is locked by {lock} (another git "
+            f"command runs there, or one died and left the lock behind: remove the file if no git command "
+            f"runs there); nothing was changed")
 
 
 def bring_along(repo: BoardRepo, worktree: str, old: str, new: str) -> None:
@@ -300,18 +331,21 @@ def bring_along(repo: BoardRepo, worktree: str, old: str, new: str) -> None:
 
     Another git process holding the worktree's ``index.lock`` (an editor's ``git status``,
     the user's own command) is a lost race: git changed nothing, and the move is tried again
-    for up to :data:`INDEX_LOCK_SECONDS`.
+    for up to :data:`INDEX_LOCK_SECONDS`. A lock already that old (:func:`stale_index_lock`)
+    is not waited for.
 
     Raises:
         CheckoutDirty: git refused: a file the move touches has uncommitted changes, or the
-            index stayed locked (nothing changed).
+            index stayed locked (the message names the lock file); nothing changed.
     """
     give_up = time.monotonic() + INDEX_LOCK_SECONDS
     delay = 0.01
     while True:
         res = gitcmd.run(worktree, ["read-tree", "-m", "-u", old, new], check=False, new_session=True)
-        if res.status == 0 or "index.lock" not in res.stderr or time.monotonic() >= give_up:
+        if res.status == 0 or "index.lock" not in res.stderr:
             break
+        if time.monotonic() >= give_up or stale_index_lock(worktree) is not None:
+            raise CheckoutDirty(_locked(worktree, new[:12], index_lock(worktree)))
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
     if res.status != 0:
@@ -490,4 +524,4 @@ def branch_tip(repo: BoardRepo, task: Task, fetch: bool = True) -> tuple[str, st
 
 __all__ = ["task_branch", "base_branch", "fetch_branch", "local_branch", "MergeTree", "merge_tree",
            "merge_base", "merge_message", "has_write_tree", "merge_in_worktree", "add_worktree", "add_detached_worktree", "write_merge_commit", "changed_paths", "checkout_of",
-           "dirty_paths", "check_checkout", "bring_along", "LANDED", "BASE_MOVED", "BaseMove", "land", "branch_tip"]
+           "dirty_paths", "check_checkout", "index_lock", "stale_index_lock", "bring_along", "LANDED", "BASE_MOVED", "BaseMove", "land", "branch_tip"]

@@ -39,8 +39,38 @@ def _stderr_text(e: "git.GitCommandError") -> str:
     return err
 
 
+#: Refs on the remote where a clone that keeps losing races says so (:meth:`gitboard.store.turn.Turn.lost`).
+WAITING = "refs/gitboard/waiting/"
+
+
+def waiting_tracking(repo: BoardRepo) -> str:
+    """Where this clone keeps the remote's :data:`WAITING` refs: ``refs/remotes/<remote>/gitboard-waiting/``."""
+    return f"refs/remotes/{repo.remote}/gitboard-waiting/"
+
+
+def waiting(repo: BoardRepo) -> dict[str, str]:
+    """The remote's :data:`WAITING` refs as last fetched: writer name -> board commit it lost on.
+    Read from the loose ref files that fetch writes (no git command)."""
+    import os
+
+    d = os.path.join(repo.common_dir, waiting_tracking(repo))
+    out: dict[str, str] = {}
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return out
+    for name in names:
+        try:
+            with open(os.path.join(d, name)) as f:
+                out[name] = f.read().strip()
+        except OSError:
+            continue
+    return out
+
+
 def fetch(repo: BoardRepo) -> str | None:
-    """Fetch the board branch into ``refs/remotes/<remote>/<branch>``.
+    """Fetch the board branch into ``refs/remotes/<remote>/<branch>`` (and the remote's
+    :data:`WAITING` refs into :func:`waiting_tracking`).
 
     Returns:
         The remote board tip, or None if the remote has no board branch.
@@ -51,7 +81,7 @@ def fetch(repo: BoardRepo) -> str | None:
     remote = _remote(repo)
     for attempt in range(8):
         try:
-            remote.fetch(f"+{repo.ref}:{repo.tracking_ref}")
+            remote.fetch([f"+{repo.ref}:{repo.tracking_ref}", f"+{WAITING}*:{waiting_tracking(repo)}*"])
             break
         except git.GitCommandError as e:
             err = _stderr_text(e)
@@ -88,7 +118,8 @@ def hook_refusal(remote: str, summary: str, stderr: str) -> HookRefused | None:
     return HookRefused(f"{remote} refused the push: {reason}")
 
 
-def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: bool = False) -> bool:
+def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: bool = False,
+         expect: str | None = None) -> bool:
     """Push ``commit`` to ``ref`` (the board ref by default) on the remote, without force.
 
     ``exclusive`` (board transactions): a remote that already has ``commit``
@@ -96,6 +127,12 @@ def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: boo
     same operation to the same tip in the same second write byte-identical
     commits; only the first push landed it, and the second writer must re-read
     (else two drains would both return the same messages).
+
+    ``expect`` (the tip the commit was made on): the push lands only if the remote's ref is
+    still exactly there (``--force-with-lease=<ref>:<expect>``, checked by the remote as it
+    updates the ref), a compare-and-swap over the wire. A group's chain of commits needs it:
+    another writer may have landed a commit byte-identical to the chain's first, and a push
+    of the chain would then fast-forward on top of it, taking that commit for ours.
 
     Returns:
         True if the remote took it; False if it was rejected because the remote
@@ -108,7 +145,8 @@ def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: boo
     _remote(repo)  # a clear error for a missing remote
     target = ref or repo.ref
     # --no-verify: the user's pre-push hooks guard their code, not board bookkeeping
-    res = repo.git("push", "--porcelain", "--no-verify", repo.remote, f"{commit}:{target}", check=False)
+    lease = (f"--force-with-lease={target}:{expect}",) if expect else ()
+    res = repo.git("push", "--porcelain", "--no-verify", *lease, repo.remote, f"{commit}:{target}", check=False)
     # porcelain status line: "<flag>\t<from>:<to>\t<summary>"; flag "!" is a rejection
     for line in res.stdout.decode(errors="replace").splitlines():
         fields = line.split("\t")

@@ -15,8 +15,8 @@ worktrees live outside any ``.git`` directory, in the per-user state directory
 
 Opening a repository costs two concurrent git commands (``rev-parse`` and
 ``config``, about 2 ms) and reading the board tip a file read. GitPython
-(about 60 ms to import) and filelock are imported only by what needs them:
-:attr:`BoardRepo.repo`, remotes and the writer lock.
+(about 60 ms to import) is imported only by what needs it: :attr:`BoardRepo.repo` and
+remotes. The writer lock is :class:`gitboard.store.group.BoardLock`.
 """
 
 from __future__ import annotations
@@ -27,23 +27,17 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gitboard.board.errors import Busy, GitFailure
+from gitboard.board.errors import GitFailure
 from gitboard.store import git as gitcmd
 
 if TYPE_CHECKING:
     import git
-    from filelock import FileLock
-
     from gitboard.store.cache import BoardCache
 
 DEFAULT_BRANCH = "gitboard"
 #: Commit identity used when git has none configured: ``<actor> <actor@gitboard.invalid>``.
 FALLBACK_EMAIL_DOMAIN = "gitboard.invalid"
 ZERO_OID = "0" * 40
-#: Seconds between a waiting writer's attempts at the board lock. filelock polls; at its
-#: default 0.05 s the lock sat idle between holders for longer than a claim holds it
-#: (16 contending processes: 40 claims/s, against 60/s at 0.005 s).
-LOCK_POLL_INTERVAL = 0.005
 
 
 def offline_from_env() -> bool:
@@ -252,21 +246,6 @@ class BoardRepo:
         section, _, name = key.partition(".")
         if section == "gitboard" and name in ("branch", "remote", "base", "worktrees"):
             setattr(self, name, value)
-
-    def board_lock(self, timeout: float) -> FileLock:
-        """Return the clone-wide writer lock, ``<git-common-dir>/gitboard/board.lock``, acquired.
-
-        Raises:
-            Busy: it could not be taken within ``timeout`` seconds.
-        """
-        from filelock import FileLock, Timeout
-
-        lock = FileLock(str(self.state_dir() / "board.lock"), poll_interval=LOCK_POLL_INTERVAL)
-        try:
-            lock.acquire(timeout=max(timeout, 0.0))
-        except Timeout:
-            raise Busy(f"board lock busy for {timeout:.0f} s: {lock.lock_file}") from None
-        return lock
 
 
 _OID = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")

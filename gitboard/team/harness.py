@@ -8,7 +8,9 @@
    completed: the loop fails it with the reason and keeps the worktree, with
    the work in it, for inspection;
 2. :func:`push_branch` pushes ``task/<id>`` when a remote is configured,
-   retrying through outages;
+   retrying through outages. A task is completed only once its commit is on the
+   remote's ``task/<id>``: a refused push fails the task with the reason, the commit
+   kept under a backup ref (:mod:`gitboard.team.backup`);
 3. :func:`task_result` builds the result the ``done`` (or ``fail``) commit
    stores: ``{"branch", "commit", "summary", "usage": {...}}``, plus
    ``"reason"`` and the agent's details when the work failed.
@@ -27,6 +29,7 @@ from gitboard.board.errors import GitFailure, HookRefused
 from gitboard.board.task import Task
 from gitboard.store import git as gitcmd
 from gitboard.store import remote as remote_ops
+from gitboard.store.merge import fetch_branch
 from gitboard.store.repo import BoardRepo
 from gitboard.team.agent import Outcome
 from gitboard.team.port import BoardPort
@@ -139,22 +142,43 @@ def push_branch(port: BoardPort, branch: str, commit: str) -> bool | None:
     Raises:
         GitFailure: the teammate was told to stop while the remote was unreachable.
     """
+    return push_or_refusal(port, branch, commit)[0]
+
+
+def push_or_refusal(port: BoardPort, branch: str, commit: str) -> tuple[bool | None, str]:
+    """:func:`push_branch`, returning ``(pushed, why)``: ``why`` says why the remote refused
+    (``""`` unless ``pushed`` is False).
+
+    A refusal is checked against the remote: if its branch holds ``commit`` after all (an
+    earlier attempt landed although its answer was lost), the push counts as made.
+
+    Raises:
+        GitFailure: the teammate was told to stop while the remote was unreachable.
+    """
     def attempt() -> bool | None:
         with port.open() as repo:
             if not repo.remote:
                 return None
             return remote_ops.push(repo, commit, f"refs/heads/{branch}")
 
+    def landed() -> bool:
+        with port.open() as repo:
+            tip = fetch_branch(repo, branch)
+            return bool(tip) and (tip == commit or repo.git("merge-base", "--is-ancestor", commit, tip,
+                                                             check=False).status == 0)
+
     try:
         pushed = port.persist(f"push of {branch}", attempt)
+        why = f"refused: the remote's {branch} has moved on"
     except HookRefused as e:
-        port.log(f"push of {branch} refused by the remote's hook ({e.message}); {commit[:12]} stays local")
-        return False
+        pushed, why = False, f"refused by the remote's hook ({e.message})"
+    if pushed is False and port.persist(f"reading the remote's {branch}", landed):
+        pushed, why = True, ""
     if pushed is False:
-        port.log(f"push of {branch} refused: the remote's {branch} has moved on; {commit[:12]} stays local")
+        port.log(f"push of {branch} {why}; {commit[:12]} stays local")
     elif pushed:
         port.log(f"pushed {branch} ({commit[:12]})")
-    return pushed
+    return pushed, why if pushed is False else ""
 
 
 def task_result(wt: Worktree | None, commit: str | None, outcome: Outcome) -> dict[str, Any]:

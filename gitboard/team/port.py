@@ -31,6 +31,7 @@ from gitboard.board.message import PLAN_RESPONSE
 from gitboard.board.request import request_of
 from gitboard.board.snapshot import Board
 from gitboard.board.task import IN_PROGRESS, Task
+from gitboard.board.text import safe
 from gitboard.client import BoardClient, new_id
 from gitboard.proc import this_host
 from gitboard.team.agent import TeamPort
@@ -43,7 +44,12 @@ MAX_BACKOFF = 30.0
 
 
 class Logger:
-    """Writes ``HH:MM:SS [name] line`` lines to a stream (the log file, or the terminal), thread-safe."""
+    """Writes ``HH:MM:SS [name] line`` lines to a stream (the log file, or the terminal), thread-safe.
+
+    A line with line breaks becomes one prefixed line per part; control characters and escape
+    sequences in a part (board text, a command's output) are shown escaped
+    (:func:`gitboard.board.text.safe`), so no line of the log is forged or hidden.
+    """
 
     def __init__(self, name: str, stream: Any = None) -> None:
         self.name = name
@@ -53,7 +59,7 @@ class Logger:
     def __call__(self, line: str) -> None:
         stream = self.stream or sys.stdout
         stamp = time.strftime("%H:%M:%S")
-        text = "".join(f"{stamp} [{self.name}] {part}\n" for part in (str(line).splitlines() or [""]))
+        text = "".join(f"{stamp} [{safe(self.name)}] {safe(part)}\n" for part in (str(line).splitlines() or [""]))
         with self._lock:
             try:
                 stream.write(text)

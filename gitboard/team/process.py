@@ -35,6 +35,7 @@ from gitboard.board.names import LEAD, check_name
 from gitboard.board.team import Member
 from gitboard.board.team_ops import WORKING, set_member
 from gitboard import proc as processes
+from gitboard.board.text import safe
 from gitboard.proc import end_process_group, process_start, teammate_alive, this_host
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
@@ -249,7 +250,7 @@ def _undo_spawn(repo: BoardRepo, name: str, proc: subprocess.Popen) -> None:
 
 
 def show_log(repo: BoardRepo, name: str, out: IO[str], follow: bool = False, interval: float = 0.2) -> None:
-    """Copy ``name``'s log to ``out``; with ``follow``, keep copying new lines until the
+    """Copy ``name``'s log to ``out`` (control characters escaped, newlines and tabs kept); with ``follow``, keep copying new lines until the
     teammate's process has exited (or the reader is interrupted). The process is the pid
     file's, identity checked (:func:`gitboard.proc.teammate_alive`): a stale pid
     file whose pid now belongs to another program ends the follow.
@@ -265,7 +266,7 @@ def show_log(repo: BoardRepo, name: str, out: IO[str], follow: bool = False, int
         while True:
             chunk = f.read()
             if chunk:
-                out.write(chunk)
+                out.write(safe(chunk, multiline=True))
                 out.flush()
             if not follow:
                 return
@@ -273,7 +274,7 @@ def show_log(repo: BoardRepo, name: str, out: IO[str], follow: bool = False, int
             if not chunk and (record is None or not teammate_alive(record[0], name, record[1])):
                 rest = f.read()
                 if rest:
-                    out.write(rest)
+                    out.write(safe(rest, multiline=True))
                     out.flush()
                 return
             time.sleep(interval)

@@ -6,8 +6,10 @@ module owns what happens between a claim and ``done``/``fail``/``release``:
     worktree (task/<id>) -> Renewer (lease every lease/3) -> agent.run(ctx)
       -> harness: commit, push, done/fail with the result, remove the worktree (the branch stays)
 
-No work is lost: a task is marked done only with its commit; work that cannot be committed
-fails the task with the reason and keeps its worktree. A task whose branch the user has
+No work is lost: a task is marked done only with its commit, and in remote mode only once
+that commit is on the remote's ``task/<id>``; work that cannot be committed fails the task
+with the reason and keeps its worktree, and a commit the remote refuses fails the task with
+the reason, kept under a backup ref (:mod:`gitboard.team.backup`). A task whose branch the user has
 checked out is released, not failed. A lease lost while working stops the command and
 leaves the branch and worktree to the new owner.
 
@@ -25,11 +27,28 @@ from gitboard.board.errors import BoardError, Busy, Conflict, GitFailure, NotFou
 from gitboard.board.snapshot import Board
 from gitboard.board.task import Task
 from gitboard.board.team_ops import IDLE, SHUTDOWN
-from gitboard.team import harness, rework
+from gitboard.team import backup, harness, rework
 from gitboard.team.agent import Agent, AgentContext, Outcome
 from gitboard.team.outage import Outage
 from gitboard.team.port import BoardPort
 from gitboard.team.worktree import BranchCheckedOut, MergeConflict, Worktree, WorktreeError, prepare, remove
+
+
+class Unpushed(Exception):
+    """The task's work is committed but not on the remote's ``task/<id>``.
+
+    Attributes:
+        commit: the local commit.
+        why: the remote's refusal, or why pushing was given up.
+        kept: the backup ref keeping ``commit`` when the remote refused it; None when pushing
+            was given up (the teammate stops during an outage; the commit stays on the local branch).
+    """
+
+    def __init__(self, commit: str, why: str, kept: str | None) -> None:
+        super().__init__(why)
+        self.commit = commit
+        self.why = why
+        self.kept = kept
 
 
 class Renewer:
@@ -293,9 +312,14 @@ class TaskWork(Host):
     def _commit_and_push(self, task: Task, wt: Worktree, body: str) -> tuple[str | None, str]:
         """Commit the worktree's work (:func:`harness.commit_work`) and push the branch.
 
-        Returns ``(commit, "")``, or ``(None, why)`` when no commit could be made (the work
-        then stays, uncommitted, in the worktree). A push that cannot be made is logged; the
-        commit stays local and still counts.
+        Returns ``(commit, "")`` once the commit is on the remote's ``task/<id>`` (or at once
+        without a remote), or ``(None, why)`` when no commit could be made (the work then
+        stays, uncommitted, in the worktree).
+
+        Raises:
+            Unpushed: committed, but the commit is not on the remote: the remote refused the
+                push (the commit is then kept under a backup ref), or the teammate was told
+                to stop while the remote was unreachable.
         """
         try:
             with self.port.open() as repo:
@@ -305,9 +329,15 @@ class TaskWork(Host):
             return None, e.message
         self.log(f"committed {wt.branch} ({commit[:12]})")
         try:
-            harness.push_branch(self.port, wt.branch, commit)
+            pushed, why = harness.push_or_refusal(self.port, wt.branch, commit)
         except GitFailure as e:
-            self.log(f"gave up pushing {wt.branch} ({e.message}); {commit[:12]} stays local")
+            self.log(f"gave up pushing {wt.branch} ({e.message}); {commit[:12]} stays on the local {wt.branch}")
+            raise Unpushed(commit, e.message, None) from None
+        if pushed is False:
+            with self.port.open() as repo:
+                kept = backup.keep(repo, task.id, commit, actor=self.s.name)
+            self.log(f"kept {commit[:12]} under {kept}")
+            raise Unpushed(commit, f"push of {wt.branch} {why}", kept)
         return commit, ""
 
     def _uncommitted(self, task: Task, wt: Worktree, outcome: Outcome, why: str) -> Outcome:
@@ -320,18 +350,34 @@ class TaskWork(Host):
         return Outcome(ok=False, summary=outcome.summary, usage=outcome.usage, reason=reason,
                        shutdown=outcome.shutdown, details=details)
 
+    def _unpushed(self, wt: Worktree, outcome: Outcome, e: "Unpushed") -> Outcome:
+        """The Outcome of work committed but refused by the remote: failed, naming the backup ref
+        that keeps it (the result's ``commit`` stays empty: the remote lacks it)."""
+        reason = (f"{e.why}; the work ({e.commit[:12]}) is kept in this clone under {e.kept}, "
+                  f"not on the remote's {wt.branch}")
+        if not outcome.ok and outcome.reason:
+            reason += f"; before that: {outcome.reason}"
+        details = {**(outcome.details or {}), "backup": e.kept, "unpushed": e.commit}
+        return Outcome(ok=False, summary=outcome.summary, usage=outcome.usage, reason=reason,
+                       shutdown=outcome.shutdown, details=details)
+
     def _release(self, task: Task, wt: Worktree, outcome: Outcome, stop: bool = True) -> None:
         """Stopping mid-task: commit the work so far, push it, release the task for someone else.
 
         If the work so far cannot be committed the task is failed instead (a takeover
-        elsewhere would start without it), with the reason, and the worktree is kept.
+        elsewhere would start without it), with the reason, and the worktree is kept. A
+        commit the remote refuses is kept under a backup ref (logged) and the task is released
+        all the same: the next owner continues from the remote's branch.
 
         Args:
             stop: the teammate stops afterwards (a signal, a shutdown); False after a stall,
                 when it goes back to idle (and does not claim that task again itself).
         """
-        commit, why = self._commit_and_push(task, wt, f"Work in progress, released by {self.s.name}: "
-                                                      f"{outcome.reason}")
+        try:
+            commit, why = self._commit_and_push(task, wt, f"Work in progress, released by {self.s.name}: "
+                                                          f"{outcome.reason}")
+        except Unpushed as e:  # released all the same: the next owner continues from the remote's branch
+            commit, why = e.commit, ""
         if commit is None:
             self._finish(task, wt, self._uncommitted(task, wt, outcome, why), committed=(None, why))
             self.stopping = self.stopping or stop
@@ -342,7 +388,10 @@ class TaskWork(Host):
             self.log(f"released #{task.id} for someone else" + (f" ({outcome.reason})" if outcome.reason else ""))
         except (Conflict, NotFound) as e:
             self._current = None
-            self.log(f"cannot release #{task.id}: {e.message}")
+            self.log(f"cannot release #{task.id}: {e.message}; leaving the worktree {wt.path} to its new owner")
+            if stop:
+                self.stopping = True
+            return  # a teammate of this clone that took the task over works in that same directory
         except (GitFailure, Busy) as e:
             self.log(f"gave up releasing #{task.id} ({e.message}); it stays claimed until its lease expires")
         except BoardError as e:
@@ -356,6 +405,9 @@ class TaskWork(Host):
                 committed: tuple[str | None, str] | None = None) -> None:
         """The harness: commit, push, done/fail with the result, remove the worktree (the branch stays).
 
+        A task that is no longer ours (taken over while the agent ran) keeps its worktree: a
+        teammate of this clone that took it over works in that same directory.
+
         A task is completed only with a commit: if the work cannot be committed, the task
         is failed with the reason, and the worktree -- holding the uncommitted work -- is
         kept (its path is in the log and in the result's ``worktree``).
@@ -365,6 +417,8 @@ class TaskWork(Host):
         """
         stopping = outcome.shutdown or self.port.abort.is_set()
         commit = None
+        lost = False
+        unpushed: Unpushed | None = None
         left = rework.leftover_conflicts(wt.path, self._rework_conflicts) if wt is not None else []
         if outcome.ok and left:  # never complete work that still holds conflict markers
             outcome = Outcome(ok=False, summary=outcome.summary, usage=outcome.usage,
@@ -373,11 +427,21 @@ class TaskWork(Host):
         if wt is not None:
             if committed is None:
                 body = outcome.summary if outcome.ok else f"Failed: {outcome.reason}"
-                committed = self._commit_and_push(task, wt, body)
-                if committed[0] is None:
+                try:
+                    committed = self._commit_and_push(task, wt, body)
+                except Unpushed as e:
+                    if e.kept is None:  # stopping in an outage: the task waits, claimed, for a restart
+                        self.log(f"#{task.id} is not marked {'done' if outcome.ok else 'failed'}: its commit "
+                                 f"{e.commit[:12]} is not on the remote; it stays claimed until its lease expires")
+                        self.stopping = True
+                        return
+                    outcome = self._unpushed(wt, outcome, e)
+                    committed = (None, "")
+                    unpushed = e
+                if committed[0] is None and unpushed is None:
                     outcome = self._uncommitted(task, wt, outcome, committed[1])
             commit = committed[0]
-        keep = wt is not None and commit is None
+        keep = wt is not None and commit is None and unpushed is None
         result = harness.task_result(wt, commit, outcome)
         try:
             self.port.finish(task.id, outcome.ok, result, status=SHUTDOWN if stopping else IDLE)
@@ -385,8 +449,10 @@ class TaskWork(Host):
         except (Conflict, NotFound) as e:
             self._current = None
             self.log(f"#{task.id} is no longer mine ({e.message}); my work stays on "
-                     f"{wt.branch if wt else 'no branch'}" + (f" at {commit[:12]}" if commit else ""))
+                     f"{wt.branch if wt else 'no branch'}" + (f" at {commit[:12]}" if commit else "")
+                     + (f", and the worktree {wt.path} is left to the new owner" if wt is not None else ""))
             self._status(SHUTDOWN if stopping else IDLE, None)
+            lost = True  # a teammate of this clone that took the task over works in that same directory
         except (GitFailure, Busy) as e:
             self.log(f"gave up marking #{task.id} ({e.message}); it stays claimed until its lease expires, "
                      f"and the work is on {wt.branch if wt else 'no branch'}")
@@ -403,7 +469,7 @@ class TaskWork(Host):
                 self.log(f"failed #{task.id}: {outcome.reason}")
         if keep:
             self.log(f"kept the worktree {wt.path}: it holds work that is not committed")
-        elif wt is not None:
+        elif wt is not None and not lost:
             with self.port.open() as repo:
                 remove(repo, wt.path)
         if stopping:

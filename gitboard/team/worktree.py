@@ -20,7 +20,13 @@ ends (:func:`legacy_worktree_path`). :func:`prepare` makes it:
   branch. A merge conflict raises :class:`MergeConflict` listing the files.
 - **Continued work** (the branch exists: a takeover, a released task, a
   restart): the worktree checks out the existing branch, fast-forwarded to the
-  remote's copy when that is ahead, so the work so far is kept.
+  remote's copy when that is ahead, so the work so far is kept. The remote's
+  copy is what every clone sees: a local branch that has diverged from it (or
+  that a reused worktree's uncommitted files keep from fast-forwarding) is
+  replaced by it, after its commits and files are kept under a backup ref
+  (:mod:`gitboard.team.backup`) named in the log. A task sent back for rework
+  continues from the commit the board says was rejected (``result.commit``),
+  never from a branch that lacks it.
 - **A stale worktree** at the path (left by a teammate that died in this
   clone) is reused when it is a healthy checkout of the task's branch -- its
   uncommitted files are the dead teammate's work so far -- and replaced
@@ -48,6 +54,7 @@ from gitboard.board.task import COMPLETED, Task
 from gitboard.store import git as gitcmd
 from gitboard.store.merge import add_worktree, fetch_branch
 from gitboard.store.repo import BoardRepo
+from gitboard.team import backup
 from gitboard.team.command import pgid_file
 
 #: Options that keep gitboard's own commits and merges independent of user settings (signing).
@@ -386,6 +393,23 @@ def _blocker_commit(repo: BoardRepo, blocker: Task) -> str | None:
     return fetched or repo.resolve(f"refs/heads/{branch}")
 
 
+def rejected_commit(repo: BoardRepo, task: Task) -> str | None:
+    """The commit a task sent back for rework was rejected with: its result's ``commit`` (what the
+    completion recorded), if the task has ``rework`` records and that commit exists here; else None."""
+    if not task.rework or not isinstance(task.result, dict):
+        return None
+    commit = task.result.get("commit")
+    if not isinstance(commit, str) or not re.fullmatch(r"[0-9a-f]{40}(?:[0-9a-f]{24})?", commit):
+        return None
+    return repo.resolve(commit)
+
+
+def _dirty(path: Path) -> bool:
+    """True if the worktree at ``path`` has uncommitted changes or untracked files (or git cannot tell)."""
+    res = _git(path, "--no-optional-locks", "status", "--porcelain", "--untracked-files=all", check=False)
+    return res.status != 0 or bool(res.stdout.strip())
+
+
 def _healthy_checkout(repo: BoardRepo, path: Path, branch: str) -> bool:
     """True if ``path`` is a worktree of this repository with ``branch`` checked out."""
     if not (path / ".git").exists():
@@ -469,32 +493,57 @@ def prepare(repo: BoardRepo, task: Task, board: Board, *, actor: str,
         if elsewhere:
             raise BranchCheckedOut(branch, elsewhere)
 
-    def remote_ahead(tip: str | None) -> bool:
-        if not remote_tip or remote_tip == tip:
-            return False
-        if tip is None:
-            return True
-        return repo.git("merge-base", "--is-ancestor", tip, remote_tip, check=False).status == 0
+    def contains(tip: str, commit: str) -> bool:
+        return tip == commit or repo.git("merge-base", "--is-ancestor", commit, tip, check=False).status == 0
+
+    # where the branch must be: the remote's copy (what every clone sees), holding the rejected work
+    # the board names when the task came back for rework; else the local branch as it is
+    target = remote_tip or local_tip
+    rejected = rejected_commit(repo, task)
+    if rejected and (target is None or not contains(target, rejected)):
+        target = rejected
+    behind = bool(local_tip and target and not contains(local_tip, target))
+
+    def replace(worktree: Path | None) -> None:
+        """Keep the local branch (and a worktree's uncommitted files) under a backup ref, then point
+        the branch at ``target``."""
+        kept = backup.keep(repo, task.id, local_tip, actor=actor, worktree=worktree)
+        where = f"{repo.remote}'s copy" if target == remote_tip else "the rejected commit the board names"
+        log(f"replaced the local {branch} ({local_tip[:12]}) with {where} ({target[:12]}); "
+            f"its work is kept under {kept}")
+        if worktree is not None:
+            remove(repo, worktree)
+        repo.git("update-ref", "-m", f"gitboard: {actor} replaces {branch}", ref, target, local_tip)
 
     # 1. a stale worktree at our path: reuse it if healthy, else replace it
     if path.exists():
         if local_tip and _healthy_checkout(repo, path, branch):
-            if remote_ahead(local_tip):
-                ff = _git(path, "merge", "-q", "--ff-only", remote_tip, env=env, check=False)
-                if ff.status != 0:
-                    log(f"kept the local {branch}: cannot fast-forward it to {repo.remote}'s copy")
-            log(f"reusing the worktree left at {path}"
-                + (" (the old location under the git directory, kept until the task ends)" if path == legacy else ""))
-            return Worktree(path, branch, continued=True, reused=True)
-        log(f"replacing a stale worktree at {path}")
-        remove(repo, path)
+            if behind and contains(target, local_tip) and not _dirty(path):
+                ff = _git(path, "merge", "-q", "--ff-only", target, env=env, check=False)
+                behind = ff.status != 0
+            if not behind:
+                log(f"reusing the worktree left at {path}"
+                    + (" (the old location under the git directory, kept until the task ends)" if path == legacy else ""))
+                return Worktree(path, branch, continued=True, reused=True)
+            replace(path)
+            local_tip = target
+            behind = False
+        else:
+            log(f"replacing a stale worktree at {path}")
+            remove(repo, path)
         path = new_path
 
+    if behind:  # no worktree: a fast-forward just moves the ref; a diverged branch is kept first
+        if contains(target, local_tip):
+            repo.git("update-ref", "-m", f"gitboard: {actor} continues {branch}", ref, target, local_tip)
+        else:
+            replace(None)
+    elif local_tip is None and target:
+        repo.git("update-ref", "-m", f"gitboard: {actor} continues {branch}", ref, target, "0" * 40)
+    local_tip = repo.resolve(ref)
+
     # 2. the branch exists (here or on the remote): continue from it
-    if local_tip or remote_tip:
-        if remote_ahead(local_tip):
-            repo.git("update-ref", "-m", f"gitboard: {actor} continues {branch}", ref, remote_tip,
-                     local_tip or "0" * 40)
+    if local_tip:
         res = add_worktree(repo, str(path), str(path), branch)
         if res.status != 0:
             raise WorktreeError(f"cannot make the worktree of {branch}: {gitcmd.last_line(res.stderr)}")

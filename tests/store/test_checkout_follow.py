@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from gitboard.board.errors import CheckoutDirty
 from gitboard.store import merge
 from gitboard.store.repo import BoardRepo
-from tests.merge_helpers import g, project
+from tests.merge_helpers import completed_task, g, init_board, project
 
 
 def two_commits(tmp_path: Path) -> tuple[Path, str, str]:
@@ -56,3 +57,36 @@ def test_reading_the_checkout_writes_no_index(tmp_path):
     index = (p / ".git" / "index").read_bytes()
     assert merge.dirty_paths(str(p)) == {"other.txt"}
     assert (p / ".git" / "index").read_bytes() == index
+
+
+def test_a_stale_index_lock_is_named_at_once_not_waited_for(tmp_path):
+    p, old, new = two_commits(tmp_path)
+    lock = p / ".git" / "index.lock"
+    lock.write_text("")
+    os.utime(lock, (1_000_000_000, 1_000_000_000))  # left by a git command that died long ago
+    start = time.monotonic()
+    with pytest.raises(CheckoutDirty) as caught:
+        merge.bring_along(BoardRepo(p), str(p), old, new)
+    assert time.monotonic() - start < merge.INDEX_LOCK_SECONDS / 2
+    assert str(lock) in caught.value.message and "stash" not in caught.value.message
+    assert lock.exists() and not (p / "new.txt").exists()
+
+
+def test_merge_names_a_stale_index_lock_in_the_checked_out_base(tmp_path, run_gitboard):
+    p = project(tmp_path / "p")
+    init_board(p)
+    tid = completed_task(lambda args, cwd: run_gitboard(args, cwd=cwd), p, "more", {"new.txt": "new\n"}, approve=True)
+    lock = p / ".git" / "index.lock"
+    lock.write_text("")
+    os.utime(lock, (1_000_000_000, 1_000_000_000))
+    start = time.monotonic()
+    res = run_gitboard(["merge", str(tid)], cwd=p)
+    assert res.exit_code == 3, (res.stdout, res.stderr)
+    assert time.monotonic() - start < merge.INDEX_LOCK_SECONDS
+    line, = res.stderr.splitlines()
+    assert line.startswith("gitboard: error: ") and str(lock) in line and "stash" not in line
+    assert g(p, "rev-parse", "main") == g(p, "rev-parse", "main@{0}") and not (p / "new.txt").exists()
+    lock.unlink()
+    res = run_gitboard(["merge", str(tid)], cwd=p)
+    assert res.exit_code == 0, res.stderr
+    assert (p / "new.txt").read_text() == "new\n"
