@@ -72,10 +72,20 @@ def git(cwd: Path | str, *args: str, input: bytes | None = None, env: dict | Non
     return p.stdout.decode(errors="replace").strip()
 
 
+#: Commands that did not finish within their timeout (each a violation of part 1).
+HUNG: list[str] = []
+
+
 def gb(cwd: Path | str, *args: str, env: dict | None = None, input: bytes | None = None,
        timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([EXE, *args], cwd=cwd, capture_output=True, input=input, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    """Run the console script; one that outlives ``timeout`` seconds is killed, recorded in
+    :data:`HUNG`, and answered as exit 124 (as timeout(1) does)."""
+    try:
+        return subprocess.run([EXE, *args], cwd=cwd, capture_output=True, input=input, timeout=timeout,
+                              env={**os.environ, **(env or {})})
+    except subprocess.TimeoutExpired:
+        HUNG.append(f"gitboard {' '.join(args)[:120]} (more than {timeout:g} s)")
+        return subprocess.CompletedProcess([EXE, *args], 124, b"", b"timed out")
 
 
 def free_port() -> int:
@@ -208,6 +218,8 @@ def _faults(root: Path, rep: Report, live: dict[str, Any], *, tasks: int, second
             if p.returncode == 0:
                 pids[name] = json.loads(p.stdout)["pid"]
                 return
+            if p.returncode == 124:
+                break
             outputs.append(p.stderr.decode(errors="replace"))
             time.sleep(0.5)  # the killed one still counts as working until its pid is seen dead
         rep.bad(f"cannot respawn {name}: {p.stderr.decode(errors='replace').strip()}")
@@ -370,6 +382,8 @@ def _faults(root: Path, rep: Report, live: dict[str, Any], *, tasks: int, second
             if bad in text:
                 line = next(ln for ln in text.splitlines() if bad in ln)
                 rep.bad(f"faults: {bad!r} in a log or an output: {line[:200]}")
+    for what in HUNG:
+        rep.bad(f"faults: a command hung: {what}")
     takeovers = git(bare, "log", "--format=%s", "-E", "--grep=^Gitboard-Action: claim$", "gitboard").count("takeover")
     backups = sum(len(git(c, "for-each-ref", "refs/gitboard/backup/").splitlines()) for c in clones)
     rep.figures["faults"] = {

@@ -145,17 +145,25 @@ def push_branch(port: BoardPort, branch: str, commit: str) -> bool | None:
     return push_or_refusal(port, branch, commit)[0]
 
 
-def push_or_refusal(port: BoardPort, branch: str, commit: str) -> tuple[bool | None, str]:
+def push_or_refusal(port: BoardPort, branch: str, commit: str,
+                    before: Callable[[], object] | None = None) -> tuple[bool | None, str]:
     """:func:`push_branch`, returning ``(pushed, why)``: ``why`` says why the remote refused
     (``""`` unless ``pushed`` is False).
 
     A refusal is checked against the remote: if its branch holds ``commit`` after all (an
     earlier attempt landed although its answer was lost), the push counts as made.
 
+    Args:
+        before: called before each attempt (the teammate renews its claim there, so that
+            one that lost the task during an outage never pushes its branch); what it raises
+            propagates, except GitFailure and Busy, which are retried like the push.
+
     Raises:
         GitFailure: the teammate was told to stop while the remote was unreachable.
     """
     def attempt() -> bool | None:
+        if before is not None:
+            before()
         with port.open() as repo:
             if not repo.remote:
                 return None

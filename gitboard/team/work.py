@@ -42,13 +42,15 @@ class Unpushed(Exception):
         why: the remote's refusal, or why pushing was given up.
         kept: the backup ref keeping ``commit`` when the remote refused it; None when pushing
             was given up (the teammate stops during an outage; the commit stays on the local branch).
+        lost: the task is no longer this teammate's (taken over): nothing was pushed.
     """
 
-    def __init__(self, commit: str, why: str, kept: str | None) -> None:
+    def __init__(self, commit: str, why: str, kept: str | None, lost: bool = False) -> None:
         super().__init__(why)
         self.commit = commit
         self.why = why
         self.kept = kept
+        self.lost = lost
 
 
 class Renewer:
@@ -328,8 +330,15 @@ class TaskWork(Host):
             self.log(f"cannot commit the work of #{task.id}: {e.message}")
             return None, e.message
         self.log(f"committed {wt.branch} ({commit[:12]})")
-        try:
-            pushed, why = harness.push_or_refusal(self.port, wt.branch, commit)
+        with self.port.open() as repo:
+            remote = bool(repo.remote)
+        try:  # in remote mode the claim is renewed before each attempt: a teammate that lost it never pushes
+            pushed, why = harness.push_or_refusal(self.port, wt.branch, commit,
+                                                  before=(lambda: self.port.renew(task.id)) if remote else None)
+        except (Conflict, NotFound) as e:  # taken over (say while this teammate was cut off): not ours to push
+            self.log(f"not pushing {wt.branch}: #{task.id} is no longer mine ({e.message}); "
+                     f"{commit[:12]} stays on the local {wt.branch}")
+            raise Unpushed(commit, e.message, None, lost=True) from None
         except GitFailure as e:
             self.log(f"gave up pushing {wt.branch} ({e.message}); {commit[:12]} stays on the local {wt.branch}")
             raise Unpushed(commit, e.message, None) from None
@@ -430,6 +439,12 @@ class TaskWork(Host):
                 try:
                     committed = self._commit_and_push(task, wt, body)
                 except Unpushed as e:
+                    if e.lost:  # taken over: the new owner has the task, and this clone's worktree
+                        self._current = None
+                        self._status(SHUTDOWN if stopping else IDLE, None)
+                        if stopping:
+                            self.stopping = True
+                        return
                     if e.kept is None:  # stopping in an outage: the task waits, claimed, for a restart
                         self.log(f"#{task.id} is not marked {'done' if outcome.ok else 'failed'}: its commit "
                                  f"{e.commit[:12]} is not on the remote; it stays claimed until its lease expires")
