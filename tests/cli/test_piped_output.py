@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.merge_helpers import completed_task, init_board, project
 
-LONG = "Rewrite the configuration loader so that " + " ".join(f"word{i}" for i in range(40))
+LONG = "Rewrite the configuration loader so that " + " ".join(f"word{i}" for i in range(24))  # 190 characters: over any terminal, under the subject limit
 
 
 def _no_padding_and_whole(out: str, *whole: str) -> None:
