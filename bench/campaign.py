@@ -173,6 +173,7 @@ def _faults(root: Path, rep: Report, live: dict[str, Any], *, tasks: int, second
     git(root, "init", "-q", "--bare", str(bare))
     git(bare, "symbolic-ref", "HEAD", "refs/heads/main")
     gb(root, "hook", "install", str(bare), "--no-server")
+    git(bare, "config", "gitboard.review", "none")  # the hook then takes merges without an approval
     seed = root / "seed"
     git(root, "init", "-q", "-b", "main", str(seed))
     (seed / "README").write_text("campaign\n")
