@@ -14,8 +14,8 @@ teammate of this clone (no ``pids/<name>.pid`` here: another clone took it over,
 person claimed it). :func:`clean_dead_runs` then, for each such task:
 
 1. saves its work: the worktree's files, uncommitted and untracked ones included, as a
-   commit on top of its ``HEAD``, under ``refs/gitboard/backup/task/<id>/<UTC time>-<commit>``
-   (named in the log); with nothing uncommitted, the branch tip is saved there when the
+   commit on top of its ``HEAD``, kept by :func:`gitboard.team.backup.keep` under
+   ``refs/gitboard/backup/task/<id>/<UTC time>-<commit>`` (named in the log); with nothing uncommitted, the branch tip is saved there when the
    remote's ``task/<id>`` does not contain it;
 2. kills a command left running in the worktree (its recorded process group) and
    removes the ``pgid`` file;
@@ -32,8 +32,6 @@ here and whose process group is gone is removed too. The teammate loop runs this
 from __future__ import annotations
 
 import os
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -45,16 +43,13 @@ from gitboard.board.task import MERGED
 from gitboard.store import git as gitcmd
 from gitboard.store.merge import fetch_branch
 from gitboard.store.repo import BoardRepo
+from gitboard.team import backup
 from gitboard.team.process import read_pid_record
-from gitboard.team.worktree import (NO_SIGN, WorktreeError, branch_name, checkouts, kill_leftover,
+from gitboard.team.worktree import (WorktreeError, branch_name, checkouts, kill_leftover,
                                     legacy_worktree_path, remove, worktrees_dir)
 
 #: Seconds between two clean-ups by an idle teammate.
 CLEAN_INTERVAL = 600.0
-#: Where the work of a removed worktree is kept:
-#: ``refs/gitboard/backup/task/<id>/<UTC YYYYmmddTHHMMSSZ>-<first 12 hex digits of the commit>``, the
-#: namespace of every backup of a task branch's work in this clone (never pushed, kept by ``git gc``).
-BACKUP_PREFIX = "refs/gitboard/backup"
 
 
 @dataclass
@@ -123,33 +118,11 @@ def _moved_on(board: Board, tid: int, path: Path, teammates: set[str]) -> bool:
     return bool(task.owner) and task.owner not in teammates
 
 
-def _snapshot(repo: BoardRepo, path: Path) -> str | None:
-    """A commit of the worktree's files (tracked, changed and untracked, as ``git add -A``
-    sees them) on top of its ``HEAD``; its ``HEAD`` if nothing differs; None if it has none."""
-    head = gitcmd.run(str(path), ["rev-parse", "-q", "--verify", "HEAD^{commit}"], check=False)
-    if head.status != 0:
-        return None
-    tip = head.stdout.decode().strip()
-    fd, index = tempfile.mkstemp(prefix="gitboard-save-", dir=repo.state_dir("tmp"))
-    os.close(fd)
-    os.unlink(index)  # git makes the index file itself
-    try:
-        env = {"GIT_INDEX_FILE": index}
-        gitcmd.run(str(path), ["read-tree", "HEAD"], env=env)
-        gitcmd.run(str(path), ["add", "-A", "."], env=env)
-        tree = gitcmd.run(str(path), ["write-tree"], env=env).stdout.decode().strip()
-        if tree == gitcmd.run(str(path), ["rev-parse", "HEAD^{tree}"]).stdout.decode().strip():
-            return tip
-        ident = repo.identity_env("gitboard")
-        msg = b"Work left in a dead teammate run's worktree, saved before it was removed\n"
-        return gitcmd.run(str(path), [*NO_SIGN, "commit-tree", tree, "-p", tip], input=msg,
-                          env=ident).stdout.decode().strip()
-    finally:
-        for leftover in (index, index + ".lock"):
-            try:
-                os.unlink(leftover)
-            except OSError:
-                pass
+def _has_changes(repo: BoardRepo, path: Path, head: str) -> bool:
+    """True if the worktree's files (tracked, changed and untracked, as ``git add -A`` sees them)
+    differ from its ``HEAD`` (:func:`gitboard.team.backup.snapshot` makes no commit then)."""
+    env = repo.identity_env("gitboard")
+    return backup.snapshot(path, head, env, "probe\n") != head
 
 
 def _contained(repo: BoardRepo, commit: str, tid: int) -> bool:
@@ -161,16 +134,6 @@ def _contained(repo: BoardRepo, commit: str, tid: int) -> bool:
     if not remote_tip:
         return False
     return repo.git("merge-base", "--is-ancestor", commit, remote_tip, check=False).status == 0
-
-
-def _save(repo: BoardRepo, tid: int, commit: str) -> str:
-    base = f"{BACKUP_PREFIX}/task/{tid}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{commit[:12]}"
-    ref, n = base, 1
-    while repo.resolve(ref):  # two in one second
-        n += 1
-        ref = f"{base}-{n}"
-    repo.git("update-ref", "-m", f"gitboard: work of a dead run's worktree of task/{tid}", ref, commit, "0" * 40)
-    return ref
 
 
 def clean_dead_runs(repo: BoardRepo, board: Board, *, keep: Iterable[str] = (),
@@ -197,10 +160,10 @@ def clean_dead_runs(repo: BoardRepo, board: Board, *, keep: Iterable[str] = (),
         if tid in busy or not _moved_on(board, tid, path, teammates):
             continue
         try:
-            commit = _snapshot(repo, path)
-            head = gitcmd.run(str(path), ["rev-parse", "-q", "--verify", "HEAD"], check=False).stdout.decode().strip()
-            if commit is not None and (commit != head or not _contained(repo, commit, tid)):
-                out.saved[tid] = _save(repo, tid, commit)
+            res = gitcmd.run(str(path), ["rev-parse", "-q", "--verify", "HEAD^{commit}"], check=False)
+            head = res.stdout.decode().strip() if res.status == 0 else ""
+            if head and (_has_changes(repo, path, head) or not _contained(repo, head, tid)):
+                out.saved[tid] = backup.keep(repo, tid, head, actor="gitboard", worktree=path)
         except BoardError as e:
             log(f"kept the worktree {path} of #{tid} (a dead run's): cannot save its work: {e.message}")
             continue
