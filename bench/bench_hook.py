@@ -11,7 +11,7 @@ It builds its own temporary repositories (removed afterwards) and prints:
 - the wall time of one claim through :func:`gitboard.store.transact.transact` in remote
   mode (fetch, commit, push) against a bare remote **with** gitboard's hook installed as
   ``gitboard hook install`` installs it (pushes judged by the warm hook server,
-  :mod:`gitboard.hook_server`), against one with ``--no-server`` (the hook's own Python
+  :mod:`gitboard.hook.server`), against one with ``--no-server`` (the hook's own Python
   process judges each push) and against an identical one **without** a hook, measured in
   turn in the same run; the median difference is what the hook adds (target: at most
   50 ms, for the hook as installed). Python starts the hook as users run it:
@@ -41,7 +41,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from gitboard.board import inbox_ops, task_ops, team_ops
+from gitboard.board import inbox_ops, task_ops, roster_ops
 from gitboard.store.hooks import install
 from gitboard.store.repo import BoardRepo
 from gitboard.store.setup import init
@@ -150,7 +150,7 @@ def history(root: Path, commits: int) -> Path:
     with BoardRepo(path) as r:
         init(r, actor="lead", team_name="bench")
         for name in ("alice", "bob", "carol"):
-            transact(r, partial(team_ops.add_member, actor="lead", name=name))
+            transact(r, partial(roster_ops.add_member, actor="lead", name=name))
         k, tid = 4, 0
         while k < commits:
             who = ("alice", "bob", "carol")[tid % 3]
@@ -239,7 +239,7 @@ def stop_server() -> None:
     import signal
     import socket
 
-    from gitboard.hook_entry import server_name
+    from gitboard.hook.entry import server_name
     from gitboard.store.hooks import package_root
 
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -38,12 +38,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gitboard.board import task_ops, team_ops  # noqa: E402
+from gitboard.board import task_ops, roster_ops  # noqa: E402
 from gitboard.store.repo import BoardRepo  # noqa: E402
 from gitboard.store.setup import init  # noqa: E402
 from gitboard.store.transact import transact  # noqa: E402
-from gitboard.team import prompts  # noqa: E402
-from gitboard.team.lead import LeadSession  # noqa: E402
+from gitboard.llm import prompts  # noqa: E402
+from gitboard.lead.session import LeadSession  # noqa: E402
 
 IDENT = ("-c", "user.name=Bench", "-c", "user.email=bench@example.invalid")
 
@@ -64,8 +64,8 @@ def make_board(root: Path, n: int) -> Path:
         init(r, actor="lead", team_name="bench")
         for i in range(n):
             name = f"mate{i:03d}"
-            transact(r, partial(team_ops.add_member, actor="lead", name=name))
-            transact(r, partial(team_ops.set_member, actor=name, name=name, status="idle"))
+            transact(r, partial(roster_ops.add_member, actor="lead", name=name))
+            transact(r, partial(roster_ops.set_member, actor=name, name=name, status="idle"))
     return path
 
 
@@ -129,7 +129,7 @@ def main() -> int:
         v, sp, h = startup(["--version"]), startup(["spawn", "--help"]), startup(["lead", "--help"])
         print(f"\nstart-up (median of 5, bytecode on): gitboard --version {v * 1000:.0f} ms, "
               f"gitboard spawn --help {sp * 1000:.0f} ms, gitboard lead --help {h * 1000:.0f} ms")
-        code = "import gitboard.cli.main, gitboard.team.lead, sys; print('anthropic' in sys.modules)"
+        code = "import gitboard.cli.main, gitboard.lead.session, sys; print('anthropic' in sys.modules)"
         loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
         print(f"anthropic imported by the lead's modules before a model call: {loaded}")
     finally:

@@ -8,7 +8,7 @@ Run it with the interpreter gitboard is installed in::
 
 For each setting it builds a fresh repository whose board holds N completed tasks, each
 with its own commit on ``task/<id>`` (one new file), then times one run of the queue,
-:func:`gitboard.team.refinery.run_queue` -- in-process, so interpreter start-up is not
+:func:`gitboard.merge_queue.queue.run_queue` -- in-process, so interpreter start-up is not
 what is timed -- from its start until every task is merged. Per merge that is a
 ``git merge-tree --write-tree``, a merge commit, the check (``true``) in a temporary
 detached worktree of that commit, and the atomic move of base and board (one
@@ -88,7 +88,7 @@ def setup(root: Path, n: int, remote: bool) -> Path:
 
 
 def measure(n: int, remote: bool, check: str) -> dict:
-    from gitboard.team.refinery import run_queue
+    from gitboard.merge_queue.queue import run_queue
 
     root = Path(tempfile.mkdtemp(prefix="gitboard-bench-merge-"))
     try:

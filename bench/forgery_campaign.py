@@ -39,7 +39,7 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 
-from gitboard.board import inbox_ops, review_ops, task_ops, team_ops
+from gitboard.board import inbox_ops, review_ops, task_ops, roster_ops
 from gitboard.board.clock import iso
 from gitboard.board.task import Task, dump_json
 from gitboard.store.hooks import install
@@ -227,8 +227,8 @@ def main() -> int:
         os.environ["GITBOARD_PUSHER"] = "ann"
         with BoardRepo(lead) as r:
             init(r, actor="lead", team_name="campaign", remote="origin")
-            transact(r, partial(team_ops.add_member, actor="lead", name="alice"))
-            transact(r, partial(team_ops.add_member, actor="lead", name="mallory"))
+            transact(r, partial(roster_ops.add_member, actor="lead", name="alice"))
+            transact(r, partial(roster_ops.add_member, actor="lead", name="mallory"))
             transact(r, partial(task_ops.import_tasks, actor="lead",
                                 items=[{"subject": f"job {i}"} for i in range(1, 3 * args.rounds + 3)]))
         git(bare, "config", "gitboard.hook.actors.ann", "lead alice")

@@ -103,7 +103,7 @@ def worker(args: list[str]) -> None:
     through transact() in this process and print one JSON object."""
     from functools import partial
 
-    from gitboard.board import inbox_ops, task_ops, team_ops
+    from gitboard.board import inbox_ops, task_ops, roster_ops
     from gitboard.board.compose import sequence
     from gitboard.store.objects import PACK_THRESHOLD
     from gitboard.store.repo import BoardRepo
@@ -136,7 +136,7 @@ def worker(args: list[str]) -> None:
         print(json.dumps({"times": times, "tips": tips}))
     elif kind == "serve-drains":  # one line "K" on stdin -> K more rounds (send N, drain them), one JSON line out
         n = int(args[2])
-        transact(repo, partial(team_ops.add_member, actor="lead", name="alice"))
+        transact(repo, partial(roster_ops.add_member, actor="lead", name="alice"))
         r = 0
 
         # An inbox fills one send at a time, each a few loose objects. The sends go in commits of fewer

@@ -77,9 +77,9 @@ def sample_board(root: Path) -> Path:
     Results carry the usage and cost an agent CLI records.
     """
     from gitboard.client import BoardClient
-    from gitboard.demo import demo_tasks
-    from gitboard.store.host import this_host
-    from gitboard.team.process import log_path
+    from gitboard.cli.demo import demo_tasks
+    from gitboard.proc import this_host
+    from gitboard.runtime.process import log_path
 
     project = root / "shop"
     project.mkdir()
@@ -242,7 +242,7 @@ def web_sample_board(root: Path) -> Path:
         who.claim(tid)
         who.finish(tid, True, {"note": f"done: {subjects[i][0].lower()}", **_web_usage(i + 3)})
         lead.approve(tid)
-    from gitboard.team.refinery import run_queue
+    from gitboard.merge_queue.queue import run_queue
 
     run_queue(repo, check="")
     base = _wgit(repo, "rev-parse", "main")

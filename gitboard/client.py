@@ -3,7 +3,7 @@
 The command line, the teammate runtime, the lead, the merge queue, the MCP server and
 the web board all act on the board through a :class:`BoardClient`. Each write is one
 pure operation from :mod:`gitboard.board` (``task_ops``, ``inbox_ops``,
-``protocol_ops``, ``review_ops``, ``team_ops``) applied as exactly one commit by
+``protocol_ops``, ``review_ops``, ``roster_ops``) applied as exactly one commit by
 :func:`gitboard.store.transact.transact` -- the only caller of ``transact`` outside
 :mod:`gitboard.store` is :meth:`BoardClient.apply`. Reads go through
 :func:`gitboard.store.read.read_board` (fetching first in remote mode unless offline).
@@ -16,7 +16,7 @@ makes several calls in a row may pass its own open repository as ``repo=``.
 
 Methods return the board's own models (:class:`~gitboard.board.task.Task`,
 :class:`~gitboard.board.message.Message`, :class:`~gitboard.board.request.Request`,
-:class:`~gitboard.board.team.Member`); each has ``to_json()`` for the JSON shapes the
+:class:`~gitboard.board.roster.Member`); each has ``to_json()`` for the JSON shapes the
 command line prints. Errors are the board's own (:mod:`gitboard.board.errors`):
 ``Invalid``, ``Conflict``, ``NotFound`` are answers and change nothing; ``GitFailure``
 and ``Busy`` mean git or the remote failed, or the board kept moving.
@@ -37,7 +37,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Callable, Iterator, Sequence
 
-from gitboard.board import inbox_ops, protocol_ops, review_ops, task_ops, team_ops
+from gitboard.board import inbox_ops, protocol_ops, review_ops, task_ops, roster_ops
 from gitboard.board.errors import BoardError, Invalid, NotFound
 from gitboard.board.names import LEAD, check_name
 from gitboard.board.request import PLAN, Request, request_of, requests_of, resolve_id
@@ -344,8 +344,8 @@ class BoardClient:
     # -- the roster ----------------------------------------------------------------
     def set_member(self, name: str | None = None, *, repo: BoardRepo | None = None, **fields: Any) -> Any:
         """Set roster fields of ``name`` (default: the actor): ``status``, ``task``, ``host``,
-        ``pid``, ``role`` (see :func:`gitboard.board.team_ops.set_member`); returns the Member."""
-        return self.apply(partial(team_ops.set_member, actor=self.actor, name=name or self.actor, **fields),
+        ``pid``, ``role`` (see :func:`gitboard.board.roster_ops.set_member`); returns the Member."""
+        return self.apply(partial(roster_ops.set_member, actor=self.actor, name=name or self.actor, **fields),
                              repo=repo)
 
     # -- review --------------------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from gitboard.board import cost as costs
-from gitboard.board import queue
+from gitboard.board import merge_order as queue
 from gitboard.board.snapshot import Board
 from gitboard.board.task import COMPLETED, DONE, MERGED, PENDING, Task
 from gitboard import words
@@ -164,7 +164,7 @@ def teammates(repo: Any, board: Board) -> list[Mate]:
     process is gone shows as ``dead``; the last line of its log in this clone of ``repo`` (an
     open :class:`~gitboard.store.repo.BoardRepo`), if any."""
     from gitboard.proc import this_host
-    from gitboard.team.process import log_path, member_alive
+    from gitboard.runtime.process import log_path, member_alive
 
     host = this_host()
     out = []

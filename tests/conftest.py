@@ -90,7 +90,7 @@ def end_the_hook_server_the_suite_started() -> Any:
     started it (a push through the hook starts one, which would wait ten minutes for the
     next push); one that was running before the session is left alone."""
     from gitboard.store.hooks import package_root
-    from tests.hook_servers import end_hook_server, hook_server_pid
+    from tests.helpers.hook_servers import end_hook_server, hook_server_pid
 
     root = package_root()
     before = hook_server_pid(root) if sys.platform.startswith("linux") else None
@@ -138,7 +138,7 @@ def isolated_git_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     monkeypatch.setenv("GIT_CONFIG_KEY_0", "user.useConfigOnly")
     monkeypatch.setenv("GIT_CONFIG_VALUE_0", "true")
     monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
-    # the warm hook server the suite's pushes start (gitboard/hook_server.py) exits a minute
+    # the warm hook server the suite's pushes start (gitboard/hook/server.py) exits a minute
     # after the last one, not ten
     monkeypatch.setenv("GITBOARD_HOOK_IDLE", "60")
     # every change any test commits is first checked against the rules the server hook enforces

@@ -20,7 +20,7 @@ def test_every_pip_install_names_the_declared_distribution() -> None:
     name = _name()
     assert name != "gitboard"  # that name on the package index is another project
     texts = {p: p.read_text() for p in [ROOT / "README.md", ROOT / "CONTRIBUTING.md",
-                                        ROOT / "gitboard" / "resources" / "pre-receive",
+                                        ROOT / "gitboard" / "hook" / "pre-receive",
                                         *(ROOT / "docs").rglob("*.md")] if p.exists()}
     named = []
     for path, text in texts.items():

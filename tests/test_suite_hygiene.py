@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gitboard.store.hooks import package_root
-from tests.hook_servers import end_hook_server, hook_server_pid
+from tests.helpers.hook_servers import end_hook_server, hook_server_pid
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ import os, time
 from pathlib import Path
 
 from gitboard.store.hooks import package_root
-from tests.hook_servers import hook_server_pid
+from tests.helpers.hook_servers import hook_server_pid
 
 
 def test_a_push_through_the_hook(clone):

@@ -24,7 +24,7 @@ from gitboard.board.request import APPROVED, PENDING as REQ_PENDING, PLAN, SHUTD
 from gitboard.board.review_ops import is_object_id
 from gitboard.board.snapshot import Board
 from gitboard.board.task import COMPLETED, FAILED, IN_PROGRESS, PENDING, TASK_FIELDS, Task
-from gitboard.board.team import CONFIG_PATH, Member
+from gitboard.board.roster import CONFIG_PATH, Member
 
 # -- rule names (the ``rule`` of a Violation) ---------------------------------------
 TRAILERS, LAYOUT, FORMAT, HISTORY, ACTION_RULE, CLAIM, OWNER, LEAD_ONLY, MESSAGES, REQUESTS, ROSTER = (

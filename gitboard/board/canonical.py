@@ -32,7 +32,7 @@ from gitboard.board.errors import BoardError, Invalid
 from gitboard.board.message import Message
 from gitboard.board.request import Request
 from gitboard.board.task import Task, dump_json
-from gitboard.board.team import Team
+from gitboard.board.roster import Team
 
 #: Largest board file, in bytes.
 FILE_MAX = 256 * 1024

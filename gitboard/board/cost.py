@@ -276,7 +276,7 @@ def summarise(board: Board, by: str = "task") -> tuple[Sum, list[Sum]]:
 
 def lead_total(meters: Iterable[Any]) -> Sum:
     """The usage and cost of the lead's saved conversations (each a session's ``meter``, see
-    :mod:`gitboard.team.lead_sessions`): one counted item per session with tokens or cost. A
+    :mod:`gitboard.lead.saved`): one counted item per session with tokens or cost. A
     session with responses no price was known for has an unknown cost (not its priced part
     alone, and never 0); malformed values count as missing."""
     out = Sum(key="lead")

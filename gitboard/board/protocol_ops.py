@@ -34,8 +34,8 @@ from gitboard.board.permits import answer_refusal
 from gitboard.board.request import APPROVED, PENDING, PLAN, REJECTED, SHUTDOWN, Request, request_of, request_path
 from gitboard.board.snapshot import Board
 from gitboard.board.task import dump_json
-from gitboard.board.team import CONFIG_PATH
-from gitboard.board.team_ops import SHUTDOWN as MEMBER_SHUTDOWN
+from gitboard.board.roster import CONFIG_PATH
+from gitboard.board.roster_ops import SHUTDOWN as MEMBER_SHUTDOWN
 
 
 def _new_request(board: Board, request: Request) -> Request | None:

@@ -23,7 +23,7 @@ reason ``review``), ``rework`` (the merge queue's: reasons ``conflict`` and
 An approval names the commit of ``task/<id>`` it approved (``review.commit``, written by
 ``gitboard approve``, which pins the branch's tip unless told ``--commit``): the merge
 queue merges exactly that commit, and a branch that moved on since is not merged until
-it is approved again (:func:`gitboard.board.queue.stale_approval`). Going to rework, for
+it is approved again (:func:`gitboard.board.merge_order.stale_approval`). Going to rework, for
 any reason, clears ``review``: reworked work is reviewed afresh. The task becomes pending with no owner or lease, its branch and
 ``result`` stay (the next claimer continues from ``task/<id>``).
 """

@@ -60,7 +60,7 @@ from gitboard.board.permits import (  # re-exported: the rules' predicates
 )
 from gitboard.board.request import APPROVED, PENDING as REQ_PENDING, REJECTED, Request
 from gitboard.board.snapshot import Board
-from gitboard.board.team import CONFIG_PATH, Team
+from gitboard.board.roster import CONFIG_PATH, Team
 
 __all__ = ["MIGRATE", "HISTORY", "FORMAT", "LAYOUT", "Violation", "check_commit", "check_change", "classify", "changed_paths", "trailer_map", "actor_of",
            "ACTIONS", "claim_refusal", "owner_refusal", "release_refusal", "status_refusal", "drain_refusal",

@@ -10,7 +10,7 @@ from gitboard.board.errors import Invalid
 from gitboard.board.names import check_name
 from gitboard.board.snapshot import Board
 from gitboard.board.task import dump_json
-from gitboard.board.team import CONFIG_PATH, Team
+from gitboard.board.roster import CONFIG_PATH, Team
 
 
 def init_board(board: Board, now: datetime, *, actor: str, team_name: str) -> Change | NoChange:

@@ -19,7 +19,7 @@ from gitboard.board import layout
 from gitboard.board.errors import BoardError, Corrupt, NotFound
 from gitboard.board.message import Message
 from gitboard.board.task import DONE, IN_PROGRESS, PENDING, Task
-from gitboard.board.team import Team
+from gitboard.board.roster import Team
 
 
 #: A :class:`ParseError`'s message for JSON nested too deep for the parser (Python's recursion limit).

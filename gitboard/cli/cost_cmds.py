@@ -28,7 +28,7 @@ def cost(
 
     from gitboard.board import cost as costs
     from gitboard.store.read import read_board
-    from gitboard.team.lead_sessions import saved_meters
+    from gitboard.lead.saved import saved_meters
 
     if by not in GROUPINGS:
         raise Invalid(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")

@@ -1,6 +1,6 @@
 """``gitboard lead``: the model-driven lead, as a REPL or one-shot (``-p PROMPT [--json]``).
 
-Thin: the runtime is :mod:`gitboard.team.lead`, the loop :mod:`gitboard.cli.lead_repl`.
+Thin: the runtime is :mod:`gitboard.lead.session`, the loop :mod:`gitboard.cli.lead_repl`.
 The SDK is imported only once the model is called, never on the board commands' path.
 """
 
@@ -15,7 +15,7 @@ import typer
 from gitboard.board.errors import Invalid
 from gitboard.board.text import safe
 from gitboard.cli.common import GLOBALS
-from gitboard.team.models import DEFAULT_MODEL  # the model's name in --help; no SDK import
+from gitboard.llm.models import DEFAULT_MODEL  # the model's name in --help; no SDK import
 
 
 def lead(
@@ -32,13 +32,13 @@ def lead(
 
     Needs ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN); without one it exits 2.
     """
-    from gitboard.team import conversation
+    from gitboard.llm import conversation
 
     if json_ and prompt is None:
         raise Invalid("--json needs -p PROMPT")
     if not conversation.has_credentials():
         raise Invalid("gitboard lead needs an API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN)")
-    from gitboard.team.lead import LeadSession
+    from gitboard.lead.session import LeadSession
 
     if prompt is None:
         from gitboard.cli.lead_repl import Repl

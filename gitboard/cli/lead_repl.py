@@ -18,8 +18,8 @@ from typing import IO, Any, Callable
 from rich.console import Console
 
 from gitboard.board.errors import BoardError
-from gitboard.team.lead import LeadSession, TurnResult
-from gitboard.team.lead_tools import NAMES
+from gitboard.lead.session import LeadSession, TurnResult
+from gitboard.lead.tools import NAMES
 
 #: The REPL's prompt.
 PROMPT = "gitboard lead >> "
@@ -39,7 +39,7 @@ SLASH_HELP = {
 
 
 class Repl:
-    """The loop around a :class:`~gitboard.team.lead.LeadSession`.
+    """The loop around a :class:`~gitboard.lead.session.LeadSession`.
 
     Args:
         session: the lead's conversation.

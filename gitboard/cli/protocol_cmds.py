@@ -14,7 +14,7 @@ from gitboard.board.names import check_name
 from gitboard.board.request import (APPROVED, PLAN, REJECTED, REQUEST_STATUSES, Request, request_of,
                                     requests_of, resolve_id)
 from gitboard.board.snapshot import Board
-from gitboard.board.team_ops import SHUTDOWN, set_member
+from gitboard.board.roster_ops import SHUTDOWN, set_member
 from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, board_client, emit, open_repo, warn
 from gitboard.cli.inbox_cmds import new_id
 
@@ -61,7 +61,7 @@ def stop(
     still NAME's teammate process. --json prints {"request", "member", "killed"}.
     """
     from gitboard.proc import end_process_group, this_host
-    from gitboard.team.process import live_process
+    from gitboard.runtime.process import live_process
     from gitboard.store.read import read_board
     actor = actor_name(as_)
     check_name(name, "member")

@@ -1,4 +1,4 @@
-"""``gitboard merge``: the merge queue (see :mod:`gitboard.team.refinery`)."""
+"""``gitboard merge``: the merge queue (see :mod:`gitboard.merge_queue.queue`)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def merge(
     {"merged": \[id], "rework": \[{"id", "reason", "paths"}], "waiting": \[id], "stale":
     \[{"id", "approved", "tip"}], "unapproved": \[id], "no_branch": \[id]}.
     """
-    from gitboard.team.refinery import Refinery
+    from gitboard.merge_queue.queue import Refinery
 
     actor = actor_name(as_)
     stop = threading.Event()

@@ -21,7 +21,7 @@ def _waiting(offline: bool, json_: bool) -> list:
     """Print the completed tasks waiting for review (a table, or with ``json_`` an array of task
     objects) as the lead REPL's /review does; return them."""
     from gitboard.board.clock import utcnow
-    from gitboard.board.queue import awaiting_approval
+    from gitboard.board.merge_order import awaiting_approval
     from gitboard.cli.common import task_array
     from gitboard.store.read import read_board
 

@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from gitboard.board import team_ops
-from gitboard.board.team import CONFIG_PATH
+from gitboard.board import roster_ops
+from gitboard.board.roster import CONFIG_PATH
 from gitboard.cli.common import AS_OPT, JSON_OPT, OFFLINE_OPT, actor_name, board_client, emit, open_repo, warn
 
 app = typer.Typer(help="The team roster: show it (no subcommand), add or remove members.",
@@ -24,8 +24,8 @@ def show(ctx: typer.Context, offline: bool = OFFLINE_OPT, json_: bool = JSON_OPT
     from gitboard.board.inbox_ops import peek
     from gitboard.proc import this_host
     from gitboard.store.read import read_board
-    from gitboard.team.process import roster_json
-    from gitboard.team.worktree import member_worktree
+    from gitboard.runtime.process import roster_json
+    from gitboard.runtime.worktree import member_worktree
 
     with open_repo(offline) as repo:
         board = read_board(repo)
@@ -57,7 +57,7 @@ def add(
     json_: bool = JSON_OPT,
 ) -> None:
     """Register a member (status idle). Adding an existing member sets its role, or brings it back from shutdown."""
-    op = partial(team_ops.add_member, actor=actor_name(as_), name=name, role=role)
+    op = partial(roster_ops.add_member, actor=actor_name(as_), name=name, role=role)
     with open_repo() as repo:
         member = board_client().apply(op, repo=repo)
 
@@ -76,7 +76,7 @@ def remove(
     json_: bool = JSON_OPT,
 ) -> None:
     """Take a member off the roster (exit 4 if it is not on it). Its unread messages stay in its inbox."""
-    op = partial(team_ops.remove_member, actor=actor_name(as_), name=name)
+    op = partial(roster_ops.remove_member, actor=actor_name(as_), name=name)
     with open_repo() as repo:
         member = board_client().apply(op, repo=repo)
 

@@ -15,7 +15,7 @@ import typer
 from gitboard.board.errors import Invalid
 from gitboard.board.names import check_role
 from gitboard.cli.common import JSON_OPT, emit, open_repo
-from gitboard.team.models import DEFAULT_MODEL  # the model's name in --help; no SDK import
+from gitboard.llm.models import DEFAULT_MODEL  # the model's name in --help; no SDK import
 
 NAME_ARG = typer.Argument(..., metavar="NAME", help="The teammate's name: a lowercase letter, then up to 31 lowercase letters, digits, - or _.")
 ROLE_OPT = typer.Option(None, "--role", metavar="R", help="The member's role: it claims only tasks with no role or this one.")
@@ -70,7 +70,7 @@ def _check(name: str, role: str | None, poll: float, idle_timeout: float, lease:
     import math
 
     from gitboard.board.task_ops import MAX_LEASE
-    from gitboard.team.process import check_name_for_teammate
+    from gitboard.runtime.process import check_name_for_teammate
 
     check_name_for_teammate(name)
     check_role(role)
@@ -133,12 +133,12 @@ def spawn(
     ('gitboard logs NAME') and acts as NAME (GITBOARD_ACTOR). A working NAME exits 3; an
     idle or shut-down NAME is restarted.
     """
-    from gitboard.team import agents
-    from gitboard.team.loop import team_budget
-    from gitboard.team.process import spawn as start
+    from gitboard.agents import registry as agents
+    from gitboard.runtime.loop import team_budget
+    from gitboard.runtime.process import spawn as start
 
     _check(name, role, poll, idle_timeout, lease, max_turns, budget_usd, budget_tokens, stall_timeout)
-    from gitboard.team.worktree import base_commit, worktrees_dir
+    from gitboard.runtime.worktree import base_commit, worktrees_dir
 
     with open_repo() as repo:
         kind, note = agents.choose(agent, agent_cmd, config=repo.config)
@@ -185,13 +185,13 @@ def work(
     The log goes to stdout (to stderr with --json, which prints {"name", "exit"} at the end).
     Ctrl-C stops it cleanly: its command is stopped and its task released.
     """
-    from gitboard.team import agents
-    from gitboard.team.loop import Settings, Teammate, install_signal_handlers, team_budget
-    from gitboard.team.port import Logger
-    from gitboard.team.process import check_can_start, clear_pid, write_pid
+    from gitboard.agents import registry as agents
+    from gitboard.runtime.loop import Settings, Teammate, install_signal_handlers, team_budget
+    from gitboard.runtime.port import Logger
+    from gitboard.runtime.process import check_can_start, clear_pid, write_pid
 
     _check(name, role, poll, idle_timeout, lease, max_turns, budget_usd, budget_tokens, stall_timeout)
-    from gitboard.team.worktree import base_commit, worktrees_dir
+    from gitboard.runtime.worktree import base_commit, worktrees_dir
 
     with open_repo() as repo:
         kind, note = agents.choose(agent, agent_cmd, config=repo.config)
@@ -209,7 +209,7 @@ def work(
     os.environ["GITBOARD_ACTOR"] = name
     try:
         if kind == "anthropic":
-            from gitboard.team.models import resolve_model
+            from gitboard.llm.models import resolve_model
 
             model = resolve_model(model, cwd=root)
         teammate = Teammate(
@@ -237,7 +237,7 @@ def logs(
     The log names each worktree as it is made or reused; the first line printed says where
     NAME works now, if it has a worktree in this clone (with --json: "worktree").
     """
-    from gitboard.team.process import log_path, show_log
+    from gitboard.runtime.process import log_path, show_log
 
     if json_ and follow:
         raise Invalid("--follow cannot be combined with --json")
@@ -268,7 +268,7 @@ def _no_log_here(repo, name: str) -> None:
     from gitboard.board.errors import BoardError, NotFound
     from gitboard.board.names import check_name
     from gitboard.store.read import read_board
-    from gitboard.team.process import log_path
+    from gitboard.runtime.process import log_path
 
     check_name(name)
     try:
@@ -288,7 +288,7 @@ def _current_worktree(repo, name: str):
     """The worktree teammate ``name`` works in in this clone (from its roster entry), or None."""
     from gitboard.board.errors import BoardError
     from gitboard.store.read import read_board
-    from gitboard.team.worktree import member_worktree
+    from gitboard.runtime.worktree import member_worktree
 
     try:
         member = read_board(repo, fresh=False).team.member(name)
@@ -306,7 +306,7 @@ def demo(
     In a new temporary directory: a small project, a bare repository as the shared remote,
     and a board whose tasks have real run commands. The last line printed is the project's path.
     """
-    from gitboard.demo import run_demo
+    from gitboard.cli.demo import run_demo
 
     doc = run_demo(parent=directory, json_mode=json_)
     if json_:

@@ -112,7 +112,7 @@ def watch(
     import json
     import math
 
-    from gitboard.board import queue
+    from gitboard.board import merge_order as queue
     from gitboard.board.clock import utcnow
     from gitboard import overview
     from gitboard.store.read import read_board

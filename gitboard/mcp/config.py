@@ -1,6 +1,6 @@
 """Wiring gitboard's MCP server into an agent CLI a teammate runs; no SDK import.
 
-The teammate runtime (:class:`gitboard.team.cli_agent.CliAgent`) starts the agent CLI with
+The teammate runtime (:class:`gitboard.agents.agent_cli.CliAgent`) starts the agent CLI with
 gitboard's MCP server configured, acting as the teammate on its task:
 
 ``python -m gitboard -C <worktree> mcp --as <name> [--task <id> --report <file>]``

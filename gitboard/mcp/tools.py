@@ -269,7 +269,7 @@ class BoardTools:
 
     def roster(self) -> Answer:
         """The ``gitboard team --json`` document."""
-        from gitboard.team.process import roster_json
+        from gitboard.runtime.process import roster_json
 
         with self.client.open() as repo:
             doc = roster_json(repo, self.client.board(repo=repo))
@@ -334,7 +334,7 @@ class BoardTools:
     def merge(self, task_ids: Sequence[int] = ()) -> Answer:
         """Run the merge queue with the configured check (``git config gitboard.check``);
         ``{"merged", "rework", "waiting", "stale", "log"}``. Raises Conflict, NotFound, GitFailure."""
-        from gitboard.team.refinery import run_queue
+        from gitboard.merge_queue.queue import run_queue
 
         log: list[str] = []
         doc = run_queue(self.client.repo_dir, [int(i) for i in task_ids] or None, actor=self.actor,

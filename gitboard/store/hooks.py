@@ -1,11 +1,11 @@
 """Installing the pre-receive hook into a server repository, and the hook's entry point.
 
-The installed hook is a thin shell script (``gitboard/resources/pre-receive``, also at
+The installed hook is a thin shell script (``gitboard/hook/pre-receive``, also at
 ``hooks/pre-receive`` in the source tree) that records the Python interpreter it was
 installed with, like pre-commit's hook template, and runs ``<python> -m gitboard
 hook-impl pre-receive`` (else the ``gitboard`` on PATH); an installed hook starts Python
-isolated and, by default, has the warm hook server judge the push (:mod:`gitboard.hook_entry`,
-:mod:`gitboard.hook_server`). Its ID line lets install and
+isolated and, by default, has the warm hook server judge the push (:mod:`gitboard.hook.entry`,
+:mod:`gitboard.hook.server`). Its ID line lets install and
 uninstall touch only gitboard's own file: a foreign ``pre-receive`` is moved to
 ``pre-receive.legacy`` (and still run first, with the same input), and uninstall puts it
 back. The work is :func:`gitboard.store.receive.check_push`.
@@ -45,7 +45,7 @@ def template() -> str:
     """The hook script's text, as shipped (``GITBOARD_PYTHON=''``)."""
     from importlib import resources  # 13 ms: not on the hook's own path
 
-    return resources.files("gitboard.resources").joinpath(HOOK_NAME).read_text()
+    return resources.files("gitboard.hook").joinpath(HOOK_NAME).read_text()
 
 
 def package_root() -> str:
@@ -58,7 +58,7 @@ def render(python: str, root: str | None = None, *, server: bool = True) -> str:
     """The hook script recording interpreter ``python`` and ``root``, the directory holding the
     ``gitboard`` package it runs (default: this package's when ``python`` is this interpreter;
     else none, and the hook runs ``python -m gitboard``). With ``server`` (the default), pushes
-    are judged by the warm hook server (:mod:`gitboard.hook_server`); without, by the hook's
+    are judged by the warm hook server (:mod:`gitboard.hook.server`); without, by the hook's
     own process, every time."""
     if root is None and os.path.abspath(python) == os.path.abspath(sys.executable):
         root = package_root()
@@ -110,7 +110,7 @@ def install(path: str, *, leads: Sequence[str] = (), base: str | None = None, pr
         path: the server repository (bare, usually).
         leads: pushers who may act as ``lead``.
         python: the interpreter to record (default: this one, ``sys.executable``).
-        server: judge pushes in the warm hook server (:mod:`gitboard.hook_server`; Linux);
+        server: judge pushes in the warm hook server (:mod:`gitboard.hook.server`; Linux);
             False: in the hook's own process, every time.
 
     Returns:

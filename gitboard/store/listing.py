@@ -28,7 +28,7 @@ from typing import Any
 from gitboard.board import layout
 from gitboard.board.errors import BoardError
 from gitboard.board.snapshot import ParseError
-from gitboard.board.team import Team
+from gitboard.board.roster import Team
 from gitboard.store import list_index, trees
 from gitboard.store.cache import MISSING, TREE_MODE
 from gitboard.store.objects import cat_blobs, parse_json, parse_task, read_format, tree_id

@@ -14,7 +14,7 @@ from typing import Mapping
 from gitboard.board import layout
 from gitboard.board.errors import Conflict, GitFailure
 from gitboard.board.snapshot import Board, build
-from gitboard.board.team import CONFIG_PATH
+from gitboard.board.roster import CONFIG_PATH
 from gitboard.store import trees
 from gitboard.store.cache import MISSING, BoardCache
 from gitboard.store.objects import blob_id, read_files, read_format, tree_id

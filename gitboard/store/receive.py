@@ -60,7 +60,7 @@ from gitboard.board.merge_rules import approval_mismatch, merge_refusals
 from gitboard.board.clock import utcnow
 from gitboard.board.errors import BoardError
 from gitboard.board.names import LEAD
-from gitboard.board.queue import review_required
+from gitboard.board.merge_order import review_required
 from gitboard.board.review_ops import MERGE_COMMIT, is_object_id
 from gitboard.board.snapshot import Board
 from gitboard.store.read import load_board

@@ -6,12 +6,12 @@ Settings (``git config``):
 - ``gitboard.remote`` -- the remote shared by the team; unset means local mode;
 - ``gitboard.base`` -- the base branch task worktrees start from (teammates);
 - ``gitboard.worktrees`` -- where task worktrees go instead of the per-user state
-  directory (see :mod:`gitboard.team.worktree`).
+  directory (see :mod:`gitboard.runtime.worktree`).
 
 State local to one clone (lock, cache, logs, pids) lives under
 ``<git-common-dir>/gitboard/``, shared by all of the clone's worktrees. Task
 worktrees live outside any ``.git`` directory, in the per-user state directory
-(:func:`gitboard.team.worktree.worktrees_dir`).
+(:func:`gitboard.runtime.worktree.worktrees_dir`).
 
 Opening a repository costs two concurrent git commands (``rev-parse`` and
 ``config``, about 2 ms) and reading the board tip a file read. GitPython

@@ -6,7 +6,7 @@ from functools import partial
 
 from gitboard.board.errors import Conflict, GitFailure, Invalid
 from gitboard.board.setup_ops import init_board
-from gitboard.board.team import Team
+from gitboard.board.roster import Team
 from gitboard.store import remote as remote_ops
 from gitboard.store.read import mirror, remote_with_board
 from gitboard.store.repo import BoardRepo

@@ -31,7 +31,7 @@ from gitboard.board.compose import apply_writes
 from gitboard.board.errors import BoardError
 from gitboard.board.rules import Violation
 from gitboard.board.snapshot import Board
-from gitboard.board.team import Team
+from gitboard.board.roster import Team
 from gitboard.store import trees
 from gitboard.store.objects import cat_blobs, read_loose, remember_writes, tree_id
 from gitboard.store.read import load_board

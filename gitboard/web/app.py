@@ -257,7 +257,7 @@ def create_app(settings: Settings, *, watch: bool = True) -> Any:
         return f"sent #{t.id} back for rework"
 
     def do_merge(f: dict[str, str]) -> str:
-        from gitboard.team.refinery import run_queue
+        from gitboard.merge_queue.queue import run_queue
 
         ids = [_task_id(f)] if f.get("task_id") else None
         if not state.merging.acquire(blocking=False):

@@ -58,7 +58,7 @@ def _lead_total(repo: Any) -> Any:
     """The model-driven lead's own usage and cost in this clone (``gitboard cost``'s ``lead``)."""
     import os
 
-    from gitboard.team.lead_sessions import saved_meters
+    from gitboard.lead.saved import saved_meters
 
     return costs.lead_total(saved_meters(os.path.join(repo.common_dir, "gitboard")))
 

@@ -13,7 +13,7 @@ from gitboard.board.errors import Invalid, NotFound
 from gitboard.board.layout import MESSAGE as MESSAGE_KIND, bucket, classify
 from gitboard.board.message import MESSAGE_TYPES, Message, message_path
 from gitboard.board.snapshot import ParseError, build
-from tests.inbox_helpers import NOW, apply, empty_board
+from tests.helpers.inbox_helpers import NOW, apply, empty_board
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from gitboard.board.change import ACTION, ACTOR, REQUEST, NoChange
 from gitboard.board.clock import iso
 from gitboard.board.errors import Conflict, Invalid, NotFound
 from gitboard.board.request import Request, request_of, request_path, requests_of
-from gitboard.board.team_ops import set_member
-from tests.inbox_helpers import NOW, apply, empty_board
+from gitboard.board.roster_ops import set_member
+from tests.helpers.inbox_helpers import NOW, apply, empty_board
 
 LATER = NOW + timedelta(seconds=30)
 

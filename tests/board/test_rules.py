@@ -16,7 +16,7 @@ from functools import partial
 
 import pytest
 
-from gitboard.board import inbox_ops, protocol_ops, review_ops, rules, task_ops, team_ops
+from gitboard.board import inbox_ops, protocol_ops, review_ops, rules, task_ops, roster_ops
 from gitboard.board.change import ACTION, ACTOR, REQUEST, TASK, Change, NoChange
 from gitboard.board.compose import apply_writes, sequence
 from gitboard.board.clock import iso
@@ -25,7 +25,7 @@ from gitboard.board.request import request_path
 from gitboard.board.setup_ops import init_board
 from gitboard.board.snapshot import Board
 from gitboard.board.task import dump_json, task_path
-from gitboard.board.team import CONFIG_PATH, Team
+from gitboard.board.roster import CONFIG_PATH, Team
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -57,7 +57,7 @@ def test_every_operation_passes_the_rules():
     life = Life()
     life.do(init_board, actor="lead", team_name="crew")
     for name, role in (("alice", "dev"), ("bob", None), ("carol", None)):
-        life.do(team_ops.add_member, actor="lead", name=name, role=role)
+        life.do(roster_ops.add_member, actor="lead", name=name, role=role)
     life.do(task_ops.add, actor="lead", subject="base")
     life.do(task_ops.import_tasks, actor="lead", items=[{"subject": "two", "blockedBy": [1]}, {"subject": "three"},
                                                         {"subject": "four", "role": "dev"}])
@@ -74,13 +74,13 @@ def test_every_operation_passes_the_rules():
     life.do(review_ops.approve, actor="lead", task_id=1, note="good")
     life.do(review_ops.mark_merged, actor="lead", task_id=1, commit="c" * 40, base="b" * 40)
     # the teammate runtime's composite commits: claim + working, done + idle, takeover + clear
-    work = partial(team_ops.set_member, actor="bob", name="bob", status="working", task=2, host="h", pid=7)
+    work = partial(roster_ops.set_member, actor="bob", name="bob", status="working", task=2, host="h", pid=7)
     life.do(partial(sequence, ops=[partial(task_ops.claim, actor="bob", task_id=2, lease=30), work]))
     takeover = [partial(task_ops.claim, actor="carol", task_id=2, lease=30),
-                partial(team_ops.set_member, actor="carol", name="carol", status="working", task=2),
-                partial(team_ops.set_member, actor="carol", name="bob", task=None)]
+                partial(roster_ops.set_member, actor="carol", name="carol", status="working", task=2),
+                partial(roster_ops.set_member, actor="carol", name="bob", task=None)]
     life.do(partial(sequence, ops=takeover), dt=31)            # bob's lease ran out
-    idle = partial(team_ops.set_member, actor="carol", name="carol", status="idle", task=None)
+    idle = partial(roster_ops.set_member, actor="carol", name="carol", status="idle", task=None)
     life.do(partial(sequence, ops=[partial(task_ops.finish, actor="carol", task_id=2, ok=False, result=None), idle]))
     life.do(task_ops.claim, actor="alice", task_id=3)
     life.do(task_ops.release, actor="alice", task_id=3)
@@ -103,9 +103,9 @@ def test_every_operation_passes_the_rules():
     life.do(protocol_ops.respond_shutdown, sender="carol", request_id="s1", approve=True, msg_id="m6")
     life.do(protocol_ops.request_shutdown, sender="lead", to="bob", request_id="s2", msg_id="m7")
     life.do(protocol_ops.respond_shutdown, sender="bob", request_id="s2", approve=False, reason="busy", msg_id="m8")
-    life.do(team_ops.set_member, actor="alice", name="alice", status="working", task=4)
-    life.do(team_ops.add_member, actor="lead", name="dave")
-    life.do(team_ops.remove_member, actor="lead", name="dave")
+    life.do(roster_ops.set_member, actor="alice", name="alice", status="working", task=4)
+    life.do(roster_ops.add_member, actor="lead", name="dave")
+    life.do(roster_ops.remove_member, actor="lead", name="dave")
     life.do(inbox_ops.drain, name="lead")
     assert set(life.steps) == set(rules.ACTIONS), set(rules.ACTIONS) - set(life.steps)
 
@@ -115,8 +115,8 @@ def test_every_operation_passes_the_rules():
 def board_with(*, lease_left: float | None = 60) -> Life:
     life = Life()
     life.do(init_board, actor="lead", team_name="crew")
-    life.do(team_ops.add_member, actor="lead", name="alice")
-    life.do(team_ops.add_member, actor="lead", name="bob")
+    life.do(roster_ops.add_member, actor="lead", name="alice")
+    life.do(roster_ops.add_member, actor="lead", name="bob")
     life.do(task_ops.import_tasks, actor="lead", items=[{"subject": "one"}, {"subject": "two", "blockedBy": [1]}])
     life.do(task_ops.claim, actor="alice", task_id=1, lease=lease_left)
     life.do(inbox_ops.send, sender="lead", to="alice", content="for alice", msg_id="ma")

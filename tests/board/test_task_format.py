@@ -12,7 +12,7 @@ from gitboard.board.errors import Corrupt, Invalid, NotFound
 from gitboard.board.names import check_name, check_role
 from gitboard.board.snapshot import Board, ParseError, build
 from gitboard.board.task import TASK_KEYS, Task, dump_json, task_path
-from gitboard.board.team import CONFIG_PATH, Member, Team
+from gitboard.board.roster import CONFIG_PATH, Member, Team
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 

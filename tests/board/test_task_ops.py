@@ -18,7 +18,7 @@ from gitboard.board.clock import iso
 from gitboard.board.errors import Conflict, Invalid, NotFound
 from gitboard.board.snapshot import Board, ParseError, build
 from gitboard.board.task import Task, task_path
-from gitboard.board.team import CONFIG_PATH, Member, Team
+from gitboard.board.roster import CONFIG_PATH, Member, Team
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 T0 = iso(NOW - timedelta(hours=1))

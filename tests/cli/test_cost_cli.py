@@ -6,7 +6,7 @@ import pytest
 
 from gitboard.board import task_ops
 from tests.cli.helpers import ok, one_error_line
-from tests.inbox_helpers import run_op
+from tests.helpers.inbox_helpers import run_op
 
 
 def usage(i, o, cr=0, cw=0):

@@ -7,8 +7,8 @@ import pytest
 
 from gitboard.proc import pid_alive
 from tests.cli.helpers import ok
-from tests.team.fake_messages_api import anthropic_env, fake_api, reply, text, tool_use  # noqa: F401  (fixtures)
-from tests.team.runtime_helpers import Spawner, add_tasks, board, log_of, make_project, wait_for
+from tests.helpers.fake_messages_api import anthropic_env, fake_api, reply, text, tool_use  # noqa: F401  (fixtures)
+from tests.helpers.runtime_helpers import Spawner, add_tasks, board, log_of, make_project, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from gitboard.board.text import safe
-from gitboard.team.port import Logger
-from tests.merge_helpers import completed_task, init_board, project
-from tests.team.fake_messages_api import FakeMessagesAPI, fake_api, reply, text  # noqa: F401
-from tests.team.runtime_helpers import log_of, wait_for
+from gitboard.runtime.port import Logger
+from tests.helpers.merge_helpers import completed_task, init_board, project
+from tests.helpers.fake_messages_api import FakeMessagesAPI, fake_api, reply, text  # noqa: F401
+from tests.helpers.runtime_helpers import log_of, wait_for
 
 #: Sets the window title, clears the screen, a C1 CSI, a backspace, a bidi override: all on one line.
 SUBJECT = "evil \x1b]0;pwned\x07 \x1b[2J \x9b31m \x08 \u202e end"

@@ -57,7 +57,7 @@ def test_top_level_help_groups_every_command_once_in_order(run_gitboard, tmp_pat
 
 
 def test_help_names_the_default_model_not_the_readme(run_gitboard, tmp_path) -> None:
-    from gitboard.team.models import DEFAULT_MODEL
+    from gitboard.llm.models import DEFAULT_MODEL
 
     for args in (["lead", "--help"], ["spawn", "--help"]):
         out = run_gitboard(args, cwd=tmp_path, env={"COLUMNS": "300"}).stdout

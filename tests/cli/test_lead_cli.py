@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from gitboard.proc import end_process_group, pid_alive
-from gitboard.team.conversation import MAX_RETRIES
-from tests.team.fake_messages_api import FakeMessagesAPI, error, fake_api, reply, routed, text, tool_use  # noqa: F401
-from tests.team.runtime_helpers import board, git, make_project, wait_for
+from gitboard.llm.conversation import MAX_RETRIES
+from tests.helpers.fake_messages_api import FakeMessagesAPI, error, fake_api, reply, routed, text, tool_use  # noqa: F401
+from tests.helpers.runtime_helpers import board, git, make_project, wait_for
 
 LEAD = "You are 'lead'"
 ALICE = "You are 'alice'"

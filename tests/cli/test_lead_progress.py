@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitboard.team.lead_progress import short_lead_input
-from gitboard.team.lead_tools import NAMES
-from tests.team.fake_messages_api import FakeMessagesAPI, fake_api, reply, text, tool_use  # noqa: F401
-from tests.team.runtime_helpers import make_project
+from gitboard.lead.progress import short_lead_input
+from gitboard.lead.tools import NAMES
+from tests.helpers.fake_messages_api import FakeMessagesAPI, fake_api, reply, text, tool_use  # noqa: F401
+from tests.helpers.runtime_helpers import make_project
 
 
 def test_lead_progress_lines_are_short(tmp_path: Path, run_gitboard, fake_api: FakeMessagesAPI) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.team.fake_messages_api import FakeMessagesAPI, Recorded, fake_api, reply, text, tool_use  # noqa: F401
-from tests.team.runtime_helpers import add_tasks, board, make_project, wait_for
+from tests.helpers.fake_messages_api import FakeMessagesAPI, Recorded, fake_api, reply, text, tool_use  # noqa: F401
+from tests.helpers.runtime_helpers import add_tasks, board, make_project, wait_for
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]

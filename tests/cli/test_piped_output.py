@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.merge_helpers import completed_task, init_board, project
+from tests.helpers.merge_helpers import completed_task, init_board, project
 
 LONG = "Rewrite the configuration loader so that " + " ".join(f"word{i}" for i in range(24))  # 190 characters: over any terminal, under the subject limit
 

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from gitboard.board import inbox_ops, protocol_ops, team_ops
+from gitboard.board import inbox_ops, protocol_ops, roster_ops
 from gitboard.board.request import request_of
 from gitboard.proc import pid_alive, this_host
-from tests.inbox_helpers import finish, new_id, read, run_op, spawn_worker
+from tests.helpers.inbox_helpers import finish, new_id, read, run_op, spawn_worker
 from tests.cli.helpers import ok, one_error_line
 
 REQUEST_KEYS = ["request_id", "kind", "from", "to", "status", "created_at", "updated_at"]
@@ -72,7 +72,7 @@ def test_stop_errors_change_nothing(run_cli, team, board_tip):
     assert res.exit_code == 4 and "carol" in one_error_line(res)
     res = run_cli(["stop", "alice", "--wait", "-1"], cwd=team)
     assert res.exit_code == 2 and one_error_line(res)
-    run_op(team, team_ops.set_member, actor="bob", name="bob", status="working", host="elsewhere", pid=4242)
+    run_op(team, roster_ops.set_member, actor="bob", name="bob", status="working", host="elsewhere", pid=4242)
     tip = board_tip(team)
     res = run_cli(["stop", "bob", "--force"], cwd=team)
     assert res.exit_code == 3 and "elsewhere" in one_error_line(res)
@@ -100,7 +100,7 @@ def test_stop_force_ends_the_local_process_group(run_cli, team):
     # ($0 $1 $2 make its command line read "... gitboard work alice", which the identity check wants)
     proc = subprocess.Popen(["sh", "-c", "sleep 60 & wait", "gitboard", "work", "alice"], start_new_session=True)
     try:
-        run_op(team, team_ops.set_member, actor="alice", name="alice", status="working", task=None,
+        run_op(team, roster_ops.set_member, actor="alice", name="alice", status="working", task=None,
                host=this_host(), pid=proc.pid)
         limit = time.monotonic() + 10
         while len(group_members(proc.pid)) < 2 and time.monotonic() < limit:
@@ -123,7 +123,7 @@ def test_stop_force_ends_the_local_process_group(run_cli, team):
 
 
 def test_stop_force_on_a_member_already_shut_down_just_marks_it(run_cli, team):
-    run_op(team, team_ops.set_member, actor="alice", name="alice", status="shutdown")
+    run_op(team, roster_ops.set_member, actor="alice", name="alice", status="shutdown")
     res = run_cli(["stop", "alice"], cwd=team)
     assert res.exit_code == 3 and "already shut down" in one_error_line(res)
     doc = ok(run_cli(["stop", "alice", "--force", "--json"], cwd=team)).json()

@@ -11,7 +11,7 @@ from rich.console import Console
 from gitboard.board.layout import task_path
 from gitboard.board.snapshot import build
 from gitboard.cli import render
-from gitboard import demo
+from gitboard.cli import demo
 
 def _now() -> datetime:
     """The real time, to the second: the demo's board reads the clock itself, so leases must be live

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.merge_helpers import commit_on, completed_task, g, init_board, project, remote_project
+from tests.helpers.merge_helpers import commit_on, completed_task, g, init_board, project, remote_project
 
 
 def _proj(tmp_path: Path) -> Path:

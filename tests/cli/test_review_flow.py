@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.cli.helpers import ok, one_error_line
-from tests.merge_helpers import completed_task, g, init_board, project
+from tests.helpers.merge_helpers import completed_task, g, init_board, project
 
 
 def _proj(tmp_path: Path) -> Path:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.board import team_ops
+from gitboard.board import roster_ops
 from gitboard.proc import pid_alive, this_host
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
-from tests.team.runtime_helpers import FakeTeammate, add_tasks, board, git, log_of, make_project, wait_for
+from tests.helpers.runtime_helpers import FakeTeammate, add_tasks, board, git, log_of, make_project, wait_for
 
 
 def tip(path: Path) -> str:
@@ -72,7 +72,7 @@ def test_json_error_document(tmp_path, run_cli):
 def test_spawning_a_name_working_here_exits_3(tmp_path, run_cli):
     path = make_project(tmp_path)
     with FakeTeammate("alice") as alice, BoardRepo(path) as r:  # a live process records alice as working
-        transact(r, partial(team_ops.set_member, actor="alice", name="alice", status="working", host=this_host(),
+        transact(r, partial(roster_ops.set_member, actor="alice", name="alice", status="working", host=this_host(),
                             pid=alice.pid))
         before = tip(path)
         one_error_line(run_cli(["spawn", "alice", "--agent", "shell"], cwd=path), 3, "alice is working")

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from gitboard.board import team_ops
+from gitboard.board import roster_ops
 from gitboard.proc import this_host
-from tests.inbox_helpers import read, run_op
+from tests.helpers.inbox_helpers import read, run_op
 from tests.cli.helpers import one_error_line
-from tests.team.runtime_helpers import FakeTeammate
+from tests.helpers.runtime_helpers import FakeTeammate
 
 MEMBER_KEYS = ["name", "role", "status", "task", "host", "pid", "updated_at"]
 
@@ -59,12 +59,12 @@ def test_a_member_whose_process_is_gone_shows_dead(run_cli, repo):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # exited and reaped: its pid names no process
     here = this_host()
-    run_op(repo, team_ops.set_member, actor="alice", name="alice", status="working", task=None, host=here, pid=gone.pid)
+    run_op(repo, roster_ops.set_member, actor="alice", name="alice", status="working", task=None, host=here, pid=gone.pid)
     with FakeTeammate("bob") as bob:
-        run_op(repo, team_ops.set_member, actor="bob", name="bob", status="working", host=here, pid=bob.pid)
+        run_op(repo, roster_ops.set_member, actor="bob", name="bob", status="working", host=here, pid=bob.pid)
         # dave's pid is alive but is another program (this test run): a reused pid, so dead
-        run_op(repo, team_ops.set_member, actor="dave", name="dave", status="idle", host=here, pid=os.getpid())
-        run_op(repo, team_ops.set_member, actor="carol", name="carol", status="working", host="elsewhere", pid=gone.pid)
+        run_op(repo, roster_ops.set_member, actor="dave", name="dave", status="idle", host=here, pid=os.getpid())
+        run_op(repo, roster_ops.set_member, actor="carol", name="carol", status="working", host="elsewhere", pid=gone.pid)
         doc = run_cli(["team", "--json"], cwd=repo).json()
     assert {m["name"]: m["status"] for m in doc["members"]} == {"alice": "dead", "bob": "working", "carol": "working",
                                                                  "dave": "dead"}

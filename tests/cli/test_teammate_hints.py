@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.cli.helpers import one_error_line
-from tests.team.runtime_helpers import Spawner, add_tasks, make_project, make_remote_project, wait_for
+from tests.helpers.runtime_helpers import Spawner, add_tasks, make_project, make_remote_project, wait_for
 
 
 def test_a_shell_teammate_says_once_why_it_leaves_a_task_without_a_run_command(tmp_path, run_gitboard) -> None:

@@ -19,7 +19,7 @@ from gitboard.board.layout import task_path
 from gitboard.cli import render
 from gitboard.cli.main import app
 from tests.cli.helpers import ok
-from tests.inbox_helpers import new_id, run_op
+from tests.helpers.inbox_helpers import new_id, run_op
 
 MARKUP = "[red]subject[/red] [/] [bold]b"
 

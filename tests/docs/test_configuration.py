@@ -17,7 +17,7 @@ NOT_KEYS = {"gitboard.invalid"}  # the e-mail domain of the fallback identity (g
 
 def _code() -> list[tuple[str, str]]:
     """(path, text) of every file of the package and of the hook script."""
-    files = sorted((ROOT / "gitboard").rglob("*.py")) + sorted((ROOT / "gitboard" / "resources").iterdir()) \
+    files = sorted((ROOT / "gitboard").rglob("*.py")) + sorted((ROOT / "gitboard" / "hook").iterdir()) \
         + sorted((ROOT / "hooks").iterdir())
     return [(str(p.relative_to(ROOT)), p.read_text(encoding="utf-8")) for p in files if p.is_file()]
 
@@ -27,15 +27,23 @@ def environment_variables() -> set[str]:
     return {m for _, text in _code() for m in re.findall(r"(?<![A-Za-z0-9_])_?GITBOARD_[A-Z0-9_]*[A-Z0-9]", text)}
 
 
+def _module_path(first: str, rest: str) -> bool:
+    """True if ``gitboard.<first><rest>`` names a module of the package (or a name in one), not a git
+    config key that shares its first word with a package (``gitboard.hook.leads`` beside gitboard/hook/)."""
+    path = ROOT / "gitboard" / first
+    part = rest.strip(".").split(".")[0]
+    return not path.is_dir() or not part or (path / f"{part}.py").exists() or (path / part).is_dir()
+
+
 def config_keys() -> set[str]:
     """Every ``gitboard.<key>`` in a string of the code that is not a module path: ``gitboard.branch``,
     ``gitboard.hook.leads``, and the fixed part of keys made at run time (``gitboard.agent.``)."""
     packages = {p.stem for p in (ROOT / "gitboard").iterdir()}
     found = set()
     for _, text in _code():
-        for m in re.finditer(r"""["'\s(`]gitboard\.([A-Za-z][A-Za-z0-9]*)((?:\.[A-Za-z][A-Za-z0-9_-]*)*)(\.?)""", text):
+        for m in re.finditer(r"""["'\s(`]gitboard\.([A-Za-z][A-Za-z0-9_]*)((?:\.[A-Za-z][A-Za-z0-9_-]*)*)(\.?)""", text):
             first, rest, dot = m.groups()
-            if first in packages:
+            if first in packages and _module_path(first, rest):
                 continue
             key = f"gitboard.{first}{rest}{dot}"
             if key not in NOT_KEYS:

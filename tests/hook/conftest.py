@@ -15,7 +15,7 @@ import pytest
 
 from gitboard.store.hooks import install
 from tests.conftest import _git, _init_board
-from tests.transports import GitDaemon, SmartHttp
+from tests.helpers.transports import GitDaemon, SmartHttp
 
 USERS = {"alice": "pw-alice", "bob": "pw-bob", "ann": "pw-ann"}
 LEADS = ("ann",)

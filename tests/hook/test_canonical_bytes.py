@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.board import canonical, inbox_ops, task_ops, team_ops
+from gitboard.board import canonical, inbox_ops, task_ops, roster_ops
 from gitboard.board.task import dump_json
 from gitboard.store.repo import BoardRepo
 from gitboard.store.verify import check_range
-from tests.board_helpers import board, do
+from tests.helpers.board_helpers import board, do
 from tests.conftest import _git, board_tip, unhook
 from tests.hook.forgery import board_at, forge, trailers
 
@@ -29,7 +29,7 @@ from tests.hook.forgery import board_at, forge, trailers
 def lead(clone) -> Path:
     """The lead's clone of the hooked ``bare_remote``: mallory on the roster, tasks 1 and 2."""
     path = clone("lead")
-    do(path, partial(team_ops.add_member, actor="lead", name="mallory"))
+    do(path, partial(roster_ops.add_member, actor="lead", name="mallory"))
     do(path, partial(task_ops.import_tasks, actor="lead", items=[{"subject": "one"}, {"subject": "two"}]))
     _git(path, "fetch", "-q", "origin")
     return path

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.board import task_ops, team_ops
+from gitboard.board import task_ops, roster_ops
 from gitboard.store.hooks import install
-from tests.board_helpers import do
+from tests.helpers.board_helpers import do
 from tests.conftest import _git, _init_board, board_tip
 from tests.hook.forgery import claim_commit
 from tests.hook.receive_pack import ZERO, make_pack, raw_push, start, finish
@@ -39,7 +39,7 @@ def site(tmp_path: Path) -> tuple[Path, Path]:
     _git(lead, "commit", "-q", "--allow-empty", "-m", "base", ident=True)
     _git(lead, "push", "-q", "origin", "HEAD:refs/heads/main")
     _init_board(lead, remote="origin")
-    do(lead, partial(team_ops.add_member, actor="lead", name="mallory"))
+    do(lead, partial(roster_ops.add_member, actor="lead", name="mallory"))
     do(lead, partial(task_ops.import_tasks, actor="lead", items=[{"subject": "one"}, {"subject": "two"}]))
     _git(lead, "fetch", "-q", "origin")
     return bare, lead

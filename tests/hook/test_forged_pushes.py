@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.board import inbox_ops, task_ops, team_ops
+from gitboard.board import inbox_ops, task_ops, roster_ops
 from tests.conftest import TEST_IDENT, _git, board_tip
-from tests.board_helpers import board, do
+from tests.helpers.board_helpers import board, do
 
 
 def forge(path: Path, files: dict[str, bytes | None], message: str, parent: str = "origin/gitboard") -> str:
@@ -70,8 +70,8 @@ FORGED = {
 @pytest.mark.parametrize("kind", list(FORGED))
 def test_each_forged_push_is_refused_and_the_remote_is_unchanged(server, remote_clone, kind):
     lead = remote_clone(server, "lead")
-    do(lead, partial(team_ops.add_member, actor="lead", name="alice"))
-    do(lead, partial(team_ops.add_member, actor="lead", name="bob"))
+    do(lead, partial(roster_ops.add_member, actor="lead", name="alice"))
+    do(lead, partial(roster_ops.add_member, actor="lead", name="bob"))
     do(lead, partial(task_ops.add, actor="lead", subject="one"))
     do(lead, partial(task_ops.add, actor="lead", subject="two"))
     do(lead, partial(inbox_ops.send, sender="lead", to="alice", content="for alice", msg_id="m1"))

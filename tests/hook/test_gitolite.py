@@ -18,9 +18,9 @@ from typing import Iterator
 
 import pytest
 
-from gitboard.board import task_ops, team_ops
+from gitboard.board import task_ops, roster_ops
 from gitboard.board.errors import HookRefused
-from tests.board_helpers import board, do
+from tests.helpers.board_helpers import board, do
 from tests.conftest import _git, _init_board, board_tip
 from tests.hook import gitolite
 from tests.hook.forgery import claim_commit
@@ -56,8 +56,8 @@ def board_for(site: gitolite.GitoliteSite, repo: str, tmp_path: Path) -> tuple[P
     and alice's and mallory's clones."""
     ann = clone_as(site, repo, "ann", tmp_path / "ann")
     _init_board(ann)                                     # made locally, then pushed once: judged as one push
-    do(ann, partial(team_ops.add_member, actor="lead", name="alice"))
-    do(ann, partial(team_ops.add_member, actor="lead", name="mallory"))
+    do(ann, partial(roster_ops.add_member, actor="lead", name="alice"))
+    do(ann, partial(roster_ops.add_member, actor="lead", name="mallory"))
     do(ann, partial(task_ops.import_tasks, actor="lead", items=[{"subject": "one"}, {"subject": "two"}]))
     _git(ann, "push", "-q", "origin", "gitboard")
     alice, mallory = (clone_as(site, repo, u, tmp_path / u) for u in ("alice", "mallory"))

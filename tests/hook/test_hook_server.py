@@ -1,4 +1,4 @@
-"""The warm hook server (``gitboard/hook_server.py``): pushes judged by a forked child of one
+"""The warm hook server (``gitboard/hook/server.py``): pushes judged by a forked child of one
 warm process per user and installation, with the same answers as the hook's own process.
 
 Each test runs a server of its own: the hook is rendered for a copy of the ``gitboard``
@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.board import task_ops, team_ops
-from gitboard.hook_entry import server_name
+from gitboard.board import task_ops, roster_ops
+from gitboard.hook.entry import server_name
 from gitboard.store.hooks import render
 from gitboard.store.repo import BoardRepo
 from tests.conftest import _git, board_tip
 from tests.hook.test_forged_pushes import forge, task_file, trailers
-from tests.board_helpers import do
+from tests.helpers.board_helpers import do
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,8 +104,8 @@ def steal_push(clone: Path, task_id: int) -> subprocess.CompletedProcess:
 
 
 def team(clone: Path) -> None:
-    do(clone, partial(team_ops.add_member, actor="lead", name="alice"))
-    do(clone, partial(team_ops.add_member, actor="lead", name="bob"))
+    do(clone, partial(roster_ops.add_member, actor="lead", name="alice"))
+    do(clone, partial(roster_ops.add_member, actor="lead", name="bob"))
 
 
 def test_the_first_push_starts_a_server_that_judges_the_next(install_copy, tmp_path):
@@ -114,7 +114,7 @@ def test_the_first_push_starts_a_server_that_judges_the_next(install_copy, tmp_p
     alice = clone_of(bare, tmp_path / "alice")  # init's push: judged in-process, starts the server
     pid = wait_for(lambda: server_pid(root))
     team(alice)
-    assert "hook_server.py" in Path(f"/proc/{pid}/cmdline").read_text()
+    assert "hook/server.py" in Path(f"/proc/{pid}/cmdline").read_text()
     do(alice, partial(task_ops.add, actor="lead", subject="one"))
     do(alice, partial(task_ops.add, actor="lead", subject="two"))
     claimed = do(alice, partial(task_ops.claim, actor="alice", task_id=1, lease=600))
@@ -130,7 +130,7 @@ def test_the_first_push_starts_a_server_that_judges_the_next(install_copy, tmp_p
 def test_the_server_answers_a_request_itself(install_copy, tmp_path, capfd):
     """Asked directly (as the installed script asks it), the server judges the push in a child
     that writes to the hook's own stderr and sends back the exit status."""
-    from gitboard.hook_entry import ask_server
+    from gitboard.hook.entry import ask_server
 
     root, bare, _ = install_copy
     alice = clone_of(bare, tmp_path / "alice")

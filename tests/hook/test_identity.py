@@ -9,20 +9,20 @@ from functools import partial
 
 import pytest
 
-from gitboard.board import task_ops, team_ops
+from gitboard.board import task_ops, roster_ops
 from gitboard.board.errors import HookRefused
 from gitboard.store.hooks import install
 from gitboard.store.receive import HookConfig, allowed_actors, pusher_from
 from tests.conftest import _git, board_tip
-from tests.board_helpers import do
+from tests.helpers.board_helpers import do
 
 
 @pytest.fixture
 def team(http_server, remote_clone):
     """The board made by ann (the lead), and a clone each for alice and bob, authenticated as themselves."""
     ann = remote_clone(http_server, "ann", user="ann")
-    do(ann, partial(team_ops.add_member, actor="lead", name="alice"))
-    do(ann, partial(team_ops.add_member, actor="lead", name="bob"))
+    do(ann, partial(roster_ops.add_member, actor="lead", name="alice"))
+    do(ann, partial(roster_ops.add_member, actor="lead", name="bob"))
     do(ann, partial(task_ops.import_tasks, actor="lead", items=[{"subject": "one"}, {"subject": "two"}]))
     alice = remote_clone(http_server, "alice", user="alice")
     bob = remote_clone(http_server, "bob", user="bob")

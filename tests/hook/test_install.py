@@ -107,7 +107,7 @@ def test_the_hook_refuses_when_it_cannot_judge(server, capfd):
 
 
 def test_the_installed_hook_starts_isolated_and_falls_back(server, tmp_path):
-    """The installed script runs ``python -I -S hook_entry.py <package dir>`` (no site); with a
+    """The installed script runs ``python -I -S hook/entry.py <package dir>`` (no site); with a
     recorded directory that no longer holds gitboard, it runs ``python -m gitboard`` instead.
     Both judge the push: a bad skew setting is refused in one line by gitboard itself."""
     _git(server, "config", "gitboard.hook.skew", "soon")

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.board import task_ops, team_ops
+from gitboard.board import task_ops, roster_ops
 from gitboard.board.errors import HookRefused
 from gitboard.store.hooks import install
-from tests.board_helpers import board, do
+from tests.helpers.board_helpers import board, do
 from tests.conftest import _git, board_tip
 from tests.hook.forgery import claim_commit
 
@@ -33,7 +33,7 @@ def remote(request, bare_remote: Path) -> Path:
 
 def test_a_takeover_one_second_into_a_60_s_lease_is_refused(remote, clone):
     lead = clone("lead")
-    do(lead, partial(team_ops.add_member, actor="lead", name="mallory"))
+    do(lead, partial(roster_ops.add_member, actor="lead", name="mallory"))
     do(lead, partial(task_ops.add, actor="lead", subject="one"))
     do(lead, partial(task_ops.claim, actor="alice", task_id=1, lease=60))
     _git(lead, "fetch", "-q", "origin")

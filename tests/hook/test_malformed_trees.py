@@ -19,7 +19,7 @@ from gitboard.board.task import Task
 from gitboard.board.tree_rules import tree_refusals
 from gitboard.store.repo import BoardRepo
 from gitboard.store.verify import check_range
-from tests.board_helpers import do
+from tests.helpers.board_helpers import do
 from tests.conftest import _git, board_tip, unhook
 from tests.hook.forgery import g, trailers
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gitboard.board import review_ops
 from tests.hook.forgery import board_at, forge, trailers
-from tests.merge_helpers import completed_task, first_parent, g, remote_project
+from tests.helpers.merge_helpers import completed_task, first_parent, g, remote_project
 
 
 def merge_record(clone: Path, tid: int, commit: str) -> str:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from gitboard.store.hooks import install
-from tests.merge_helpers import completed_task, first_parent, g, remote_project
+from tests.helpers.merge_helpers import completed_task, first_parent, g, remote_project
 
 
 def protected(tmp_path: Path, run_cli) -> tuple[Path, Path, int]:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.board import task_ops, team_ops
+from gitboard.board import task_ops, roster_ops
 from gitboard.board.task import Task
 from gitboard.store.repo import BoardRepo
 from gitboard.store.verify import check_range
-from tests.board_helpers import board, do
+from tests.helpers.board_helpers import board, do
 from tests.conftest import _git, board_tip, unhook
 from tests.hook.forgery import board_at, forge, trailers
 
@@ -24,7 +24,7 @@ from tests.hook.forgery import board_at, forge, trailers
 @pytest.fixture
 def lead(clone) -> Path:
     path = clone("lead")
-    do(path, partial(team_ops.add_member, actor="lead", name="bob"))
+    do(path, partial(roster_ops.add_member, actor="lead", name="bob"))
     do(path, partial(task_ops.add, actor="lead", subject="one", run="make test"))
     _git(path, "fetch", "-q", "origin")
     return path

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.board import inbox_ops, task_ops, team_ops
+from gitboard.board import inbox_ops, task_ops, roster_ops
 from tests.conftest import _git
-from tests.inbox_helpers import finish, spawn_worker
-from tests.team.runtime_helpers import IDENT, Spawner, claims_in_log, wait_for
+from tests.helpers.inbox_helpers import finish, spawn_worker
+from tests.helpers.runtime_helpers import IDENT, Spawner, claims_in_log, wait_for
 from tests.test_concurrency import CLAIM_LOOP, claim_trailers, documents, records, run_workers
-from tests.board_helpers import board, do
+from tests.helpers.board_helpers import board, do
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +69,7 @@ def test_inbox_messages_are_read_exactly_once_across_three_clones(server, remote
     for name in ("alice", "bob", "ann"):
         _git(server.bare, "config", f"gitboard.hook.actors.{name}", "alice " + " ".join(senders))
     ann = remote_clone(server, "ann", user="ann")
-    do(ann, partial(team_ops.add_member, actor="lead", name="alice"))
+    do(ann, partial(roster_ops.add_member, actor="lead", name="alice"))
     clones = [remote_clone(server, f"m{k}", user=USERS[k]) for k in range(3)]
     stop = tmp_path / "stop"
     outs = [tmp_path / f"drained{k}.jsonl" for k in range(3)]

@@ -2,7 +2,7 @@
 by the loopback Messages API: it messages the lead, submits a plan that the lead rejects with
 feedback (which reaches it) and then approves, and completes its task. The board shows each step
 with the teammate as the actor. Skipped, saying why, where Claude Code is not installed (see
-tests/team/claude_code.py).
+tests/helpers/claude_code.py).
 
 The scripted model decides from what Claude Code sends: the tools it offers and the tool_results
 it gets back.
@@ -22,10 +22,10 @@ import pytest
 from gitboard.client import BoardClient
 from gitboard.mcp.catalog import TEAMMATE_TOOLS, claude_name
 from gitboard.store.repo import BoardRepo
-from gitboard.team import agents
-from tests.team.claude_code import claude_binary, claude_env, workdir
-from tests.team.fake_messages_api import FakeMessagesAPI, Recorded, reply, text, tool_use
-from tests.team.runtime_helpers import add_tasks, board, git, make_project, teammate
+from gitboard.agents import registry as agents
+from tests.helpers.claude_code import claude_binary, claude_env, workdir
+from tests.helpers.fake_messages_api import FakeMessagesAPI, Recorded, reply, text, tool_use
+from tests.helpers.runtime_helpers import add_tasks, board, git, make_project, teammate
 
 
 @pytest.fixture
@@ -252,7 +252,7 @@ def test_interactive_use_claude_mcp_add_then_a_session_claims_and_finishes_a_tas
 def test_spawn_plan_first_as_a_user_would(tmp_path, claude, gitboard_exe):
     """``gitboard spawn alice --agent claude --plan-first``: the detached teammate's Claude Code
     submits a plan; the lead approves it with ``gitboard plan approve``; the task completes."""
-    from tests.team.runtime_helpers import Spawner, log_of, wait_for
+    from tests.helpers.runtime_helpers import Spawner, log_of, wait_for
 
     binary, api = claude
     path = project(tmp_path, binary)

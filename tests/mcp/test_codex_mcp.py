@@ -1,7 +1,7 @@
 """The REAL Codex CLI as a teammate, with gitboard's MCP server wired in through ``-c
 mcp_servers.gitboard.*``: it is offered gitboard's tools and calls one (driven by the loopback
 Responses API); and ``codex mcp add`` configures the server for interactive use. Skipped, saying
-why, where Codex is not installed (see tests/npm_binaries.py)."""
+why, where Codex is not installed (see tests/helpers/npm_binaries.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import subprocess
 
 from gitboard.client import BoardClient
 from gitboard.mcp.catalog import TEAMMATE_TOOLS
-from tests.team.fake_responses_api import FakeResponsesAPI, message, tool_outputs, usage
-from tests.team.runtime_helpers import add_tasks, board, git, make_project, teammate
-from tests.npm_binaries import npm_binary
+from tests.helpers.fake_responses_api import FakeResponsesAPI, message, tool_outputs, usage
+from tests.helpers.runtime_helpers import add_tasks, board, git, make_project, teammate
+from tests.helpers.npm_binaries import npm_binary
 
 
 def codex_binary() -> str:
@@ -43,7 +43,7 @@ def tool_names(body: dict) -> list[str]:
 
 def test_codex_is_offered_gitboards_tools_and_messages_the_lead(tmp_path, monkeypatch):
     from gitboard.store.repo import BoardRepo
-    from gitboard.team import agents
+    from gitboard.agents import registry as agents
 
     binary = codex_binary()
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")

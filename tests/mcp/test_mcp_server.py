@@ -12,9 +12,9 @@ import pytest
 
 from gitboard.client import BoardClient
 from gitboard.mcp.catalog import LEAD_TOOLS, TEAMMATE_TOOLS
-from tests.board_helpers import board
+from tests.helpers.board_helpers import board
 from tests.conftest import _git, board_tip
-from tests.merge_helpers import completed_task, init_board, project, remote_project
+from tests.helpers.merge_helpers import completed_task, init_board, project, remote_project
 from tests.mcp.mcp_session import session
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.merge_helpers import completed_task, g, remote_project
-from tests.transports import GitDaemon
+from tests.helpers.merge_helpers import completed_task, g, remote_project
+from tests.helpers.transports import GitDaemon
 
 HOOK = """#!/bin/sh
 # armed: stop in the named state of a transaction of the board branch, until killed

@@ -13,7 +13,7 @@ import pytest
 from gitboard.board.errors import CheckoutDirty
 from gitboard.store import merge
 from gitboard.store.repo import BoardRepo
-from tests.merge_helpers import completed_task, g, init_board, project
+from tests.helpers.merge_helpers import completed_task, g, init_board, project
 
 
 def two_commits(tmp_path: Path) -> tuple[Path, str, str]:

@@ -16,8 +16,8 @@ from gitboard.board import task_ops
 from gitboard.board.errors import Conflict, HookRefused
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import Stats, transact
-from gitboard.team import harness
-from gitboard.team.port import BoardPort
+from gitboard.runtime import harness
+from gitboard.runtime.port import BoardPort
 
 
 def refuse_everything(bare: Path) -> None:

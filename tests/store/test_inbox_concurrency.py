@@ -1,6 +1,6 @@
 """Exactly-once inboxes under real concurrency: OS processes sending and draining at once.
 
-Every worker is a separate Python process (``tests/inbox_helpers.py``) that
+Every worker is a separate Python process (``tests/helpers/inbox_helpers.py``) that
 calls :func:`gitboard.store.transact.transact` in a loop, like teammates do.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.board import inbox_ops, team_ops
-from tests.inbox_helpers import finish, read, run_op, spawn_worker
+from gitboard.board import inbox_ops, roster_ops
+from tests.helpers.inbox_helpers import finish, read, run_op, spawn_worker
 
 
 def _collect(outfiles: list[Path]) -> list[dict]:
@@ -55,7 +55,7 @@ def _check_exactly_once(got: list[dict], senders: list[str], count: int) -> None
 
 @pytest.mark.slow
 def test_800_messages_from_8_processes_are_each_read_exactly_once(repo, tmp_path, git):
-    run_op(repo, team_ops.add_member, actor="lead", name="alice")
+    run_op(repo, roster_ops.add_member, actor="lead", name="alice")
     senders = [f"p{k}" for k in range(8)]
     got, seconds = _run([(repo, s) for s in senders], [repo], tmp_path, 100)
     print(f"800 messages, 8 senders + 1 drainer: {seconds:.1f} s")
@@ -77,7 +77,7 @@ def test_800_messages_from_8_processes_are_each_read_exactly_once(repo, tmp_path
 @pytest.mark.slow
 def test_exactly_once_across_two_clones_sharing_a_bare_remote(clone, tmp_path):
     a, b = clone("a"), clone("b")
-    run_op(a, team_ops.add_member, actor="lead", name="alice")
+    run_op(a, roster_ops.add_member, actor="lead", name="alice")
     plan = [(a, "a0"), (a, "a1"), (b, "b0"), (b, "b1")]
     got, seconds = _run(plan, [a, b], tmp_path, 20)
     print(f"80 messages, 2 clones x (2 senders + 1 drainer): {seconds:.1f} s")

@@ -6,16 +6,16 @@ import json
 import re
 import time
 
-from gitboard.board import inbox_ops, protocol_ops, team_ops
+from gitboard.board import inbox_ops, protocol_ops, roster_ops
 from gitboard.board.request import request_of
 from gitboard.store.history import history
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import Stats, transact
-from tests.inbox_helpers import read, run_op
+from tests.helpers.inbox_helpers import read, run_op
 
 
 def test_messages_are_files_and_drain_deletes_exactly_them(repo, git, board_tip):
-    run_op(repo, team_ops.add_member, actor="lead", name="alice")
+    run_op(repo, roster_ops.add_member, actor="lead", name="alice")
     for i in range(3):
         run_op(repo, inbox_ops.send, sender="lead", to="alice", content=f"m{i}", msg_id=f"id{i}")
     names = git(repo, "ls-tree", "-r", "--name-only", "gitboard", ".team/inbox").splitlines()
@@ -34,7 +34,7 @@ def test_messages_are_files_and_drain_deletes_exactly_them(repo, git, board_tip)
 
 
 def test_commits_carry_trailers_and_no_identity_is_needed(repo, git):
-    run_op(repo, team_ops.add_member, actor="lead", name="alice")
+    run_op(repo, roster_ops.add_member, actor="lead", name="alice")
     run_op(repo, protocol_ops.request_shutdown, sender="lead", to="alice", request_id="req1", msg_id="m1",
            reason="all done")
     run_op(repo, protocol_ops.respond_shutdown, sender="alice", request_id="req1", approve=True, msg_id="m2")
@@ -54,7 +54,7 @@ def test_a_drain_that_loses_its_race_to_a_send_reads_that_send_too(clone, bare_r
     """Clone A drains; between its read and its push, clone B sends. A's push is refused (a lost
     race), A re-reads and its drain then returns both messages: nothing lost, nothing twice."""
     a, b = clone("a"), clone("b")
-    run_op(a, team_ops.add_member, actor="lead", name="alice")
+    run_op(a, roster_ops.add_member, actor="lead", name="alice")
     run_op(a, inbox_ops.send, sender="lead", to="alice", content="early", msg_id="early")
     calls = []
 
@@ -77,7 +77,7 @@ def test_two_identical_drains_from_two_clones_return_the_messages_once(clone, mo
     byte-identical, so the second push finds the remote "up to date". That must count as a
     lost race (re-read, nothing left), not as a second delivery of the same messages."""
     a, b = clone("a"), clone("b")
-    run_op(a, team_ops.add_member, actor="lead", name="alice")
+    run_op(a, roster_ops.add_member, actor="lead", name="alice")
     run_op(a, inbox_ops.send, sender="lead", to="alice", content="once", msg_id="once")
     read(b)  # b has fetched the same tip
     monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)  # both commits in the same second

@@ -12,7 +12,7 @@ from gitboard.board import inbox_ops, layout, task_ops
 from gitboard.board.layout import message_path, request_path, task_path
 from gitboard.board.message import Message
 from gitboard.board.task import Task, dump_json
-from gitboard.board.team import Member, Team
+from gitboard.board.roster import Member, Team
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.setup import init

@@ -25,7 +25,7 @@ from gitboard.store.objects import list_tree, tree_id
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
-from tests.board_helpers import do
+from tests.helpers.board_helpers import do
 
 
 def write_files(writes: dict[str, bytes | None]):

@@ -13,7 +13,7 @@ from gitboard.board.errors import Corrupt
 from gitboard.board.layout import task_path
 from gitboard.store import cache as cache_mod
 from gitboard.store.cache import FILE_NAME, BoardCache, forget_all
-from tests.board_helpers import board, do
+from tests.helpers.board_helpers import board, do
 
 
 def cache_file(path: Path) -> Path:

@@ -12,7 +12,7 @@ from gitboard.store.objects import write_object
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import transact
-from tests.board_helpers import do
+from tests.helpers.board_helpers import do
 
 
 def objects(git, path: Path) -> dict[str, int]:

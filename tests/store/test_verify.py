@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.board import inbox_ops, layout, task_ops, team_ops
+from gitboard.board import inbox_ops, layout, task_ops, roster_ops
 from gitboard.board.task import task_path
 from gitboard.store.repo import BoardRepo
 from gitboard.store.verify import check_range, parse_trailers
-from tests.board_helpers import board, do
+from tests.helpers.board_helpers import board, do
 
 
 def verify(path: Path, since: str | None = None):
@@ -35,8 +35,8 @@ def task_bytes(path: Path, tid: int, **changes) -> bytes:
 
 @pytest.fixture
 def seeded(repo: Path) -> Path:
-    do(repo, partial(team_ops.add_member, actor="lead", name="alice"))
-    do(repo, partial(team_ops.add_member, actor="lead", name="bob"))
+    do(repo, partial(roster_ops.add_member, actor="lead", name="alice"))
+    do(repo, partial(roster_ops.add_member, actor="lead", name="bob"))
     do(repo, partial(task_ops.add, actor="lead", subject="one"))
     do(repo, partial(task_ops.add, actor="lead", subject="two"))
     do(repo, partial(task_ops.claim, actor="alice", task_id=1, lease=3600))
@@ -134,7 +134,7 @@ def test_parse_trailers_reads_only_the_last_paragraph():
 def test_a_clean_history_of_1000_commits_passes(repo, run_cli):
     names = ["alice", "bob", "carol"]
     for n in names:
-        do(repo, partial(team_ops.add_member, actor="lead", name=n))
+        do(repo, partial(roster_ops.add_member, actor="lead", name=n))
     k = 4
     tid = 0
     while k < 1000:

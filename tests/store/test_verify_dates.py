@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 
-from gitboard.board import date_rules, task_ops, team_ops
+from gitboard.board import date_rules, task_ops, roster_ops
 from gitboard.store.repo import BoardRepo
 from gitboard.store.verify import check_range
-from tests.board_helpers import do
+from tests.helpers.board_helpers import do
 from tests.conftest import _git
 from tests.hook.forgery import claim_commit
 
@@ -22,7 +22,7 @@ def verify(path: Path):
 
 
 def test_a_claim_dated_two_hours_ahead_and_the_history_after_it_are_reported(repo, run_cli):
-    do(repo, partial(team_ops.add_member, actor="lead", name="bob"))
+    do(repo, partial(roster_ops.add_member, actor="lead", name="bob"))
     do(repo, partial(task_ops.add, actor="lead", subject="one"))
     do(repo, partial(task_ops.claim, actor="alice", task_id=1, lease=600))
     assert verify(repo).violations == []

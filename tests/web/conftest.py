@@ -23,7 +23,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.merge_helpers import init_board, project
+from tests.helpers.merge_helpers import init_board, project
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gitboard.client import BoardClient
-from tests.merge_helpers import commit_on, g
+from tests.helpers.merge_helpers import commit_on, g
 
 
 class Receiver:
@@ -96,7 +96,7 @@ def make_events(path: Path) -> list[str]:
     alice.claim(t5)
     alice.finish(t5, True, {"note": "done"})
     lead.approve(t5)
-    from gitboard.team.refinery import run_queue
+    from gitboard.merge_queue.queue import run_queue
 
     assert run_queue(path, check="")["merged"] == [t5]
     t6 = lead.add_task("its owner dies").id

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gitboard.client import BoardClient
-from tests.merge_helpers import commit_on, g
+from tests.helpers.merge_helpers import commit_on, g
 
 pytestmark = pytest.mark.slow
 
@@ -192,7 +192,7 @@ def test_html_and_escape_sequences_in_a_subject_render_as_text(board_project, se
 
 
 def test_remote_mode_follows_another_clones_claim_by_fetching(tmp_path, serve, browser, run_gitboard):
-    from tests.merge_helpers import init_board, remote_project
+    from tests.helpers.merge_helpers import init_board, remote_project
 
     bare, a = remote_project(tmp_path)
     b = tmp_path / "b"

@@ -24,7 +24,7 @@ def test_columns_split_filter_search_and_window(board_project):
     for tid, who in ((ids[3], bob), (ids[4], alice)):
         who.claim(tid)
         who.finish(tid, True, {"note": "done"})
-    from tests.merge_helpers import commit_on
+    from tests.helpers.merge_helpers import commit_on
 
     commit_on(board_project, f"task/{ids[4]}", "main", {"x": "x\n"}, "x")
     lead.approve(ids[4])

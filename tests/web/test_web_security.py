@@ -11,7 +11,7 @@ import pytest
 
 from gitboard.client import BoardClient
 from gitboard.web.security import cookie_name, csrf_token
-from tests.merge_helpers import g
+from tests.helpers.merge_helpers import g
 
 
 def request(server, method: str, path: str, *, headers: dict | None = None, body: bytes | None = None):

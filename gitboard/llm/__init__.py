@@ -1,0 +1,1 @@
+"""The Messages API conversation: compaction, accounting, pricing, models, prompts and tools."""

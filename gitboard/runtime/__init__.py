@@ -1,0 +1,1 @@
+"""The teammate runtime: the WORK/IDLE loop, task worktrees, the harness, processes and logs."""
