@@ -736,29 +736,30 @@ def control_claim_as_alice(f: Forge) -> bool:
 
 @dataclass(frozen=True)
 class Forgery:
-    """One forged push: ``probe(forge) -> True if the forgery landed`` (a violation)."""
+    """One forged push: ``probe(forge) -> True if the forgery landed`` (a violation); ``rule`` names
+    the family of rules that must refuse it."""
 
     name: str
-    item: str
+    rule: str
     probe: Callable[[Forge], bool]
     hooked: bool = True
 
 
 #: The forged pushes, as data. Every probe returns True when the forgery was accepted.
 FORGERIES: tuple[Forgery, ...] = (
-    Forgery("send + unknown key (1 MB) in a task file", "3", unknown_key),
-    Forgery("send + task file re-encoded as UTF-16", "3", utf16),
-    Forgery("send + task file without indentation", "3", no_indent),
-    Forgery("tree entry named 00/task_5.json (written --literally)", "4", bad_tree),
-    Forgery("takeover of a live 60 s lease one second later", "5", lease_skew),
-    Forgery("claim dated two hours ahead onto a live lease (verify)", "6", future_claim, hooked=False),
-    Forgery("commit dated before its parent (verify)", "6", dates_out_of_order, hooked=False),
-    Forgery("lead's merge of an unapproved task naming no real commit", "10", merge_unapproved),
-    Forgery("non-lead sets another task's run command", "11", run_by_non_lead),
-    Forgery("non-lead imports 500 tasks with run commands", "11", import_runs),
-    Forgery("receive-pack 0000 0000 refs/heads/gitboard (delete the board)", "12", delete_board_zero_old),
-    Forgery("receive-pack 0000 0000 refs/heads/main (delete the protected base)", "12", delete_base_zero_old),
-    Forgery("X->Y then Y->Z with Z a claim in alice's name, raced on the ref lock", "12", stale_old_race),
+    Forgery("send + unknown key (1 MB) in a task file", "canonical bytes", unknown_key),
+    Forgery("send + task file re-encoded as UTF-16", "canonical bytes", utf16),
+    Forgery("send + task file without indentation", "canonical bytes", no_indent),
+    Forgery("tree entry named 00/task_5.json (written --literally)", "trees as fsck has them", bad_tree),
+    Forgery("takeover of a live 60 s lease one second later", "leases favour the holder", lease_skew),
+    Forgery("claim dated two hours ahead onto a live lease (verify)", "commit dates", future_claim, hooked=False),
+    Forgery("commit dated before its parent (verify)", "commit dates", dates_out_of_order, hooked=False),
+    Forgery("lead's merge of an unapproved task naming no real commit", "merge records tied to the base", merge_unapproved),
+    Forgery("non-lead sets another task's run command", "who may run code", run_by_non_lead),
+    Forgery("non-lead imports 500 tasks with run commands", "who may run code", import_runs),
+    Forgery("receive-pack 0000 0000 refs/heads/gitboard (delete the board)", "every declared old value judged", delete_board_zero_old),
+    Forgery("receive-pack 0000 0000 refs/heads/main (delete the protected base)", "every declared old value judged", delete_base_zero_old),
+    Forgery("X->Y then Y->Z with Z a claim in alice's name, raced on the ref lock", "every declared old value judged", stale_old_race),
 )
 
 
@@ -777,9 +778,9 @@ def forgeries(root: Path, rep: Report) -> None:
         except Exception as e:  # a probe that cannot run is reported, not counted as refused
             landed, outcome = True, f"probe error: {type(e).__name__}: {str(e)[:200]}"
         accepted += bool(landed)
-        rep.forgeries.append({"case": case.name, "item": case.item, "outcome": outcome})
+        rep.forgeries.append({"case": case.name, "rule": case.rule, "outcome": outcome})
         if landed:
-            rep.bad(f"forgery (item {case.item}): {case.name}: {outcome}")
+            rep.bad(f"forgery ({case.rule}): {case.name}: {outcome}")
     rep.figures["forgeries"] = {"cases": len(FORGERIES), "accepted": accepted, "refused": len(FORGERIES) - accepted}
 
 
@@ -990,7 +991,7 @@ def main() -> int:
         if rep.forgeries:
             print("  forged pushes:")
             for f in rep.forgeries:
-                print(f"    [{f['outcome'] if f['outcome'] in ('ACCEPTED', 'refused') else 'ERROR'}] item {f['item']}: {f['case']}")
+                print(f"    [{f['outcome'] if f['outcome'] in ('ACCEPTED', 'refused') else 'ERROR'}] {f['rule']}: {f['case']}")
         print(f"  violations: {len(rep.violations)}")
         for v in rep.violations:
             print(f"    - {v}")
