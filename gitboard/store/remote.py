@@ -87,9 +87,10 @@ def fetch(repo: BoardRepo) -> str | None:
             err = _stderr_text(e)
             if "couldn't find remote ref" in err:
                 return None
-            if "cannot lock ref" in err and attempt < 7:
+            if ("cannot lock ref" in err or "did not send all necessary objects" in err) and attempt < 7:
                 # another process of this clone (a reader does not take the board lock) fetched
-                # the same tracking ref at the same moment: a lost race, not an outage
+                # the same tracking ref at the same moment, or git packed the objects the fetch was
+                # reading (its connectivity check then fails): a lost race, not an outage
                 time.sleep(0.01 * (attempt + 1) * (0.5 + random.random()))
                 continue
             raise GitFailure(f"cannot fetch the board from {repo.remote}: {last_line(err) or e}") from None
