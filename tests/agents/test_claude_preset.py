@@ -16,19 +16,9 @@ import pytest
 from gitboard.store.repo import BoardRepo
 from gitboard.agents import registry as agents
 from gitboard.agents.agent_cli import session_file
-from tests.helpers.claude_code import answered_tool, claude_binary, claude_env, tool_results, workdir, write_then_say
+from tests.helpers.claude_code import claude, answered_tool, claude_binary, claude_env, tool_results, workdir, write_then_say
 from tests.helpers.fake_messages_api import FakeMessagesAPI, Recorded, error, reply, text, tool_use
 from tests.helpers.runtime_helpers import Spawner, add_tasks, board, git, log_of, make_project, teammate, wait_for
-
-
-@pytest.fixture
-def claude(monkeypatch):
-    """(binary, started fake API): Claude Code pointed at the server through this process's environment."""
-    binary = claude_binary()
-    with FakeMessagesAPI() as api:
-        for k, v in claude_env(api).items():
-            monkeypatch.setenv(k, v)
-        yield binary, api
 
 
 def project(tmp_path, binary, **config):

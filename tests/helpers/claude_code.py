@@ -17,6 +17,7 @@ import os
 import re
 from typing import Callable
 
+import pytest
 
 from tests.helpers.npm_binaries import npm_binary
 from tests.helpers.fake_messages_api import FakeMessagesAPI, Recorded, reply, text, tool_use
@@ -34,6 +35,17 @@ def claude_env(api: FakeMessagesAPI) -> dict[str, str]:
     """The environment that points Claude Code at ``api`` and keeps it off the network."""
     return {"ANTHROPIC_BASE_URL": api.url, "ANTHROPIC_API_KEY": "anything",
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
+
+
+@pytest.fixture
+def claude(monkeypatch):
+    """(binary, started fake API): Claude Code pointed at the server through this process's
+    environment; skips where the binary is missing. Import it into a test module to use it."""
+    binary = claude_binary()
+    with FakeMessagesAPI() as api:
+        for k, v in claude_env(api).items():
+            monkeypatch.setenv(k, v)
+        yield binary, api
 
 
 def workdir(rec: Recorded) -> str:

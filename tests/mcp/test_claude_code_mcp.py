@@ -23,19 +23,9 @@ from gitboard.client import BoardClient
 from gitboard.mcp.catalog import TEAMMATE_TOOLS, claude_name
 from gitboard.store.repo import BoardRepo
 from gitboard.agents import registry as agents
-from tests.helpers.claude_code import claude_binary, claude_env, workdir
+from tests.helpers.claude_code import claude, claude_binary, claude_env, workdir
 from tests.helpers.fake_messages_api import FakeMessagesAPI, Recorded, reply, text, tool_use
 from tests.helpers.runtime_helpers import add_tasks, board, git, make_project, teammate
-
-
-@pytest.fixture
-def claude(monkeypatch):
-    """(binary, started fake API): Claude Code pointed at the server through this process's environment."""
-    binary = claude_binary()
-    with FakeMessagesAPI() as api:
-        for k, v in claude_env(api).items():
-            monkeypatch.setenv(k, v)
-        yield binary, api
 
 
 def project(tmp_path, binary):
