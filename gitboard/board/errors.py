@@ -11,7 +11,8 @@ code  kind        meaning
                   a write whose outcome is unknown (kind ``unknown``)
 2     invalid     usage or invalid value
 3     conflict    claimed by another, not the owner, invalid transition,
-                  a push refused by the remote's pre-receive hook
+                  a push refused by the remote's pre-receive hook, a local
+                  board branch diverged from the remote's
 4     not_found   no such task / member / request, nothing ready
 ====  ==========  ====================================================
 
@@ -65,6 +66,18 @@ class CheckoutDirty(Conflict):
     """The base branch is checked out with uncommitted changes to files a merge would touch (exit 3)."""
 
     kind = "checkout_dirty"
+
+
+class Diverged(Conflict):
+    """Remote mode: the local board branch has commits the remote's board lacks (exit 3).
+
+    gitboard never makes such commits in remote mode (it pushes first, then
+    fast-forwards the local branch to what landed), so they were made by hand or
+    before the clone had its remote. Nothing is dropped: the user keeps them under
+    another name and runs ``gitboard sync``, as the message says.
+    """
+
+    kind = "diverged"
 
 
 class NotFound(BoardError):

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Mapping
 
 from gitboard.board import layout
-from gitboard.board.errors import Conflict, GitFailure
+from gitboard.board.errors import Diverged, GitFailure
 from gitboard.board.snapshot import Board, build
 from gitboard.board.roster import CONFIG_PATH
 from gitboard.store import trees
@@ -125,19 +125,29 @@ def mirror(repo: BoardRepo, commit: str, reason: str, parent: str | None = None)
     """Point the remote-tracking ref at ``commit`` and fast-forward the local board branch to it
     (remote mode). ``parent``: a commit known to be an ancestor of ``commit`` (saves a check).
 
-    The local branch only ever fast-forwards, so no local commit is dropped; a
-    lost compare-and-swap (another process of this clone moved it first) is left
-    to that process.
+    Neither ref ever moves back. The remote's board only fast-forwards (the
+    pre-receive hook refuses anything else), so every tip any process of this
+    clone fetched or pushed lies on one line of history: a ``commit`` older than
+    the local branch is a stale answer from a fetch or push that another process
+    of this clone overtook, and is left behind without a word. A lost
+    compare-and-swap (another process moved a ref first) is left to that process.
 
     Raises:
-        Conflict: the local board branch has commits the remote's board lacks.
+        Diverged: the local branch and ``commit`` have diverged: the local board
+            branch has commits the remote's board lacks (no process of gitboard
+            makes them in remote mode; they were made by hand or by a board adopted
+            without its remote).
     """
-    repo.git("update-ref", repo.tracking_ref, commit, check=False)
+    tracked = repo.read_ref(repo.tracking_ref)
+    if tracked != commit and (tracked in (None, parent) or not repo.is_ancestor(commit, tracked)):
+        repo.compare_and_swap(commit, tracked, f"gitboard: {reason}", ref=repo.tracking_ref)
     local = repo.tip()
     if local == commit:
         return
     if local is not None and local != parent and not repo.is_ancestor(local, commit):
-        raise Conflict(f"the local board branch {repo.branch!r} ({local[:12]}) has commits that "
+        if repo.is_ancestor(commit, local):
+            return  # another process of this clone mirrored a newer tip first
+        raise Diverged(f"the local board branch {repo.branch!r} ({local[:12]}) has commits that "
                        f"{repo.remote}'s board ({commit[:12]}) lacks; keep them under another name "
                        f"(git branch -m {repo.branch} {repo.branch}-local) and run 'gitboard sync'")
     repo.compare_and_swap(commit, local, f"gitboard: {reason}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from gitboard.board.errors import Conflict, GitFailure, Invalid
+from gitboard.board.errors import Conflict, Diverged, GitFailure, Invalid
 from gitboard.board.setup_ops import init_board
 from gitboard.board.roster import Team
 from gitboard.store import remote as remote_ops
@@ -27,8 +27,8 @@ def init(repo: BoardRepo, *, actor: str, team_name: str, remote: str | None = No
 
     Raises:
         GitFailure: no such git remote, or it is unreachable.
-        Conflict: the local board and the remote's board have diverged; or, without
-            ``remote``, a remote has a board this clone has none of.
+        Diverged: the local board and the remote's board have diverged.
+        Conflict: without ``remote``, a remote has a board this clone has none of.
     """
     if branch:
         if repo.git("check-ref-format", "--branch", branch, check=False).status != 0 or "/" in branch:
@@ -58,7 +58,7 @@ def init(repo: BoardRepo, *, actor: str, team_name: str, remote: str | None = No
             if ahead and remote_ops.push(repo, local_tip, exclusive=True):  # a fast-forward of the remote
                 remote_tip = local_tip
             elif not behind:
-                raise Conflict(f"the local board ({local_tip[:12]}) and {remote}'s board ({remote_tip[:12]}) "
+                raise Diverged(f"the local board ({local_tip[:12]}) and {remote}'s board ({remote_tip[:12]}) "
                                f"have diverged; pick another board branch with --branch")
         if remote_tip is not None:
             mirror(repo, remote_tip, "adopt remote board")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gitboard.board import task_ops
-from gitboard.board.errors import Conflict, GitFailure
+from gitboard.board.errors import Conflict, Diverged, GitFailure
 from gitboard.store import transact as transact_mod
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
@@ -74,7 +74,7 @@ def test_remote_mode_never_drops_local_board_commits(clone, git, board_tip):
     add(clone("c2"), "remote only")            # ... while origin moves on
     git(c1, "config", "gitboard.remote", "origin")
     local = board_tip(c1)
-    with BoardRepo(c1) as r, pytest.raises(Conflict, match="has commits that origin's board"):
+    with BoardRepo(c1) as r, pytest.raises(Diverged, match="has commits that origin's board"):
         read_board(r)
     with pytest.raises(Conflict):
         add(c1, "more")
@@ -117,3 +117,28 @@ def test_a_failing_file_of_the_work_is_named_not_taken_for_the_output(repo, gitb
     assert p.returncode == 1, p.stderr
     assert p.stderr.count("\n") == 1 and "cannot write the output" not in p.stderr, p.stderr
     assert p.stderr.startswith("gitboard: error: ") and str(state) in p.stderr, p.stderr
+
+
+def test_a_stale_tip_from_an_overtaken_process_moves_no_ref_back(clone, git, board_tip):
+    """Processes of one clone fetch and push side by side: one may come back with a tip that
+    another has already mirrored past. That older tip is left behind, with no error."""
+    from gitboard.store.read import mirror
+
+    c1, c2 = clone("c1"), clone("c2")
+    add(c1, "one")
+    older = board_tip(c1)
+    add(c2, "two")
+    add(c1, "three")                        # c1 fetched "two", pushed "three": c1 is at the newest tip
+    newest = board_tip(c1)
+    tracking = "refs/remotes/origin/gitboard"
+    with BoardRepo(c1) as r:
+        mirror(r, older, "sync")                              # a fetch overtaken by the later ones
+        assert (board_tip(c1), git(c1, "rev-parse", tracking)) == (newest, newest)
+        git(c1, "update-ref", tracking, older)                # its forced fetch wrote the tracking ref last
+        mirror(r, older, "sync")
+        assert board_tip(c1) == newest
+        mirror(r, git(c1, "rev-parse", f"{newest}~1"), "add", parent=older)  # a push overtaken the same way
+        assert board_tip(c1) == newest
+        assert [t.subject for t in read_board(r).tasks.values()] == ["one", "two", "three"]
+    assert git(c1, "rev-parse", tracking) == newest
+
