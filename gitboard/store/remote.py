@@ -29,16 +29,6 @@ def _remote(repo: BoardRepo) -> git.Remote:
         raise GitFailure(f"no git remote named {repo.remote!r} (git config gitboard.remote)") from None
 
 
-def _stderr_text(e: "git.GitCommandError") -> str:
-    """git's own stderr from a GitPython error, without GitPython's ``stderr: '...'`` wrapping."""
-    err = str(e.stderr or "").strip()
-    if err.startswith("stderr:"):
-        err = err[len("stderr:"):].strip()
-    if len(err) >= 2 and err[0] == err[-1] == "'":
-        err = err[1:-1]
-    return err
-
-
 #: Refs on the remote where a clone that keeps losing races says so (:meth:`gitboard.store.turn.Turn.lost`).
 WAITING = "refs/gitboard/waiting/"
 
@@ -78,23 +68,27 @@ def fetch(repo: BoardRepo) -> str | None:
     Raises:
         GitFailure: the remote is unreachable or the fetch failed.
     """
-    remote = _remote(repo)
+    _remote(repo)  # a clear error for a missing remote
+    # the tracking refs are all a board read needs: no FETCH_HEAD (a file every process of the
+    # clone would rewrite), no tags, and no automatic maintenance (upkeep runs it after writes)
+    args = ("fetch", "-q", "--no-tags", "--no-write-fetch-head", "--no-auto-maintenance", repo.remote,
+            f"+{repo.ref}:{repo.tracking_ref}", f"+{WAITING}*:{waiting_tracking(repo)}*")
     for attempt in range(8):
-        try:
-            remote.fetch([f"+{repo.ref}:{repo.tracking_ref}", f"+{WAITING}*:{waiting_tracking(repo)}*"])
+        res = repo.git(*args, check=False)
+        if res.status == 0:
             break
-        except git.GitCommandError as e:
-            err = _stderr_text(e)
-            if "couldn't find remote ref" in err:
-                return None
-            if ("cannot lock ref" in err or "did not send all necessary objects" in err) and attempt < 7:
-                # another process of this clone (a reader does not take the board lock) fetched
-                # the same tracking ref at the same moment, or git packed the objects the fetch was
-                # reading (its connectivity check then fails): a lost race, not an outage
-                time.sleep(0.01 * (attempt + 1) * (0.5 + random.random()))
-                continue
-            raise GitFailure(f"cannot fetch the board from {repo.remote}: {last_line(err) or e}") from None
-    return repo.resolve(repo.tracking_ref)
+        err = res.stderr
+        if "couldn't find remote ref" in err:
+            return None
+        if ("cannot lock ref" in err or "did not send all necessary objects" in err) and attempt < 7:
+            # another process of this clone (a reader does not take the board lock) fetched
+            # the same tracking ref at the same moment, or git packed the objects the fetch was
+            # reading (its connectivity check then fails): a lost race, not an outage
+            time.sleep(0.01 * (attempt + 1) * (0.5 + random.random()))
+            continue
+        raise GitFailure(f"cannot fetch the board from {repo.remote}: "
+                         f"{last_line(err) or f'git fetch exited {res.status}'}")
+    return repo.read_ref(repo.tracking_ref)
 
 
 def hook_refusal(remote: str, summary: str, stderr: str) -> HookRefused | None:

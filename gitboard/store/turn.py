@@ -11,7 +11,8 @@ none. Two rules keep every clone in the game:
   more losses;
 - a clone that keeps winning lets the others in: after a contended win it waits up to a
   round trip before its next write, after a win back to back with its last up to half
-  of one (:meth:`Turn.won`), and when another clone says it keeps losing to this clone's
+  of one, unless it has been alone on the board for :data:`CONTENDED_SECONDS`
+  (:meth:`Turn.won`), and when another clone says it keeps losing to this clone's
   commits or on the current tip, this clone waits before its next push
   (:meth:`Turn.others_wait`).
 
@@ -22,7 +23,8 @@ clone that finds another waiting on the tip it fetched holds its push back.
 
 Per clone, ``<git-common-dir>/gitboard/turn-<tag>`` holds, as JSON, the last board commits
 this clone landed (``landed``, newest last), the wall-clock time before which its writers
-do not start a write (``until``) and the time of its last win (``last``): shared by every
+do not start a write (``until``), the time of its last win (``last``) and of its last
+contended one (``seen``): shared by every
 process of the clone, since its next writer is often another process (the group's next
 leader, :mod:`gitboard.store.group`).
 """
@@ -41,6 +43,10 @@ from gitboard.store.repo import BoardRepo
 
 #: Bounds of the backoff after a lost race, in seconds.
 MIN_BACKOFF, MAX_BACKOFF = 0.001, 0.5
+
+#: Seconds after its last contended write during which a clone still leaves gaps between its
+#: back-to-back writes; a clone alone on the board for longer writes without them.
+CONTENDED_SECONDS = 2.0
 
 #: Board commits of its own a clone remembers, to recognise another clone's waiting ref.
 KEEP = 8
@@ -68,7 +74,7 @@ class Turn:
         #: this clone among the remote's waiting writers: its host and git directory, hashed
         self.name = hashlib.sha1(f"{socket.gethostname()}\0{os.path.realpath(repo.common_dir)}".encode()).hexdigest()[:16]
         self.landed: list[str] = []
-        self.until = self.last = 0.0
+        self.until = self.last = self.seen = 0.0
         self.round_trip = 0.0
 
     def read(self) -> "Turn":
@@ -77,8 +83,9 @@ class Turn:
             with open(self.path) as f:
                 state = json.load(f)
             self.landed, self.until, self.last = list(state["landed"]), float(state["until"]), float(state["last"])
-        except (OSError, ValueError, KeyError, TypeError):
-            self.landed, self.until, self.last = [], 0.0, 0.0
+            self.seen = float(state.get("seen", 0.0))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            self.landed, self.until, self.last, self.seen = [], 0.0, 0.0, 0.0
         return self
 
     @property
@@ -107,18 +114,20 @@ class Turn:
 
     def won(self, commit: str, contended: bool, attempt_seconds: float) -> None:
         """Record a win of ``commit``; after a ``contended`` one (a race lost first, or another
-        clone's commit found since this clone's last), or one back to back with the last,
-        this clone's writers wait up to a round trip (half of one) before the next write."""
+        clone's commit found since this clone's last), or one back to back with the last while
+        others were about (a contended win in the last :data:`CONTENDED_SECONDS`), this clone's
+        writers wait up to a round trip (half of one) before the next write."""
         self.read()
         self.round_trip = attempt_seconds
         now = time.time()
         if contended:
+            self.seen = now
             until = now + attempt_seconds * random.random()
-        elif now - self.last < 2 * attempt_seconds:  # writing back to back: leave a gap
-            until = now + attempt_seconds * 0.5 * random.random()
+        elif now - self.last < 2 * attempt_seconds and now - self.seen < CONTENDED_SECONDS:
+            until = now + attempt_seconds * 0.5 * random.random()  # writing back to back among others: a gap
         else:
-            until = 0.0
-        state = {"landed": (self.landed + [commit])[-KEEP:], "until": until, "last": now}
+            until = 0.0  # alone on the board: nobody to let in
+        state = {"landed": (self.landed + [commit])[-KEEP:], "until": until, "last": now, "seen": self.seen}
         tmp = f"{self.path}.{os.getpid()}"
         try:
             with open(tmp, "w") as f:
