@@ -61,3 +61,29 @@ def safe(text: object, *, multiline: bool = False) -> str:
 
 
 __all__ = ["safe"]
+
+
+#: What ``json.dumps(..., ensure_ascii=False)`` leaves raw that a terminal could act on: DEL,
+#: C1, bidirectional controls, line/paragraph separators and lone surrogates (C0 it escapes).
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]")
+
+#: The same characters in UTF-8 (lone surrogates cannot occur in valid UTF-8).
+_UNSAFE_IN_JSON_UTF8 = re.compile(b"\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+def safe_json(text: str) -> str:
+    """Return the JSON document ``text`` (as ``json.dumps(..., ensure_ascii=False)`` writes it) with
+    the characters of the module table that it leaves raw written as ``\\uHHHH`` escapes.
+
+    The result decodes to the same value: outside strings a JSON document is ASCII, so
+    every such character is inside a string, where ``\\uHHHH`` means that very character.
+    """
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def safe_json_utf8(data: bytes | memoryview) -> bytes | memoryview:
+    """:func:`safe_json` for a UTF-8 encoded JSON document or piece of one; ``data`` itself when
+    there is nothing to escape (the common case costs one scan, no copy)."""
+    if _UNSAFE_IN_JSON_UTF8.search(data) is None:
+        return data
+    return _UNSAFE_IN_JSON_UTF8.sub(lambda m: f"\\u{ord(m.group().decode()):04x}".encode(), bytes(data))

@@ -12,7 +12,7 @@ import typer
 
 from gitboard.board.errors import BoardError
 from gitboard.board.names import LEAD, check_name
-from gitboard.board.text import safe
+from gitboard.board.text import safe, safe_json, safe_json_utf8
 
 
 @dataclass
@@ -71,10 +71,11 @@ def task_array(tasks: Iterable[Any]) -> Encoded:
 
 
 def emit(json_mode: bool, document: Any, human: Callable[[], None]) -> None:
-    """Print ``document`` as JSON (``json_mode``) or call ``human`` to render it for people."""
+    """Print ``document`` as JSON (``json_mode``; characters a terminal could act on escaped,
+    :func:`~gitboard.board.text.safe_json`) or call ``human`` to render it for people."""
     if json_mode:
         text = document if isinstance(document, Encoded) else json.dumps(document, ensure_ascii=False)
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(safe_json(text) + "\n")
     else:
         human()
 
@@ -92,10 +93,10 @@ def emit_utf8(pieces: Iterable[bytes | memoryview]) -> None:
     except LookupError:
         utf8 = False
     if buffer is None or not utf8:
-        out.write(b"".join(pieces).decode() + "\n")
+        out.write(safe_json(b"".join(pieces).decode()) + "\n")
         return
     out.flush()  # what went to the text layer first stays first
-    buffer.writelines(pieces)
+    buffer.writelines([safe_json_utf8(p) for p in pieces])
     buffer.write(b"\n")
 
 
@@ -108,7 +109,7 @@ def fail(error: BoardError, json_mode: bool) -> int:
     """Report ``error`` as one line on stderr (control characters escaped: messages quote board text) (and a JSON error document in ``json_mode``); return its exit code."""
     if json_mode:
         try:
-            sys.stdout.write(json.dumps(error.to_json(), ensure_ascii=False) + "\n")
+            sys.stdout.write(safe_json(json.dumps(error.to_json(), ensure_ascii=False)) + "\n")
             sys.stdout.flush()
         except OSError:  # stdout itself is what failed (a closed pipe, a full disk)
             silence_stdout()

@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 
 from gitboard.board.errors import Invalid
-from gitboard.board.text import safe
+from gitboard.board.text import safe, safe_json
 from gitboard.cli.common import GLOBALS
 from gitboard.llm.models import DEFAULT_MODEL  # the model's name in --help; no SDK import
 
@@ -53,7 +53,7 @@ def lead(
     session = LeadSession(GLOBALS.repo_dir, model=model, resume=resume, max_turns=max_turns, log=log, on_step=steps)
     result = session.turn(prompt)
     if json_:
-        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        sys.stdout.write(safe_json(json.dumps(result.to_json(), ensure_ascii=False)) + "\n")
     elif result.text:
         sys.stdout.write(safe(result.text, multiline=True) + "\n")
     if not json_:

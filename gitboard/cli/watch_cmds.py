@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import typer
 
 from gitboard.board.errors import Invalid
+from gitboard.board.text import safe_json
 from gitboard.cli.common import OFFLINE_OPT, emit, open_repo
 
 if TYPE_CHECKING:
@@ -148,8 +149,8 @@ def watch(
             if live:
                 _live(repo, board, follower, fetcher, remote, require_review)
             elif json_:
-                _lines(repo, board, follower, fetcher, lambda b, now: json.dumps(
-                    overview.document(b, overview.teammates(repo, b), now, require_review), ensure_ascii=False))
+                _lines(repo, board, follower, fetcher, lambda b, now: safe_json(json.dumps(
+                    overview.document(b, overview.teammates(repo, b), now, require_review), ensure_ascii=False)))
             else:
                 _lines(repo, board, follower, fetcher, overview.status_line)
         except KeyboardInterrupt:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gitboard.board.text import safe
+from gitboard.board.text import safe, safe_json, safe_json_utf8
 from gitboard.runtime.port import Logger
 from tests.helpers.merge_helpers import completed_task, init_board, project
 from tests.helpers.fake_messages_api import FakeMessagesAPI, fake_api, reply, text  # noqa: F401
@@ -51,6 +51,35 @@ def test_safe_escapes_controls_and_keeps_the_rest() -> None:
     assert safe("a\x1b[2Jb\x9bc\rd\x08e\x07\u202ef\n") == "a\\x1b[2Jb\\x9bc\\rd\\x08e\\x07\\u202ef\\n"
     assert safe("a\nb\tc\x1b", multiline=True) == "a\nb\tc\\x1b"
     assert safe(b"\xff".decode(errors="surrogateescape")) == "\\udcff"
+
+
+def test_safe_json_escapes_what_json_dumps_leaves_raw_and_decodes_to_the_same_value() -> None:
+    value = {"s": SUBJECT + " \u2028 \x7f", "k\x9b": [BODY]}
+    text = json.dumps(value, ensure_ascii=False)
+    assert RAW.search(text)                                   # json.dumps leaves DEL, C1 and bidi raw
+    escaped = safe_json(text)
+    clean(escaped)
+    assert "\u2028" not in escaped and json.loads(escaped) == value
+    assert safe_json_utf8(text.encode()) == escaped.encode()
+    plain = "{\"a\": \"ünïcode\"}".encode()
+    assert safe_json_utf8(memoryview(plain)) == plain
+
+
+@pytest.mark.parametrize("args", [["task", "list", "--json"], ["task", "show", "1", "--json"],
+                                  ["watch", "--once", "--json"], ["task", "claim", "9", "--json"]])
+def test_json_output_escapes_what_a_terminal_could_act_on(board_with_payload: Path, run_gitboard,
+                                                          args: list[str]) -> None:
+    res = run_gitboard(args, cwd=board_with_payload)
+    clean(res.stdout + res.stderr)
+    doc = json.loads(res.stdout)
+    if args[1] == "claim":  # an error document is escaped JSON too
+        assert res.exit_code == 4 and doc["error"]["kind"] == "not_found"
+    elif args[0] == "watch":  # counts and teammates: no board text, still JSON
+        assert res.exit_code == 0 and doc["tasks"] == {"ready": 1}
+    else:                     # the escapes decode to the very text
+        assert res.exit_code == 0, res.stderr
+        task = doc[0] if isinstance(doc, list) else doc
+        assert (task["subject"], task["description"]) == (SUBJECT, BODY)
 
 
 @pytest.mark.parametrize("args", [["task", "list"], ["task", "show", "1"], ["log"], ["watch", "--once"]])
