@@ -70,7 +70,9 @@ def fetch(repo: BoardRepo) -> str | None:
     """
     _remote(repo)  # a clear error for a missing remote
     # the tracking refs are all a board read needs: no FETCH_HEAD (a file every process of the
-    # clone would rewrite), no tags, and no automatic maintenance (upkeep runs it after writes)
+    # clone would rewrite), no tags, and no automatic maintenance: gitboard.store.upkeep makes
+    # git's checks itself (one directory listing) after a fetch that brought board commits
+    before = repo.read_ref(repo.tracking_ref)
     args = ("fetch", "-q", "--no-tags", "--no-write-fetch-head", "--no-auto-maintenance", repo.remote,
             f"+{repo.ref}:{repo.tracking_ref}", f"+{WAITING}*:{waiting_tracking(repo)}*")
     for attempt in range(8):
@@ -88,7 +90,12 @@ def fetch(repo: BoardRepo) -> str | None:
             continue
         raise GitFailure(f"cannot fetch the board from {repo.remote}: "
                          f"{last_line(err) or f'git fetch exited {res.status}'}")
-    return repo.read_ref(repo.tracking_ref)
+    tip = repo.read_ref(repo.tracking_ref)
+    if tip != before:
+        from gitboard.store import upkeep
+
+        upkeep.after_write(repo)
+    return tip
 
 
 def hook_refusal(remote: str, summary: str, stderr: str) -> HookRefused | None:

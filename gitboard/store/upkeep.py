@@ -9,7 +9,8 @@ would gather loose objects without end (a claim leaves about six) and a pack per
 write (``git fast-import``, see :data:`gitboard.store.objects.PACK_THRESHOLD`); a search of
 every pack then slows each later ``git update-ref``.
 
-After every board write that lands, :func:`after_write` makes git's own checks, cheaply
+After every board write that lands, and after a fetch (which gitboard runs with
+``--no-auto-maintenance``) that brought new board commits, :func:`after_write` makes git's own checks, cheaply
 (one directory listing): more loose objects than ``gc.auto`` allows, estimated as git does
 from the ``objects/17`` fan-out directory, or more packs than ``gc.autoPackLimit``. Only then
 does it run ``git maintenance run --auto --quiet``, which checks again with the whole of

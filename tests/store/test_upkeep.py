@@ -112,3 +112,20 @@ def test_the_loose_check_estimates_as_git_gc_auto_does(git_repo):
     assert upkeep.needs_maintenance(objects_dir, {"gc.auto": "512"})
     assert not upkeep.needs_maintenance(objects_dir, {"gc.auto": "1k"})  # git's suffixes: 1024
     assert not upkeep.needs_maintenance(objects_dir, {})  # git's default, 6700
+
+
+def test_a_clone_that_only_reads_a_remote_board_gets_packed_after_its_fetches(clone, git):
+    """gitboard fetches with --no-auto-maintenance, so it makes git's checks itself after a fetch
+    that brought board commits: a clone that only watches does not gather loose objects."""
+    c1, c2 = clone("c1"), clone("c2")
+    foreground_gc(git, c2, **{"gc.auto": "256"})
+    seed_loose_in_17(c2)
+    upkeep._started.clear()  # this process started no maintenance in c2 yet
+    with BoardRepo(c2) as r:
+        read_board(r)                        # nothing new on the remote: no check
+        assert objects(git, c2)["packs"] == 0
+        add_tasks(c1, 1)
+        assert len(read_board(r).tasks) == 1  # a fetch with a new commit: checked, and packed
+    got = objects(git, c2)
+    assert got["packs"] == 1 and got["count"] <= 2, got
+    git(c2, "fsck", "--strict")
