@@ -8,11 +8,11 @@ table is part of the documented contract (docs/reference/exit-codes.md):
 code  kind        meaning
 ====  ==========  ====================================================
 1     error       git failure, unreachable remote, corrupt board file,
-                  a write whose outcome is unknown (kind ``unknown``)
+                  a write whose outcome is unknown (kind ``unknown``), a
+                  local board branch diverged from the remote's (``diverged``)
 2     invalid     usage or invalid value
 3     conflict    claimed by another, not the owner, invalid transition,
-                  a push refused by the remote's pre-receive hook, a local
-                  board branch diverged from the remote's
+                  a push refused by the remote's pre-receive hook
 4     not_found   no such task / member / request, nothing ready
 ====  ==========  ====================================================
 
@@ -68,18 +68,6 @@ class CheckoutDirty(Conflict):
     kind = "checkout_dirty"
 
 
-class Diverged(Conflict):
-    """Remote mode: the local board branch has commits the remote's board lacks (exit 3).
-
-    gitboard never makes such commits in remote mode (it pushes first, then
-    fast-forwards the local branch to what landed), so they were made by hand or
-    before the clone had its remote. Nothing is dropped: the user keeps them under
-    another name and runs ``gitboard sync``, as the message says.
-    """
-
-    kind = "diverged"
-
-
 class NotFound(BoardError):
     """No such task, member or request, or nothing ready to claim (exit 4)."""
 
@@ -92,6 +80,21 @@ class GitFailure(BoardError):
 
     kind = "git"
     exit_code = 1
+
+
+class Diverged(GitFailure):
+    """Remote mode: the local board branch has commits the remote's board lacks (exit 1).
+
+    gitboard never makes such commits in remote mode (it pushes first, then
+    fast-forwards the local branch to what landed), so they were made by hand or
+    before the clone had its remote. Like a missing board, it is a state of the
+    repository for its user to mend, not an answer about a task: whoever handles a
+    git failure (a teammate keeps its claim and its commit, and tries again later)
+    handles it. Nothing is dropped: the user keeps the commits under another name and
+    runs ``gitboard sync``, as the message says.
+    """
+
+    kind = "diverged"
 
 
 class Corrupt(BoardError):

@@ -60,8 +60,6 @@ def safe(text: object, *, multiline: bool = False) -> str:
     return (_UNSAFE_MULTILINE if multiline else _UNSAFE).sub(_escape, s)
 
 
-__all__ = ["safe"]
-
 
 #: What ``json.dumps(..., ensure_ascii=False)`` leaves raw that a terminal could act on: DEL,
 #: C1, bidirectional controls, line/paragraph separators and lone surrogates (C0 it escapes).
@@ -87,3 +85,6 @@ def safe_json_utf8(data: bytes | memoryview) -> bytes | memoryview:
     if _UNSAFE_IN_JSON_UTF8.search(data) is None:
         return data
     return _UNSAFE_IN_JSON_UTF8.sub(lambda m: f"\\u{ord(m.group().decode()):04x}".encode(), bytes(data))
+
+
+__all__ = ["safe", "safe_json", "safe_json_utf8"]

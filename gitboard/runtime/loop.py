@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from gitboard.board.clock import utcnow
-from gitboard.board.errors import BoardError, Busy, Conflict, Diverged, GitFailure, Invalid, NotFound
+from gitboard.board.errors import BoardError, Busy, Conflict, GitFailure, Invalid, NotFound
 from gitboard.board.snapshot import Board
 from gitboard.board.task import IN_PROGRESS, Task
 from gitboard.board.roster_ops import IDLE, SHUTDOWN
@@ -390,9 +390,6 @@ class Teammate(InboxSession, TaskWork):
         try:
             task = self.port.resume(task.id)
         except (Conflict, NotFound) as e:
-            if isinstance(e, Diverged):  # the clone's board branch, not the task, is in question
-                self.log(f"cannot renew #{task.id} ({e.message}); will try again")
-                return False
             self.log(f"#{task.id} is no longer mine: {e.message}")
             return True
         except (GitFailure, Busy) as e:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from gitboard.board.errors import BoardError, Busy, Conflict, Diverged, GitFailure, NotFound
+from gitboard.board.errors import BoardError, Busy, Conflict, GitFailure, NotFound
 from gitboard.board.snapshot import Board
 from gitboard.board.task import Task
 from gitboard.board.roster_ops import IDLE, SHUTDOWN
@@ -335,9 +335,6 @@ class TaskWork(Host):
         try:  # in remote mode the claim is renewed before each attempt: a teammate that lost it never pushes
             pushed, why = harness.push_or_refusal(self.port, wt.branch, commit,
                                                   before=(lambda: self.port.renew(task.id)) if remote else None)
-        except Diverged as e:  # this clone's board branch needs its user: nothing can be written
-            self.log(f"gave up pushing {wt.branch} ({e.message}); {commit[:12]} stays on the local {wt.branch}")
-            raise Unpushed(commit, e.message, None) from None
         except (Conflict, NotFound) as e:  # taken over (say while this teammate was cut off): not ours to push
             self.log(f"not pushing {wt.branch}: #{task.id} is no longer mine ({e.message}); "
                      f"{commit[:12]} stays on the local {wt.branch}")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from pathlib import Path
 
 import pytest
 
 from gitboard.board import task_ops
-from gitboard.board.errors import Conflict, Diverged, GitFailure
+from gitboard.board.errors import Diverged, GitFailure
 from gitboard.store import transact as transact_mod
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
@@ -66,7 +67,7 @@ def test_a_stale_ref_lock_is_reported_with_gits_reason(repo, board_tip, monkeypa
     assert add(repo, "x").id == 1
 
 
-def test_remote_mode_never_drops_local_board_commits(clone, git, board_tip):
+def test_remote_mode_never_drops_local_board_commits(clone, git, board_tip, run_cli):
     c1 = clone("c1")
     add(c1, "shared")
     git(c1, "config", "--unset", "gitboard.remote")
@@ -76,8 +77,11 @@ def test_remote_mode_never_drops_local_board_commits(clone, git, board_tip):
     local = board_tip(c1)
     with BoardRepo(c1) as r, pytest.raises(Diverged, match="has commits that origin's board"):
         read_board(r)
-    with pytest.raises(Conflict):
+    with pytest.raises(Diverged):
         add(c1, "more")
+    res = run_cli(["task", "add", "more", "--json"], cwd=c1)  # one line, its kind, exit 1
+    assert res.exit_code == 1 and json.loads(res.stdout)["error"]["kind"] == "diverged"
+    assert res.stderr.count("\n") == 1 and res.stderr.startswith("gitboard: error: the local board branch")
     assert board_tip(c1) == local
     with BoardRepo(c1, offline=True) as r:     # the local copy is still readable
         assert [t.subject for t in read_board(r).tasks.values()] == ["shared", "local only"]

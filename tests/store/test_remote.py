@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gitboard.board import task_ops
-from gitboard.board.errors import Conflict, GitFailure
+from gitboard.board.errors import Conflict, Diverged, GitFailure
 from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.setup import init
@@ -155,13 +155,13 @@ def test_a_local_board_ahead_of_the_remote_fast_forwards_it(clone, bare_remote, 
     assert [t.subject for t in board(c1).tasks.values()] == ["shared task", "made while offline"]
 
 
-def test_diverged_local_and_remote_boards_are_a_conflict(repo, clone, bare_remote, git, board_tip):
+def test_diverged_local_and_remote_boards_are_refused_at_init(repo, clone, bare_remote, git, board_tip):
     c1 = clone("c1")
     add(c1, "remote task")
     add(repo, "local task")
     local = board_tip(repo)
     git(repo, "remote", "add", "origin", str(bare_remote))
-    with BoardRepo(repo) as r, pytest.raises(Conflict, match="diverged"):
+    with BoardRepo(repo) as r, pytest.raises(Diverged, match="diverged"):
         init(r, actor="lead", team_name="t", remote="origin")
     assert board_tip(repo) == local
     assert git(repo, "config", "gitboard.remote", check=False) == ""
