@@ -203,12 +203,14 @@ class BoardRepo:
 
         Reads ``HEAD`` of the main worktree and of every linked one
         (``<git-common-dir>/worktrees/*/HEAD``); gitboard never writes a checked-out branch.
+        A worktree that another process adds or removes meanwhile is seen or not, never an error.
         """
         wanted = f"ref: {self.ref}".encode()
         heads = [(Path(self.common_dir, "HEAD"), None)]
-        linked = Path(self.common_dir, "worktrees")
-        if linked.is_dir():
-            heads += [(d / "HEAD", d / "gitdir") for d in linked.iterdir()]
+        try:  # git worktree prune, in another process, removes the directory once it is empty
+            heads += [(d / "HEAD", d / "gitdir") for d in Path(self.common_dir, "worktrees").iterdir()]
+        except OSError:
+            pass
         for head, gitdir in heads:
             try:
                 if head.read_bytes().strip() != wanted:

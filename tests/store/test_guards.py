@@ -146,3 +146,29 @@ def test_a_stale_tip_from_an_overtaken_process_moves_no_ref_back(clone, git, boa
         assert [t.subject for t in read_board(r).tasks.values()] == ["one", "two", "three"]
     assert git(c1, "rev-parse", tracking) == newest
 
+
+
+def test_a_worktree_directory_pruned_meanwhile_is_no_error(repo):
+    """``git worktree prune`` in another process removes ``<git-dir>/worktrees`` once it is empty;
+    a check for a checked-out board branch that lists it meanwhile sees no worktree, not an error."""
+    import threading
+
+    board = BoardRepo(repo)
+    linked = Path(board.common_dir, "worktrees")
+    stop = threading.Event()
+
+    def prune_and_add() -> None:  # as git worktree prune and add, many times over
+        while not stop.is_set():
+            linked.mkdir(exist_ok=True)
+            (linked / "wt").mkdir(exist_ok=True)
+            (linked / "wt").rmdir()
+            linked.rmdir()
+
+    churn = threading.Thread(target=prune_and_add)
+    churn.start()
+    try:
+        answers = {board.board_checked_out() for _ in range(5000)}
+    finally:
+        stop.set()
+        churn.join()
+    assert answers == {None}
