@@ -167,7 +167,7 @@ def current_tip(repo: BoardRepo, fresh: bool = True) -> str:
         if tip is None:
             raise no_board_error(repo)
         if tip != repo.tip():
-            mirror(repo, tip, "sync")
+            mirror(repo, tip, "sync", parent=remote_ops.known_parent(repo, tip))
         return tip
     tip = repo.tip()
     if tip is None:

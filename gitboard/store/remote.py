@@ -12,8 +12,6 @@ from __future__ import annotations
 import random
 import time
 
-import git
-
 from gitboard.board.errors import GitFailure, HookRefused
 from gitboard.store.git import last_line
 from gitboard.store.repo import BoardRepo
@@ -22,9 +20,13 @@ from gitboard.store.repo import BoardRepo
 _RACE_WORDS = ("lock", "failed to update", "fetch first", "non-fast-forward", "stale info", "incorrect old value")
 
 
-def _remote(repo: BoardRepo) -> git.Remote:
+def _remote(repo: BoardRepo) -> None:
+    """Raise a clear error if the clone has no remote named ``gitboard.remote``: from the
+    settings read when the repository was opened, else (a remote added since) from git config."""
+    if repo.remote in repo.remote_names:
+        return
     try:
-        return repo.repo.remote(repo.remote)
+        repo.repo.remote(repo.remote)
     except ValueError:
         raise GitFailure(f"no git remote named {repo.remote!r} (git config gitboard.remote)") from None
 
@@ -91,11 +93,40 @@ def fetch(repo: BoardRepo) -> str | None:
         raise GitFailure(f"cannot fetch the board from {repo.remote}: "
                          f"{last_line(err) or f'git fetch exited {res.status}'}")
     tip = repo.read_ref(repo.tracking_ref)
+    repo.fast_forward = None
     if tip != before:
         from gitboard.store import upkeep
 
+        if before is not None and tip is not None and _fast_forwarded(repo, before, tip):
+            repo.fast_forward = (before, tip)
         upkeep.after_write(repo)
     return tip
+
+
+def known_parent(repo: BoardRepo, tip: str | None) -> str | None:
+    """An ancestor of ``tip`` that this process's last fetch proved without a git command (the
+    tracking ref's old value, when git fast-forwarded it to ``tip``), for
+    :func:`gitboard.store.read.mirror`'s ``parent``; else None."""
+    ff = repo.fast_forward
+    return ff[0] if ff is not None and ff[1] == tip else None
+
+
+def _fast_forwarded(repo: BoardRepo, old: str, new: str) -> bool:
+    """True if the reflog of the tracking ref records a fetch's fast-forward from ``old`` to
+    ``new``: git writes ``<old> <new> <ident> <time> <tz>\t<action>: fast-forward`` when it checked
+    that ``old`` is an ancestor (``forced-update`` when not). Reads the last 4,096 bytes of
+    ``<git-common-dir>/logs/<tracking ref>``; no reflog (``core.logAllRefUpdates`` off) is False."""
+    import os
+
+    try:
+        with open(os.path.join(repo.common_dir, "logs", repo.tracking_ref), "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 4096))
+            tail = f.read()
+    except OSError:
+        return False
+    want = f"{old} {new} ".encode()
+    return any(line.startswith(want) and line.endswith(b": fast-forward") for line in tail.splitlines()[-16:])
 
 
 def hook_refusal(remote: str, summary: str, stderr: str) -> HookRefused | None:

@@ -81,6 +81,9 @@ class BoardRepo:
         self.config_records: list[tuple[str, str]] = [r for r in records if r[0].startswith("gitboard.")]
         #: the ``gc.*`` and ``maintenance.*`` settings (:mod:`gitboard.store.upkeep`)
         self.upkeep_config: dict[str, str] = {k: v for k, v in config.items() if k.startswith(("gc.", "maintenance."))}
+        #: the names of the remotes configured with a URL (``remote.<name>.url``)
+        self.remote_names: set[str] = {k[len("remote."):-len(".url")] for k in config
+                                       if k.startswith("remote.") and k.endswith(".url")}
         self._user_name = config.get("user.name") or None
         self._user_email = config.get("user.email") or None
         self._lock: FileLock | None = None
@@ -88,6 +91,10 @@ class BoardRepo:
         self._cache: BoardCache | None = None
         #: git's error line from the last failed :meth:`compare_and_swap` ("" if none)
         self.last_cas_error = ""
+        #: (old, new): the remote-tracking ref's last move by this process's fetch, when the
+        #: reflog shows git took it as a fast-forward, so ``old`` is an ancestor of ``new``
+        #: (:func:`gitboard.store.remote.fetch`); else None
+        self.fast_forward: tuple[str, str] | None = None
 
     @property
     def repo(self) -> "git.Repo":
@@ -272,7 +279,7 @@ def _discover(path: str) -> tuple[tuple[str, str, str | None], list[tuple[str, s
         where = subprocess.Popen(
             ["git", "rev-parse", "--absolute-git-dir", "--git-common-dir", "--is-inside-work-tree", "--show-toplevel"],
             cwd=path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        conf = subprocess.Popen(["git", "config", "-z", "--get-regexp", r"^(gitboard|user|extensions|gc|maintenance)\."],
+        conf = subprocess.Popen(["git", "config", "-z", "--get-regexp", r"^(gitboard|user|extensions|gc|maintenance|remote)\."],
                                 cwd=path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     except OSError as e:
         raise GitFailure(f"cannot run git: {e}") from None

@@ -369,7 +369,7 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
             slots.extend(gather())
             slots.sort(key=lambda s: s.order)
         if repo.remote:
-            from gitboard.store import remote as remote_ops  # GitPython: remote mode only
+            from gitboard.store import remote as remote_ops  # remote mode only
 
             base = landed or remote_ops.fetch(repo)
             mine = turn.read().mine
@@ -381,7 +381,7 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
                 deferred = contended = True
                 time.sleep(min(turn.defer_seconds(), max(0.0, limit - time.monotonic())))
             if base is not None and base != repo.tip():
-                mirror(repo, base, "sync")
+                mirror(repo, base, "sync", parent=remote_ops.known_parent(repo, base))
             records = settle.pending(repo)
             if records:
                 settle.settle_records(repo, base)

@@ -174,3 +174,56 @@ def test_remote_without_a_board_is_reported(clone, bare_remote, git):
         board(c1)
     with pytest.raises(GitFailure, match="no board"):
         add(c1, "x")
+
+
+def test_a_fast_forward_fetch_proves_the_ancestry_that_mirroring_needs(clone, bare_remote, git, board_tip,
+                                                                       monkeypatch):
+    """git's reflog says the fetch fast-forwarded the tracking ref, so the local branch follows
+    without a ``git merge-base``; a forced update proves nothing, and divergence is still found."""
+    from gitboard.store import remote as remote_ops
+
+    c1, c2 = clone("c1"), clone("c2")
+    board(c2)
+    before = board_tip(c2)
+    add(c1, "one")
+    with BoardRepo(c2) as r:
+        monkeypatch.setattr(BoardRepo, "is_ancestor", lambda *a: pytest.fail("merge-base was run"))
+        assert board(c2).tasks[1].subject == "one"  # a read: fetch, then mirror
+        tip = board_tip(c2)
+        assert tip == board_tip(bare_remote) != before
+        tail = (Path(r.common_dir) / "logs" / r.tracking_ref).read_text().splitlines()[-1]
+        assert tail.startswith(f"{before} {tip} ") and tail.endswith(": fast-forward")
+        monkeypatch.undo()
+        # the remote's board rewritten on the server, past its hook: a forced update
+        other = git(bare_remote, "commit-tree", "-m", "rewritten", f"{before}^{{tree}}", "-p", before, ident=True)
+        git(bare_remote, "update-ref", "refs/heads/gitboard", other)
+        assert remote_ops.fetch(r) == other and r.fast_forward is None
+        assert remote_ops.known_parent(r, other) is None
+    with pytest.raises(Diverged):
+        board(c2)  # the local branch has "one", which the remote's board lacks
+    assert board_tip(c2) == tip
+
+
+def test_a_remote_added_after_the_repository_was_opened_is_found(git_repo, bare_remote, git):
+    with BoardRepo(git_repo) as r:
+        assert "origin" not in r.remote_names
+        git(git_repo, "remote", "add", "origin", str(bare_remote))
+        team, created = init(r, actor="lead", team_name="t", remote="origin")
+    assert created
+    with BoardRepo(git_repo) as r:
+        assert "origin" in r.remote_names
+
+
+def test_remote_mode_board_commands_do_not_load_gitpython(clone):
+    """Fetching and pushing run git itself; GitPython (about 35 ms to import) stays unloaded."""
+    import json
+    import sys
+
+    probe = ("import json, sys\nfrom gitboard.cli.main import main\n"
+             "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+             "print(json.dumps({'code': code, 'git': 'git' in sys.modules}), file=sys.stderr)\n")
+    c1 = clone("c1")
+    for args in (["task", "add", "x", "--json"], ["task", "list", "--json"], ["task", "claim", "--next", "--as", "a"]):
+        p = subprocess.run([sys.executable, "-c", probe, *args], cwd=c1, capture_output=True, text=True, timeout=120)
+        report = json.loads(p.stderr.strip().splitlines()[-1])
+        assert report == {"code": 0, "git": False}, (args, p.stderr)
