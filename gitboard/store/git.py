@@ -1,8 +1,8 @@
 """A thin wrapper over the ``git`` command for the plumbing gitboard runs directly.
 
-GitPython (:mod:`git`) is used for the repository handle, configuration, the
-object database and remotes; this module runs the few plumbing commands whose
-exit status or raw bytes matter (``update-ref``, ``ls-tree -z``,
+GitPython (:mod:`git`) is used only off the board commands' path (the repository
+handle of :attr:`gitboard.store.repo.BoardRepo.repo`, a remote added after opening);
+this module runs the plumbing commands whose exit status or raw bytes matter (``update-ref``, ``ls-tree -z``,
 ``cat-file --batch``, ``fast-import``).
 """
 

@@ -3,7 +3,7 @@
 A warm local read runs no git command: the tip is read from the ref file, and
 the trees and every parsed file come from the parse cache
 (:mod:`gitboard.store.cache`); a long-lived process reuses the board it built
-last, with only the changed files applied. GitPython is imported only in remote mode.
+last, with only the changed files applied. No read loads GitPython, in remote mode either.
 """
 
 from __future__ import annotations

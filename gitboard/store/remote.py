@@ -20,15 +20,22 @@ from gitboard.store.repo import BoardRepo
 _RACE_WORDS = ("lock", "failed to update", "fetch first", "non-fast-forward", "stale info", "incorrect old value")
 
 
-def _remote(repo: BoardRepo) -> None:
-    """Raise a clear error if the clone has no remote named ``gitboard.remote``: from the
-    settings read when the repository was opened, else (a remote added since) from git config."""
-    if repo.remote in repo.remote_names:
-        return
+def has_remote(repo: BoardRepo, name: str) -> bool:
+    """True if the clone has a git remote ``name``: from the settings read when the repository
+    was opened, else (a remote added since) from git config through GitPython."""
+    if name in repo.remote_names:
+        return True
     try:
-        repo.repo.remote(repo.remote)
+        repo.repo.remote(name)
     except ValueError:
-        raise GitFailure(f"no git remote named {repo.remote!r} (git config gitboard.remote)") from None
+        return False
+    return True
+
+
+def _remote(repo: BoardRepo) -> None:
+    """Raise a clear error if the clone has no remote named ``gitboard.remote``."""
+    if not has_remote(repo, repo.remote or ""):
+        raise GitFailure(f"no git remote named {repo.remote!r} (git config gitboard.remote)")
 
 
 #: Refs on the remote where a clone that keeps losing races says so (:meth:`gitboard.store.turn.Turn.lost`).

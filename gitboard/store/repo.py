@@ -15,8 +15,8 @@ worktrees live outside any ``.git`` directory, in the per-user state directory
 
 Opening a repository costs two concurrent git commands (``rev-parse`` and
 ``config``, about 2 ms) and reading the board tip a file read. GitPython
-(about 60 ms to import) is imported only by what needs it: :attr:`BoardRepo.repo` and
-remotes. The writer lock is :class:`gitboard.store.group.BoardLock`.
+(about 35-60 ms to import) is imported only by what needs it: :attr:`BoardRepo.repo`,
+which no board command uses. The writer lock is :class:`gitboard.store.group.BoardLock`.
 """
 
 from __future__ import annotations

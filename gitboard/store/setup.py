@@ -43,7 +43,7 @@ def init(repo: BoardRepo, *, actor: str, team_name: str, remote: str | None = No
             raise Conflict(f"{shared} already has a board (branch {repo.branch}): run 'gitboard init "
                            f"--remote {shared}' to use it, or pick another board branch with --branch")
     if remote:
-        if remote not in [r.name for r in repo.repo.remotes]:
+        if not remote_ops.has_remote(repo, remote):
             raise GitFailure(f"no git remote named {remote!r}")
         repo.remote = remote
         remote_tip = remote_ops.fetch(repo)  # unreachable: fails here, before anything changes
