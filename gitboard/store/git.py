@@ -2,8 +2,8 @@
 
 GitPython (:mod:`git`) is used only off the board commands' path (the repository
 handle of :attr:`gitboard.store.repo.BoardRepo.repo`, a remote added after opening);
-this module runs the plumbing commands whose exit status or raw bytes matter (``update-ref``, ``ls-tree -z``,
-``cat-file --batch``, ``fast-import``).
+this module runs the plumbing commands whose exit status or raw bytes matter
+(``update-ref``, ``ls-tree -z``, ``cat-file --batch``, ``fast-import``).
 """
 
 from __future__ import annotations

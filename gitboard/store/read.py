@@ -123,7 +123,9 @@ def remember_board(repo: BoardRepo, board: Board, commit: str, writes: Mapping[s
 
 def mirror(repo: BoardRepo, commit: str, reason: str, parent: str | None = None) -> None:
     """Point the remote-tracking ref at ``commit`` and fast-forward the local board branch to it
-    (remote mode). ``parent``: a commit known to be an ancestor of ``commit`` (saves a check).
+    (remote mode). ``parent``: a commit known to be an ancestor of ``commit`` (saves a check);
+    by default the old tip of this process's last fetch, when it proved a fast-forward to
+    ``commit`` (:attr:`gitboard.store.repo.BoardRepo.fast_forward`).
 
     Neither ref ever moves back. The remote's board only fast-forwards (the
     pre-receive hook refuses anything else), so every tip any process of this
@@ -138,6 +140,8 @@ def mirror(repo: BoardRepo, commit: str, reason: str, parent: str | None = None)
             makes them in remote mode; they were made by hand or by a board adopted
             without its remote).
     """
+    if parent is None and repo.fast_forward is not None and repo.fast_forward[1] == commit:
+        parent = repo.fast_forward[0]  # this process's fetch, which git logged as a fast-forward
     tracked = repo.read_ref(repo.tracking_ref)
     if tracked != commit and (tracked in (None, parent) or not repo.is_ancestor(commit, tracked)):
         repo.compare_and_swap(commit, tracked, f"gitboard: {reason}", ref=repo.tracking_ref)
@@ -167,7 +171,7 @@ def current_tip(repo: BoardRepo, fresh: bool = True) -> str:
         if tip is None:
             raise no_board_error(repo)
         if tip != repo.tip():
-            mirror(repo, tip, "sync", parent=remote_ops.known_parent(repo, tip))
+            mirror(repo, tip, "sync")
         return tip
     tip = repo.tip()
     if tip is None:

@@ -9,6 +9,7 @@ whose source is a commit id, so it cannot tell a landed push from a rejected one
 
 from __future__ import annotations
 
+import os
 import random
 import time
 
@@ -50,8 +51,6 @@ def waiting_tracking(repo: BoardRepo) -> str:
 def waiting(repo: BoardRepo) -> dict[str, str]:
     """The remote's :data:`WAITING` refs as last fetched: writer name -> board commit it lost on.
     Read from the loose ref files that fetch writes (no git command)."""
-    import os
-
     d = os.path.join(repo.common_dir, waiting_tracking(repo))
     out: dict[str, str] = {}
     try:
@@ -110,21 +109,11 @@ def fetch(repo: BoardRepo) -> str | None:
     return tip
 
 
-def known_parent(repo: BoardRepo, tip: str | None) -> str | None:
-    """An ancestor of ``tip`` that this process's last fetch proved without a git command (the
-    tracking ref's old value, when git fast-forwarded it to ``tip``), for
-    :func:`gitboard.store.read.mirror`'s ``parent``; else None."""
-    ff = repo.fast_forward
-    return ff[0] if ff is not None and ff[1] == tip else None
-
-
 def _fast_forwarded(repo: BoardRepo, old: str, new: str) -> bool:
     """True if the reflog of the tracking ref records a fetch's fast-forward from ``old`` to
     ``new``: git writes ``<old> <new> <ident> <time> <tz>\t<action>: fast-forward`` when it checked
     that ``old`` is an ancestor (``forced-update`` when not). Reads the last 4,096 bytes of
     ``<git-common-dir>/logs/<tracking ref>``; no reflog (``core.logAllRefUpdates`` off) is False."""
-    import os
-
     try:
         with open(os.path.join(repo.common_dir, "logs", repo.tracking_ref), "rb") as f:
             f.seek(0, os.SEEK_END)

@@ -381,7 +381,7 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
                 deferred = contended = True
                 time.sleep(min(turn.defer_seconds(), max(0.0, limit - time.monotonic())))
             if base is not None and base != repo.tip():
-                mirror(repo, base, "sync", parent=remote_ops.known_parent(repo, base))
+                mirror(repo, base, "sync")
             records = settle.pending(repo)
             if records:
                 settle.settle_records(repo, base)
