@@ -64,6 +64,47 @@ def test_a_task_moves_live_after_a_cli_claim(board_project, serve, browser, run_
     assert "alice" in card.inner_text() and "lease" in card.inner_text()
 
 
+def test_a_live_update_that_arrives_while_the_user_opens_a_form_keeps_it(board_project, serve, browser):
+    """The board moves; while the page loads its new live part, the user opens "Add task" (the
+    swap keeps it open) and then starts typing (the next swap waits, the text stays)."""
+    lead = BoardClient(board_project, "lead")
+    server = serve(board_project)
+    page = browser.new_page()
+    held: list = []  # the page's partial reloads, answered when the test says
+
+    def hold(route) -> None:
+        if route.request.headers.get("x-gitboard-partial") == "1":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/*", hold)
+    page.goto(server.url)
+    page.wait_for_selector("#live-dot.on")
+
+    def next_reload() -> None:
+        for _ in range(200):
+            if held:
+                return
+            page.wait_for_timeout(25)
+        raise AssertionError("the page did not reload its live part")
+
+    first = lead.add_task("first").id
+    next_reload()
+    page.click("summary:has-text('Add task')")  # opened while the reload is on its way
+    held.pop().continue_()
+    page.wait_for_selector(f'.card[data-task="{first}"]')
+    assert page.locator("details.pop").first.evaluate("d => d.open")
+
+    second = lead.add_task("second").id
+    next_reload()
+    page.fill('#add-form input[name="subject"]', "half typed")
+    held.pop().continue_()
+    page.wait_for_timeout(300)
+    assert page.locator(f'.card[data-task="{second}"]').count() == 0  # not swapped under the typing
+    assert page.input_value('#add-form input[name="subject"]') == "half typed"
+
+
 def test_approve_a_completed_task_by_clicking(board_project, serve, browser):
     tid = completed(board_project, "add b", {"b.txt": "b\n"})
     server = serve(board_project)

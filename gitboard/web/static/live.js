@@ -40,11 +40,12 @@
     if (busy) { pending = true; return; }
     if (editing()) { pending = true; return; }
     busy = true; pending = false;
-    var keep = openDetails();
     fetch(window.location.href, { headers: { "X-Gitboard-Partial": "1" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
+        if (html !== null && editing()) { pending = true; return; }  // typing began while it loaded
         if (html !== null) {
+          var keep = openDetails();  // as they are now: one may have been opened while it loaded
           live.innerHTML = html;
           restoreDetails(keep);
           var mark = live.querySelector("[data-tip]");
