@@ -363,21 +363,26 @@ print(won, lost, time.time())
     return won / (max(float(o[2]) for o in outs) - start), refused
 
 
-def simulate(machines: int, per_machine: int, tasks: int, rtt: float, service: float, per_task: bool,
-             seed: int = 1) -> tuple[float, float, float]:
-    """A discrete-event model of ``machines`` x ``per_machine`` claimers.
+def simulate(machines: int, per_machine: int, tasks: int, rtt: float, service: float, scheme: str,
+             seed: int = 1) -> tuple[float, float, float, float]:
+    """A discrete-event model of ``machines`` x ``per_machine`` claimers; ``scheme`` is one of:
 
-    One ref: each machine's leader (group commit) fetches the tip, and its push reaches the
-    server half a round trip later; the server applies pushes one at a time (``service``
-    seconds each, rejected ones too) and takes a push only if the tip is still the one its
-    leader fetched; the push carries one claim per claimer of the machine; the answer comes
-    back half a round trip later; a loser backs off up to a quarter round trip. Per-task
-    refs: every claimer pushes the ref of a random task free when it picks; the server updates
-    different refs side by side (8 at a time); two claimers that picked the same task
-    conflict, and the later one tries another.
+    - ``race``, one ref, every machine for itself: each machine's leader (group commit)
+      fetches the tip, and its push reaches the server half a round trip later; the server
+      applies pushes one at a time (``service`` seconds each, rejected ones too) and takes a
+      push only if the tip is still the one its leader fetched; the push carries one claim per
+      claimer of the machine; the answer comes back half a round trip later; a loser backs
+      off up to a quarter round trip;
+    - ``turns``, one ref, machines taking turns (:mod:`gitboard.store.turn`): each write
+      is the next machine's, which notices the previous one up to 0.15 round trip late
+      (it looks that often as next but one) and then takes a round trip to land; the others
+      look at the tip every half round trip meanwhile;
+    - ``per-task``, per-task claim refs: every claimer pushes the ref of a random task free
+      when it picks; the server updates different refs side by side (8 at a time); two
+      claimers that picked the same task conflict, and the later one tries another.
 
     Returns:
-        (claims/s, p99 claim latency in seconds, pushes the server handled per claim).
+        (claims/s, p99 claim latency in seconds, pushes and fetches the server handled per claim).
     """
     rng = random.Random(seed)
     claimed: set[int] = set()
@@ -392,7 +397,25 @@ def simulate(machines: int, per_machine: int, tasks: int, rtt: float, service: f
         seq += 1
         heapq.heappush(events, (t, seq, kind, data))
 
-    if not per_task:
+    if scheme == "turns":
+        since = [0.0] * machines
+        fetches = 0.0
+        while len(claimed) < tasks:
+            for m in range(machines):
+                step = rng.random() * 0.15 * rtt + rtt + service
+                now += step
+                group = list(range(len(claimed) + 1, min(tasks, len(claimed) + per_machine) + 1))
+                claimed.update(group)
+                latencies += [now + rtt / 2 - since[m]] * len(group)
+                since[m] = now + rtt / 2
+                pushes += 1
+                # the writer's own look, the next but one's every 0.15 round trip, the rest every half
+                fetches += 1 + min(1, machines - 2) * step / (0.15 * rtt) + max(0, machines - 3) * step / (0.5 * rtt)
+                if len(claimed) >= tasks:
+                    break
+        n = max(1, len(claimed))
+        return len(claimed) / now, pct(latencies, 99), pushes / n, fetches / n
+    if scheme == "race":
         version = 0
         server_free = 0.0
         for m in range(machines):
@@ -415,7 +438,8 @@ def simulate(machines: int, per_machine: int, tasks: int, rtt: float, service: f
                     at(now + rtt / 2, "fetch", (m, now + rtt / 2))
                 else:
                     at(now + rtt / 2 + rtt * 0.25 * rng.random(), "fetch", (m, since))
-        return len(claimed) / now if now else 0.0, pct(latencies, 99) if latencies else 0.0, pushes / max(1, len(claimed))
+        per_claim = pushes / max(1, len(claimed))  # every attempt fetches, then pushes
+        return len(claimed) / now if now else 0.0, pct(latencies, 99) if latencies else 0.0, per_claim, per_claim
     lanes = [0.0] * 8
     n = machines * per_machine
     unclaimed = list(range(1, tasks + 1))  # swap-remove list: a random free task in O(1)
@@ -443,7 +467,7 @@ def simulate(machines: int, per_machine: int, tasks: int, rtt: float, service: f
             latencies.append(now + rtt / 2 - since)
             since = now + rtt / 2
         at(now + rtt / 2, "push", (c, since))
-    return len(claimed) / now if now else 0.0, pct(latencies, 99) if latencies else 0.0, pushes / max(1, len(claimed))
+    return len(claimed) / now if now else 0.0, pct(latencies, 99) if latencies else 0.0, pushes / max(1, len(claimed)), 0.0
 
 
 def past_one_ref(tmp: Path, table: dict[str, dict[int, dict]], quick: bool) -> None:
@@ -462,11 +486,14 @@ def past_one_ref(tmp: Path, table: dict[str, dict[int, dict]], quick: bool) -> N
     cas = table.get("local", {}).get(1, {}).get("cas", 300.0)
     print(f"  model: 100 machines, 10,000 tasks, round trip {rtt * 1000:.0f} ms (a lone remote claim in this "
           f"run), server ref update {1000 / cas:.1f} ms (the raw CAS in this run):", flush=True)
-    for per_machine, per_task, what in ((1, False, "one board ref, 100 claimers (1 per machine)"),
-                                        (10, False, "one board ref, 1,000 claimers, group commit per machine"),
-                                        (10, True, "per-task claim refs, 1,000 claimers")):
-        rate, p99, per_claim = simulate(100, per_machine, 10_000, rtt, 1 / cas, per_task)
-        print(f"    {what}: {rate:.0f} claims/s, p99 {p99:.2f} s, {per_claim:.2f} pushes per claim", flush=True)
+    for per_machine, scheme, what in ((1, "race", "one board ref, 100 claimers (1 per machine), racing"),
+                                      (10, "race", "one board ref, 1,000 claimers, group commit, racing"),
+                                      (10, "turns", "one board ref, 1,000 claimers, group commit, taking turns"),
+                                      (10, "per-task", "per-task claim refs, 1,000 claimers")):
+        rate, p99, pushes, fetches = simulate(100, per_machine, 10_000, rtt, 1 / cas, scheme)
+        load = (f"{pushes:.2f} pushes per claim (the model leaves out how claimers learn which tasks are free)"
+                if scheme == "per-task" else f"{pushes:.2f} pushes and {fetches:.1f} fetches per claim")
+        print(f"    {what}: {rate:.0f} claims/s, p99 {p99:.2f} s, {load}", flush=True)
 
 
 def main() -> int:

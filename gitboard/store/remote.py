@@ -39,20 +39,25 @@ def _remote(repo: BoardRepo) -> None:
         raise GitFailure(f"no git remote named {repo.remote!r} (git config gitboard.remote)")
 
 
-#: Refs on the remote where a clone that keeps losing races says so (:meth:`gitboard.store.turn.Turn.lost`).
-WAITING = "refs/gitboard/waiting/"
+#: Refs on the remote that say which clone landed what: ``<TURNS><clone name>`` holds the last board
+#: commit that clone pushed (:mod:`gitboard.store.turn`).
+TURNS = "refs/gitboard/turns/"
 
 
-def waiting_tracking(repo: BoardRepo) -> str:
-    """Where this clone keeps the remote's :data:`WAITING` refs: ``refs/remotes/<remote>/gitboard-waiting/``."""
-    return f"refs/remotes/{repo.remote}/gitboard-waiting/"
+def turns_tracking(repo: BoardRepo) -> str:
+    """Where this clone keeps the remote's :data:`TURNS` refs: ``refs/remotes/<remote>/gitboard-turns/``."""
+    return f"refs/remotes/{repo.remote}/gitboard-turns/"
 
 
-def waiting(repo: BoardRepo) -> dict[str, str]:
-    """The remote's :data:`WAITING` refs as last fetched: writer name -> board commit it lost on.
-    Read from the loose ref files that fetch writes (no git command)."""
-    d = os.path.join(repo.common_dir, waiting_tracking(repo))
-    out: dict[str, str] = {}
+def turns(repo: BoardRepo) -> dict[str, tuple[str, float]]:
+    """The remote's :data:`TURNS` refs as last fetched: clone name -> (board commit, the time in
+    seconds since the epoch at which a fetch of this clone last saw the ref move).
+
+    Read from the loose ref files that fetch writes, and their modification times (a fetch
+    leaves a ref that did not move untouched); no git command. Refs that git has since packed
+    are not seen: then no clone takes turns until they move again."""
+    d = os.path.join(repo.common_dir, turns_tracking(repo))
+    out: dict[str, tuple[str, float]] = {}
     try:
         names = os.listdir(d)
     except OSError:
@@ -60,7 +65,7 @@ def waiting(repo: BoardRepo) -> dict[str, str]:
     for name in names:
         try:
             with open(os.path.join(d, name)) as f:
-                out[name] = f.read().strip()
+                out[name] = (f.read().strip(), os.fstat(f.fileno()).st_mtime)
         except OSError:
             continue
     return out
@@ -68,7 +73,7 @@ def waiting(repo: BoardRepo) -> dict[str, str]:
 
 def fetch(repo: BoardRepo) -> str | None:
     """Fetch the board branch into ``refs/remotes/<remote>/<branch>`` (and the remote's
-    :data:`WAITING` refs into :func:`waiting_tracking`).
+    :data:`TURNS` refs into :func:`turns_tracking`).
 
     Returns:
         The remote board tip, or None if the remote has no board branch.
@@ -82,7 +87,7 @@ def fetch(repo: BoardRepo) -> str | None:
     # git's checks itself (one directory listing) after a fetch that brought board commits
     before = repo.read_ref(repo.tracking_ref)
     args = ("fetch", "-q", "--no-tags", "--no-write-fetch-head", "--no-auto-maintenance", repo.remote,
-            f"+{repo.ref}:{repo.tracking_ref}", f"+{WAITING}*:{waiting_tracking(repo)}*")
+            f"+{repo.ref}:{repo.tracking_ref}", f"+{TURNS}*:{turns_tracking(repo)}*")
     for attempt in range(8):
         res = repo.git(*args, check=False)
         if res.status == 0:
@@ -148,7 +153,7 @@ def hook_refusal(remote: str, summary: str, stderr: str) -> HookRefused | None:
 
 
 def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: bool = False,
-         expect: str | None = None) -> bool:
+         expect: str | None = None, also_ref: str | None = None) -> bool:
     """Push ``commit`` to ``ref`` (the board ref by default) on the remote, without force.
 
     ``exclusive`` (board transactions): a remote that already has ``commit``
@@ -163,6 +168,10 @@ def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: boo
     another writer may have landed a commit byte-identical to the chain's first, and a push
     of the chain would then fast-forward on top of it, taking that commit for ours.
 
+    ``also_ref`` (a ref name): ``commit`` goes to that ref too, forced, in the same push but not
+    atomically: it moves even when the board ref is rejected (a clone's turn ref, which says
+    which clone landed the board tip, or that a clone is trying: :mod:`gitboard.store.turn`).
+
     Returns:
         True if the remote took it; False if it was rejected because the remote
         moved or its ref was locked by another push (a lost race).
@@ -175,7 +184,8 @@ def push(repo: BoardRepo, commit: str, ref: str | None = None, *, exclusive: boo
     target = ref or repo.ref
     # --no-verify: the user's pre-push hooks guard their code, not board bookkeeping
     lease = (f"--force-with-lease={target}:{expect}",) if expect else ()
-    res = repo.git("push", "--porcelain", "--no-verify", *lease, repo.remote, f"{commit}:{target}", check=False)
+    res = repo.git("push", "--porcelain", "--no-verify", *lease, repo.remote, f"{commit}:{target}",
+                   *((f"+{commit}:{also_ref}",) if also_ref else ()), check=False)
     # porcelain status line: "<flag>\t<from>:<to>\t<summary>"; flag "!" is a rejection
     for line in res.stdout.decode(errors="replace").splitlines():
         fields = line.split("\t")

@@ -23,8 +23,8 @@ what guarantees correctness. Around that core:
 - group commit (:mod:`gitboard.store.group`): the lock's holder applies the operations
   that other writers of the clone queued meanwhile, each its own commit, and lands
   them with one compare-and-swap or push;
-- fairness between clones (:mod:`gitboard.store.turn`): short backoffs, and a clone
-  that keeps winning yields;
+- fairness between clones (:mod:`gitboard.store.turn`): clones that write at the same
+  moment take turns in a ring, each push saying which clone landed it; short backoffs;
 - unknown outcomes (:mod:`gitboard.store.settle`): a push whose connection dropped is
   settled by fetching again, or reported as unknown and recognised when repeated;
 - an operation may read only part of the board (its ``reads`` attribute,
@@ -359,27 +359,28 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
     last_base: str | None = None
     stuck_since: float | None = None
     landed: str | None = None  # the migration commit just landed: the next attempt's base
-    contended = deferred = False
+    contended = False
     losses = 0
+    held_on: str | None = None  # the tip this group holds back on, since the monotonic time held_since
+    held_since = 0.0
     turn = Turn(repo, queue.dir.name) if repo.remote else None
     while True:
         stats.attempts += 1
         started = time.monotonic()
-        if gather is not None:
-            slots.extend(gather())
-            slots.sort(key=lambda s: s.order)
         if repo.remote:
             from gitboard.store import remote as remote_ops  # remote mode only
 
             base = landed or remote_ops.fetch(repo)
             mine = turn.read().mine
             contended = contended or (mine is not None and base != mine)
-            if losses >= 2 and base is not None:
-                turn.say_waiting(base)  # lost twice running: the others let this clone go first
-            elif not deferred and base is not None and turn.others_wait(base):
-                # another clone lost to our last commit and said so: let it in first
-                deferred = contended = True
-                time.sleep(min(turn.defer_seconds(), max(0.0, limit - time.monotonic())))
+            if base != held_on:
+                held_on, held_since = base, time.monotonic()
+            hold = turn.hold(base, time.monotonic() - held_since) if base is not None else 0.0
+            if hold > 0 and time.monotonic() + hold < limit:
+                # other clones take turns: the ones before this one in the ring go first
+                stats.attempts -= 1  # a look, not an attempt
+                time.sleep(hold)
+                continue
             if base is not None and base != repo.tip():
                 mirror(repo, base, "sync")
             records = settle.pending(repo)
@@ -393,6 +394,9 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
         if also is not None and not also.current(repo):
             slots[0].result = MOVED
             return False
+        if gather is not None:  # as late as it can: what queued while this leader fetched or held back joins
+            slots.extend(gather())
+            slots.sort(key=lambda s: s.order)
         now = utcnow()
         reads = getattr(slots[0].op, "reads", None) if len(slots) == 1 and base is not None else None
         tree = tree_id(repo, base) if reads is not None else None
@@ -422,7 +426,9 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
                     queue.pending(s.name, s.commit, s.result)
             try:
                 # "up to date": another writer's identical commit, a lost race
-                won = rider.push(repo, tip) if rider else remote_ops.push(repo, tip, exclusive=True, expect=base)
+                turn_ref = turn.ref if turn is not None and rider is None and turn.announces(base, losses) else None
+                won = rider.push(repo, tip) if rider else remote_ops.push(repo, tip, exclusive=True, expect=base,
+                                                                          also_ref=turn_ref)
             except HookRefused as e:
                 if len(slots) == 1 or not wrote:
                     raise
@@ -460,7 +466,8 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
             _forget_settled(repo, slots)
             stats.commit = next((s.commit for s in slots if s.name is None), None) or tip
             if turn is not None:
-                turn.won(tip, contended or stats.attempts > 1, time.monotonic() - started)
+                turn.won(tip, contended or stats.attempts > 1, time.monotonic() - started,
+                         announced=turn_ref is not None)
             return True
         losses += 1
         if turn is not None and base is not None:

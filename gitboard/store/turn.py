@@ -1,32 +1,46 @@
 """Fairness between the clones that write one remote board: whose turn it is.
 
 Every attempt at a board write takes about one round trip (fetch, apply, push), and the
-remote takes the first push made on the current tip. So whoever starts an attempt first
-wins it, and a writer that waits longer after a loss than the winner takes to come back
-loses again and again. Measured on 4 clones of a bare remote (bench/contention.py), with
-a backoff of 0.5-1.5 round trips that doubled, one clone won 78 of 100 claims and another
-none. Two rules keep every clone in the game:
+remote takes the first push made on the current tip. Left to race, the clones that write at
+the same moment all push on the same tip and all but one lose; each loss costs a whole
+attempt (a pack sent, checked and thrown away), and a clone can lose many times running.
+Measured on 4 clones of a bare remote (``bench/contention.py``), racing took 3.8-4.6 attempts
+per write, and a clone that had just won often won again. So the clones take turns:
 
-- a loser waits at most a quarter of a round trip (:func:`backoff`), never more after
-  more losses;
-- a clone that keeps winning lets the others in: after a contended win it waits up to a
-  round trip before its next write, after a win back to back with its last up to half
-  of one, unless it has been alone on the board for :data:`CONTENDED_SECONDS`
-  (:meth:`Turn.won`), and when another clone says it keeps losing to this clone's
-  commits or on the current tip, this clone waits before its next push
-  (:meth:`Turn.others_wait`).
+- **Turn refs.** When a clone pushes a board write while others are about, the same push
+  (not atomic) sets ``refs/gitboard/turns/<its name>`` on the remote to the commit it
+  pushed. Fetches bring those refs along (:func:`gitboard.store.remote.turns`): the turn ref
+  that names the tip says which clone landed it, and the refs that moved in the last
+  :data:`ACTIVE_SECONDS` say which clones are writing. A rejected push still moves its
+  turn ref (to the commit that lost), so a clone that only ever loses is seen too.
+- **The ring** (:meth:`Turn.hold`). The active clones, sorted by name, take turns after
+  the one that landed the tip: the next one writes at once, the one ``d`` places on
+  holds back for the ``d - 1`` before it, about a round trip each, and looks at the tip
+  again every half round trip (every :data:`LOOK_NEXT` of one when it is next but one).
+  Each look is a fetch, cheaper than the lost push it saves. A clone goes anyway once
+  those before it had their time, so a clone that stopped writing (or died) costs the
+  others about a round trip per turn, and only until its turn ref stops counting.
+- **Short backoffs.** A race lost anyway (the ring not known yet, or a slow turn) is
+  retried after at most a quarter of a round trip (:func:`backoff`), never more after
+  more losses.
+- **Gaps without a ring.** A clone that sees no other clone's turn ref move but keeps
+  finding others' commits leaves gaps between its writes: up to a round trip after a
+  contended win, up to half of one after a win back to back with its last, until it has
+  been alone on the board for :data:`CONTENDED_SECONDS` (:meth:`Turn.won`).
 
-A clone that lost twice running says so by pushing the board tip it tries on next to
-``refs/gitboard/waiting/<its name>`` on the remote (:mod:`gitboard.store.remote`,
-in the background: the push carries no objects). Fetches bring those refs along; a
-clone that finds another waiting on the tip it fetched holds its push back.
+Turn refs steer only who tries first: every write is still a push without force onto the
+tip it was made on, so a clone that ignores them, or forges them, can win races but never
+lands a write the board's rules refuse or loses another's. A lone writer never holds back,
+and its push carries its turn ref only once every :data:`ACTIVE_SECONDS` (one more ref
+update in the same push).
 
 Per clone, ``<git-common-dir>/gitboard/turn-<tag>`` holds, as JSON, the last board commits
 this clone landed (``landed``, newest last), the wall-clock time before which its writers
 do not start a write (``until``), the time of its last win (``last``) and of its last
-contended one (``seen``): shared by every
-process of the clone, since its next writer is often another process (the group's next
-leader, :mod:`gitboard.store.group`).
+contended one (``seen``), of its last win that carried its turn ref (``said``), and the
+mean seconds of its recent attempts (``rt``): shared by
+every process of the clone, since its next writer is often another process (the group's
+next leader, :mod:`gitboard.store.group`).
 """
 
 from __future__ import annotations
@@ -36,7 +50,6 @@ import json
 import os
 import random
 import socket
-import subprocess
 import time
 
 from gitboard.store.repo import BoardRepo
@@ -48,10 +61,17 @@ MIN_BACKOFF, MAX_BACKOFF = 0.001, 0.5
 #: back-to-back writes; a clone alone on the board for longer writes without them.
 CONTENDED_SECONDS = 2.0
 
-#: Board commits of its own a clone remembers, to recognise another clone's waiting ref.
+#: Board commits of its own a clone remembers, to recognise a tip it landed.
 KEEP = 8
 
-_pushes: list[subprocess.Popen] = []  # waiting-ref pushes still running
+#: Seconds a clone's turn ref counts as active after this clone's fetch last saw it move.
+ACTIVE_SECONDS = 3.0
+
+#: Round trips between a held-back writer's looks at the remote's tip; :data:`LOOK_NEXT` when
+#: it is next but one (the one before it is writing now). Measured on ``bench/contention.py``:
+#: 0.08-0.3 for the next but one gave the same claims/s; holding back longer than the turns
+#: before it (1.5 or 2 round trips each) lost 10-20%.
+LOOK, LOOK_NEXT = 0.5, 0.15
 
 
 def backoff(attempt_seconds: float) -> float:
@@ -71,11 +91,14 @@ class Turn:
     def __init__(self, repo: BoardRepo, tag: str) -> None:
         self.repo = repo
         self.path = os.path.join(repo.common_dir, "gitboard", f"turn-{tag}")
-        #: this clone among the remote's waiting writers: its host and git directory, hashed
+        #: this clone among the remote's turn refs: its host and git directory, hashed (16 hex digits)
         self.name = hashlib.sha1(f"{socket.gethostname()}\0{os.path.realpath(repo.common_dir)}".encode()).hexdigest()[:16]
         self.landed: list[str] = []
-        self.until = self.last = self.seen = 0.0
+        self.until = self.last = self.seen = self.said = 0.0
+        #: seconds one attempt (fetch, apply, push) takes, averaged over this clone's recent ones
         self.round_trip = 0.0
+        #: how many other clones' turn refs moved in the last ACTIVE_SECONDS, as :meth:`hold` last saw
+        self.others = 0
 
     def read(self) -> "Turn":
         """Load the clone's state (missing or damaged: a clone that never won)."""
@@ -84,8 +107,10 @@ class Turn:
                 state = json.load(f)
             self.landed, self.until, self.last = list(state["landed"]), float(state["until"]), float(state["last"])
             self.seen = float(state.get("seen", 0.0))
+            self.said = float(state.get("said", 0.0))
+            self.round_trip = self.round_trip or float(state.get("rt", 0.0))  # this process's own, if it timed one
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            self.landed, self.until, self.last, self.seen = [], 0.0, 0.0, 0.0
+            self.landed, self.until, self.last, self.seen, self.said = [], 0.0, 0.0, 0.0, 0.0
         return self
 
     @property
@@ -99,35 +124,76 @@ class Turn:
         if wait > 0:
             time.sleep(wait)
 
-    def others_wait(self, base: str) -> bool:
-        """True if another clone says it lost races running and now tries on ``base`` (the tip
-        just fetched), or on a board commit this clone landed."""
+    def hold(self, base: str, waited: float = 0.0) -> float:
+        """Seconds to hold back before fetching again, having fetched ``base`` and held back on it
+        for ``waited`` seconds already; 0 means go now: write on ``base``.
+
+        The clones whose turn refs moved in the last :data:`ACTIVE_SECONDS`, and this one,
+        sorted by name, form the ring (see the module docstring). ``d``, this clone's distance
+        after the one that landed ``base``: 1 goes at once; more holds back until ``d`` round
+        trips have passed (to the millisecond), in steps of :data:`LOOK` round trips (:data:`LOOK_NEXT` for ``d``
+        = 2). Nobody holds back with no other clone active, or on a tip landed by a clone
+        outside the ring. Sets :attr:`others`.
+        """
         from gitboard.store import remote as remote_ops
 
-        mine = set(self.landed)
-        return any(c == base or c in mine for n, c in remote_ops.waiting(self.repo).items() if n != self.name)
+        now = time.time()
+        refs = remote_ops.turns(self.repo)
+        active = {n for n, (_, seen) in refs.items() if now - seen < ACTIVE_SECONDS} | {self.name}
+        self.others = len(active) - 1
+        if not self.others:
+            return 0.0
+        maker = self.name if base in self.landed else next((n for n, (c, _) in refs.items() if c == base), None)
+        if maker not in active:
+            return 0.0
+        ring = sorted(active)
+        distance = (ring.index(self.name) - ring.index(maker)) % len(ring) or len(ring)
+        rt = max(self.round_trip, MIN_BACKOFF)
+        left = distance * rt - waited
+        if distance == 1 or left < MIN_BACKOFF:
+            return 0.0
+        return min(left, rt * (LOOK_NEXT if distance == 2 else LOOK))
 
-    def defer_seconds(self) -> float:
-        """How long to hold back a push when :meth:`others_wait`: 0.5-1.5 of the last attempt's
-        duration (0.1 s if unknown), at most 1 s."""
-        return min(max(self.round_trip or 0.1, 0.01) * (0.5 + random.random()), 1.0)
+    @property
+    def ref(self) -> str:
+        """This clone's turn ref on the remote: ``refs/gitboard/turns/<name>``."""
+        from gitboard.store.remote import TURNS
 
-    def won(self, commit: str, contended: bool, attempt_seconds: float) -> None:
+        return f"{TURNS}{self.name}"
+
+    def announces(self, base: str | None, losses: int) -> bool:
+        """True if a push made on ``base`` after ``losses`` lost races carries this clone's turn
+        ref: when other clones are active, after a loss, when ``base`` is not the last commit
+        this clone landed (someone else wrote since, or this clone never wrote), or when its
+        last win that did was :data:`ACTIVE_SECONDS` ago or more (so a writer that has been
+        alone joins the ring with its first push, and a lone writer says so once in a while)."""
+        return bool(self.others or losses or base != self.mine or time.time() - self.said >= ACTIVE_SECONDS)
+
+    def won(self, commit: str, contended: bool, attempt_seconds: float, announced: bool = False) -> None:
         """Record a win of ``commit``; after a ``contended`` one (a race lost first, or another
         clone's commit found since this clone's last), or one back to back with the last while
         others were about (a contended win in the last :data:`CONTENDED_SECONDS`), this clone's
-        writers wait up to a round trip (half of one) before the next write."""
+        writers wait up to a round trip (half of one) before the next write, unless other
+        clones take turns with it (:meth:`hold` does the waiting then). ``announced``: the push
+        carried this clone's turn ref."""
+        others = self.others
         self.read()
-        self.round_trip = attempt_seconds
+        self._average(attempt_seconds)
         now = time.time()
         if contended:
             self.seen = now
+        if others:
+            until = 0.0  # the ring decides when this clone writes next
+        elif contended:
             until = now + attempt_seconds * random.random()
         elif now - self.last < 2 * attempt_seconds and now - self.seen < CONTENDED_SECONDS:
             until = now + attempt_seconds * 0.5 * random.random()  # writing back to back among others: a gap
         else:
             until = 0.0  # alone on the board: nobody to let in
-        state = {"landed": (self.landed + [commit])[-KEEP:], "until": until, "last": now, "seen": self.seen}
+        if announced:
+            self.said = now
+        state = {"landed": (self.landed + [commit])[-KEEP:], "until": until, "last": now, "seen": self.seen,
+                 "said": self.said, "rt": self.round_trip}
         tmp = f"{self.path}.{os.getpid()}"
         try:
             with open(tmp, "w") as f:
@@ -138,21 +204,8 @@ class Turn:
 
     def lost(self, attempt_seconds: float) -> None:
         """Record a lost race that took ``attempt_seconds``."""
-        self.round_trip = attempt_seconds
+        self._average(attempt_seconds)
 
-    def say_waiting(self, base: str) -> None:
-        """Say on the remote that this clone lost races running and now tries on ``base``: a
-        ``git push`` in the background of ``base`` to ``refs/gitboard/waiting/<name>``."""
-        for p in list(_pushes):
-            if p.poll() is not None:
-                _pushes.remove(p)
-        if _pushes:
-            return
-        from gitboard.store.remote import WAITING
-
-        try:
-            _pushes.append(subprocess.Popen(
-                ["git", "push", "-q", "--no-verify", self.repo.remote or "origin", f"{base}:{WAITING}{self.name}"],
-                cwd=self.repo.cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        except OSError:
-            pass
+    def _average(self, attempt_seconds: float) -> None:
+        """Fold an attempt's duration into :attr:`round_trip` (weight 0.3 for the newest)."""
+        self.round_trip = attempt_seconds if not self.round_trip else 0.7 * self.round_trip + 0.3 * attempt_seconds

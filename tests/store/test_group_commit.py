@@ -21,6 +21,7 @@ from gitboard.board.errors import Conflict, NotFound
 from gitboard.store import group
 from gitboard.store.repo import BoardRepo
 from gitboard.store.transact import Stats, transact
+from gitboard.store.turn import Turn
 
 
 def queued(path: Path) -> int:
@@ -168,9 +169,10 @@ print(json.dumps(won), flush=True)
 """
 
 
-def test_no_claimer_starves_in_a_contended_remote_race(clone, git):
+def test_no_claimer_starves_in_a_contended_remote_race(clone, git, bare_remote):
     """8 claimers in 4 clones of one bare remote claim 48 tasks: each wins at least a third of
-    the mean share (2 of 6), and no task is claimed twice."""
+    the mean share (2 of 6), and no task is claimed twice; the clones said on the remote which
+    of them landed what (their turn refs), so that they could take turns."""
     clones = [clone(f"c{k}") for k in range(4)]
     for c in clones:
         git(c, "config", "maintenance.auto", "false")
@@ -189,3 +191,7 @@ def test_no_claimer_starves_in_a_contended_remote_race(clone, git):
     assert sorted(ids) == list(range(1, 49))  # every task once: no duplicate claim
     shares = sorted(len(w) for w in won)
     assert shares[0] >= 2, shares  # a third of the mean share (6)
+    turns = git(bare_remote, "for-each-ref", "--format=%(refname:lstrip=3)", "refs/gitboard/turns/").split()
+    for c in clones[1:]:  # a clone's first write always says so (the first clone may have written alone)
+        with BoardRepo(c) as r:
+            assert Turn(r, "q").name in turns

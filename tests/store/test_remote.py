@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from functools import partial
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from gitboard.store.read import read_board
 from gitboard.store.repo import BoardRepo
 from gitboard.store.setup import init
 from gitboard.store.transact import Stats, transact
+from tests.conftest import unhook
 
 
 def do(path: Path, op, stats: Stats | None = None):
@@ -226,3 +228,45 @@ def test_remote_mode_board_commands_do_not_load_gitpython(clone):
         p = subprocess.run([sys.executable, "-c", probe, *args], cwd=c1, capture_output=True, text=True, timeout=120)
         report = json.loads(p.stderr.strip().splitlines()[-1])
         assert report == {"code": 0, "git": False}, (args, p.stderr)
+
+
+def test_a_push_moves_the_clones_turn_ref_even_when_the_board_ref_loses(clone, bare_remote, git, board_tip):
+    """The turn ref rides in the same push, not atomically: a losing clone is seen by the others."""
+    from gitboard.store import remote
+
+    unhook(bare_remote)  # plain commits, not board operations: the push mechanics alone
+    c1, c2 = clone("c1"), clone("c2")
+    ref = f"{remote.TURNS}c2"
+    with BoardRepo(c2) as r2:
+        base = remote.fetch(r2)
+        add(c1, "moves the board")  # c2's push below is made on a tip the remote has left
+
+        def commit_on(parent: str) -> str:
+            return git(c2, "commit-tree", f"{parent}^{{tree}}", "-p", parent, "-m", "c2's write", ident=True)
+
+        lost = commit_on(base)
+        assert remote.push(r2, lost, exclusive=True, expect=base, also_ref=ref) is False
+        assert git(bare_remote, "rev-parse", ref) == lost
+        assert board_tip(bare_remote) != lost
+
+        tip = remote.fetch(r2)
+        won = commit_on(tip)
+        assert remote.push(r2, won, exclusive=True, expect=tip, also_ref=ref) is True
+        assert git(bare_remote, "rev-parse", ref) == won == board_tip(bare_remote)
+    with BoardRepo(c1) as r1:
+        remote.fetch(r1)
+        seen = remote.turns(r1)
+    assert seen["c2"][0] == won and time.time() - seen["c2"][1] < 60  # c2 moved it, just now
+
+
+def test_a_server_that_refuses_turn_refs_still_takes_the_board_write(clone, bare_remote, git, board_tip):
+    """gitolite without a rule for refs/gitboard/turns/: its update hook declines that ref alone."""
+    hook = bare_remote / "hooks" / "update"
+    hook.write_text('#!/bin/sh\ncase "$1" in refs/gitboard/turns/*) echo "no turns here" >&2; exit 1;; esac\n')
+    hook.chmod(0o755)
+    c1 = clone("c1")
+    stats = Stats()
+    task = do(c1, partial(task_ops.add, actor="lead", subject="lands"), stats)  # a first write: it announces
+    assert task.id == 1 and stats.attempts == 1
+    assert board(c1).tasks[1].subject == "lands" and board_tip(bare_remote) == board_tip(c1)
+    assert git(bare_remote, "for-each-ref", "refs/gitboard/turns/") == ""

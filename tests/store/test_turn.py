@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +41,57 @@ def test_a_clone_among_others_leaves_gaps_until_it_has_been_alone_a_while(clone,
         assert t.read().until == 0.0
         other = Turn(r, "q").read()                                   # what the clone's other processes see
         assert (other.until, other.seen, other.mine) == (0.0, t.seen, "c" * 40) and t.seen >= before
+
+
+def _turn_ref(repo: BoardRepo, name: str, commit: str, age: float = 0.0) -> None:
+    """Leave the remote's turn ref ``name`` as a fetch would, seen moving ``age`` seconds ago."""
+    from gitboard.store.remote import turns_tracking
+
+    path = Path(repo.common_dir, turns_tracking(repo), name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(commit + "\n")
+    seen = time.time() - age
+    os.utime(path, (seen, seen))
+
+
+def test_clones_take_turns_after_the_one_that_landed_the_tip(clone):
+    """Ring [a, me, y, z] with round trips of 0.1 s: the next goes at once, the next but one looks
+    every 0.015 s, the ones after every 0.05 s, each until the turns before it had their time."""
+    with BoardRepo(clone("c1")) as r:
+        t = Turn(r, "q")
+        t.round_trip = 0.1
+        assert t.hold("1" * 40) == 0.0 and t.others == 0          # alone: nobody to wait for
+        assert t.announces("1" * 40, 0)                            # never wrote: says so on its push
+        a, y, z = "0" * 16, "f" * 15 + "e", "f" * 16                # sorted: a < me < y < z
+        assert a < t.name < y
+        for name, commit in ((a, "a" * 40), (y, "b" * 40), (z, "c" * 40)):
+            _turn_ref(r, name, commit)
+        assert t.hold("a" * 40) == 0.0 and t.others == 3           # a landed it: this clone is next
+        assert t.hold("c" * 40) == pytest.approx(0.015)            # z landed it: a first (d = 2)
+        assert t.hold("b" * 40) == pytest.approx(0.05)             # y landed it: z, a first (d = 3)
+        assert t.hold("b" * 40, waited=0.28) == pytest.approx(0.02)
+        assert t.hold("b" * 40, waited=0.3) == 0.0                 # they had their time: go anyway
+        assert t.hold("9" * 40) == 0.0                             # landed by a clone outside the ring
+        t.landed = ["d" * 40]
+        assert t.hold("d" * 40) == pytest.approx(0.05)             # this clone's own tip: last (d = 4)
+        assert t.announces("d" * 40, 0)                            # others active: every push says so
+
+
+def test_a_turn_ref_that_stopped_moving_leaves_the_ring(clone):
+    with BoardRepo(clone("c1")) as r:
+        t = Turn(r, "q")
+        t.round_trip = 0.1
+        a, y, z = "0" * 16, "f" * 15 + "e", "f" * 16
+        _turn_ref(r, a, "a" * 40)
+        _turn_ref(r, y, "b" * 40)
+        _turn_ref(r, z, "c" * 40, age=turn_mod.ACTIVE_SECONDS + 1)  # z stopped writing
+        assert t.hold("b" * 40) == pytest.approx(0.015) and t.others == 2   # ring [a, me, y]: a, then me
+        assert t.hold("c" * 40) == 0.0                                        # z's tip: nobody's turn
+        for name in (a, y):
+            _turn_ref(r, name, "e" * 40, age=turn_mod.ACTIVE_SECONDS + 1)
+        assert t.hold("b" * 40) == 0.0 and t.others == 0
+        t.landed, t.said = ["d" * 40], time.time()
+        assert not t.announces("d" * 40, 0)                        # alone, on its own tip: a plain push
+        assert t.announces("d" * 40, 1)                            # after a lost race it says so
+        t.said -= turn_mod.ACTIVE_SECONDS
+        assert t.announces("d" * 40, 0)                            # and once in a while when alone
