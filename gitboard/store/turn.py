@@ -69,8 +69,9 @@ ACTIVE_SECONDS = 3.0
 
 #: Round trips between a held-back writer's looks at the remote's tip; :data:`LOOK_NEXT` when
 #: it is next but one (the one before it is writing now). Measured on ``bench/contention.py``:
-#: 0.08-0.3 for the next but one gave the same claims/s; holding back longer than the turns
-#: before it (1.5 or 2 round trips each) lost 10-20%.
+#: 0.08-0.3 for the next but one, and 0.3-0.7 for the others, gave the same claims/s; a first
+#: look at 0.4-0.6 round trip for the next but one, or holding back longer than the turns
+#: before it (1.5 or 2 round trips each), lost 10-25%.
 LOOK, LOOK_NEXT = 0.5, 0.15
 
 
@@ -129,11 +130,11 @@ class Turn:
         for ``waited`` seconds already; 0 means go now: write on ``base``.
 
         The clones whose turn refs moved in the last :data:`ACTIVE_SECONDS`, and this one,
-        sorted by name, form the ring (see the module docstring). ``d``, this clone's distance
-        after the one that landed ``base``: 1 goes at once; more holds back until ``d`` round
-        trips have passed (to the millisecond), in steps of :data:`LOOK` round trips (:data:`LOOK_NEXT` for ``d``
-        = 2). Nobody holds back with no other clone active, or on a tip landed by a clone
-        outside the ring. Sets :attr:`others`.
+        sorted by name, form the ring (see the module docstring). ``d`` is this clone's
+        distance after the one that landed ``base``: 1 goes at once; more holds back until
+        ``d`` round trips (:attr:`round_trip`) have passed, to the millisecond, in steps of
+        :data:`LOOK` round trips (:data:`LOOK_NEXT` for ``d`` = 2). Nobody holds back with no
+        other clone active, or on a tip landed by a clone outside the ring. Sets :attr:`others`.
         """
         from gitboard.store import remote as remote_ops
 
