@@ -11,7 +11,8 @@ per write, and a clone that had just won often won again. So the clones take tur
   (not atomic) sets ``refs/gitboard/turns/<its name>`` on the remote to the commit it
   pushed. Fetches bring those refs along (:func:`gitboard.store.remote.turns`): the turn ref
   that names the tip says which clone landed it, and the refs that moved in the last
-  :data:`ACTIVE_SECONDS` say which clones are writing. A rejected push still moves its
+  :data:`ACTIVE_SECONDS` (longer for a large ring: :meth:`Turn.hold`) say which clones are
+  writing. A rejected push still moves its
   turn ref (to the commit that lost), so a clone that only ever loses is seen too.
 - **The ring** (:meth:`Turn.hold`). The active clones, sorted by name, take turns after
   the one that landed the tip: the next one writes at once, the one ``d`` places on
@@ -64,7 +65,8 @@ CONTENDED_SECONDS = 2.0
 #: Board commits of its own a clone remembers, to recognise a tip it landed.
 KEEP = 8
 
-#: Seconds a clone's turn ref counts as active after this clone's fetch last saw it move.
+#: Seconds a clone's turn ref counts as active after this clone's fetch last saw it move; with
+#: many turn refs, two round trips per ref when that is longer (:meth:`Turn.hold`).
 ACTIVE_SECONDS = 3.0
 
 #: Round trips between a held-back writer's looks at the remote's tip; :data:`LOOK_NEXT` when
@@ -129,8 +131,10 @@ class Turn:
         """Seconds to hold back before fetching again, having fetched ``base`` and held back on it
         for ``waited`` seconds already; 0 means go now: write on ``base``.
 
-        The clones whose turn refs moved in the last :data:`ACTIVE_SECONDS`, and this one,
-        sorted by name, form the ring (see the module docstring). ``d`` is this clone's
+        The clones whose turn refs moved in the last :data:`ACTIVE_SECONDS` (or, with many
+        turn refs, in the last two round trips per ref, since a clone of a large ring moves
+        its ref once a turn), and this one, sorted by name, form the ring (see the module
+        docstring). ``d`` is this clone's
         distance after the one that landed ``base``: 1 goes at once; more holds back until
         ``d`` round trips (:attr:`round_trip`) have passed, to the millisecond, in steps of
         :data:`LOOK` round trips (:data:`LOOK_NEXT` for ``d`` = 2). Nobody holds back with no
@@ -140,7 +144,9 @@ class Turn:
 
         now = time.time()
         refs = remote_ops.turns(self.repo)
-        active = {n for n, (_, seen) in refs.items() if now - seen < ACTIVE_SECONDS} | {self.name}
+        rt = max(self.round_trip, MIN_BACKOFF)
+        window = max(ACTIVE_SECONDS, 2 * len(refs) * rt)  # a turn of a large ring can take longer
+        active = {n for n, (_, seen) in refs.items() if now - seen < window} | {self.name}
         self.others = len(active) - 1
         if not self.others:
             return 0.0
@@ -149,7 +155,6 @@ class Turn:
             return 0.0
         ring = sorted(active)
         distance = (ring.index(self.name) - ring.index(maker)) % len(ring) or len(ring)
-        rt = max(self.round_trip, MIN_BACKOFF)
         left = distance * rt - waited
         if distance == 1 or left < MIN_BACKOFF:
             return 0.0

@@ -95,3 +95,19 @@ def test_a_turn_ref_that_stopped_moving_leaves_the_ring(clone):
         assert t.announces("d" * 40, 1)                            # after a lost race it says so
         t.said -= turn_mod.ACTIVE_SECONDS
         assert t.announces("d" * 40, 0)                            # and once in a while when alone
+
+
+def test_a_large_ring_keeps_a_clone_between_its_turns(clone):
+    """40 clones at 0.1 s a round trip: a turn of the ring takes about 4 s, longer than
+    ACTIVE_SECONDS, so a ref that moved 5 s ago still counts (two round trips per ref: 8 s)."""
+    with BoardRepo(clone("c1")) as r:
+        t = Turn(r, "q")
+        t.round_trip = 0.1
+        names = [f"{k:016x}" for k in range(40)]
+        for k, name in enumerate(names):
+            _turn_ref(r, name, f"{k:040x}", age=5.0)
+        t.hold("0" * 40)
+        assert t.others == 40
+        _turn_ref(r, names[0], "0" * 40, age=9.0)  # past the window: left the ring
+        t.hold("1" * 40)
+        assert t.others == 39
