@@ -276,10 +276,16 @@ class BoardClient:
         return self.apply(partial(inbox_ops.broadcast, sender=self.actor, content=content,
                                      msg_id=msg_id or new_id()), repo=repo)
 
-    def drain(self, name: str | None = None, *, repo: BoardRepo | None = None) -> list:
+    def drain(self, name: str | None = None, *, ids: Sequence[str] | None = None,
+              repo: BoardRepo | None = None) -> list:
         """Drain ``name``'s inbox (default: the actor's) in one commit deleting exactly the
-        messages returned, oldest first."""
-        return self.apply(partial(inbox_ops.drain, name=name or self.actor, actor=self.actor), repo=repo)
+        messages returned, oldest first; with ``ids``, only those messages (an acknowledged
+        read after :meth:`peek`: ids already gone are skipped).
+
+        Raises:
+            Invalid: a malformed name or id. Conflict: the actor may not drain that inbox."""
+        kw = {} if ids is None else {"ids": list(ids)}
+        return self.apply(partial(inbox_ops.drain, name=name or self.actor, actor=self.actor, **kw), repo=repo)
 
     def peek(self, name: str | None = None, *, repo: BoardRepo | None = None) -> list:
         """Return ``name``'s inbox (default: the actor's) without draining it, oldest first."""

@@ -15,6 +15,7 @@ transaction writes the same message.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -199,26 +200,36 @@ def broadcast(board: Board, now: datetime, *, sender: str, content: str, msg_id:
     return Change(writes, f"broadcast to {len(sent)} by {sender}", trailers("broadcast", sender), result=sent)
 
 
-def drain(board: Board, now: datetime, *, name: str, actor: str | None = None) -> Change | NoChange:
+def drain(board: Board, now: datetime, *, name: str, actor: str | None = None,
+          ids: Sequence[str] | None = None) -> Change | NoChange:
     """Read and remove every message in ``name``'s inbox: a commit deleting exactly those files (action ``drain``).
 
     ``actor`` is who drains it, named in the ``Gitboard-Actor`` trailer (and so the
     commit's fallback author); None means ``name`` itself (a teammate draining its
     own inbox). Only the recipient and the lead may drain an inbox
     (:func:`~gitboard.board.rules.drain_refusal`).
-    The result is the list of messages removed, oldest first; an empty inbox is
-    ``NoChange([])``. Files that are not valid messages are left in place.
+    ``ids`` (message ids) removes only those messages: an acknowledged read, after a
+    :func:`peek` that showed them; ids no longer in the inbox are skipped, so repeating
+    an acknowledgement changes nothing.
+    The result is the list of messages removed, oldest first; an empty inbox (or no
+    listed id in it) is ``NoChange([])``. Files that are not valid messages are left in place.
 
     Raises:
-        Invalid: a malformed ``name`` or ``actor``.
+        Invalid: a malformed ``name``, ``actor`` or id.
         Conflict: ``actor`` is neither ``name`` nor the lead.
     """
     check_name(name)
     actor = name if actor is None else check_name(actor, "actor")
+    if isinstance(ids, (str, bytes)):
+        raise Invalid("message ids must be a list of ids, not one string")
+    wanted = None if ids is None else {check_id(i) for i in ids}
     why = drain_refusal(name, actor)
     if why:
         raise Conflict(why)
     paths, messages, _ = _inbox(board, name)
+    if wanted is not None:
+        kept = [(p, m) for p, m in zip(paths, messages) if m.id in wanted]
+        paths, messages = [p for p, _ in kept], [m for _, m in kept]
     if not paths:
         return NoChange([])
     writes: dict[str, bytes | None] = dict.fromkeys(paths)

@@ -27,6 +27,7 @@ TEAMMATE_TOOLS: dict[str, str] = {
     "send_message": "Send a message to a member's inbox (the lead is 'lead').",
     "broadcast": "Send one message to every member but you.",
     "read_inbox": "Read your inbox (drained: each message is returned once), oldest first.",
+    "ack_messages": "Remove messages you read with read_inbox(peek=true) from your inbox, by id.",
     "submit_plan": "Submit a plan to the lead and wait for approval or feedback (with a timeout).",
     "answer_shutdown": "Answer a shutdown_request from the lead: approve (you stop) or reject with a reason.",
     "roster": "Show the team's roster: members, roles, statuses and tasks.",

@@ -126,9 +126,14 @@ def build_server(tools: BoardTools) -> MCPServer:
     def broadcast(content: Annotated[str, Field(description="The message.")]) -> mtypes.CallToolResult:
         return call(lambda: tools.broadcast(content))
 
-    def read_inbox(peek: Annotated[bool, Field(description="Leave the messages in the inbox.")] = False,
+    def read_inbox(peek: Annotated[bool, Field(description="Leave the messages in the inbox (then remove "
+                                                             "them with ack_messages once handled).")] = False,
                    ) -> mtypes.CallToolResult:
         return call(lambda: tools.read_inbox(peek))
+
+    def ack_messages(ids: Annotated[list[str], Field(description="Ids of messages read with peek.")],
+                     ) -> mtypes.CallToolResult:
+        return call(lambda: tools.ack_messages(ids))
 
     def submit_plan(plan: Annotated[str, Field(description="The plan, for the lead to approve.")],
                     timeout: Annotated[float, Field(description="Seconds to wait for the answer.", ge=0)] = 600.0,
@@ -146,7 +151,8 @@ def build_server(tools: BoardTools) -> MCPServer:
 
     for fn, ro in ((list_tasks, True), (show_task, True), (claim_task, False), (renew_task, False),
                    (done_task, False), (fail_task, False), (send_message, False), (broadcast, False),
-                   (read_inbox, False), (submit_plan, False), (answer_shutdown, False), (roster, True)):
+                   (read_inbox, False), (ack_messages, False), (submit_plan, False), (answer_shutdown, False),
+                   (roster, True)):
         register(fn, readonly=ro)
 
     # -- the lead's ----------------------------------------------------------------------

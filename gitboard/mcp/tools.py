@@ -215,6 +215,16 @@ class BoardTools:
                     lines.append(f"  {key}: {m[key]}")
         return Answer({"messages": msgs}, "\n".join(lines))
 
+    def ack_messages(self, ids: list[str]) -> Answer:
+        """Remove the messages ``ids`` from the member's inbox: an acknowledged read, after
+        :meth:`read_inbox` with ``peek``, so that a client that stops between the two loses no
+        message. Ids no longer in the inbox are skipped; ``{"messages": [removed...]}``.
+
+        Raises:
+            Invalid: a malformed id."""
+        removed = [m.to_json() for m in self.client.drain(ids=ids)]
+        return Answer({"messages": removed}, f"removed {len(removed)} message(s) from your inbox")
+
     # -- protocols --------------------------------------------------------------------
     def submit_plan(self, plan: str, timeout: float = 600.0) -> Answer:
         """Submit a plan to the lead and wait up to ``timeout`` seconds for the answer:

@@ -151,6 +151,23 @@ def test_drain_deletes_only_what_it_saw(board):
     assert set(change.writes).isdisjoint(later.writes)  # a message it never saw is never deleted
 
 
+def test_a_drain_of_listed_ids_removes_only_those_and_is_a_legal_drain(board):
+    from gitboard.board import rules
+
+    b = apply(board, send(board, msg_id="m1"))
+    b = apply(b, send(b, msg_id="m2", now=NOW + timedelta(seconds=1)))
+    b = apply(b, send(b, msg_id="m3", now=NOW + timedelta(seconds=2)))
+    change = inbox_ops.drain(b, NOW, name="alice", ids=["m3", "m1", "gone"])
+    assert [m.id for m in change.result] == ["m1", "m3"]  # oldest first; an id already gone is skipped
+    assert rules.check_change(b, change.writes, change.trailers, NOW) == []
+    after = apply(b, change)
+    assert [m.id for m in inbox_ops.peek(after, "alice")] == ["m2"]
+    assert inbox_ops.drain(after, NOW, name="alice", ids=["m1", "m3"]) == NoChange([])  # a repeat
+    for bad in (["not an id!"], "m2"):
+        with pytest.raises(Invalid):
+            inbox_ops.drain(after, NOW, name="alice", ids=bad)
+
+
 def test_drain_names_who_drains_not_whose_inbox(board):
     b = apply(board, send(board, msg_id="m1"))
     change = inbox_ops.drain(b, NOW, name="alice", actor="lead")
