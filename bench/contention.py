@@ -17,6 +17,12 @@ won by one claimer, in three settings:
   spread over them round robin;
 - ``git``: the same over ``git://`` (a ``git daemon`` on 127.0.0.1).
 
+Through the remotes, it then runs 1 and 16 claimers again, alternating, so that the targets
+that compare 16 claimers with a lone one (claims/s, p99 against the lone median) are judged
+on the median of :data:`PAIRS` paired ratios measured side by side, not on one pair that the
+machine's load of the minute can swing either way; the 32-claimer p99 is set against the
+lone runs' median p50, and the other targets use the first row of each N.
+
 Beside each row it prints the raw ``git update-ref`` compare-and-swap rate measured
 in the same run (one process, alternating two commits for half a second). Claimers of
 one clone share fetches and pushes (group commit, :mod:`gitboard.store.group`);
@@ -56,6 +62,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import ENV, GITBOARD, claim_commits, gb, import_tasks, load, sh  # noqa: E402
 
 NS = (1, 4, 16, 32)
+#: Alternating runs of 1 and of 16 claimers per remote setting: the "16 claimers make at least a
+#: lone claimer's claims/s" target is judged on the median of their paired ratios, since on a
+#: shared 2-core VM one run of either moves by 20% from minute to minute.
+PAIRS = 3
 CLONES = 4
 ROWS: list[tuple[str, bool]] = []
 
@@ -228,8 +238,10 @@ def contention(tmp: Path, kinds: list[str], n_tasks: int) -> dict[str, dict[int,
             print(f"  {'N':>3} {'claims/s':>9} {'attempts':>9} {'p50':>8} {'p99':>8} {'fewest':>7} {'most':>5} "
                   f"{'grouped':>8} {'dupes':>6} {'raw CAS/s':>10}", flush=True)
             table[kind] = {}
-            for n in NS:
-                name = f"{kind}{n}"
+            plan = list(NS) if kind == "local" else list(NS) + [m for k in range(PAIRS - 1)
+                                                                  for m in ((16, 1) if k % 2 == 0 else (1, 16))]
+            for k, n in enumerate(plan):
+                name = f"{kind}{n}-{k}"
                 if kind == "local":
                     repos, history = make_local(tmp, name, n_tasks)
                 else:
@@ -237,10 +249,17 @@ def contention(tmp: Path, kinds: list[str], n_tasks: int) -> dict[str, dict[int,
                     repos, history = make_remote(tmp, name, n_tasks, url, srv)
                 row = run(repos, history, n, n_tasks)
                 row["cas"] = cas_rate(repos[0])
-                table[kind][n] = row
+                first = table[kind].setdefault(n, {**row, "rates": [], "p50s": [], "p99s": [], "runs": 0})
+                for key in ("rate", "p50", "p99"):
+                    first[f"{key}s"].append(row[key])
+                first["runs"] += 1
+                if k >= len(NS):
+                    first["dupes"] += row["dupes"]
+                    first["missing"] += row["missing"]
+                again = " (again)" if k >= len(NS) else ""
                 print(f"  {n:>3} {row['rate']:>9.1f} {row['att']:>9.2f} {row['p50'] * 1000:>6.0f}ms "
                       f"{row['p99'] * 1000:>6.0f}ms {row['min']:>7} {row['max']:>5} {row['grouped']:>8.2f} "
-                      f"{row['dupes']:>6} {row['cas']:>10.0f}", flush=True)
+                      f"{row['dupes']:>6} {row['cas']:>10.0f}{again}", flush=True)
                 for r in repos:
                     if kind != "local":
                         shutil.rmtree(r, ignore_errors=True)
@@ -258,22 +277,29 @@ def judge(table: dict[str, dict[int, dict]]) -> None:
         t = table[kind]
         lone = t[1]
         r16, r32 = t[16], t[32]
-        target(f"{kind}, 16 claimers in {CLONES} clones: claims/s >= 1 claimer's", r16["rate"] >= lone["rate"],
-               f"{r16['rate']:.1f}/s vs {lone['rate']:.1f}/s")
-        target(f"{kind}, 16 claimers: p99 <= 30x a lone claimer's median", r16["p99"] <= 30 * lone["p50"],
-               f"{r16['p99'] * 1000:.0f} ms vs 30 x {lone['p50'] * 1000:.0f} ms")
+        pairs = list(zip(r16["rates"], lone["rates"]))
+        ratio = statistics.median(a / b for a, b in pairs)
+        target(f"{kind}, 16 claimers in {CLONES} clones: claims/s >= 1 claimer's", ratio >= 1.0,
+               f"median {ratio:.2f}x over {len(pairs)} alternating pairs ("
+               + ", ".join(f"{a:.1f}/s vs {b:.1f}/s" for a, b in pairs) + ")")
+        tails = list(zip(r16["p99s"], lone["p50s"]))
+        tail = statistics.median(a / b for a, b in tails)
+        target(f"{kind}, 16 claimers: p99 <= 30x a lone claimer's median", tail <= 30,
+               f"median {tail:.1f}x over the same pairs ("
+               + ", ".join(f"{a * 1000:.0f} ms vs {b * 1000:.0f} ms" for a, b in tails) + ")")
+        lone_p50 = statistics.median(lone["p50s"])
         target(f"{kind}, 16 claimers: every claimer wins >= 1/3 of the mean share", r16["min"] >= r16["mean"] / 3,
                f"fewest {r16['min']}, mean {r16['mean']:.1f}")
         target(f"{kind}, 32 claimers: no claimer wins nothing", r32["min"] > 0, f"fewest {r32['min']}")
-        target(f"{kind}, 32 claimers: p99 <= 60x a lone claimer's median", r32["p99"] <= 60 * lone["p50"],
-               f"{r32['p99'] * 1000:.0f} ms vs 60 x {lone['p50'] * 1000:.0f} ms")
+        target(f"{kind}, 32 claimers: p99 <= 60x a lone claimer's median", r32["p99"] <= 60 * lone_p50,
+               f"{r32['p99'] * 1000:.0f} ms vs 60 x {lone_p50 * 1000:.0f} ms (the lone runs' median)")
     if "local" in table:
         r = table["local"][32]
         target("local, 32 claimers: p99 <= 1 s", r["p99"] <= 1.0, f"{r['p99'] * 1000:.0f} ms")
     dupes = sum(row["dupes"] for t in table.values() for row in t.values())
     missing = sum(row["missing"] for t in table.values() for row in t.values())
     target("duplicate claims: 0 (and every task claimed once)", dupes == 0 and missing == 0,
-           f"{dupes} duplicates, {missing} tasks unclaimed, in {sum(len(t) for t in table.values())} runs")
+           f"{dupes} duplicates, {missing} tasks unclaimed, in {sum(row['runs'] for t in table.values() for row in t.values())} runs")
 
 
 # -- the CLI claim at 10,000 tasks against 100 ---------------------------------------
@@ -364,7 +390,7 @@ print(won, lost, time.time())
 
 
 def simulate(machines: int, per_machine: int, tasks: int, rtt: float, service: float, scheme: str,
-             seed: int = 1) -> tuple[float, float, float, float]:
+             seed: int = 1) -> tuple[float, float, float, float, float]:
     """A discrete-event model of ``machines`` x ``per_machine`` claimers; ``scheme`` is one of:
 
     - ``race``, one ref, every machine for itself: each machine's leader (group commit)
@@ -375,14 +401,16 @@ def simulate(machines: int, per_machine: int, tasks: int, rtt: float, service: f
       off up to a quarter round trip;
     - ``turns``, one ref, machines taking turns (:mod:`gitboard.store.turn`): each write
       is the next machine's, which notices the previous one up to 0.15 round trip late
-      (it looks that often as next but one) and then takes a round trip to land; the others
-      look at the tip every half round trip meanwhile;
+      (it looks that often, by fetching, as next but one) and then takes a round trip to land;
+      the others list the remote's refs every half round trip meanwhile, and the one that
+      becomes next but one fetches at once;
     - ``per-task``, per-task claim refs: every claimer pushes the ref of a random task free
       when it picks; the server updates different refs side by side (8 at a time); two
       claimers that picked the same task conflict, and the later one tries another.
 
     Returns:
-        (claims/s, p99 claim latency in seconds, pushes and fetches the server handled per claim).
+        (claims/s, p99 claim latency in seconds, and per claim the pushes, the fetches and the
+        ref listings the server handled).
     """
     rng = random.Random(seed)
     claimed: set[int] = set()
@@ -399,7 +427,7 @@ def simulate(machines: int, per_machine: int, tasks: int, rtt: float, service: f
 
     if scheme == "turns":
         since = [0.0] * machines
-        fetches = 0.0
+        fetches = listings = 0.0
         while len(claimed) < tasks:
             for m in range(machines):
                 step = rng.random() * 0.15 * rtt + rtt + service
@@ -409,12 +437,14 @@ def simulate(machines: int, per_machine: int, tasks: int, rtt: float, service: f
                 latencies += [now + rtt / 2 - since[m]] * len(group)
                 since[m] = now + rtt / 2
                 pushes += 1
-                # the writer's own look, the next but one's every 0.15 round trip, the rest every half
-                fetches += 1 + min(1, machines - 2) * step / (0.15 * rtt) + max(0, machines - 3) * step / (0.5 * rtt)
+                # the next but one fetches every 0.15 round trip (and the one that becomes it, once);
+                # the rest list the refs every half round trip
+                fetches += 1 + min(1, machines - 2) * step / (0.15 * rtt)
+                listings += max(0, machines - 3) * step / (0.5 * rtt)
                 if len(claimed) >= tasks:
                     break
         n = max(1, len(claimed))
-        return len(claimed) / now, pct(latencies, 99), pushes / n, fetches / n
+        return len(claimed) / now, pct(latencies, 99), pushes / n, fetches / n, listings / n
     if scheme == "race":
         version = 0
         server_free = 0.0
@@ -439,7 +469,7 @@ def simulate(machines: int, per_machine: int, tasks: int, rtt: float, service: f
                 else:
                     at(now + rtt / 2 + rtt * 0.25 * rng.random(), "fetch", (m, since))
         per_claim = pushes / max(1, len(claimed))  # every attempt fetches, then pushes
-        return len(claimed) / now if now else 0.0, pct(latencies, 99) if latencies else 0.0, per_claim, per_claim
+        return len(claimed) / now if now else 0.0, pct(latencies, 99) if latencies else 0.0, per_claim, per_claim, 0.0
     lanes = [0.0] * 8
     n = machines * per_machine
     unclaimed = list(range(1, tasks + 1))  # swap-remove list: a random free task in O(1)
@@ -467,7 +497,7 @@ def simulate(machines: int, per_machine: int, tasks: int, rtt: float, service: f
             latencies.append(now + rtt / 2 - since)
             since = now + rtt / 2
         at(now + rtt / 2, "push", (c, since))
-    return len(claimed) / now if now else 0.0, pct(latencies, 99) if latencies else 0.0, pushes / max(1, len(claimed)), 0.0
+    return len(claimed) / now if now else 0.0, pct(latencies, 99) if latencies else 0.0, pushes / max(1, len(claimed)), 0.0, 0.0
 
 
 def past_one_ref(tmp: Path, table: dict[str, dict[int, dict]], quick: bool) -> None:
@@ -490,9 +520,10 @@ def past_one_ref(tmp: Path, table: dict[str, dict[int, dict]], quick: bool) -> N
                                       (10, "race", "one board ref, 1,000 claimers, group commit, racing"),
                                       (10, "turns", "one board ref, 1,000 claimers, group commit, taking turns"),
                                       (10, "per-task", "per-task claim refs, 1,000 claimers")):
-        rate, p99, pushes, fetches = simulate(100, per_machine, 10_000, rtt, 1 / cas, scheme)
+        rate, p99, pushes, fetches, listings = simulate(100, per_machine, 10_000, rtt, 1 / cas, scheme)
         load = (f"{pushes:.2f} pushes per claim (the model leaves out how claimers learn which tasks are free)"
-                if scheme == "per-task" else f"{pushes:.2f} pushes and {fetches:.1f} fetches per claim")
+                if scheme == "per-task" else f"{pushes:.2f} pushes, {fetches:.1f} fetches"
+                + (f" and {listings:.1f} ref listings" if listings else "") + " per claim")
         print(f"    {what}: {rate:.0f} claims/s, p99 {p99:.2f} s, {load}", flush=True)
 
 

@@ -71,6 +71,34 @@ def turns(repo: BoardRepo) -> dict[str, tuple[str, float]]:
     return out
 
 
+def look(repo: BoardRepo) -> tuple[str | None, dict[str, str]]:
+    """The remote's board tip and its :data:`TURNS` refs, read without fetching any objects
+    (``git ls-remote``, one ref advertisement): a held-back writer's look at whether its turn
+    has come (:meth:`gitboard.store.turn.Turn.hold`). It costs about what a fetch that brings
+    nothing costs, and far less than one that brings another clone's write, which a clone
+    needs only when it writes next.
+
+    Returns:
+        (the board tip or None if the remote has no board branch, clone name -> commit).
+
+    Raises:
+        GitFailure: the remote is unreachable or the listing failed.
+    """
+    _remote(repo)
+    res = repo.git("ls-remote", repo.remote, repo.ref, f"{TURNS}*", check=False)
+    if res.status != 0:
+        raise GitFailure(f"cannot list the board's refs on {repo.remote}: "
+                         f"{last_line(res.stderr) or f'git ls-remote exited {res.status}'}")
+    tip, refs = None, {}
+    for line in res.stdout.decode(errors="replace").splitlines():
+        commit, _, name = line.partition("\t")
+        if name == repo.ref:
+            tip = commit
+        elif name.startswith(TURNS):
+            refs[name[len(TURNS):]] = commit
+    return tip, refs
+
+
 def fetch(repo: BoardRepo) -> str | None:
     """Fetch the board branch into ``refs/remotes/<remote>/<branch>`` (and the remote's
     :data:`TURNS` refs into :func:`turns_tracking`).

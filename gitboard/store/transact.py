@@ -364,23 +364,34 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
     held_on: str | None = None  # the tip this group holds back on, since the monotonic time held_since
     held_since = 0.0
     turn = Turn(repo, queue.dir.name) if repo.remote else None
+    # the next read of the tip is a look (no objects), not a fetch: held back, or about to be
+    looking = turn is not None and not also and turn.read().in_ring
     while True:
         stats.attempts += 1
         started = time.monotonic()
         if repo.remote:
             from gitboard.store import remote as remote_ops  # remote mode only
 
-            base = landed or remote_ops.fetch(repo)
+            looked = None
+            if looking:
+                base, looked = remote_ops.look(repo)
+            else:
+                base = landed or remote_ops.fetch(repo)
             mine = turn.read().mine
             contended = contended or (mine is not None and base != mine)
             if base != held_on:
                 held_on, held_since = base, time.monotonic()
-            hold = turn.hold(base, time.monotonic() - held_since) if base is not None else 0.0
+            hold = turn.hold(base, time.monotonic() - held_since, looked) if base is not None else 0.0
+            stats.attempts -= 1  # unless it writes now: a look, not an attempt
+            if looked is not None and (hold <= 0 or turn.distance <= 2):
+                looking = False  # its turn is near: fetch the tip's objects now, and decide again on them
+                continue
             if hold > 0 and time.monotonic() + hold < limit:
                 # other clones take turns: the ones before this one in the ring go first
-                stats.attempts -= 1  # a look, not an attempt
+                looking = turn.distance > 2
                 time.sleep(hold)
                 continue
+            stats.attempts += 1
             if base is not None and base != repo.tip():
                 mirror(repo, base, "sync")
             records = settle.pending(repo)

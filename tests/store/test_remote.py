@@ -270,3 +270,31 @@ def test_a_server_that_refuses_turn_refs_still_takes_the_board_write(clone, bare
     assert task.id == 1 and stats.attempts == 1
     assert board(c1).tasks[1].subject == "lands" and board_tip(bare_remote) == board_tip(c1)
     assert git(bare_remote, "for-each-ref", "refs/gitboard/turns/") == ""
+
+
+def test_a_look_lists_the_remotes_tip_and_turn_refs_without_fetching(clone, bare_remote, git, board_tip):
+    """A held-back clone far from its turn looks with a ref listing: it learns the tip and who
+    landed it, and brings no objects and moves no ref of its own."""
+    from gitboard.store import remote
+
+    c1, c2 = clone("c1"), clone("c2")
+    add(c1, "first")
+    with BoardRepo(c2) as r2:
+        before = remote.fetch(r2)
+        add(c1, "second")
+        git(bare_remote, "update-ref", f"{remote.TURNS}c1", board_tip(bare_remote))  # c1 landed it
+        tip, refs = remote.look(r2)
+        assert tip == board_tip(bare_remote) != before
+        assert refs["c1"] == tip
+        assert r2.read_ref(r2.tracking_ref) == before                              # nothing fetched
+        assert subprocess.run(["git", "cat-file", "-e", tip], cwd=c2).returncode != 0  # no objects
+        assert remote.fetch(r2) == tip
+
+
+def test_a_look_at_an_unreachable_remote_is_one_clear_error(clone, git, tmp_path):
+    from gitboard.store import remote
+
+    c1 = clone("c1")
+    git(c1, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    with BoardRepo(c1) as r1, pytest.raises(GitFailure, match="cannot list the board's refs on origin"):
+        remote.look(r1)

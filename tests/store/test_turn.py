@@ -67,8 +67,11 @@ def test_clones_take_turns_after_the_one_that_landed_the_tip(clone):
         for name, commit in ((a, "a" * 40), (y, "b" * 40), (z, "c" * 40)):
             _turn_ref(r, name, commit)
         assert t.hold("a" * 40) == 0.0 and t.others == 3           # a landed it: this clone is next
+        assert t.distance == 1
         assert t.hold("c" * 40) == pytest.approx(0.015)            # z landed it: a first (d = 2)
+        assert t.distance == 2
         assert t.hold("b" * 40) == pytest.approx(0.05)             # y landed it: z, a first (d = 3)
+        assert t.distance == 3
         assert t.hold("b" * 40, waited=0.28) == pytest.approx(0.02)
         assert t.hold("b" * 40, waited=0.3) == 0.0                 # they had their time: go anyway
         assert t.hold("9" * 40) == 0.0                             # landed by a clone outside the ring
@@ -111,3 +114,79 @@ def test_a_large_ring_keeps_a_clone_between_its_turns(clone):
         _turn_ref(r, names[0], "0" * 40, age=9.0)  # past the window: left the ring
         t.hold("1" * 40)
         assert t.others == 39
+
+
+def test_turn_refs_that_a_look_saw_move_count_as_active(clone):
+    """A look (a ref listing) brings turn refs without touching the tracking refs: one that
+    differs from what this clone last fetched moved since, so its clone is writing now."""
+    with BoardRepo(clone("c1")) as r:
+        t = Turn(r, "q")
+        t.round_trip = 0.1
+        a, y = "0" * 16, "f" * 16                                       # sorted: a < me < y
+        _turn_ref(r, a, "a" * 40, age=turn_mod.ACTIVE_SECONDS + 1)    # both idle, as last fetched
+        _turn_ref(r, y, "b" * 40, age=turn_mod.ACTIVE_SECONDS + 1)
+        assert t.hold("c" * 40) == 0.0 and t.others == 0
+        looked = {a: "c" * 40, y: "b" * 40}                             # a landed "c" since; y did not move
+        assert t.hold("c" * 40, looked=looked) == 0.0 and t.others == 1 and t.distance == 1
+        n = "f" * 15 + "e"                                               # a newcomer: a < me < n < y
+        assert t.name < n
+        looked = {a: "c" * 40, y: "e" * 40, n: "9" * 40}                 # y landed "e", n is trying
+        assert t.hold("e" * 40, looked=looked) == pytest.approx(0.015) and t.others == 3
+        assert t.distance == 2                                           # ring [a, me, n, y]: a, then me
+        assert not t.in_ring
+        t.won("f" * 40, contended=True, attempt_seconds=0.1)            # a win among them
+        assert t.in_ring and Turn(r, "q").read().in_ring                 # its next write starts with a look
+
+
+def test_a_clone_leaves_the_ring_when_its_last_win_among_others_is_old(clone, monkeypatch):
+    with BoardRepo(clone("c1")) as r:
+        t = Turn(r, "q")
+        t.others = 2
+        t.won("a" * 40, contended=True, attempt_seconds=0.1)
+        first = t.ring
+        assert Turn(r, "q").read().in_ring and first > 0
+        monkeypatch.setattr(turn_mod, "ACTIVE_SECONDS", 0.0)
+        assert not Turn(r, "q").read().in_ring                           # it starts with a fetch again
+        t.others = 0
+        monkeypatch.setattr(turn_mod, "ACTIVE_SECONDS", 3.0)
+        t.won("b" * 40, contended=False, attempt_seconds=0.1)           # a win alone keeps the old time
+        assert Turn(r, "q").read().ring == first
+
+
+def test_a_clone_far_from_its_turn_looks_by_listing_and_fetches_only_to_write(clone, bare_remote, git,
+                                                                               board_tip, monkeypatch):
+    """Ring [me, p, q, r] and p landed the tip: q and r go first, and this clone is third in turn.
+    It holds back three round trips (0.2 s each), looking by ref listing, then fetches once more
+    and writes."""
+    from functools import partial
+
+    from gitboard.board import task_ops
+    from gitboard.store import group, remote
+    from gitboard.store.transact import Stats, transact
+
+    me = clone("me")
+    with BoardRepo(me) as r:
+        transact(r, partial(task_ops.add, actor="lead", subject="first"))
+        tag = group.Queue(r.common_dir, r.branch, r.remote).dir.name
+        t = Turn(r, tag)
+        p, q, s = t.name + "a", t.name + "b", t.name + "c"            # sorted after this clone
+        tip = board_tip(bare_remote)
+        for name, commit in ((p, tip), (q, f"{tip}~1"), (s, f"{tip}~1")):
+            git(bare_remote, "update-ref", f"{remote.TURNS}{name}", commit)
+        t.round_trip = 0.2
+        t.won("0" * 40, contended=False, attempt_seconds=0.2)          # its mean round trip: 0.2 s
+        calls = {"fetch": 0, "look": 0}
+        for verb in calls:
+            real = getattr(remote, verb)
+
+            def counted(*a, _real=real, _verb=verb, **k):
+                calls[_verb] += 1
+                return _real(*a, **k)
+            monkeypatch.setattr(remote, verb, counted)
+        started, stats = time.monotonic(), Stats()
+        task = transact(r, partial(task_ops.add, actor="lead", subject="after q and r"), stats=stats)
+        took = time.monotonic() - started
+    assert board_tip(bare_remote) == stats.commit and task.id == 2 and stats.attempts == 1
+    assert git(bare_remote, "rev-parse", f"{remote.TURNS}{t.name}") == stats.commit   # it said so
+    assert took >= 0.55                                                # three round trips: q and r had their turns
+    assert calls["fetch"] == 2 and calls["look"] >= 3                  # looked by listing in between
