@@ -383,10 +383,12 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
                 held_on, held_since = base, time.monotonic()
             hold = turn.hold(base, time.monotonic() - held_since, looked) if base is not None else 0.0
             stats.attempts -= 1  # unless it writes now: a look, not an attempt
-            if looked is not None and (hold <= 0 or turn.distance <= 2):
-                looking = False  # its turn is near: fetch the tip's objects now, and decide again on them
+            holding = hold > 0 and time.monotonic() + hold < limit
+            if looked is not None and not (holding and turn.distance > 2):
+                # its turn is near (or the deadline): fetch the tip's objects now, and decide again on them
+                looking = False
                 continue
-            if hold > 0 and time.monotonic() + hold < limit:
+            if holding:
                 # other clones take turns: the ones before this one in the ring go first
                 looking = turn.distance > 2
                 time.sleep(hold)

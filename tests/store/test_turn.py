@@ -153,6 +153,39 @@ def test_a_clone_leaves_the_ring_when_its_last_win_among_others_is_old(clone, mo
         assert Turn(r, "q").read().ring == first
 
 
+def _third_in_turn(r: BoardRepo, bare_remote: Path, git, board_tip) -> Turn:
+    """Make ``r`` (a clone that wrote the tip) third in turn: turn refs p, q and r on the
+    remote sort after it and p's names the tip (ring [me, p, q, r]); its round trip 0.2 s."""
+    from gitboard.store import group, remote
+
+    t = Turn(r, group.Queue(r.common_dir, r.branch, r.remote).dir.name)
+    tip = board_tip(bare_remote)
+    for suffix, commit in (("a", tip), ("b", f"{tip}~1"), ("c", f"{tip}~1")):
+        git(bare_remote, "update-ref", f"{remote.TURNS}{t.name}{suffix}", commit)
+    t.round_trip = 0.2
+    t.won("0" * 40, contended=False, attempt_seconds=0.2)          # its mean round trip: 0.2 s
+    return t
+
+
+def _count(monkeypatch, repo: BoardRepo, before_look=None) -> dict[str, int]:
+    """Count ``repo``'s calls of gitboard.store.remote's fetch and look (the real ones run);
+    ``before_look(n)`` runs before its n-th look."""
+    from gitboard.store import remote
+
+    calls = {"fetch": 0, "look": 0}
+    for verb in calls:
+        real = getattr(remote, verb)
+
+        def counted(r, *a, _real=real, _verb=verb, **k):
+            if r is repo:
+                calls[_verb] += 1
+                if _verb == "look" and before_look is not None:
+                    before_look(calls["look"])
+            return _real(r, *a, **k)
+        monkeypatch.setattr(remote, verb, counted)
+    return calls
+
+
 def test_a_clone_far_from_its_turn_looks_by_listing_and_fetches_only_to_write(clone, bare_remote, git,
                                                                                board_tip, monkeypatch):
     """Ring [me, p, q, r] and p landed the tip: q and r go first, and this clone is third in turn.
@@ -161,28 +194,14 @@ def test_a_clone_far_from_its_turn_looks_by_listing_and_fetches_only_to_write(cl
     from functools import partial
 
     from gitboard.board import task_ops
-    from gitboard.store import group, remote
+    from gitboard.store import remote
     from gitboard.store.transact import Stats, transact
 
     me = clone("me")
     with BoardRepo(me) as r:
         transact(r, partial(task_ops.add, actor="lead", subject="first"))
-        tag = group.Queue(r.common_dir, r.branch, r.remote).dir.name
-        t = Turn(r, tag)
-        p, q, s = t.name + "a", t.name + "b", t.name + "c"            # sorted after this clone
-        tip = board_tip(bare_remote)
-        for name, commit in ((p, tip), (q, f"{tip}~1"), (s, f"{tip}~1")):
-            git(bare_remote, "update-ref", f"{remote.TURNS}{name}", commit)
-        t.round_trip = 0.2
-        t.won("0" * 40, contended=False, attempt_seconds=0.2)          # its mean round trip: 0.2 s
-        calls = {"fetch": 0, "look": 0}
-        for verb in calls:
-            real = getattr(remote, verb)
-
-            def counted(*a, _real=real, _verb=verb, **k):
-                calls[_verb] += 1
-                return _real(*a, **k)
-            monkeypatch.setattr(remote, verb, counted)
+        t = _third_in_turn(r, bare_remote, git, board_tip)
+        calls = _count(monkeypatch, r)
         started, stats = time.monotonic(), Stats()
         task = transact(r, partial(task_ops.add, actor="lead", subject="after q and r"), stats=stats)
         took = time.monotonic() - started
@@ -190,3 +209,35 @@ def test_a_clone_far_from_its_turn_looks_by_listing_and_fetches_only_to_write(cl
     assert git(bare_remote, "rev-parse", f"{remote.TURNS}{t.name}") == stats.commit   # it said so
     assert took >= 0.55                                                # three round trips: q and r had their turns
     assert calls["fetch"] == 2 and calls["look"] >= 3                  # looked by listing in between
+
+
+def test_a_clone_that_looked_and_reaches_its_deadline_fetches_before_it_writes(clone, bare_remote, git,
+                                                                             board_tip, monkeypatch):
+    """Third in turn with a 0.5 s deadline (three round trips would be 0.6 s): another clone
+    lands a write while this one looks, so the tip's objects are not here; at the deadline
+    this clone fetches them and writes on that tip."""
+    from functools import partial
+
+    from gitboard.board import task_ops
+    from gitboard.store import remote
+    from gitboard.store.transact import Stats, transact
+
+    me, other = clone("me"), clone("other")
+    with BoardRepo(me) as r:
+        transact(r, partial(task_ops.add, actor="lead", subject="first"))
+        t = _third_in_turn(r, bare_remote, git, board_tip)
+
+        def other_writes(n: int) -> None:
+            if n == 1:  # p lands another write: the tip moves, and p still landed it
+                with BoardRepo(other) as o:
+                    transact(o, partial(task_ops.add, actor="lead", subject="by p"))
+                git(bare_remote, "update-ref", f"{remote.TURNS}{t.name}a", board_tip(bare_remote))
+
+        calls = _count(monkeypatch, r, other_writes)
+        stats = Stats()
+        task = transact(r, partial(task_ops.add, actor="lead", subject="at the deadline"), stats=stats,
+                        deadline=0.5)
+        moved = git(me, "rev-parse", f"{stats.commit}~1")
+    assert task.id == 3 and board_tip(bare_remote) == stats.commit
+    assert git(bare_remote, "log", "-1", "--format=%s", moved) == "add #2 by lead: by p"  # on p's write
+    assert calls["look"] >= 1 and calls["fetch"] == 2
