@@ -64,7 +64,7 @@ from bench import ENV, GITBOARD, claim_commits, gb, import_tasks, load, sh  # no
 NS = (1, 4, 16, 32)
 #: Alternating runs of 1 and of 16 claimers per remote setting: the "16 claimers make at least a
 #: lone claimer's claims/s" target is judged on the median of their paired ratios, since on a
-#: shared 2-core VM one run of either moves by 20% from minute to minute.
+#: shared 2-core VM the rate of either moves by up to 30% from minute to minute.
 PAIRS = 3
 CLONES = 4
 ROWS: list[tuple[str, bool]] = []

@@ -367,7 +367,6 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
     # the next read of the tip is a look (no objects), not a fetch: held back, or about to be
     looking = turn is not None and not also and turn.read().in_ring
     while True:
-        stats.attempts += 1
         started = time.monotonic()
         if repo.remote:
             from gitboard.store import remote as remote_ops  # remote mode only
@@ -382,18 +381,16 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
             if base != held_on:
                 held_on, held_since = base, time.monotonic()
             hold = turn.hold(base, time.monotonic() - held_since, looked) if base is not None else 0.0
-            stats.attempts -= 1  # unless it writes now: a look, not an attempt
             holding = hold > 0 and time.monotonic() + hold < limit
             if looked is not None and not (holding and turn.distance > 2):
                 # its turn is near (or the deadline): fetch the tip's objects now, and decide again on them
                 looking = False
                 continue
-            if holding:
+            if holding:  # a look, not an attempt
                 # other clones take turns: the ones before this one in the ring go first
                 looking = turn.distance > 2
                 time.sleep(hold)
                 continue
-            stats.attempts += 1
             if base is not None and base != repo.tip():
                 mirror(repo, base, "sync")
             records = settle.pending(repo)
@@ -401,6 +398,7 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
                 settle.settle_records(repo, base)
         else:
             base, records = repo.tip(), False
+        stats.attempts += 1  # this read of the tip is one the group writes on
         landed = None
         if base is None and not create:
             raise no_board_error(repo)

@@ -76,7 +76,7 @@ CONTENDED_SECONDS = 2.0
 #: Board commits of its own a clone remembers, to recognise a tip it landed.
 KEEP = 8
 
-#: Seconds a clone's turn ref counts as active after this clone's fetch last saw it move; with
+#: Seconds a clone's turn ref counts as active after this clone last saw it move (a fetch or a look); with
 #: many turn refs, two round trips per ref when that is longer (:meth:`Turn.hold`).
 ACTIVE_SECONDS = 3.0
 
