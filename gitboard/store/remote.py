@@ -99,9 +99,44 @@ def look(repo: BoardRepo) -> tuple[str | None, dict[str, str]]:
     return tip, refs
 
 
+def delete_turns(repo: BoardRepo, refs: dict[str, str]) -> list[str]:
+    """Delete :data:`TURNS` refs from the remote, each only if it still names the commit given
+    (``--force-with-lease=<ref>:<commit>``): one ``git push``, not atomic, so a ref that moved
+    meanwhile (its clone wrote again) stays and the others go.
+
+    Args:
+        refs: clone name -> the commit its turn ref should still hold.
+
+    Returns:
+        The clone names whose turn refs the remote deleted.
+
+    Raises:
+        GitFailure: the remote is unreachable, or the push failed as a whole.
+    """
+    _remote(repo)
+    if not refs:
+        return []
+    leases = [f"--force-with-lease={TURNS}{name}:{commit}" for name, commit in refs.items()]
+    res = repo.git("push", "--porcelain", "--no-verify", *leases, repo.remote,
+                   *(f":{TURNS}{name}" for name in refs), check=False)
+    # porcelain status lines: "-\t:<ref>\t[deleted]", or "!\t(delete):<ref>\t[rejected] (stale info)"
+    deleted, answered = [], False
+    for line in res.stdout.decode(errors="replace").splitlines():
+        fields = line.split("\t")
+        if len(fields) < 3 or TURNS not in fields[1]:
+            continue
+        answered = True
+        if fields[0] == "-":
+            deleted.append(fields[1].rpartition(TURNS)[2])
+    if not answered:
+        raise GitFailure(f"cannot delete turn refs on {repo.remote}: "
+                         f"{last_line(res.stderr) or f'git push exited {res.status}'}")
+    return deleted
+
+
 def fetch(repo: BoardRepo) -> str | None:
     """Fetch the board branch into ``refs/remotes/<remote>/<branch>`` (and the remote's
-    :data:`TURNS` refs into :func:`turns_tracking`).
+    :data:`TURNS` refs into :func:`turns_tracking`, dropping those the remote no longer has).
 
     Returns:
         The remote board tip, or None if the remote has no board branch.
@@ -112,9 +147,10 @@ def fetch(repo: BoardRepo) -> str | None:
     _remote(repo)  # a clear error for a missing remote
     # the tracking refs are all a board read needs: no FETCH_HEAD (a file every process of the
     # clone would rewrite), no tags, and no automatic maintenance: gitboard.store.upkeep makes
-    # git's checks itself (one directory listing) after a fetch that brought board commits
+    # git's checks itself (one directory listing) after a fetch that brought board commits.
+    # --prune: a turn ref deleted on the remote (:func:`delete_turns`) goes from the tracking refs too
     before = repo.read_ref(repo.tracking_ref)
-    args = ("fetch", "-q", "--no-tags", "--no-write-fetch-head", "--no-auto-maintenance", repo.remote,
+    args = ("fetch", "-q", "--prune", "--no-tags", "--no-write-fetch-head", "--no-auto-maintenance", repo.remote,
             f"+{repo.ref}:{repo.tracking_ref}", f"+{TURNS}*:{turns_tracking(repo)}*")
     for attempt in range(8):
         res = repo.git(*args, check=False)

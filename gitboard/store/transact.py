@@ -247,6 +247,8 @@ def transact(repo: BoardRepo, operation: Operation, *, deadline: float | None = 
                 queue.ring_next()
     if won:
         upkeep.after_write(repo)  # git's automatic maintenance, as git's own writers run it (the lock is free)
+        if repo.remote:
+            Turn(repo, queue.dir.name).prune()  # at most once an hour: the turn refs of clones gone a day
     return own.outcome()
 
 

@@ -38,6 +38,10 @@ per write, and a clone that had just won often won again. So the clones take tur
   finding others' commits leaves gaps between its writes: up to a round trip after a
   contended win, up to half of one after a win back to back with its last, until it has
   been alone on the board for :data:`CONTENDED_SECONDS` (:meth:`Turn.won`).
+- **Stale refs.** Every clone that ever wrote under contention leaves a turn ref, and every
+  look and fetch lists them all; a clone that lands a write deletes, at most once an hour,
+  those naming a commit more than :data:`STALE_SECONDS` old (:meth:`Turn.prune`), and only
+  refs that moved in the last :data:`ACTIVE_CAP_SECONDS` count towards the ring's window.
 
 Turn refs steer only who tries first: every write is still a push without force onto the
 tip it was made on, so a clone that ignores them, or forges them, can win races but never
@@ -79,6 +83,21 @@ KEEP = 8
 #: Seconds a clone's turn ref counts as active after this clone last saw it move (a fetch or a look); with
 #: many turn refs, two round trips per ref when that is longer (:meth:`Turn.hold`).
 ACTIVE_SECONDS = 3.0
+
+#: The longest that window gets, in seconds; only the turn refs seen moving within it count towards
+#: its length, so the refs of clones long gone (CI runners, old laptops) do not widen it.
+ACTIVE_CAP_SECONDS = 120.0
+
+#: Seconds since the commit a turn ref names was made (its committer date) after which the ref is
+#: stale: its clone has pushed no board write since, and any clone that writes deletes it from
+#: the remote (:meth:`Turn.prune`). It comes back with that clone's next contended write.
+STALE_SECONDS = 86_400.0
+
+#: Seconds between two looks of one clone for stale turn refs (:meth:`Turn.prune`).
+PRUNE_INTERVAL = 3_600.0
+
+#: The most stale turn refs one :meth:`Turn.prune` deletes (one ``git push`` with a lease per ref).
+PRUNE_BATCH = 256
 
 #: Round trips between a held-back writer's looks at the remote's tip; :data:`LOOK_NEXT` when
 #: it is next but one (the one before it is writing now). Measured on ``bench/contention.py``:
@@ -150,8 +169,9 @@ class Turn:
         as active.
 
         The clones whose turn refs moved in the last :data:`ACTIVE_SECONDS` (or, with many
-        turn refs, in the last two round trips per ref, since a clone of a large ring moves
-        its ref once a turn), and this one, sorted by name, form the ring (see the module
+        turn refs, in the last two round trips per ref that moved in the last
+        :data:`ACTIVE_CAP_SECONDS`, since a clone of a large ring moves its ref once a turn),
+        and this one, sorted by name, form the ring (see the module
         docstring). ``d`` is this clone's
         distance after the one that landed ``base``: 1 goes at once; more holds back until
         ``d`` round trips (:attr:`round_trip`) have passed, to the millisecond, in steps of
@@ -166,7 +186,9 @@ class Turn:
             if refs.get(n, ("", 0.0))[0] != c:
                 refs[n] = (c, now)
         rt = max(self.round_trip, MIN_BACKOFF)
-        window = max(ACTIVE_SECONDS, 2 * len(refs) * rt)  # a turn of a large ring can take longer
+        # a turn of a large ring can take longer; refs that have not moved for ACTIVE_CAP_SECONDS do not count
+        recent = sum(1 for _, seen in refs.values() if now - seen < ACTIVE_CAP_SECONDS)
+        window = max(ACTIVE_SECONDS, min(ACTIVE_CAP_SECONDS, 2 * recent * rt))
         active = {n for n, (_, seen) in refs.items() if now - seen < window} | {self.name}
         self.others = len(active) - 1
         self.distance = 1
@@ -231,6 +253,54 @@ class Turn:
             os.replace(tmp, self.path)
         except OSError:
             pass  # only fairness is lost
+
+    def prune(self, now: float | None = None) -> list[str]:
+        """Delete from the remote the turn refs that name a commit made more than
+        :data:`STALE_SECONDS` ago (at most :data:`PRUNE_BATCH`): clones that stopped writing
+        leave one ref each, and every look and fetch lists them all. Runs at most once every
+        :data:`PRUNE_INTERVAL` seconds per clone (the mtime of ``<state file>.pruned``), after a
+        board write that landed; a ref is deleted only if the remote still has it where the last
+        fetch saw it (:func:`gitboard.store.remote.delete_turns`).
+
+        The refs are read with their commits' committer dates in one ``git for-each-ref`` of
+        the tracking refs (packed or loose), so every clone judges them alike, whatever it saw
+        move. A clone whose ref was deleted only loses its place in the ring until its next
+        contended push announces it again.
+
+        Returns:
+            The clone names whose turn refs were deleted (empty when not due, none stale, or
+            the push failed: this is upkeep, never an error of the write before it).
+        """
+        from gitboard.board.errors import GitFailure
+        from gitboard.store import remote as remote_ops
+
+        now = time.time() if now is None else now
+        marker = f"{self.path}.pruned"
+        try:
+            if now - os.stat(marker).st_mtime < PRUNE_INTERVAL:
+                return []
+        except OSError:
+            pass
+        try:
+            with open(marker, "w"):
+                pass
+            os.utime(marker, (now, now))
+        except OSError:
+            return []
+        prefix = remote_ops.turns_tracking(self.repo)
+        res = self.repo.git("for-each-ref", "--format=%(refname) %(objectname) %(committerdate:unix)",
+                            prefix, check=False)
+        stale: dict[str, str] = {}
+        for line in res.stdout.decode(errors="replace").splitlines():
+            parts = line.split(" ")
+            if len(parts) == 3 and parts[2].isdigit() and now - int(parts[2]) > STALE_SECONDS:
+                stale[parts[0][len(prefix):]] = parts[1]
+            if len(stale) >= PRUNE_BATCH:
+                break
+        try:
+            return remote_ops.delete_turns(self.repo, stale)
+        except GitFailure:
+            return []
 
     @property
     def in_ring(self) -> bool:

@@ -298,3 +298,22 @@ def test_a_look_at_an_unreachable_remote_is_one_clear_error(clone, git, tmp_path
     git(c1, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
     with BoardRepo(c1) as r1, pytest.raises(GitFailure, match="cannot list the board's refs on origin"):
         remote.look(r1)
+
+
+def test_deleting_turn_refs_on_an_unreachable_remote_is_one_clear_error_and_pruning_skips_it(clone, git, tmp_path,
+                                                                                              monkeypatch):
+    from gitboard.store import remote
+    from gitboard.store.turn import Turn
+
+    c1 = clone("c1")
+    add(c1, "one")
+    git(c1, "update-ref", f"refs/remotes/origin/gitboard-turns/{'a' * 16}", "refs/remotes/origin/gitboard")
+    git(c1, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    with BoardRepo(c1) as r1:
+        with pytest.raises(GitFailure, match="cannot delete turn refs on origin") as e:
+            remote.delete_turns(r1, {"a" * 16: "0" * 40})
+        assert "\n" not in e.value.message
+        tried, real = [], remote.delete_turns
+        monkeypatch.setattr(remote, "delete_turns", lambda r, refs: tried.append(refs) or real(r, refs))
+        assert Turn(r1, "q").prune(now=time.time() + 10 * 86_400) == []   # upkeep: nothing raised
+        assert "a" * 16 in tried[0]                                        # though it tried: the ref is stale

@@ -241,3 +241,85 @@ def test_a_clone_that_looked_and_reaches_its_deadline_fetches_before_it_writes(c
     assert task.id == 3 and board_tip(bare_remote) == stats.commit
     assert git(bare_remote, "log", "-1", "--format=%s", moved) == "add #2 by lead: by p"  # on p's write
     assert calls["look"] >= 1 and calls["fetch"] == 2
+
+
+def test_refs_of_clones_gone_long_ago_do_not_widen_the_ring_window(clone):
+    """300 turn refs that stopped moving a day ago, and one that moved 20 s ago, at 0.1 s a
+    round trip: two round trips for each of 301 refs would be a 60 s window, and that clone
+    would still count; only refs that moved in the last ACTIVE_CAP_SECONDS set the length, so
+    the window stays 3 s and nobody is in the ring."""
+    with BoardRepo(clone("c1")) as r:
+        t = Turn(r, "q")
+        t.round_trip = 0.1
+        for k in range(300):
+            _turn_ref(r, f"{k:016x}", f"{k:040x}", age=86_400.0)
+        _turn_ref(r, "f" * 16, "f" * 40, age=20.0)
+        assert t.hold("f" * 40) == 0.0 and t.others == 0
+        _turn_ref(r, "f" * 16, "f" * 40, age=1.0)                  # it moves again: in the ring
+        t.hold("f" * 40)
+        assert t.others == 1
+
+
+def _old_commit(repo: Path, message: str, days: float = 2.0) -> str:
+    """A commit of the board's tree in ``repo`` (a bare remote) made ``days`` days ago."""
+    import subprocess
+
+    when = f"@{int(time.time() - days * 86_400)} +0000"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+    return subprocess.run(["git", "commit-tree", "gitboard^{tree}", "-m", message], cwd=repo, env=env,
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_turn_refs_of_clones_gone_a_day_are_deleted_from_the_remote(clone, bare_remote, git, board_tip):
+    """A write that lands deletes, through gitboard's own pre-receive hook, the turn refs naming
+    commits older than STALE_SECONDS; refs in use stay, the next fetch drops the deleted ones
+    from the tracking refs, and the clone looks again only after PRUNE_INTERVAL."""
+    from functools import partial
+
+    from gitboard.board import task_ops
+    from gitboard.store import group, remote
+    from gitboard.store.transact import transact
+
+    gone, busy, later = "d" * 16, "f" * 16, "c" * 16
+    with BoardRepo(clone("me")) as r:
+        transact(r, partial(task_ops.add, actor="lead", subject="first"))     # looked: nothing stale
+        git(bare_remote, "update-ref", f"{remote.TURNS}{gone}", _old_commit(bare_remote, "gone"))
+        git(bare_remote, "update-ref", f"{remote.TURNS}{busy}", board_tip(bare_remote))
+        t = Turn(r, group.Queue(r.common_dir, r.branch, r.remote).dir.name)
+        an_hour_ago = time.time() - turn_mod.PRUNE_INTERVAL - 1
+        os.utime(f"{t.path}.pruned", (an_hour_ago, an_hour_ago))
+        transact(r, partial(task_ops.add, actor="lead", subject="second"))    # an hour on: looks again
+        assert git(bare_remote, "for-each-ref", "--format=%(refname:lstrip=3)", remote.TURNS).split() \
+            == sorted([busy, t.name])                                         # gone deleted; the others in use
+        remote.fetch(r)
+        assert set(remote.turns(r)) == {busy, t.name}                         # and gone from the tracking refs
+
+        git(bare_remote, "update-ref", f"{remote.TURNS}{later}", _old_commit(bare_remote, "later"))
+        transact(r, partial(task_ops.add, actor="lead", subject="third"))     # within the interval: no look
+        assert git(bare_remote, "rev-parse", f"{remote.TURNS}{later}")
+        assert t.prune(now=time.time() + turn_mod.PRUNE_INTERVAL + 1) == [later]
+        assert t.prune(now=time.time() + turn_mod.PRUNE_INTERVAL + 2) == []   # looked a moment ago
+    assert sorted(git(bare_remote, "for-each-ref", "--format=%(refname:lstrip=3)", remote.TURNS).split()) \
+        == sorted([busy, t.name])
+
+
+def test_a_turn_ref_is_deleted_only_where_the_clone_last_saw_it(clone, bare_remote, git, board_tip):
+    """The delete carries a lease per ref: a ref that moved since (its clone wrote again) stays,
+    the others in the same push go, and a ref already deleted is no error."""
+    from functools import partial
+
+    from gitboard.board import task_ops
+    from gitboard.store import remote
+    from gitboard.store.transact import transact
+
+    with BoardRepo(clone("me")) as r:
+        transact(r, partial(task_ops.add, actor="lead", subject="first"))
+        tip = board_tip(bare_remote)
+        old = _old_commit(bare_remote, "old")
+        for name in ("a" * 16, "b" * 16):
+            git(bare_remote, "update-ref", f"{remote.TURNS}{name}", old)
+        git(bare_remote, "update-ref", f"{remote.TURNS}{'b' * 16}", tip)     # b wrote again
+        assert remote.delete_turns(r, {"a" * 16: old, "b" * 16: old}) == ["a" * 16]
+        assert git(bare_remote, "rev-parse", f"{remote.TURNS}{'b' * 16}") == tip
+        assert remote.delete_turns(r, {"a" * 16: old}) == []                  # someone deleted it first
