@@ -7,6 +7,7 @@ Run it with the interpreter gitboard is installed in::
     .venv/bin/python bench/campaign.py --quick     # about a minute
     .venv/bin/python bench/campaign.py             # a few minutes
     .venv/bin/python bench/campaign.py --json      # the figures as one JSON document
+    .venv/bin/python bench/campaign.py --forgeries-only --rounds 5   # part 2 alone, 5 rounds
 
 Three parts, each on fresh repositories under a temporary directory:
 
@@ -25,8 +26,11 @@ Three parts, each on fresh repositories under a temporary directory:
    ``git receive-pack`` spoken to directly when the case needs a chosen ``<old>``) by a pusher
    (``GITBOARD_PUSHER``) against a bare repository with the hook installed (``--protect-base``).
    A case is a *violation* when the forgery lands (or, for the ``verify`` cases, lands on an
-   unhooked remote and ``gitboard verify`` reports nothing). A legal push is tried first as a
-   control: it must land.
+   unhooked remote and ``gitboard verify`` reports nothing); a probe that cannot build or push
+   its forgery counts as one too. Two controls run first: mallory's legal claim must land, and
+   her claim in alice's name must be refused. ``--rounds N`` runs the controls and every case
+   N times, each on fresh copies, and prints per case the rounds tried and the times it landed;
+   ``--forgeries-only`` runs this part alone.
 3. **Fuzzed command lines.** Random argv for every board command (from the typer app's own
    command tree: real options, random values, junk), run through ``gitboard.cli.main.main`` in
    a forked child (the console script's entry point; 1 in 20 through the console script
@@ -549,8 +553,18 @@ def _send(f: Forge, tamper: Callable[[bytes], bytes]) -> bool:
     return f.landed(commit)
 
 
+def _unknown_key(size: int) -> Callable[[bytes], bytes]:
+    """A tamper that adds a key ``zzz`` with a value of ``size`` bytes, last, in the canonical layout."""
+    return lambda b: b.rstrip().rstrip(b"}").rstrip() + b',\n  "zzz": "' + b"x" * size + b'"\n}\n'
+
+
 def unknown_key(f: Forge) -> bool:
-    return _send(f, lambda b: b.rstrip().rstrip(b"}").rstrip() + b',\n  "zzz": "' + b"x" * 1_000_000 + b'"\n}\n')
+    return _send(f, _unknown_key(1_000_000))
+
+
+def unknown_key_small(f: Forge) -> bool:
+    """The unknown key within every size limit, so that only the key itself can refuse it."""
+    return _send(f, _unknown_key(1000))
 
 
 def utf16(f: Forge) -> bool:
@@ -559,6 +573,43 @@ def utf16(f: Forge) -> bool:
 
 def no_indent(f: Forge) -> bool:
     return _send(f, lambda b: json.dumps(json.loads(b)).encode())
+
+
+def _lead_update(f: Forge, tamper: Callable[[bytes], bytes]) -> bool:
+    """The lead's legal edit of task #1's description, the file then rewritten with ``tamper``;
+    pushed by the lead (``boss``), so that only the file's contents can refuse it."""
+    from gitboard.board import task_ops
+
+    ch, tip, board = f.change(task_ops.update, actor="lead", task_id=1, description="edited")
+    path = board.path_of_task(1)
+    commit = f.commit(tip, {**ch.writes, path: tamper(ch.writes[path])}, _msg(ch))
+    f.push(commit, pusher="boss")
+    return f.landed(commit)
+
+
+def _set_field(key: str, value: Any) -> Callable[[bytes], bytes]:
+    """A tamper that sets ``key`` of a task file to ``value``, in the canonical layout."""
+    from gitboard.board.task import dump_json
+
+    return lambda b: dump_json({**json.loads(b), key: value})
+
+
+def two_line_subject(f: Forge) -> bool:
+    return _lead_update(f, _set_field("subject", "one\ntwo"))
+
+
+def big_description(f: Forge) -> bool:
+    return _lead_update(f, _set_field("description", "d" * 300_000))
+
+
+def deep_json(f: Forge) -> bool:
+    """``result`` set to arrays nested 100,000 deep (about 200 KB: under the file size limit)."""
+    def nest(b: bytes) -> bytes:
+        if b'"result": null' not in b:
+            raise RuntimeError("task #1's file has no null result to replace")
+        return b.replace(b'"result": null', b'"result": ' + b"[" * 100_000 + b"]" * 100_000)
+
+    return _lead_update(f, nest)
 
 
 def bad_tree(f: Forge) -> bool:
@@ -651,6 +702,24 @@ def delete_board_zero_old(f: Forge) -> bool:
 def delete_base_zero_old(f: Forge) -> bool:
     f.receive_pack([(ZERO, ZERO, "refs/heads/main")], [], "mallory")
     return not git(f.bare, "rev-parse", "-q", "--verify", "refs/heads/main", check=False)
+
+
+def claim_off_history(f: Forge) -> bool:
+    """receive-pack declaring as ``<old>`` a commit off the board's history (mallory's legal send,
+    never pushed), with a claim of #3 in alice's name on top. git's own compare of ``<old>`` with
+    the ref refuses this update as well, so a refusal without the hook's verdict is a probe error."""
+    from gitboard.board import inbox_ops, task_ops
+
+    ch, tip, board = f.change(inbox_ops.send, sender="mallory", to="alice", content="hi", msg_id=os.urandom(16).hex())
+    stray = f.commit(tip, dict(ch.writes), _msg(ch))
+    claim = task_ops.claim(board, datetime.now(timezone.utc), actor="alice", task_id=3, lease=600.0)
+    commit = f.commit(stray, dict(claim.writes), _msg(claim))
+    out = f.receive_pack([(stray, commit, "refs/heads/gitboard")], [commit, f"^{tip}"], "mallory")
+    if f.landed(commit):
+        return True
+    if "gitboard: refused" not in out:
+        raise RuntimeError(f"refused without the hook's verdict: {out.strip()[-200:]}")
+    return False
 
 
 def stale_old_race(f: Forge) -> bool:
@@ -748,8 +817,12 @@ class Forgery:
 #: The forged pushes, as data. Every probe returns True when the forgery was accepted.
 FORGERIES: tuple[Forgery, ...] = (
     Forgery("send + unknown key (1 MB) in a task file", "canonical bytes", unknown_key),
+    Forgery("send + unknown key (1 KB) in a task file", "canonical bytes", unknown_key_small),
     Forgery("send + task file re-encoded as UTF-16", "canonical bytes", utf16),
     Forgery("send + task file without indentation", "canonical bytes", no_indent),
+    Forgery("lead's update: a subject of two lines", "board files within limits", two_line_subject),
+    Forgery("lead's update: a 300 KB description", "board files within limits", big_description),
+    Forgery("lead's update: JSON nested 100,000 deep in a task file", "board files within limits", deep_json),
     Forgery("tree entry named 00/task_5.json (written --literally)", "trees as fsck has them", bad_tree),
     Forgery("takeover of a live 60 s lease one second later", "leases favour the holder", lease_skew),
     Forgery("claim dated two hours ahead onto a live lease (verify)", "commit dates", future_claim, hooked=False),
@@ -759,29 +832,45 @@ FORGERIES: tuple[Forgery, ...] = (
     Forgery("non-lead imports 500 tasks with run commands", "who may run code", import_runs),
     Forgery("receive-pack 0000 0000 refs/heads/gitboard (delete the board)", "every declared old value judged", delete_board_zero_old),
     Forgery("receive-pack 0000 0000 refs/heads/main (delete the protected base)", "every declared old value judged", delete_base_zero_old),
+    Forgery("receive-pack <off-history send> <claim in alice's name> refs/heads/gitboard", "every declared old value judged", claim_off_history),
     Forgery("X->Y then Y->Z with Z a claim in alice's name, raced on the ref lock", "every declared old value judged", stale_old_race),
 )
 
 
-def forgeries(root: Path, rep: Report) -> None:
+def forgeries(root: Path, rep: Report, *, rounds: int = 1) -> None:
+    """Part 2 (see the module docstring): ``rounds`` rounds, each the two controls and then every
+    case of :data:`FORGERIES`, each on a fresh copy of one forge set up once."""
     template = Forge(root / "template")
-    if not control_legal_claim(template.copy(root / "control-legal")):
-        rep.bad("forgery: the control (mallory's legal claim) was refused: the probes prove nothing")
-    if control_claim_as_alice(template.copy(root / "control-identity")):
-        rep.bad("forgery: the control (mallory's claim in alice's name) landed: the hook does not run")
-    accepted = 0
+    landed = [0] * len(FORGERIES)
+    errors = [0] * len(FORGERIES)
+    first_error: list[str] = [""] * len(FORGERIES)
+    controls_failed = 0
+    for r in range(1, rounds + 1):
+        here = root / f"round-{r}"
+        if not control_legal_claim(template.copy(here / "control-legal")):
+            controls_failed += 1
+            rep.bad(f"forgery: round {r}: the control (mallory's legal claim) was refused: the probes prove nothing")
+        if control_claim_as_alice(template.copy(here / "control-identity")):
+            controls_failed += 1
+            rep.bad(f"forgery: round {r}: the control (mallory's claim in alice's name) landed: the hook does not run")
+        for i, case in enumerate(FORGERIES):
+            try:
+                landed[i] += bool(case.probe(template.copy(here / f"case-{i}", hooked=case.hooked)))
+            except Exception as e:  # a probe that cannot run is reported, not counted as refused
+                errors[i] += 1
+                first_error[i] = first_error[i] or f"probe error: {type(e).__name__}: {str(e)[:200]}"
+        shutil.rmtree(here, ignore_errors=True)
     for i, case in enumerate(FORGERIES):
-        where = root / f"case-{i}"
-        try:
-            landed = case.probe(template.copy(where, hooked=case.hooked))
-            outcome = "ACCEPTED" if landed else "refused"
-        except Exception as e:  # a probe that cannot run is reported, not counted as refused
-            landed, outcome = True, f"probe error: {type(e).__name__}: {str(e)[:200]}"
-        accepted += bool(landed)
-        rep.forgeries.append({"case": case.name, "rule": case.rule, "outcome": outcome})
-        if landed:
-            rep.bad(f"forgery ({case.rule}): {case.name}: {outcome}")
-    rep.figures["forgeries"] = {"cases": len(FORGERIES), "accepted": accepted, "refused": len(FORGERIES) - accepted}
+        outcome = "ACCEPTED" if landed[i] else first_error[i] or "refused"
+        rep.forgeries.append({"case": case.name, "rule": case.rule, "outcome": outcome, "rounds": rounds,
+                              "landed": landed[i], "errors": errors[i]})
+        if landed[i] or errors[i]:
+            rep.bad(f"forgery ({case.rule}): {case.name}: landed in {landed[i]} of {rounds} round(s)"
+                    + (f", {errors[i]} probe error(s), first: {first_error[i]}" if errors[i] else ""))
+    pushes = len(FORGERIES) * rounds
+    rep.figures["forgeries"] = {"cases": len(FORGERIES), "rounds": rounds, "pushes": pushes,
+                                "accepted": sum(landed), "probe_errors": sum(errors),
+                                "refused": pushes - sum(landed) - sum(errors), "controls_failed": controls_failed}
 
 
 # -- 3. fuzzed command lines -------------------------------------------------------------------
@@ -947,7 +1036,16 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=None, help="random seed (default: from the clock; printed)")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON document")
     ap.add_argument("--only", choices=("faults", "forgeries", "fuzz"), action="append", help="run only these parts")
+    ap.add_argument("--forgeries-only", action="store_true", help="run only the forged pushes (--only forgeries)")
+    ap.add_argument("--rounds", type=int, default=1, metavar="N",
+                    help="rounds of the forged pushes, each on fresh copies (default 1)")
     args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
+    if args.forgeries_only:
+        if set(args.only or ("forgeries",)) != {"forgeries"}:
+            ap.error("--forgeries-only runs the forged pushes alone: drop --only")
+        args.only = ["forgeries"]
     seed = args.seed if args.seed is not None else int(time.time())
     rng = random.Random(seed)
     parts = set(args.only or ("faults", "forgeries", "fuzz"))
@@ -969,7 +1067,7 @@ def main() -> int:
 
     try:
         if "forgeries" in parts:
-            timed("forgeries", lambda: forgeries(root / "forge", rep))
+            timed("forgeries", lambda: forgeries(root / "forge", rep, rounds=args.rounds))
         if "fuzz" in parts:
             timed("fuzz", lambda: fuzz(root, rep, count=100 if args.quick else 800, rng=rng))
         if "faults" in parts:
@@ -991,7 +1089,9 @@ def main() -> int:
         if rep.forgeries:
             print("  forged pushes:")
             for f in rep.forgeries:
-                print(f"    [{f['outcome'] if f['outcome'] in ('ACCEPTED', 'refused') else 'ERROR'}] {f['rule']}: {f['case']}")
+                tag = f["outcome"] if f["outcome"] in ("ACCEPTED", "refused") else "ERROR"
+                errs = f", {f['errors']} probe error(s)" if f["errors"] else ""
+                print(f"    [{tag}] {f['rule']}: {f['case']} (tried {f['rounds']}, landed {f['landed']}{errs})")
         print(f"  violations: {len(rep.violations)}")
         for v in rep.violations:
             print(f"    - {v}")

@@ -26,7 +26,10 @@ lone runs' median p50, and the other targets use the first row of each N.
 Beside each row it prints the raw ``git update-ref`` compare-and-swap rate measured
 in the same run (one process, alternating two commits for half a second). Claimers of
 one clone share fetches and pushes (group commit, :mod:`gitboard.store.group`);
-``grouped`` is the mean number of claims a leader's write carried.
+``grouped`` is the mean number of claims a leader's write carried. ``drain`` is the time
+from the last claim landing to the last claimer finding nothing ready and exiting; claims/s
+counts it (the run ends when every claimer has stopped), so in a ring it is part of the
+16-claimer figure: the clones far from their turn learn last that the board is empty.
 
 It then times a CLI ``gitboard task claim --next`` in a fresh process at 10,000 tasks
 against 100 (alternating rounds, the board reset to the same tip each time; CPU time of
@@ -102,6 +105,7 @@ def worker(repo: str, name: str) -> None:
         out["att"].append(st.attempts)
         out["ids"].append(task.id)
         out["grouped"].append(st.grouped)
+        out["last"] = time.time()
     out["end"] = time.time()
     print(json.dumps(out), flush=True)
 
@@ -212,6 +216,7 @@ def run(repos: list[Path], history: Path, n: int, n_tasks: int) -> dict[str, Any
         out, _ = p.communicate(timeout=900)
         results.append(json.loads(out.strip().splitlines()[-1]))
     end = max(r["end"] for r in results)
+    last = max((r["last"] for r in results if "last" in r), default=start)
     lat = [x for r in results for x in r["lat"]]
     att = [x for r in results for x in r["att"]]
     grouped = [x for r in results for x in r["grouped"] if x > 0]
@@ -221,7 +226,8 @@ def run(repos: list[Path], history: Path, n: int, n_tasks: int) -> dict[str, Any
     return {"rate": len(ids) / (end - start), "att": statistics.mean(att), "p50": pct(lat, 50), "p99": pct(lat, 99),
             "min": min(won), "max": max(won), "mean": statistics.mean(won), "claims": len(ids),
             "dupes": sum(c - 1 for c in counts.values() if c > 1) + (len(ids) - len(set(ids))),
-            "missing": n_tasks - len(counts), "grouped": statistics.mean(grouped) if grouped else 1.0}
+            "missing": n_tasks - len(counts), "grouped": statistics.mean(grouped) if grouped else 1.0,
+            "drain": end - last}
 
 
 def contention(tmp: Path, kinds: list[str], n_tasks: int) -> dict[str, dict[int, dict]]:
@@ -236,7 +242,7 @@ def contention(tmp: Path, kinds: list[str], n_tasks: int) -> dict[str, dict[int,
                      "remote": f"{CLONES} clones of a bare repository on disk",
                      "git": f"{CLONES} clones over git:// (git daemon on 127.0.0.1)"}[kind], flush=True)
             print(f"  {'N':>3} {'claims/s':>9} {'attempts':>9} {'p50':>8} {'p99':>8} {'fewest':>7} {'most':>5} "
-                  f"{'grouped':>8} {'dupes':>6} {'raw CAS/s':>10}", flush=True)
+                  f"{'grouped':>8} {'dupes':>6} {'raw CAS/s':>10} {'drain':>7}", flush=True)
             table[kind] = {}
             plan = list(NS) if kind == "local" else list(NS) + [m for k in range(PAIRS - 1)
                                                                   for m in ((16, 1) if k % 2 == 0 else (1, 16))]
@@ -259,7 +265,7 @@ def contention(tmp: Path, kinds: list[str], n_tasks: int) -> dict[str, dict[int,
                 again = " (again)" if k >= len(NS) else ""
                 print(f"  {n:>3} {row['rate']:>9.1f} {row['att']:>9.2f} {row['p50'] * 1000:>6.0f}ms "
                       f"{row['p99'] * 1000:>6.0f}ms {row['min']:>7} {row['max']:>5} {row['grouped']:>8.2f} "
-                      f"{row['dupes']:>6} {row['cas']:>10.0f}{again}", flush=True)
+                      f"{row['dupes']:>6} {row['cas']:>10.0f} {row['drain'] * 1000:>5.0f}ms{again}", flush=True)
                 for r in repos:
                     if kind != "local":
                         shutil.rmtree(r, ignore_errors=True)
