@@ -24,7 +24,8 @@ what guarantees correctness. Around that core:
   that other writers of the clone queued meanwhile, each its own commit, and lands
   them with one compare-and-swap or push;
 - fairness between clones (:mod:`gitboard.store.turn`): clones that write at the same
-  moment take turns in a ring, each push saying which clone landed it; short backoffs;
+  moment take turns in a ring, each push saying which clone landed it; short backoffs; a
+  group that would write nothing on the board the clone has takes no turn;
 - unknown outcomes (:mod:`gitboard.store.settle`): a push whose connection dropped is
   settled by fetching again, or reported as unknown and recognised when repeated;
 - an operation may read only part of the board (its ``reads`` attribute,
@@ -348,6 +349,33 @@ def _apply(repo: BoardRepo, slots: list[_Slot], base: str | None, board: Board, 
     return tip, wrote
 
 
+def _read(repo: BoardRepo, slots: list[_Slot], base: str, now: datetime) -> tuple[Board, Any, Any]:
+    """The board at ``base`` for ``slots``: (board, listing, parse cache). A lone operation with a
+    ``reads`` attribute (:mod:`gitboard.store.narrow`) reads only the part it needs; then the
+    cache is a :class:`_NoSave`."""
+    reads = getattr(slots[0].op, "reads", None) if len(slots) == 1 else None
+    tree = tree_id(repo, base) if reads is not None else None
+    board = reads(repo, base, tree, now, slots[0].op.keywords) if reads is not None else None
+    if board is not None:
+        return board, TreeRef(tree, board.format), _NoSave()
+    return load_board(repo, base)
+
+
+def _would_write(repo: BoardRepo, slots: list[_Slot], base: str) -> bool:
+    """True if any of ``slots`` returns a Change on the board at ``base`` (nothing is written).
+    None does when every one refuses or changes nothing: then none does after the others either,
+    since the board they see is the same."""
+    now = utcnow()
+    board = _read(repo, slots, base, now)[0]
+    for slot in slots:
+        try:
+            if isinstance(slot.op(board, now), Change):
+                return True
+        except Exception:  # noqa: BLE001 - a refusal is an answer; the write itself raises it again
+            continue
+    return False
+
+
 def _refused(error: HookRefused, wrote: list[_Slot]) -> list[_Slot]:
     """The slots a hook's refusal names (by commit id); all of them when it names none."""
     named = [s for s in wrote if s.commit and s.commit[:12] in error.message]
@@ -368,6 +396,8 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
     turn = Turn(repo, queue.dir.name) if repo.remote else None
     # the next read of the tip is a look (no objects), not a fetch: held back, or about to be
     looking = turn is not None and not also and turn.read().in_ring
+    tried_dry = False  # whether the group was applied, without writing, to the board this clone has
+    turnless = False  # it would write nothing there: it takes no turn, it only reads the tip first
     while True:
         started = time.monotonic()
         if repo.remote:
@@ -383,7 +413,18 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
             if base != held_on:
                 held_on, held_since = base, time.monotonic()
             hold = turn.hold(base, time.monotonic() - held_since, looked) if base is not None else 0.0
-            holding = hold > 0 and time.monotonic() + hold < limit
+            holding = hold > 0 and time.monotonic() + hold < limit and not turnless
+            if holding and not tried_dry:
+                # a group that would write nothing on the board this clone has (its own last write,
+                # or its last fetch) needs no turn: it fetches the tip and answers, or writes if the
+                # tip differs so much that it would now write after all
+                tried_dry = True
+                if gather is not None:
+                    slots.extend(gather())
+                    slots.sort(key=lambda s: s.order)
+                known = base if looked is None else repo.read_ref(repo.tracking_ref)
+                if known is not None and not _would_write(repo, slots, known):
+                    turnless, holding = True, False
             if looked is not None and not (holding and turn.distance > 2):
                 # its turn is near (or the deadline): fetch the tip's objects now, and decide again on them
                 looking = False
@@ -411,11 +452,8 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
             slots.extend(gather())
             slots.sort(key=lambda s: s.order)
         now = utcnow()
-        reads = getattr(slots[0].op, "reads", None) if len(slots) == 1 and base is not None else None
-        tree = tree_id(repo, base) if reads is not None else None
-        board = reads(repo, base, tree, now, slots[0].op.keywords) if reads is not None else None
-        if board is not None:  # a part of the board, enough for this operation (gitboard.store.narrow)
-            listing, cache = TreeRef(tree, board.format), _NoSave()
+        if base is not None:  # a lone operation may read only a part of the board (gitboard.store.narrow)
+            board, listing, cache = _read(repo, slots, base, now)
         else:
             board, listing, cache = load_board(repo, base)
         tip, wrote = _apply(repo, slots, base, board, listing, now, records, isinstance(cache, _NoSave))

@@ -38,6 +38,14 @@ per write, and a clone that had just won often won again. So the clones take tur
   finding others' commits leaves gaps between its writes: up to a round trip after a
   contended win, up to half of one after a win back to back with its last, until it has
   been alone on the board for :data:`CONTENDED_SECONDS` (:meth:`Turn.won`).
+- **No turn for nothing.** Turns order writes. A held-back group whose operations would all
+  refuse or change nothing on the board the clone has (its own last write, or its last
+  fetch) takes no turn (:mod:`gitboard.store.transact`): it fetches the tip and answers, or
+  writes after all if the tip has changed that. So ``claim --next`` on an empty board, in a
+  clone among others that write, answers within a fetch instead of after ``d`` round trips.
+  When a board runs out of ready tasks under 16 claimers in 4 clones, the last claimer
+  stopped 387 ms after the last claim (median of 5 runs), against 477 ms for the same
+  runs taking turns regardless, with the same claims/s.
 - **Stale refs.** Every clone that ever wrote under contention leaves a turn ref, and every
   look and fetch lists them all; a clone that lands a write deletes, at most once an hour,
   those naming a commit more than :data:`STALE_SECONDS` old (:meth:`Turn.prune`), and only

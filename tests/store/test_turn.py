@@ -323,3 +323,64 @@ def test_a_turn_ref_is_deleted_only_where_the_clone_last_saw_it(clone, bare_remo
         assert remote.delete_turns(r, {"a" * 16: old, "b" * 16: old}) == ["a" * 16]
         assert git(bare_remote, "rev-parse", f"{remote.TURNS}{'b' * 16}") == tip
         assert remote.delete_turns(r, {"a" * 16: old}) == []                  # someone deleted it first
+
+
+def _sleeps(monkeypatch) -> list[float]:
+    """Record every time.sleep (the real sleep still runs): a held-back writer sleeps between looks."""
+    slept, real = [], time.sleep
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        real(seconds)
+    monkeypatch.setattr(time, "sleep", sleep)
+    return slept
+
+
+def test_a_group_that_would_write_nothing_takes_no_turn(clone, bare_remote, git, board_tip, monkeypatch):
+    """Third in turn (three round trips of 0.2 s to hold back) with nothing ready: claim --next
+    finds that on the board it fetched and answers at once, without holding back."""
+    from functools import partial
+
+    from gitboard.board import task_ops
+    from gitboard.board.errors import NotFound
+    from gitboard.store.transact import Stats, transact
+
+    with BoardRepo(clone("me")) as r:
+        transact(r, partial(task_ops.add, actor="lead", subject="only"))
+        transact(r, partial(task_ops.claim, actor="w1", task_id=1))
+        _third_in_turn(r, bare_remote, git, board_tip)
+        tip = board_tip(bare_remote)
+        calls, slept = _count(monkeypatch, r), _sleeps(monkeypatch)
+        with pytest.raises(NotFound):
+            transact(r, partial(task_ops.claim, actor="w2", task_id=None), stats=Stats())
+    assert slept == [] and calls == {"fetch": 1, "look": 0}
+    assert board_tip(bare_remote) == tip
+
+
+def test_a_group_that_would_write_nothing_on_an_old_board_fetches_and_writes_if_the_tip_differs(
+        clone, bare_remote, git, board_tip, monkeypatch):
+    """In a ring, starting with a look: on the board this clone last fetched nothing is ready, so it
+    takes no turn; it fetches the tip, where another clone has added a task, and claims it."""
+    from functools import partial
+
+    from gitboard.board import task_ops
+    from gitboard.store import remote
+    from gitboard.store.transact import Stats, transact
+
+    me, other = clone("me"), clone("other")
+    with BoardRepo(me) as r:
+        transact(r, partial(task_ops.add, actor="lead", subject="only"))
+        transact(r, partial(task_ops.claim, actor="w1", task_id=1))
+        t = _third_in_turn(r, bare_remote, git, board_tip)
+        t.others = 3
+        t.won("0" * 40, contended=False, attempt_seconds=0.2)           # its last win was in a ring
+        assert t.read().in_ring
+        with BoardRepo(other) as o:
+            transact(o, partial(task_ops.add, actor="lead", subject="new"))
+            git(bare_remote, "update-ref", "-d", f"{remote.TURNS}{Turn(o, 'q').name}")      # other: not in the ring
+        git(bare_remote, "update-ref", f"{remote.TURNS}{t.name}a", board_tip(bare_remote))  # p landed it
+        calls, slept = _count(monkeypatch, r), _sleeps(monkeypatch)
+        stats = Stats()
+        task = transact(r, partial(task_ops.claim, actor="w2", task_id=None), stats=stats)
+    assert task.id == 2 and board_tip(bare_remote) == stats.commit
+    assert slept == [] and calls == {"fetch": 1, "look": 1}
