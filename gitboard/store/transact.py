@@ -364,9 +364,13 @@ def _read(repo: BoardRepo, slots: list[_Slot], base: str, now: datetime) -> tupl
 def _would_write(repo: BoardRepo, slots: list[_Slot], base: str) -> bool:
     """True if any of ``slots`` returns a Change on the board at ``base`` (nothing is written).
     None does when every one refuses or changes nothing: then none does after the others either,
-    since the board they see is the same."""
+    since the board they see is the same. A board that cannot be read counts as a write: this
+    only decides whether to wait for a turn, and the write's own read reports the failure."""
     now = utcnow()
-    board = _read(repo, slots, base, now)[0]
+    try:
+        board = _read(repo, slots, base, now)[0]
+    except Exception:  # noqa: BLE001 - see above
+        return True
     for slot in slots:
         try:
             if isinstance(slot.op(board, now), Change):

@@ -384,3 +384,25 @@ def test_a_group_that_would_write_nothing_on_an_old_board_fetches_and_writes_if_
         task = transact(r, partial(task_ops.claim, actor="w2", task_id=None), stats=stats)
     assert task.id == 2 and board_tip(bare_remote) == stats.commit
     assert slept == [] and calls == {"fetch": 1, "look": 1}
+
+
+def test_a_board_that_cannot_be_read_for_the_dry_run_keeps_the_turn(clone, monkeypatch):
+    """Whether to take a turn is decided on a read of the board; if that read fails, the group
+    takes its turn as any writer would, and its own read of the tip reports what is wrong."""
+    from functools import partial
+
+    from gitboard.board import task_ops
+    from gitboard.board.errors import GitFailure
+    from gitboard.store import transact as transact_mod
+
+    with BoardRepo(clone("me")) as r:
+        transact_mod.transact(r, partial(task_ops.add, actor="lead", subject="only"))
+        slots = [transact_mod._Slot(partial(task_ops.claim, actor="w1", task_id=None), None)]
+        assert transact_mod._would_write(r, slots, r.tip())
+        transact_mod.transact(r, partial(task_ops.claim, actor="w1", task_id=1))
+        assert not transact_mod._would_write(r, slots, r.tip())                # nothing ready: no turn
+
+        def unreadable(*a, **k):
+            raise GitFailure("cannot read the board")
+        monkeypatch.setattr(transact_mod, "_read", unreadable)
+        assert transact_mod._would_write(r, slots, r.tip())                    # unreadable: takes its turn
