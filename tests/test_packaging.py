@@ -40,7 +40,8 @@ def test_the_readme_sets_up_in_a_virtual_environment() -> None:
 
 def test_license_changelog_and_contributing_are_there() -> None:
     assert "MIT License" in (ROOT / "LICENSE").read_text() and "gitboard contributors" in (ROOT / "LICENSE").read_text()
-    assert "MIT" in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]["text"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]  # an SPDX expression
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert "Keep a Changelog" in changelog and "## [Unreleased]" in changelog and "## [0.1.0]" in changelog
     assert "pytest" in (ROOT / "CONTRIBUTING.md").read_text()
