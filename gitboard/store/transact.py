@@ -304,6 +304,14 @@ def _gather(queue: group.Queue, repo: BoardRepo) -> list[_Slot]:
     return out
 
 
+def _join(slots: list[_Slot], gather: Callable[[], list[_Slot]] | None) -> None:
+    """Add the operations queued meanwhile (``gather``, None when the group runs alone) to
+    ``slots``, in the group's order: arrival."""
+    if gather is not None:
+        slots.extend(gather())
+        slots.sort(key=lambda s: s.order)
+
+
 def _failing(error: Any) -> Operation:
     def op(board: Board, now: datetime) -> Any:
         raise GitFailure(f"a queued operation could not be read: {error}")
@@ -423,9 +431,7 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
                 # or its last fetch) needs no turn: it fetches the tip and answers, or writes if the
                 # tip differs so much that it would now write after all
                 tried_dry = True
-                if gather is not None:
-                    slots.extend(gather())
-                    slots.sort(key=lambda s: s.order)
+                _join(slots, gather)
                 known = base if looked is None else repo.read_ref(repo.tracking_ref)
                 if known is not None and not _would_write(repo, slots, known):
                     turnless, holding = True, False
@@ -452,9 +458,7 @@ def _run(repo: BoardRepo, slots: list[_Slot], limit: float, stats: Stats, *, cre
         if also is not None and not also.current(repo):
             slots[0].result = MOVED
             return False
-        if gather is not None:  # as late as it can: what queued while this leader fetched or held back joins
-            slots.extend(gather())
-            slots.sort(key=lambda s: s.order)
+        _join(slots, gather)  # as late as it can: what queued while this leader fetched or held back joins
         now = utcnow()
         if base is not None:  # a lone operation may read only a part of the board (gitboard.store.narrow)
             board, listing, cache = _read(repo, slots, base, now)

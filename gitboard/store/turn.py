@@ -89,7 +89,8 @@ CONTENDED_SECONDS = 2.0
 KEEP = 8
 
 #: Seconds a clone's turn ref counts as active after this clone last saw it move (a fetch or a look); with
-#: many turn refs, two round trips per ref when that is longer (:meth:`Turn.hold`).
+#: many turn refs, two round trips per ref that moved in the last :data:`ACTIVE_CAP_SECONDS` when that
+#: is longer, up to that cap (:meth:`Turn.hold`).
 ACTIVE_SECONDS = 3.0
 
 #: The longest that window gets, in seconds; only the turn refs seen moving within it count towards
